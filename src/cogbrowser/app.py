@@ -1,0 +1,22 @@
+"""The Flask application factory: one WSGI app for pages, tiles, OGC services and the APIs."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cogbrowser.catalog.database import Database
+from cogbrowser.config import Settings
+
+
+def create_app(settings: Settings, db: Database) -> Flask:
+    """Build the app over an open catalog. Each surface is a blueprint registered here."""
+    app = Flask("cogbrowser")
+    app.config["COGBROWSER_SETTINGS"] = settings
+    app.extensions["cogbrowser.db"] = db
+
+    from cogbrowser.api.health import blueprint as health
+    from cogbrowser.ui.home import blueprint as home
+
+    app.register_blueprint(health)
+    app.register_blueprint(home)
+    return app

@@ -1,0 +1,1 @@
+"""The catalog in PostgreSQL: schema, migrations, the embedded server, and every query."""

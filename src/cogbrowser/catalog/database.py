@@ -1,0 +1,91 @@
+"""Opening the catalog database: the embedded cluster or a server by URL, a pool, migrations."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from cogbrowser.catalog.embedded import EmbeddedPostgres
+from cogbrowser.catalog.migrate import migrate
+from cogbrowser.config import Settings
+from cogbrowser.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """The catalog's connection pool, and the embedded server it started (if any).
+
+    Use as a context manager, or call close(): closing stops the embedded server when this was its
+    last user.
+    """
+
+    def __init__(self, url: str, embedded: EmbeddedPostgres | None = None, *, max_size: int = 10) -> None:
+        self.url = url
+        self.embedded = embedded
+        try:  # fail fast with the server's own words rather than a pool time-out
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {_one_line(exc)}") from exc
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row, "autocommit": True},
+            name="cogbrowser",
+        )
+        try:
+            self.pool.open(wait=True, timeout=30)
+        except Exception as exc:
+            self.pool.close()
+            raise DatabaseUnavailable(f"cannot open a connection pool to PostgreSQL at {_redact(url)}: {exc}") from exc
+
+    @classmethod
+    def open(cls, settings: Settings, *, max_size: int = 10) -> "Database":
+        """Connect as the settings say (starting the embedded server if no URL), then migrate."""
+        embedded = None
+        url = settings.database_url
+        if not url:
+            embedded = EmbeddedPostgres(settings.pg_dir)
+            url = embedded.start()
+        try:
+            db = cls(url, embedded, max_size=max_size)
+            with db.connection() as conn:
+                applied = migrate(conn)
+            if applied:
+                log.info("catalog schema migrated: %s", applied)
+            return db
+        except BaseException:
+            if embedded:
+                embedded.stop()
+            raise
+
+    def connection(self):
+        """A pooled connection (autocommit; use `with conn.transaction():` for atomic work)."""
+        return self.pool.connection()
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.embedded:
+            self.embedded.stop()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the given URL"
+    host = info.get("host", "localhost")
+    return f"{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,374 @@
+"""Every SQL statement of the catalog, as functions over a psycopg connection.
+
+The REST API, STAC, WMS/WMTS capabilities, the UI and the CLI all read and write the catalog
+through these functions, so there is one definition of "images in this bbox" and of every filter.
+
+Boxes: WGS84 `box` values whose east edge may exceed 180 (antimeridian). A request bbox is tested
+as given and shifted by +-360 degrees, so a query on either side of the antimeridian finds them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+BBox = tuple[float, float, float, float]
+
+IMAGE_SORTS = {"acquired_at": "acquired_at", "cloud_cover": "cloud_cover", "id": "id", "created_at": "created_at"}
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _box_sql(bbox: BBox) -> tuple[str, list[float]]:
+    west, south, east, north = bbox
+    return "box(point(%s, %s), point(%s, %s))", [west, south, east, north]
+
+
+def bbox_condition(column: str, bbox: BBox) -> tuple[sql.Composable, list[float]]:
+    """`column && bbox` across the antimeridian. A bbox with west > east crosses it (as in STAC)."""
+    west, south, east, north = bbox
+    if west > east:
+        east += 360.0
+    parts, params = [], []
+    for shift in (0.0, 360.0, -360.0):
+        text, values = _box_sql((west + shift, south, east + shift, north))
+        parts.append(sql.SQL("{} && " + text).format(sql.Identifier(column)))
+        params += values
+    return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), params
+
+
+def stored_bbox(row_box: Any) -> BBox | None:
+    """A `box` column value (psycopg returns its text form) as (west, south, east, north)."""
+    if row_box is None:
+        return None
+    numbers = [float(v) for v in str(row_box).replace("(", "").replace(")", "").split(",")]
+    x1, y1, x2, y2 = numbers
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+
+
+# -- collections ----------------------------------------------------------------------------
+def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str | None = None,
+                      description: str | None = None, bands: list | None = None, presets: list | None = None,
+                      properties: dict | None = None) -> dict:
+    """Create a collection, or update the fields given for an existing one."""
+    return conn.execute(
+        """
+        INSERT INTO collections (id, title, description, bands, presets, properties)
+        VALUES (%(id)s, coalesce(%(title)s, %(id)s), coalesce(%(description)s, ''), coalesce(%(bands)s, '[]'),
+                coalesce(%(presets)s, '[]'), coalesce(%(properties)s, '{}'))
+        ON CONFLICT (id) DO UPDATE SET
+            title = coalesce(%(title)s, collections.title),
+            description = coalesce(%(description)s, collections.description),
+            bands = coalesce(%(bands)s, collections.bands),
+            presets = coalesce(%(presets)s, collections.presets),
+            properties = coalesce(%(properties)s, collections.properties),
+            updated_at = now()
+        RETURNING *
+        """,
+        {"id": collection_id, "title": title, "description": description,
+         "bands": Jsonb(bands) if bands is not None else None,
+         "presets": Jsonb(presets) if presets is not None else None,
+         "properties": Jsonb(properties) if properties is not None else None},
+    ).fetchone()
+
+
+def get_collection(conn: psycopg.Connection, collection_id: str) -> dict | None:
+    return conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
+
+
+def list_collections(conn: psycopg.Connection) -> list[dict]:
+    """Collections with their image count and time span."""
+    return conn.execute(
+        """
+        SELECT c.*, count(i.id) AS image_count, min(i.acquired_at) AS start_datetime,
+               max(i.acquired_at) AS end_datetime
+        FROM collections c LEFT JOIN images i ON i.collection_id = c.id
+        GROUP BY c.id ORDER BY c.id
+        """
+    ).fetchall()
+
+
+def collection_dates(conn: psycopg.Connection, collection_id: str) -> list[datetime]:
+    """Distinct acquisition times of a collection's images, oldest first (the TIME dimension)."""
+    rows = conn.execute(
+        "SELECT DISTINCT acquired_at FROM images WHERE collection_id = %s AND acquired_at IS NOT NULL "
+        "ORDER BY acquired_at", (collection_id,),
+    ).fetchall()
+    return [r["acquired_at"] for r in rows]
+
+
+# -- images ---------------------------------------------------------------------------------
+def image_id_taken(conn: psycopg.Connection, image_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM images WHERE id = %s", (image_id,)).fetchone() is not None
+
+
+def find_image_by_checksum(conn: psycopg.Connection, checksum: str) -> dict | None:
+    """The image whose source file, or stored COG, has this sha256."""
+    return conn.execute(
+        "SELECT id, path FROM images WHERE source_checksum = %s OR checksum = %s LIMIT 1", (checksum, checksum)
+    ).fetchone()
+
+
+def insert_image(conn: psycopg.Connection, record: dict) -> None:
+    """Insert one image row. `record` has the columns of `images` (bbox as a 4-tuple)."""
+    west, south, east, north = record["bbox"]
+    values = dict(record)
+    values.update(
+        bbox_w=west, bbox_s=south, bbox_e=east, bbox_n=north,
+        footprint=Jsonb(record["footprint"]), bands=Jsonb(record["bands"]),
+        properties=Jsonb(record.get("properties") or {}),
+        native_bounds=list(record["native_bounds"]), resolution=list(record["resolution"]),
+        transform=list(record["transform"]), blocksize=list(record["blocksize"]) if record.get("blocksize") else None,
+    )
+    conn.execute(
+        """
+        INSERT INTO images (id, collection_id, title, path, managed, source_path, acquired_at, cloud_cover, crs,
+            epsg, native_bounds, bbox, footprint, width, height, band_count, dtype, nodata, resolution, transform,
+            overviews, bands, mask, compression, blocksize, checksum, source_checksum, size_bytes, properties)
+        VALUES (%(id)s, %(collection_id)s, %(title)s, %(path)s, %(managed)s, %(source_path)s, %(acquired_at)s,
+            %(cloud_cover)s, %(crs)s, %(epsg)s, %(native_bounds)s,
+            box(point(%(bbox_w)s, %(bbox_s)s), point(%(bbox_e)s, %(bbox_n)s)), %(footprint)s, %(width)s,
+            %(height)s, %(band_count)s, %(dtype)s, %(nodata)s, %(resolution)s, %(transform)s, %(overviews)s,
+            %(bands)s, %(mask)s, %(compression)s, %(blocksize)s, %(checksum)s, %(source_checksum)s,
+            %(size_bytes)s, %(properties)s)
+        """,
+        values,
+    )
+
+
+def get_image(conn: psycopg.Connection, image_id: str) -> dict | None:
+    row = conn.execute("SELECT * FROM images WHERE id = %s", (image_id,)).fetchone()
+    return _image_row(row) if row else None
+
+
+def _image_row(row: dict) -> dict:
+    row = dict(row)
+    row["bbox"] = stored_bbox(row.get("bbox"))
+    if "nodata" in row:
+        row["nodata_is_nan"] = row["nodata"] is not None and math.isnan(row["nodata"])
+    return row
+
+
+def delete_image(conn: psycopg.Connection, image_id: str) -> dict | None:
+    """Delete an image row (its detections go with it); returns the deleted row's path info."""
+    return conn.execute(
+        "DELETE FROM images WHERE id = %s RETURNING id, path, managed", (image_id,)
+    ).fetchone()
+
+
+def managed_paths(conn: psycopg.Connection) -> set[str]:
+    """Relative paths of the COGs the catalog owns (to find files left without a row)."""
+    return {r["path"] for r in conn.execute("SELECT path FROM images WHERE managed")}
+
+
+@dataclass
+class ImageQuery:
+    """Filters of an image search; every field optional and combinable."""
+
+    bbox: BBox | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    collections: Sequence[str] | None = None
+    ids: Sequence[str] | None = None
+    max_cloud_cover: float | None = None
+    with_target_class: Sequence[str] | None = None
+    text: str | None = None
+    sort: str = "acquired_at"
+    descending: bool = True
+    limit: int = 100
+    offset: int = 0
+
+
+def _image_where(q: ImageQuery) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if q.bbox is not None:
+        clause, values = bbox_condition("bbox", q.bbox)
+        clauses.append(clause)
+        params += values
+    if q.start is not None:
+        clauses.append(sql.SQL("i.acquired_at >= %s"))
+        params.append(q.start)
+    if q.end is not None:
+        clauses.append(sql.SQL("i.acquired_at <= %s"))
+        params.append(q.end)
+    if q.collections:
+        clauses.append(sql.SQL("i.collection_id = ANY(%s)"))
+        params.append(list(q.collections))
+    if q.ids:
+        clauses.append(sql.SQL("i.id = ANY(%s)"))
+        params.append(list(q.ids))
+    if q.max_cloud_cover is not None:
+        clauses.append(sql.SQL("i.cloud_cover <= %s"))
+        params.append(q.max_cloud_cover)
+    if q.with_target_class:
+        clauses.append(sql.SQL(
+            "EXISTS (SELECT 1 FROM detections d WHERE d.image_id = i.id AND d.target_class = ANY(%s))"))
+        params.append(list(q.with_target_class))
+    if q.text:
+        clauses.append(sql.SQL("(i.id ILIKE %s OR coalesce(i.title, '') ILIKE %s)"))
+        pattern = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [pattern, pattern]
+    where = sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
+    return where, params
+
+
+def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
+    """Images matching every filter of `q`, sorted and paginated (ties broken by id)."""
+    where, params = _image_where(q)
+    order = sql.Identifier(IMAGE_SORTS[q.sort])
+    direction = sql.SQL("DESC NULLS LAST" if q.descending else "ASC NULLS LAST")
+    query = sql.SQL(
+        "SELECT i.*, (SELECT count(*) FROM detections d WHERE d.image_id = i.id) AS detection_count "
+        "FROM images i WHERE {where} ORDER BY i.{order} {direction}, i.id LIMIT %s OFFSET %s"
+    ).format(where=where, order=order, direction=direction)
+    rows = conn.execute(query, [*params, q.limit, q.offset]).fetchall()
+    return [_image_row(r) for r in rows]
+
+
+def count_images(conn: psycopg.Connection, q: ImageQuery | None = None) -> int:
+    where, params = _image_where(q or ImageQuery())
+    row = conn.execute(sql.SQL("SELECT count(*) AS n FROM images i WHERE {}").format(where), params).fetchone()
+    return int(row["n"])
+
+
+# -- detections -----------------------------------------------------------------------------
+DETECTION_COLUMNS = ("image_id", "target_class", "target_name", "score", "geometry", "bbox_w", "bbox_s", "bbox_e",
+                     "bbox_n", "pixel_bbox", "area_m2", "detected_at", "properties")
+
+
+def insert_detections(conn: psycopg.Connection, rows: Iterable[dict]) -> int:
+    """Bulk-insert detections with COPY into a staging table (fast for millions); returns the count.
+
+    Each row: image_id, target_class, target_name, score, geometry (GeoJSON), bbox (4-tuple),
+    pixel_bbox (4-tuple or None), area_m2, detected_at, properties. Run inside a transaction to
+    make a batch all-or-nothing.
+    """
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS detections_staging (image_id text, target_class text, target_name text,"
+        " score real, geometry jsonb, bbox_w float8, bbox_s float8, bbox_e float8, bbox_n float8,"
+        " pixel_bbox float8[], area_m2 float8, detected_at timestamptz, properties jsonb) ON COMMIT DELETE ROWS"
+    )
+    conn.execute("TRUNCATE detections_staging")
+    count = 0
+    with conn.cursor().copy(
+        sql.SQL("COPY detections_staging ({}) FROM STDIN").format(
+            sql.SQL(", ").join(map(sql.Identifier, DETECTION_COLUMNS)))
+    ) as copy:
+        for row in rows:
+            west, south, east, north = row["bbox"]
+            copy.write_row((
+                row["image_id"], row["target_class"], row.get("target_name"), row["score"],
+                json.dumps(row["geometry"]), west, south, east, north,
+                list(row["pixel_bbox"]) if row.get("pixel_bbox") is not None else None,
+                row.get("area_m2"), row.get("detected_at"), json.dumps(row.get("properties") or {}),
+            ))
+            count += 1
+    conn.execute(
+        """
+        INSERT INTO detections (image_id, target_class, target_name, score, geometry, bbox, pixel_bbox, area_m2,
+                                detected_at, properties)
+        SELECT image_id, target_class, target_name, score, geometry,
+               box(point(bbox_w, bbox_s), point(bbox_e, bbox_n)), pixel_bbox, area_m2, detected_at, properties
+        FROM detections_staging
+        """
+    )
+    conn.execute("TRUNCATE detections_staging")
+    return count
+
+
+@dataclass
+class DetectionQuery:
+    """Filters of a detection search or aggregation; every field optional and combinable."""
+
+    image_ids: Sequence[str] | None = None
+    target_classes: Sequence[str] | None = None
+    target_names: Sequence[str] | None = None
+    collections: Sequence[str] | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    bbox: BBox | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 1000
+    offset: int = 0
+
+
+def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    for column, values in (("image_id", q.image_ids), ("target_class", q.target_classes),
+                           ("target_name", q.target_names)):
+        if values:
+            clauses.append(sql.SQL("d.{} = ANY(%s)").format(sql.Identifier(column)))
+            params.append(list(values))
+    if q.collections:
+        clauses.append(sql.SQL("d.image_id IN (SELECT id FROM images WHERE collection_id = ANY(%s))"))
+        params.append(list(q.collections))
+    if q.min_score is not None:
+        clauses.append(sql.SQL("d.score >= %s"))
+        params.append(q.min_score)
+    if q.max_score is not None:
+        clauses.append(sql.SQL("d.score <= %s"))
+        params.append(q.max_score)
+    if q.bbox is not None:
+        clause, values = bbox_condition("bbox", q.bbox)
+        clauses.append(clause)
+        params += values
+    if q.start is not None:
+        clauses.append(sql.SQL("d.detected_at >= %s"))
+        params.append(q.start)
+    if q.end is not None:
+        clauses.append(sql.SQL("d.detected_at <= %s"))
+        params.append(q.end)
+    where = sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
+    return where, params
+
+
+def search_detections(conn: psycopg.Connection, q: DetectionQuery) -> list[dict]:
+    where, params = _detection_where(q)
+    rows = conn.execute(
+        sql.SQL("SELECT d.* FROM detections d WHERE {} ORDER BY d.id LIMIT %s OFFSET %s").format(where),
+        [*params, q.limit, q.offset],
+    ).fetchall()
+    for row in rows:
+        row["bbox"] = stored_bbox(row["bbox"])
+    return rows
+
+
+def count_detections_by(conn: psycopg.Connection, q: DetectionQuery, group: str) -> list[dict]:
+    """Detection counts grouped by target_class, target_name, image_id or day."""
+    groups = {"class": "d.target_class", "name": "d.target_name", "image": "d.image_id",
+              "day": "date_trunc('day', d.detected_at)"}
+    if group not in groups:
+        raise ValueError(f"unknown grouping {group!r}; use one of {', '.join(groups)}")
+    where, params = _detection_where(q)
+    key = sql.SQL(groups[group])
+    return conn.execute(
+        sql.SQL("SELECT {key} AS key, count(*) AS count FROM detections d WHERE {where} "
+                "GROUP BY 1 ORDER BY count(*) DESC, 1").format(key=key, where=where),
+        params,
+    ).fetchall()
+
+
+def catalog_summary(conn: psycopg.Connection) -> dict:
+    """Counts for a status line: collections, images, detections, and the time span."""
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM collections) AS collections, (SELECT count(*) FROM images) AS images,"
+        " (SELECT count(*) FROM detections) AS detections,"
+        " (SELECT min(acquired_at) FROM images) AS first_acquired, (SELECT max(acquired_at) FROM images) AS last_acquired"
+    ).fetchone()
+
+
+def image_geo_refs(conn: psycopg.Connection, image_ids: Sequence[str]) -> dict[str, dict]:
+    """What detections import needs of each image: CRS, transform, size, acquisition time."""
+    rows = conn.execute(
+        "SELECT id, crs, transform, width, height, acquired_at FROM images WHERE id = ANY(%s)", (list(image_ids),)
+    ).fetchall()
+    return {r["id"]: r for r in rows}

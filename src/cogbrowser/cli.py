@@ -1,0 +1,280 @@
+"""The `cogbrowser` command: serve, demo, ingest, detections import.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from cogbrowser import __version__
+from cogbrowser.config import DEFAULT_HOST, DEFAULT_PORT, Settings
+from cogbrowser.errors import CogbrowserError
+
+log = logging.getLogger("cogbrowser")
+
+
+class Context:
+    """What the group's options give every command."""
+
+    def __init__(self, data_dir: Path | None, database_url: str | None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings.from_env(data_dir=self.data_dir, database_url=self.database_url, **overrides)
+
+
+@contextmanager
+def open_catalog(settings: Settings) -> Iterator["Database"]:  # noqa: F821
+    """The catalog database for a command, with a one-line message while the embedded one starts."""
+    from cogbrowser.catalog.database import Database
+
+    if not settings.database_url:
+        click.echo(f"Starting the embedded PostgreSQL in {settings.pg_dir} ...", err=True)
+    db = Database.open(settings)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from cogbrowser.raster.metadata import parse_datetime
+
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r} is not a date or time (use e.g. 2024-06-17 or 2024-06-17T10:30:00Z)")
+    return parsed
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cogbrowser")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="COGBROWSER_DATA_DIR",
+              help="Folder for COGs and the embedded database [env COGBROWSER_DATA_DIR; default: per-user data folder].")
+@click.option("--database-url", envvar="COGBROWSER_DATABASE_URL", metavar="URL",
+              help="postgresql://... of a PostgreSQL server to use instead of the embedded one "
+                   "[env COGBROWSER_DATABASE_URL].")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+    """cogbrowser: an offline Earth-observation browser for Cloud Optimized GeoTIFFs and detections."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # GDAL's warnings about odd but readable files are noise on a one-line-per-file CLI
+        logging.getLogger("rasterio").setLevel(logging.ERROR)
+    ctx.obj = Context(data_dir, database_url)
+
+
+def _server_options(func):
+    func = click.option("--port", type=click.IntRange(1, 65535), envvar="COGBROWSER_PORT", default=DEFAULT_PORT,
+                        show_default=True, help="Port to listen on [env COGBROWSER_PORT].")(func)
+    func = click.option("--host", envvar="COGBROWSER_HOST", default=DEFAULT_HOST, show_default=True,
+                        help="Address to listen on; 0.0.0.0 serves the LAN [env COGBROWSER_HOST].")(func)
+    func = click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True,
+                        help="Request worker threads.")(func)
+    return func
+
+
+@cli.command()
+@_server_options
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, threads: int) -> None:
+    """Serve the catalog: web pages, tiles, WMS/WMTS, STAC and the REST API."""
+    settings = obj.settings(host=host, port=port)
+    with open_catalog(settings) as db:
+        _serve(settings, db, threads)
+
+
+@cli.command()
+@_server_options
+@click.option("--no-serve", is_flag=True, help="Only make the demo data set; do not start the server.")
+@click.pass_obj
+def demo(obj: Context, host: str, port: int, threads: int, no_serve: bool) -> None:
+    """Make the demo data set in the data dir (once), then serve it."""
+    from cogbrowser.demo import ensure_demo_data
+
+    settings = obj.settings(host=host, port=port)
+    with open_catalog(settings) as db:
+        ensure_demo_data(db, settings, echo=lambda message: click.echo(message, err=True))
+        if not no_serve:
+            _serve(settings, db, threads)
+
+
+def _serve(settings: Settings, db, threads: int) -> None:
+    import waitress
+
+    from cogbrowser.app import create_app
+    from cogbrowser.ingest.images import sweep_orphans
+
+    sweep_orphans(db, settings)
+    app = create_app(settings, db)
+    _stop_on_sigterm()
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
+    click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
+    try:
+        waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="cogbrowser",
+                       channel_timeout=120, connection_limit=1000, _quiet=True)
+    except OSError as exc:
+        raise CogbrowserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
+                              f"(is another server using it? try --port)") from exc
+    except KeyboardInterrupt:
+        pass
+    click.echo("Stopping ...", err=True)
+
+
+def _stop_on_sigterm() -> None:
+    """A service manager's SIGTERM stops us as cleanly as Ctrl-C does."""
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-c", "--collection", metavar="ID", help="Add the images to this collection (created if new).")
+@click.option("-r", "--recursive", is_flag=True, help="Look for rasters in sub-folders of the folders given.")
+@click.option("--in-place", is_flag=True,
+              help="Reference valid COGs where they are instead of copying them into the data dir.")
+@click.option("--id", "image_id", metavar="ID", help="Image id (one file only; default: the file's stem, made unique).")
+@click.option("--acquired-at", metavar="TIME", help="Acquisition time when the file does not say (ISO 8601).")
+@click.option("--cloud-cover", type=click.FloatRange(0, 100), help="Cloud cover in percent when the file does not say.")
+@click.option("--nodata", type=float, help="Value to treat as nodata (e.g. an untagged 0 fill).")
+@click.option("--compress", type=click.Choice(["DEFLATE", "ZSTD", "LZW"], case_sensitive=False), default="DEFLATE",
+              show_default=True, help="Compression of the COGs written.")
+@click.option("--overview-resampling", type=click.Choice(["auto", "average", "nearest", "bilinear", "cubic", "mode"]),
+              default="auto", show_default=True,
+              help="How overviews are computed; auto = nearest for paletted rasters, average otherwise.")
+@click.pass_obj
+def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recursive: bool, in_place: bool,
+           image_id: str | None, acquired_at: str | None, cloud_cover: float | None, nodata: float | None,
+           compress: str, overview_resampling: str) -> None:
+    """Add rasters to the catalog as Cloud Optimized GeoTIFFs.
+
+    Any GDAL-readable georeferenced raster is converted to a valid COG in the data dir (a file that
+    already is one is copied as it is, or referenced with --in-place). Files already in the catalog
+    are skipped. A bad file is reported on one line and leaves nothing behind; the others go on, and
+    the command exits with status 1 if any file failed.
+    """
+    from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file, make_image_id
+    from cogbrowser.raster.cog import CogOptions
+
+    files, missing = expand_paths(list(paths), recursive)
+    if image_id and len(files) != 1:
+        raise click.UsageError("--id names one image: give exactly one file")
+    if collection and make_image_id(collection) != collection:
+        raise click.BadParameter(f"{collection!r} is not URL-safe (use letters, digits, . _ -)",
+                                 param_hint="--collection")
+    when = _parse_time(acquired_at)
+    options = CogOptions(compress=compress.upper(), overview_resampling=overview_resampling)
+    failed = [(path, reason) for path, reason in missing]
+    for path, reason in missing:
+        click.echo(f"FAILED  {path}: {reason}", err=True)
+    counts = {"added": 0, "skipped": 0, "failed": len(missing)}
+    settings = obj.settings()
+    started = time.perf_counter()
+    with open_catalog(settings) as db:
+        with click.progressbar(files, label="Ingesting", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda p: p.name if p else "") as bar:
+            for path in bar:
+                stage = _StageLine(bar, path)
+                result = ingest_file(db, settings, IngestRequest(
+                    path=path, collection=collection, image_id=image_id, in_place=in_place, acquired_at=when,
+                    cloud_cover=cloud_cover, nodata=nodata), options=options, progress=stage)
+                counts[result.status] += 1
+                label = {"added": "added  ", "skipped": "skipped", "failed": "FAILED "}[result.status]
+                click.echo(f"\r{label} {path}: {result.message} ({result.seconds:.1f} s)", err=True)
+                if result.status == "failed":
+                    failed.append((path, result.message))
+    total = time.perf_counter() - started
+    click.echo(f"{counts['added']} added, {counts['skipped']} skipped, {counts['failed']} failed "
+               f"in {total:.1f} s", err=True)
+    if failed:
+        sys.exit(1)
+
+
+class _StageLine:
+    """Shows the current stage of a file (checksum, converting, statistics …) on the progress bar."""
+
+    def __init__(self, bar, path: Path) -> None:
+        self.bar, self.path = bar, path
+
+    def __call__(self, stage: str) -> None:
+        self.bar.current_item = self.path
+        self.bar.item_show_func = lambda p, stage=stage: f"{p.name if p else ''}: {stage}"
+        self.bar.render_progress()
+
+
+@cli.group()
+def detections() -> None:
+    """Import detections (targets found on images)."""
+
+
+@detections.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid rows even when some rows are invalid (those are listed and skipped).")
+@click.option("--image-id", metavar="ID", help="Image for rows that do not name one.")
+@click.pass_obj
+def detections_import(obj: Context, file: Path, skip_invalid: bool, image_id: str | None) -> None:
+    """Import detections from a CSV or GeoJSON FILE.
+
+    \b
+    CSV columns: image_id, target_class, target_name, score (0..1), optional detected_at, and a box
+    either in WGS84 (lon_min, lat_min, lon_max, lat_max) or in pixels of the image
+    (px_min, py_min, px_max, py_max; column/row, origin top-left).
+    GeoJSON: a FeatureCollection of Polygon/MultiPolygon/Point features in WGS84 whose properties
+    hold image_id, target_class, target_name, score and optional detected_at.
+
+    \b
+    All or nothing: the file is imported in one transaction. If any row is invalid (unknown image,
+    bad geometry, bad score ...) every bad row is listed with its line number and NOTHING is
+    imported, unless --skip-invalid is given: then the valid rows are imported (still in one
+    transaction) and the bad ones are listed and skipped.
+    """
+    from cogbrowser.ingest.detections import import_detections
+
+    settings = obj.settings()
+    with open_catalog(settings) as db:
+        report = import_detections(db, file, skip_invalid=skip_invalid, default_image_id=image_id)
+    for problem in report.problems[:200]:
+        click.echo(f"{file.name}:{problem.where}: {problem.message}", err=True)
+    if len(report.problems) > 200:
+        click.echo(f"... and {len(report.problems) - 200} more invalid rows", err=True)
+    if report.problems and not skip_invalid:
+        click.echo(f"Nothing imported: {len(report.problems)} invalid row(s) of {report.rows_read} "
+                   f"(fix them, or use --skip-invalid).", err=True)
+        sys.exit(1)
+    click.echo(f"Imported {report.imported} detection(s) from {file}"
+               + (f"; skipped {len(report.problems)} invalid row(s)" if report.problems else "") + ".", err=True)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning our errors into one-line messages."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except CogbrowserError as exc:
+        click.echo(f"cogbrowser: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,55 @@
+"""Settings from CLI flags and COGBROWSER_* environment variables, resolved once into one value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (e.g. %LOCALAPPDATA%\\cogbrowser on Windows, ~/.local/share/cogbrowser)."""
+    return Path(platformdirs.user_data_dir("cogbrowser", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how to reach the database; the one configuration object of a process."""
+
+    data_dir: Path
+    database_url: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Settings from COGBROWSER_* variables, with explicit (non-None) overrides winning."""
+        values: dict[str, object] = {
+            "data_dir": os.environ.get("COGBROWSER_DATA_DIR") or default_data_dir(),
+            "database_url": os.environ.get("COGBROWSER_DATABASE_URL") or None,
+            "host": os.environ.get("COGBROWSER_HOST") or DEFAULT_HOST,
+            "port": int(os.environ.get("COGBROWSER_PORT") or DEFAULT_PORT),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def cog_dir(self) -> Path:
+        """Managed COGs: one file per image, named after the image id."""
+        return self.data_dir / "cogs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Work files of ingests in progress; emptied at start-up, same volume as cog_dir so renames are atomic."""
+        return self.data_dir / "tmp"
+
+    @property
+    def pg_dir(self) -> Path:
+        """The embedded PostgreSQL cluster."""
+        return self.data_dir / "postgres"

@@ -1,0 +1,28 @@
+"""Errors a user can act on. Each carries a message meant to be shown as it is, on one line."""
+
+
+class CogbrowserError(Exception):
+    """Base for every error whose message is meant for the user, not for a traceback."""
+
+
+class DatabaseUnavailable(CogbrowserError):
+    """Neither the embedded PostgreSQL nor the configured server could be reached."""
+
+
+class IngestError(CogbrowserError):
+    """A file could not become a catalog image; the message says why."""
+
+
+class NotFound(CogbrowserError):
+    """A catalog object (image, collection) does not exist."""
+
+
+class InvalidInput(CogbrowserError):
+    """A value given by the user does not fit (bad id, bad date, bad number)."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, shortened: GDAL and PROJ messages can be long."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Getting data in: rasters to COGs, detections from CSV/GeoJSON."""

@@ -1,0 +1,345 @@
+"""Detections import from CSV or GeoJSON: validated row by row, written in one transaction.
+
+Rows are streamed: each valid row goes straight into a COPY, so a million-row file never sits in
+memory. Problems are collected with their line (CSV) or feature number (GeoJSON). Unless the caller
+asks to skip invalid rows, one problem rolls the whole import back.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import psycopg
+from affine import Affine
+from pyproj import Geod
+
+from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
+from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.footprint import bbox_polygon, ring_bbox, to_wgs84_transformer
+from cogbrowser.raster.metadata import parse_datetime
+
+_GEOD = Geod(ellps="WGS84")
+LONLAT_COLUMNS = ("lon_min", "lat_min", "lon_max", "lat_max")
+PIXEL_COLUMNS = ("px_min", "py_min", "px_max", "py_max")
+_ALIASES = {"west": "lon_min", "south": "lat_min", "east": "lon_max", "north": "lat_max",
+            "min_lon": "lon_min", "min_lat": "lat_min", "max_lon": "lon_max", "max_lat": "lat_max",
+            "col_min": "px_min", "row_min": "py_min", "col_max": "px_max", "row_max": "py_max",
+            "class": "target_class", "name": "target_name", "image": "image_id", "confidence": "score"}
+
+
+@dataclass
+class Problem:
+    where: str  # "line 12" for CSV, "feature 3" for GeoJSON
+    message: str
+
+
+@dataclass
+class ImportReport:
+    rows_read: int = 0
+    imported: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _RowError(Exception):
+    """One row does not fit; the message names the field."""
+
+
+def import_detections(db: Database, path: Path, *, skip_invalid: bool = False,
+                      default_image_id: str | None = None) -> ImportReport:
+    """Import a CSV or GeoJSON file of detections (see the CLI help for the columns)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    report = ImportReport()
+    images = _ImageCache(db)
+    records = _records(path, report, images, default_image_id)
+    with db.connection() as conn:
+        try:
+            with conn.transaction():
+                count = queries.insert_detections(conn, records)
+                if report.problems and not skip_invalid:
+                    raise psycopg.Rollback()
+                report.imported = count
+        finally:
+            images.close()
+    return report
+
+
+def _records(path: Path, report: ImportReport, images: "_ImageCache", default_image_id: str | None) -> Iterator[dict]:
+    rows = _geojson_rows(path) if path.suffix.lower() in (".geojson", ".json") else _csv_rows(path)
+    for where, row in rows:
+        report.rows_read += 1
+        try:
+            yield _validate(row, images, default_image_id)
+        except _RowError as exc:
+            report.problems.append(Problem(where, str(exc)))
+
+
+# -- readers: (where, row dict) -----------------------------------------------------------
+def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        try:
+            sample = handle.read(8192)
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        handle.seek(0)
+        reader = csv.reader(handle, dialect)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InvalidInput(f"{path.name} is empty") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path.name} is not a UTF-8 text file") from None
+        columns = [_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in header]
+        _check_header(path, columns)
+        try:
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(columns):
+                    yield f"line {reader.line_num}", {"__error__": f"has {len(values)} fields, the header has {len(columns)}"}
+                    continue
+                yield f"line {reader.line_num}", dict(zip(columns, (v.strip() for v in values)))
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path.name} is not a UTF-8 text file (line {reader.line_num + 1})") from None
+
+
+def _check_header(path: Path, columns: list[str]) -> None:
+    missing = [c for c in ("target_class", "score") if c not in columns]
+    has_lonlat = all(c in columns for c in LONLAT_COLUMNS)
+    has_pixels = all(c in columns for c in PIXEL_COLUMNS)
+    if not (has_lonlat or has_pixels):
+        missing.append("a box: " + ", ".join(LONLAT_COLUMNS) + " or " + ", ".join(PIXEL_COLUMNS))
+    if missing:
+        raise InvalidInput(f"{path.name} line 1: missing column(s) {'; '.join(missing)}")
+
+
+def _geojson_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{path.name} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise InvalidInput(f"{path.name} is not a GeoJSON FeatureCollection")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput(f"{path.name} has no 'features' list")
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            yield f"feature {number}", {"__error__": "is not a GeoJSON Feature"}
+            continue
+        properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            yield f"feature {number}", {"__error__": "properties is not an object"}
+            continue
+        row = {_ALIASES.get(str(k).lower(), str(k).lower()): v for k, v in properties.items()}
+        row["__geometry__"] = feature.get("geometry")
+        yield f"feature {number}", row
+
+
+# -- validation ---------------------------------------------------------------------------
+def _validate(row: dict, images: "_ImageCache", default_image_id: str | None) -> dict:
+    if "__error__" in row:
+        raise _RowError(row["__error__"])
+    image_id = str(row.get("image_id") or default_image_id or "").strip()
+    if not image_id:
+        raise _RowError("image_id is empty")
+    image = images.get(image_id)
+    if image is None:
+        raise _RowError(f"image_id {image_id!r} is not in the catalog")
+    target_class = str(row.get("target_class") or "").strip()
+    if not target_class:
+        raise _RowError("target_class is empty")
+    score = _number(row.get("score"), "score")
+    if not 0 <= score <= 1:
+        raise _RowError(f"score {score:g} is outside 0..1")
+    detected_at = image["acquired_at"]
+    if row.get("detected_at") not in (None, ""):
+        detected_at = parse_datetime(str(row["detected_at"]))
+        if detected_at is None:
+            raise _RowError(f"detected_at {row['detected_at']!r} is not a date/time")
+    geometry, bbox, pixel_bbox = _geometry(row, image)
+    name = row.get("target_name")
+    known = {"image_id", "target_class", "target_name", "score", "detected_at", "__geometry__", "pixel_bbox",
+             *LONLAT_COLUMNS, *PIXEL_COLUMNS}
+    extra = {k: v for k, v in row.items() if k not in known and v not in (None, "")}
+    return {
+        "image_id": image_id, "target_class": target_class,
+        "target_name": str(name).strip() if name not in (None, "") else None,
+        "score": score, "geometry": geometry, "bbox": bbox, "pixel_bbox": pixel_bbox,
+        "area_m2": _area_m2(geometry), "detected_at": detected_at, "properties": extra,
+    }
+
+
+def _geometry(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]:
+    if "__geometry__" in row:
+        geometry = row["__geometry__"]
+        if geometry is None and all(row.get(c) not in (None, "") for c in PIXEL_COLUMNS):
+            return _from_pixels(row, image)
+        return _from_geojson(geometry, image)
+    if all(row.get(c) not in (None, "") for c in LONLAT_COLUMNS):
+        return _from_lonlat_box(row, image)
+    if all(row.get(c) not in (None, "") for c in PIXEL_COLUMNS):
+        return _from_pixels(row, image)
+    raise _RowError("no box: fill lon_min, lat_min, lon_max, lat_max or px_min, py_min, px_max, py_max")
+
+
+def _from_lonlat_box(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]:
+    west, south, east, north = (_number(row[c], c) for c in LONLAT_COLUMNS)
+    for name, value, limit in (("lon_min", west, 180), ("lon_max", east, 180), ("lat_min", south, 90),
+                               ("lat_max", north, 90)):
+        if abs(value) > limit:
+            raise _RowError(f"{name} {value:g} is outside -{limit}..{limit}")
+    if south >= north:
+        raise _RowError(f"lat_min {south:g} is not below lat_max {north:g}")
+    if west == east:
+        raise _RowError(f"lon_min and lon_max are both {west:g}")
+    stored = (west, south, east + 360.0 if west > east else east, north)
+    return bbox_polygon(stored), stored, _to_pixels(stored, image)
+
+
+def _from_pixels(row: dict, image: dict) -> tuple[dict, tuple, tuple]:
+    px_min, py_min, px_max, py_max = (_number(row[c], c) for c in PIXEL_COLUMNS)
+    if px_min >= px_max or py_min >= py_max:
+        raise _RowError("pixel box is empty or inverted (need px_min < px_max and py_min < py_max)")
+    if px_min < 0 or py_min < 0 or px_max > image["width"] or py_max > image["height"]:
+        raise _RowError(f"pixel box ({px_min:g}, {py_min:g}, {px_max:g}, {py_max:g}) is outside the image "
+                        f"({image['width']} x {image['height']} pixels)")
+    t = np.linspace(0.0, 1.0, 5)[:-1]
+    cols = np.concatenate([px_min + t * (px_max - px_min), np.full(4, px_max), px_max - t * (px_max - px_min),
+                           np.full(4, px_min)])
+    rows = np.concatenate([np.full(4, py_min), py_min + t * (py_max - py_min), np.full(4, py_max),
+                           py_max - t * (py_max - py_min)])
+    xs, ys = image["affine"] * (cols, rows)
+    lon, lat = image["to_wgs84"].transform(xs, ys)
+    ring = [[round(float(x), 8), round(float(y), 8)] for x, y in zip(lon, lat)]
+    if not all(math.isfinite(v) for point in ring for v in point):
+        raise _RowError("pixel box does not land on the Earth")
+    ring.append(ring[0])
+    bbox = ring_bbox(ring)
+    geometry = {"type": "Polygon", "coordinates": [ring]} if bbox[2] <= 180 else bbox_polygon(bbox)
+    return geometry, bbox, (px_min, py_min, px_max, py_max)
+
+
+def _from_geojson(geometry: Any, image: dict) -> tuple[dict, tuple, tuple | None]:
+    if not isinstance(geometry, dict):
+        raise _RowError("geometry is missing")
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    try:
+        if kind == "Point":
+            points = [_position(coordinates)]
+        elif kind == "Polygon":
+            points = [p for ring in _rings(coordinates) for p in ring]
+        elif kind == "MultiPolygon":
+            if not isinstance(coordinates, list) or not coordinates:
+                raise _RowError("MultiPolygon has no polygons")
+            points = [p for polygon in coordinates for ring in _rings(polygon) for p in ring]
+        else:
+            raise _RowError(f"geometry type {kind!r} is not supported (use Polygon, MultiPolygon or Point)")
+    except (TypeError, ValueError) as exc:
+        raise _RowError(f"geometry coordinates are malformed: {exc}") from None
+    bbox = ring_bbox(points)
+    clean = {"type": kind, "coordinates": coordinates}
+    return clean, bbox, _to_pixels(bbox, image)
+
+
+def _rings(coordinates: Any) -> list[list[list[float]]]:
+    if not isinstance(coordinates, list) or not coordinates:
+        raise _RowError("Polygon has no rings")
+    rings = []
+    for ring in coordinates:
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise _RowError("a polygon ring needs at least 4 positions")
+        positions = [_position(p) for p in ring]
+        if positions[0] != positions[-1]:
+            raise _RowError("a polygon ring is not closed (first and last positions differ)")
+        rings.append(positions)
+    return rings
+
+
+def _position(value: Any) -> list[float]:
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        raise _RowError("a position needs longitude and latitude")
+    lon, lat = float(value[0]), float(value[1])
+    if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lon) > 180 or abs(lat) > 90:
+        raise _RowError(f"position ({value[0]}, {value[1]}) is not a WGS84 longitude/latitude")
+    return [lon, lat]
+
+
+def _to_pixels(bbox: tuple, image: dict) -> tuple | None:
+    """The pixel box of a WGS84 box in the image's grid, when it can be computed."""
+    west, south, east, north = bbox
+    lons = np.array([west, east, east, west]) % 360.0
+    lons = np.where(lons > 180, lons - 360, lons)
+    lats = np.array([south, south, north, north])
+    with np.errstate(all="ignore"):
+        xs, ys = image["from_wgs84"].transform(lons, lats, errcheck=False)
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        return None
+    cols, rows = (~image["affine"]) * (np.asarray(xs), np.asarray(ys))
+    return (round(float(np.min(cols)), 3), round(float(np.min(rows)), 3), round(float(np.max(cols)), 3),
+            round(float(np.max(rows)), 3))
+
+
+def _area_m2(geometry: dict) -> float:
+    polygons = {"Polygon": [geometry["coordinates"]], "MultiPolygon": geometry["coordinates"]}.get(geometry["type"], [])
+    total = 0.0
+    for polygon in polygons:
+        for index, ring in enumerate(polygon):
+            lons, lats = zip(*[(p[0], p[1]) for p in ring])
+            area, _ = _GEOD.polygon_area_perimeter(lons, lats)
+            total += abs(area) if index == 0 else -abs(area)
+    return round(total, 3)
+
+
+def _number(value: Any, name: str) -> float:
+    if value in (None, ""):
+        raise _RowError(f"{name} is empty")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _RowError(f"{name} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise _RowError(f"{name} {value!r} is not a finite number")
+    return number
+
+
+class _ImageCache:
+    """Georeference of the images rows refer to, looked up once each on a connection of its own
+    (the import's connection is busy with COPY)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn = None
+        self._cache: dict[str, dict | None] = {}
+
+    def get(self, image_id: str) -> dict | None:
+        if image_id not in self._cache:
+            if self._conn is None:
+                self._conn_cm = self._db.connection()
+                self._conn = self._conn_cm.__enter__()
+            found = queries.image_geo_refs(self._conn, [image_id]).get(image_id)
+            if found:
+                from pyproj import CRS, Transformer
+
+                found = dict(found)
+                found["affine"] = Affine(*found["transform"])
+                found["to_wgs84"] = to_wgs84_transformer(found["crs"])
+                found["from_wgs84"] = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(found["crs"]),
+                                                           always_xy=True)
+            self._cache[image_id] = found
+        return self._cache[image_id]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn_cm.__exit__(None, None, None)
+            self._conn = None

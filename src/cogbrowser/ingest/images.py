@@ -1,0 +1,276 @@
+"""Ingest: any GDAL-readable georeferenced raster becomes a valid COG in the data dir and a catalog row.
+
+The CLI, the HTTP upload and the demo all come through `ingest_file`. It is all-or-nothing: the COG
+is written under data_dir/tmp, described, then moved into data_dir/cogs inside the transaction that
+inserts its row; any failure removes the file, and a crash in between leaves at most an orphan file
+that `sweep_orphans` (run at start-up) deletes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+import rasterio
+
+from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
+from cogbrowser.config import Settings
+from cogbrowser.errors import IngestError, first_line
+from cogbrowser.raster.cog import CogOptions, cog_problems, write_cog
+from cogbrowser.raster.footprint import raster_extent
+from cogbrowser.raster.metadata import describe
+
+Progress = Callable[[str], None]
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+RASTER_SUFFIXES = {".tif", ".tiff", ".gtiff", ".cog", ".vrt", ".img", ".jp2", ".nc", ".hdf", ".h5", ".dem",
+                   ".asc", ".bil", ".ecw", ".sid", ".png", ".jpg", ".jpeg", ".ntf", ".nitf", ".dt0", ".dt1",
+                   ".dt2", ".grd", ".rst", ".kea", ".sdat", ".hgt"}
+
+
+@dataclass
+class IngestRequest:
+    """What the user asked for one file (every field but `path` optional)."""
+
+    path: Path
+    collection: str | None = None
+    image_id: str | None = None
+    in_place: bool = False
+    acquired_at: datetime | None = None
+    cloud_cover: float | None = None
+    nodata: float | None = None
+    title: str | None = None
+    properties: dict | None = None
+
+
+@dataclass
+class IngestResult:
+    path: Path
+    status: str  # "added" | "skipped" | "failed"
+    image_id: str | None
+    message: str
+    seconds: float = 0.0
+
+
+def make_image_id(text: str) -> str:
+    """A URL-safe id from a file stem: unsafe characters become '-', at most 100 characters."""
+    cleaned = _ID_UNSAFE.sub("-", text).strip("-._")[:100]
+    return cleaned or "image"
+
+
+def ingest_file(db: Database, settings: Settings, request: IngestRequest, *,
+                options: CogOptions = CogOptions(), progress: Progress | None = None) -> IngestResult:
+    """Ingest one file; never raises for a bad file (the result says why), only for a broken catalog."""
+    started = time.perf_counter()
+    say = progress or (lambda stage: None)
+    path = Path(request.path)
+    try:
+        status, image_id, message = _ingest(db, settings, request, path, options, say)
+    except IngestError as exc:
+        return IngestResult(path, "failed", None, str(exc), time.perf_counter() - started)
+    return IngestResult(path, status, image_id, message, time.perf_counter() - started)
+
+
+def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path, options: CogOptions,
+            say: Progress) -> tuple[str, str | None, str]:
+    _check_readable(path)
+    say("checksum")
+    source_checksum = sha256_file(path)
+    with db.connection() as conn:
+        existing = queries.find_image_by_checksum(conn, source_checksum)
+        if existing:
+            return "skipped", existing["id"], f"already in the catalog as {existing['id']}"
+        band_names = _collection_band_names(conn, request.collection)
+        if request.image_id:
+            if make_image_id(request.image_id) != request.image_id:
+                raise IngestError(f"image id {request.image_id!r} is not URL-safe (use letters, digits, . _ -)")
+            if queries.image_id_taken(conn, request.image_id):
+                raise IngestError(f"image id {request.image_id!r} is already taken")
+
+    say("checking")
+    _precheck(path)
+    problems = _cog_problems_or_error(path)
+    if request.in_place and problems:
+        raise IngestError(f"--in-place needs a valid COG, and this is not one: {problems[0]}")
+
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    settings.cog_dir.mkdir(parents=True, exist_ok=True)
+    work = settings.tmp_dir / f"{uuid.uuid4().hex}.tif"
+    try:
+        if request.in_place:
+            stored, checksum = path.resolve(), source_checksum
+        elif problems or request.nodata is not None:
+            say("converting to COG")
+            try:
+                write_cog(path, work, options, nodata=request.nodata)
+            except rasterio.errors.RasterioError as exc:
+                raise IngestError(f"GDAL could not convert it: {first_line(exc)}") from exc
+            stored = work
+            say("checksum")
+            checksum = sha256_file(work)
+        else:
+            say("copying")
+            shutil.copyfile(path, work)
+            stored, checksum = work, source_checksum
+        say("statistics")
+        info = describe(stored, nodata=request.nodata, band_names=band_names, name_hint=path.name)
+        if request.acquired_at is not None:
+            info.acquired_at = request.acquired_at
+        if request.cloud_cover is not None:
+            info.cloud_cover = request.cloud_cover
+        say("cataloguing")
+        image_id = _insert(db, settings, request, path, stored, info, checksum, source_checksum)
+    except psycopg.errors.UniqueViolation:
+        raise IngestError("the same file was ingested at the same time by another process")
+    finally:
+        work.unlink(missing_ok=True)
+    return "added", image_id, f"added as {image_id}"
+
+
+def _insert(db: Database, settings: Settings, request: IngestRequest, source: Path, stored: Path, info,
+            checksum: str, source_checksum: str) -> str:
+    """Insert the row and move the file into place in one transaction; undo the move if it fails."""
+    base = request.image_id or make_image_id(source.stem)
+    with db.connection() as conn:
+        for attempt in range(1, 1000):
+            image_id = base if attempt == 1 else f"{base}-{attempt}"
+            if request.image_id and attempt > 1:
+                raise IngestError(f"image id {request.image_id!r} is already taken")
+            final = settings.cog_dir / f"{image_id}.tif"
+            if final.exists() and not request.in_place:
+                continue  # a file without a row (left by a crash) keeps its name until the sweep
+            try:
+                with conn.transaction():
+                    if request.collection:
+                        conn.execute("INSERT INTO collections (id, title) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                     (request.collection, request.collection))
+                    queries.insert_image(conn, _record(request, source, stored, info, image_id, checksum,
+                                                       source_checksum, settings))
+                    if not request.in_place:
+                        os.replace(stored, final)
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == "images_pkey":
+                    continue
+                raise
+            except BaseException:
+                if not request.in_place and final.exists() and not stored.exists():
+                    final.unlink(missing_ok=True)
+                raise
+            return image_id
+    raise IngestError(f"no free image id for {base!r}")
+
+
+def _record(request: IngestRequest, source: Path, stored: Path, info, image_id: str, checksum: str,
+            source_checksum: str, settings: Settings) -> dict:
+    managed = not request.in_place
+    return {
+        "id": image_id, "collection_id": request.collection, "title": request.title or source.stem,
+        "path": f"cogs/{image_id}.tif" if managed else str(stored),
+        "managed": managed, "source_path": str(source.resolve()),
+        "acquired_at": info.acquired_at, "cloud_cover": info.cloud_cover, "crs": info.crs_wkt, "epsg": info.epsg,
+        "native_bounds": info.native_bounds, "bbox": info.bbox, "footprint": info.footprint,
+        "width": info.width, "height": info.height, "band_count": info.band_count, "dtype": info.dtype,
+        "nodata": info.nodata, "resolution": info.resolution, "transform": info.transform,
+        "overviews": info.overviews, "bands": info.bands, "mask": info.mask, "compression": info.compression,
+        "blocksize": info.blocksize, "checksum": checksum, "source_checksum": source_checksum,
+        "size_bytes": stored.stat().st_size, "properties": {**info.properties, **(request.properties or {})},
+    }
+
+
+def sweep_orphans(db: Database, settings: Settings) -> list[Path]:
+    """Delete work files of interrupted ingests and managed COGs that have no catalog row."""
+    removed: list[Path] = []
+    if settings.tmp_dir.is_dir():
+        for leftover in settings.tmp_dir.iterdir():
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+    if settings.cog_dir.is_dir():
+        with db.connection() as conn:
+            known = queries.managed_paths(conn)
+        for cog in settings.cog_dir.glob("*.tif"):
+            if f"cogs/{cog.name}" not in known:
+                cog.unlink(missing_ok=True)
+                removed.append(cog)
+    return removed
+
+
+def sha256_file(path: Path, chunk: int = 4 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def expand_paths(paths: list[Path], recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files to ingest from the command line's paths; folders give their raster files."""
+    files: list[Path] = []
+    errors: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES)
+            if not found:
+                errors.append((path, "folder has no raster files" + ("" if recursive else " (try --recursive)")))
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            errors.append((path, "no such file or folder"))
+    return files, errors
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise IngestError("no such file")
+    if path.is_dir():
+        raise IngestError("is a folder (give its files, or use the folder with --recursive)")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise IngestError(f"cannot read it: {exc.strerror or exc}") from exc
+    if path.stat().st_size == 0:
+        raise IngestError("the file is empty")
+
+
+def _precheck(path: Path) -> None:
+    """Fail fast, before any conversion, on files that are not georeferenced rasters."""
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None or src.transform.is_identity:
+                if src.gcps[0]:
+                    raise IngestError("it is georeferenced by ground control points only; warp it to a CRS first")
+                raise IngestError("it has no georeference (no CRS or geotransform)")
+            if src.count == 0:
+                raise IngestError("it has no raster bands")
+            raster_extent(src.crs.to_wkt(), src.transform, src.width, src.height)
+    except rasterio.errors.RasterioIOError as exc:
+        raise IngestError(f"not a readable raster: {first_line(exc)}") from exc
+
+
+def _cog_problems_or_error(path: Path) -> list[str]:
+    try:
+        return cog_problems(path)
+    except (rasterio.errors.RasterioError, ValueError, TypeError) as exc:
+        raise IngestError(f"cannot read its TIFF structure: {first_line(exc)}") from exc
+
+
+def _collection_band_names(conn: psycopg.Connection, collection_id: str | None) -> list[str] | None:
+    if not collection_id:
+        return None
+    collection = queries.get_collection(conn, collection_id)
+    if not collection or not collection["bands"]:
+        return None
+    return [band.get("name") for band in collection["bands"]]
+

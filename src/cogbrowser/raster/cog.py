@@ -1,0 +1,123 @@
+"""Cloud Optimized GeoTIFF: telling a valid one from the rest, and writing one with GDAL's COG driver.
+
+The checks follow GDAL's validate_cloud_optimized_geotiff.py (tiles, internal overviews, IFDs before
+data, overview data before full-resolution data). We are stricter in one way: a raster larger than
+512 pixels without overviews is converted, because it could not be served fast when zoomed out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rasterio
+import rasterio.shutil
+from rasterio.enums import ColorInterp
+
+COMPRESSIONS = ("DEFLATE", "ZSTD", "LZW")
+OVERVIEW_RESAMPLINGS = ("average", "nearest", "bilinear", "cubic", "mode")
+
+
+@dataclass(frozen=True)
+class CogOptions:
+    """Creation options of the COGs we write. `overview_resampling='auto'`: nearest for paletted
+    rasters (averaging class codes makes new classes), average otherwise."""
+
+    compress: str = "DEFLATE"
+    level: int | None = None
+    blocksize: int = 512
+    overview_resampling: str = "auto"
+    threads: str = "ALL_CPUS"
+    extra: dict = field(default_factory=dict)
+
+    def creation_options(self, dataset: rasterio.io.DatasetReader) -> dict[str, str]:
+        """GDAL COG driver options for this source dataset."""
+        resampling = self.overview_resampling
+        if resampling == "auto":
+            resampling = "nearest" if _has_palette(dataset) else "average"
+        options = {
+            "COMPRESS": self.compress,
+            "PREDICTOR": "YES",
+            "BLOCKSIZE": str(self.blocksize),
+            "OVERVIEWS": "IGNORE_EXISTING",
+            "OVERVIEW_RESAMPLING": resampling.upper(),
+            "NUM_THREADS": self.threads,
+            "BIGTIFF": "IF_SAFER",
+        }
+        if self.level is not None:
+            options["LEVEL"] = str(self.level)
+        if _has_palette(dataset):
+            options.pop("PREDICTOR")
+        options.update({k.upper(): str(v) for k, v in self.extra.items()})
+        return options
+
+
+def cog_problems(path: Path | str) -> list[str]:
+    """Why the file is not a valid, servable COG; an empty list means it is one."""
+    problems: list[str] = []
+    with rasterio.open(path) as src:
+        if src.driver != "GTiff":
+            return [f"it is a {src.driver} file, not a GeoTIFF"]
+        if any(Path(f).suffix.lower() == ".ovr" for f in src.files):
+            problems.append("its overviews are in an external .ovr file")
+        big = src.width > 512 or src.height > 512
+        block_h, block_w = src.block_shapes[0]
+        if big and block_w == src.width:
+            problems.append("it is larger than 512 pixels but stored in strips, not tiles")
+        overviews = src.overviews(1)
+        if big and not overviews:
+            problems.append("it is larger than 512 pixels but has no internal overviews")
+        ghost = src.get_tag_item("GDAL_STRUCTURAL_METADATA", "TIFF") or ""
+        if "KNOWN_INCOMPATIBLE_EDITION=YES" in ghost:
+            problems.append("its COG layout was invalidated by a later edit")
+        main_ifd = int(src.get_tag_item("IFD_OFFSET", "TIFF", bidx=1))
+        if main_ifd > 300:
+            problems.append(f"its main IFD is at byte {main_ifd}, not at the start of the file")
+        previous = main_ifd
+        for index in range(len(overviews)):
+            offset = int(src.get_tag_item("IFD_OFFSET", "TIFF", bidx=1, ovr=index))
+            if offset < previous:
+                problems.append("its overview IFDs are not stored in increasing order after the main IFD")
+                break
+            previous = offset
+        if overviews:
+            main_data = _first_block_offset(src, None)
+            last_ovr_data = _first_block_offset(src, len(overviews) - 1)
+            if main_data and last_ovr_data and main_data < last_ovr_data:
+                problems.append("its full-resolution data comes before its overview data")
+    return problems
+
+
+def write_cog(source: Path | str, destination: Path, options: CogOptions = CogOptions(),
+              nodata: float | None = None) -> None:
+    """Write `source` as a COG at `destination` (GDAL's COG driver, all cores).
+
+    `nodata` overrides the source's own value: it is set on an in-memory VRT of the source, so the
+    COG gets it written in its own header rather than edited in afterwards (which breaks the layout).
+    """
+    with rasterio.Env(GDAL_NUM_THREADS=options.threads, GDAL_TIFF_INTERNAL_MASK=True):
+        if nodata is None:
+            with rasterio.open(source) as src:
+                rasterio.shutil.copy(src, str(destination), driver="COG", **options.creation_options(src))
+            return
+        vrt_path = f"/vsimem/cogbrowser-{destination.stem}.vrt"
+        try:
+            with rasterio.open(source) as src:
+                rasterio.shutil.copy(src, vrt_path, driver="VRT")
+            with rasterio.open(vrt_path, "r+") as vrt:
+                vrt.nodata = nodata
+            with rasterio.open(vrt_path) as vrt:
+                rasterio.shutil.copy(vrt, str(destination), driver="COG", **options.creation_options(vrt))
+        finally:
+            if rasterio.shutil.exists(vrt_path):
+                rasterio.shutil.delete(vrt_path)
+
+
+def _has_palette(dataset: rasterio.io.DatasetReader) -> bool:
+    return dataset.count == 1 and dataset.colorinterp[0] == ColorInterp.palette
+
+
+def _first_block_offset(src: rasterio.io.DatasetReader, ovr: int | None) -> int:
+    kwargs = {"bidx": 1} if ovr is None else {"bidx": 1, "ovr": ovr}
+    value = src.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", **kwargs)
+    return int(value) if value else 0

@@ -1,0 +1,1 @@
+"""Web pages: the Browse map and the Analytics dashboard."""

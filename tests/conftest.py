@@ -1,0 +1,65 @@
+"""Shared fixtures: one real embedded PostgreSQL for the session, a fresh database per test.
+
+The embedded cluster starts once (about a second); each test that needs a catalog gets its own
+database in it, created from scratch and migrated, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.embedded import EmbeddedPostgres
+from cogbrowser.config import Settings
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+if not REAL_DATA.is_dir():  # CI clones main with shared/ beside it; a developer may point elsewhere
+    REAL_DATA = Path(os.environ.get("COGBROWSER_REAL_DATA", REAL_DATA))
+
+
+def real_rasters() -> list[Path]:
+    """Every raster file of the shared real data set."""
+    suffixes = {".tif", ".tiff", ".cog"}
+    return sorted(p for p in REAL_DATA.rglob("*") if p.suffix.lower() in suffixes)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> EmbeddedPostgres:
+    """The embedded PostgreSQL (real binaries from the pgserver wheel), in a folder with a space."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "cluster dir" / "postgres")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: EmbeddedPostgres) -> str:
+    """A new, empty database on the embedded server; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a data dir whose path has spaces, on the test's own database."""
+    data_dir = tmp_path / "data dir with spaces"
+    data_dir.mkdir()
+    return Settings.from_env(data_dir=data_dir, database_url=database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    """The open, migrated catalog of the test."""
+    database = Database.open(settings)
+    yield database
+    database.close()
