@@ -117,8 +117,11 @@ class EmbeddedPostgres:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True
-        if self._os_user:
-            kwargs["user"] = self._os_user
+        if self._os_user:  # drop root's groups too, or root-group-only folders stay closed to it
+            import pwd
+
+            entry = pwd.getpwnam(self._os_user)
+            kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
         try:
             result = subprocess.run(args, **kwargs)  # type: ignore[call-overload]
         except subprocess.TimeoutExpired as exc:

@@ -219,7 +219,7 @@ def _from_pixels(row: dict, image: dict) -> tuple[dict, tuple, tuple]:
                            np.full(4, px_min)])
     rows = np.concatenate([np.full(4, py_min), py_min + t * (py_max - py_min), np.full(4, py_max),
                            py_max - t * (py_max - py_min)])
-    xs, ys = image["affine"] * (cols, rows)
+    xs, ys = image["affine"] @ (cols, rows)
     lon, lat = image["to_wgs84"].transform(xs, ys)
     ring = [[round(float(x), 8), round(float(y), 8)] for x, y in zip(lon, lat)]
     if not all(math.isfinite(v) for point in ring for v in point):
@@ -285,7 +285,7 @@ def _to_pixels(bbox: tuple, image: dict) -> tuple | None:
         xs, ys = image["from_wgs84"].transform(lons, lats, errcheck=False)
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return None
-    cols, rows = (~image["affine"]) * (np.asarray(xs), np.asarray(ys))
+    cols, rows = (~image["affine"]) @ (np.asarray(xs), np.asarray(ys))
     return (round(float(np.min(cols)), 3), round(float(np.min(rows)), 3), round(float(np.max(cols)), 3),
             round(float(np.max(rows)), 3))
 

@@ -26,6 +26,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError, first_line
+from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
 from cogbrowser.raster.metadata import describe
@@ -112,8 +113,8 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
             say("converting to COG")
             try:
                 write_cog(path, work, options, nodata=request.nodata)
-            except rasterio.errors.RasterioError as exc:
-                raise IngestError(f"GDAL could not convert it: {first_line(exc)}") from exc
+            except GDAL_ERRORS as exc:
+                raise IngestError(f"GDAL could not read all of it (truncated or corrupt?): {first_line(exc)}") from exc
             stored = work
             say("checksum")
             checksum = sha256_file(work)
@@ -256,13 +257,20 @@ def _precheck(path: Path) -> None:
                 raise IngestError("it has no raster bands")
             raster_extent(src.crs.to_wkt(), src.transform, src.width, src.height)
     except rasterio.errors.RasterioIOError as exc:
+        if _looks_like_tiff(path):
+            raise IngestError(f"a TIFF that GDAL cannot open (truncated or corrupt?): {first_line(exc)}") from exc
         raise IngestError(f"not a readable raster: {first_line(exc)}") from exc
+
+
+def _looks_like_tiff(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def _cog_problems_or_error(path: Path) -> list[str]:
     try:
         return cog_problems(path)
-    except (rasterio.errors.RasterioError, ValueError, TypeError) as exc:
+    except (*GDAL_ERRORS, ValueError, TypeError) as exc:
         raise IngestError(f"cannot read its TIFF structure: {first_line(exc)}") from exc
 
 

@@ -46,8 +46,8 @@ class CogOptions:
         }
         if self.level is not None:
             options["LEVEL"] = str(self.level)
-        if _has_palette(dataset):
-            options.pop("PREDICTOR")
+        if _has_palette(dataset) or _odd_bit_depth(dataset):
+            options.pop("PREDICTOR")  # GDAL's predictors work on whole bytes only
         options.update({k.upper(): str(v) for k, v in self.extra.items()})
         return options
 
@@ -80,6 +80,9 @@ def cog_problems(path: Path | str) -> list[str]:
                 problems.append("its overview IFDs are not stored in increasing order after the main IFD")
                 break
             previous = offset
+        missing = _bytes_missing(src, Path(path), len(overviews))
+        if missing:
+            problems.append(f"it is truncated: its last tiles end {missing} bytes past the end of the file")
         if overviews:
             main_data = _first_block_offset(src, None)
             last_ovr_data = _first_block_offset(src, len(overviews) - 1)
@@ -115,6 +118,34 @@ def write_cog(source: Path | str, destination: Path, options: CogOptions = CogOp
 
 def _has_palette(dataset: rasterio.io.DatasetReader) -> bool:
     return dataset.count == 1 and dataset.colorinterp[0] == ColorInterp.palette
+
+
+def _odd_bit_depth(dataset: rasterio.io.DatasetReader) -> bool:
+    """Bit-packed samples (e.g. NBITS=12 or 15), which the COG driver keeps as they are."""
+    nbits = dataset.tags(1, ns="IMAGE_STRUCTURE").get("NBITS")
+    return bool(nbits) and int(nbits) % 8 != 0
+
+
+def _bytes_missing(src: rasterio.io.DatasetReader, path: Path, overview_count: int) -> int:
+    """How far the last tile of any band or overview reaches past the end of the file (0: complete)."""
+    size = path.stat().st_size
+    reach = 0
+    bands = range(1, src.count + 1) if src.interleaving and src.interleaving.name == "BAND" else (1,)
+    for level in [None, *range(overview_count)]:
+        factor = 1 if level is None else src.overviews(1)[level]
+        height = -(-src.height // factor)
+        width = -(-src.width // factor)
+        block_h, block_w = src.block_shapes[0]
+        if level is not None:
+            block_h, block_w = min(block_h, height), min(block_w, width)
+        last = f"{-(-width // block_w) - 1}_{-(-height // block_h) - 1}"
+        for band in bands:
+            kwargs = {"bidx": band} if level is None else {"bidx": band, "ovr": level}
+            offset = src.get_tag_item(f"BLOCK_OFFSET_{last}", "TIFF", **kwargs)
+            length = src.get_tag_item(f"BLOCK_SIZE_{last}", "TIFF", **kwargs)
+            if offset and length:
+                reach = max(reach, int(offset) + int(length))
+    return max(0, reach - size)
 
 
 def _first_block_offset(src: rasterio.io.DatasetReader, ovr: int | None) -> int:

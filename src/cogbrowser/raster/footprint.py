@@ -100,7 +100,7 @@ def ring_bbox(coords: list[list[float]]) -> BBox:
 
 
 def _pixels_to_lonlat(to_wgs84: Transformer, transform: Affine, cols, rows):
-    xs, ys = transform * (np.asarray(cols, dtype=float), np.asarray(rows, dtype=float))
+    xs, ys = transform @ (np.asarray(cols, dtype=float), np.asarray(rows, dtype=float))
     with np.errstate(all="ignore"):
         lon, lat = to_wgs84.transform(xs, ys, errcheck=False)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
@@ -131,7 +131,7 @@ def _pole_inside(crs_wkt: str, transform: Affine, width: int, height: int) -> st
             x, y = from_wgs84.transform(0.0, lat, errcheck=False)
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
-        col, row = inverse * (x, y)
+        col, row = inverse @ (x, y)
         if 0 <= col <= width and 0 <= row <= height:
             return name
     return None

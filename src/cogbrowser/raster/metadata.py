@@ -16,6 +16,7 @@ import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
 
 from cogbrowser.errors import IngestError, first_line
+from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.footprint import raster_extent
 from cogbrowser.raster.statistics import band_statistics
 
@@ -68,7 +69,7 @@ def describe(path: Path | str, *, nodata: float | None = None, band_names: list[
         effective_nodata = src.nodata if nodata is None else nodata
         try:
             stats = band_statistics(src, nodata=nodata)
-        except rasterio.errors.RasterioIOError as exc:
+        except GDAL_ERRORS as exc:
             raise IngestError(f"its pixels cannot be read (truncated or corrupt?): {first_line(exc)}") from exc
         tags = _all_tags(src)
         bands = []
