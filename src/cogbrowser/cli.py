@@ -263,7 +263,7 @@ def detections_import(obj: Context, file: Path, skip_invalid: bool, image_id: st
 def main() -> None:
     """Entry point: run the CLI, turning our errors into one-line messages."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="cogbrowser", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
