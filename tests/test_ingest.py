@@ -4,7 +4,9 @@ or a clear refusal; and bad input that leaves nothing behind."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -272,10 +274,15 @@ def test_a_failing_move_leaves_no_row(db, settings, monkeypatch):
 def test_orphans_of_a_crash_are_swept(db, settings):
     ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/B01.tif"))
     kept = catalog_state(db, settings)
-    (settings.cog_dir / "orphan.tif").write_bytes(b"left by a crash")
-    (settings.tmp_dir / "0123.tif").write_bytes(b"half-written")
+    two_hours_ago = time.time() - 7200
+    for leftover in (settings.cog_dir / "orphan.tif", settings.tmp_dir / "0123.tif"):
+        leftover.write_bytes(b"left by a crash")
+        os.utime(leftover, (two_hours_ago, two_hours_ago))
+    in_flight = settings.tmp_dir / "4567.tif"  # another process's ingest, still being written
+    in_flight.write_bytes(b"being written")
     removed = ingest_module.sweep_orphans(db, settings)
     assert sorted(p.name for p in removed) == ["0123.tif", "orphan.tif"]
+    in_flight.unlink()
     assert catalog_state(db, settings) == kept
 
 

@@ -185,35 +185,30 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     settings = obj.settings()
     started = time.perf_counter()
     with open_catalog(settings) as db:
+        status = {"text": ""}
         with click.progressbar(files, label="Ingesting", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda p: p.name if p else "") as bar:
+                               item_show_func=lambda _path: status["text"]) as bar:
             for path in bar:
-                stage = _StageLine(bar, path)
+                def show(stage: str, path: Path = path) -> None:
+                    status["text"] = f"{path.name}: {stage}"
+                    bar.render_progress()
+
                 result = ingest_file(db, settings, IngestRequest(
                     path=path, collection=collection, image_id=image_id, in_place=in_place, acquired_at=when,
-                    cloud_cover=cloud_cover, nodata=nodata), options=options, progress=stage)
+                    cloud_cover=cloud_cover, nodata=nodata), options=options, progress=show)
+                status["text"] = ""
                 counts[result.status] += 1
-                label = {"added": "added  ", "skipped": "skipped", "failed": "FAILED "}[result.status]
-                click.echo(f"\r{label} {path}: {result.message} ({result.seconds:.1f} s)", err=True)
                 if result.status == "failed":
                     failed.append((path, result.message))
+                label = {"added": "added  ", "skipped": "skipped", "failed": "FAILED "}[result.status]
+                # On a terminal, clear the bar's line first so the result stands on a line of its own.
+                prefix = "" if bar.hidden else "\r\x1b[2K"
+                click.echo(f"{prefix}{label} {path}: {result.message} ({result.seconds:.1f} s)", err=True)
     total = time.perf_counter() - started
     click.echo(f"{counts['added']} added, {counts['skipped']} skipped, {counts['failed']} failed "
                f"in {total:.1f} s", err=True)
     if failed:
         sys.exit(1)
-
-
-class _StageLine:
-    """Shows the current stage of a file (checksum, converting, statistics …) on the progress bar."""
-
-    def __init__(self, bar, path: Path) -> None:
-        self.bar, self.path = bar, path
-
-    def __call__(self, stage: str) -> None:
-        self.bar.current_item = self.path
-        self.bar.item_show_func = lambda p, stage=stage: f"{p.name if p else ''}: {stage}"
-        self.bar.render_progress()
 
 
 @cli.group()
@@ -278,3 +273,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: say so on one line; --verbose shows the traceback
+        if "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]:
+            raise
+        click.echo(f"cogbrowser: internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+                   err=True)
+        sys.exit(70)

@@ -12,13 +12,16 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+import psutil
 import psycopg
 import rasterio
 
@@ -112,7 +115,8 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
         elif problems or request.nodata is not None:
             say("converting to COG")
             try:
-                write_cog(path, work, options, nodata=request.nodata)
+                with _conversion_progress(path, say):
+                    write_cog(path, work, options, nodata=request.nodata)
             except GDAL_ERRORS as exc:
                 raise IngestError(f"GDAL could not read all of it (truncated or corrupt?): {first_line(exc)}") from exc
             stored = work
@@ -187,18 +191,62 @@ def _record(request: IngestRequest, source: Path, stored: Path, info, image_id: 
     }
 
 
-def sweep_orphans(db: Database, settings: Settings) -> list[Path]:
-    """Delete work files of interrupted ingests and managed COGs that have no catalog row."""
+@contextmanager
+def _conversion_progress(source: Path, say: Progress, interval: float = 0.5) -> Iterator[None]:
+    """Report an estimated percentage while GDAL converts, from the bytes this process has read.
+
+    GDAL's COG driver reads the source about twice (once to build overviews, once to copy) and
+    takes no progress callback through rasterio, so we watch the process's read counter instead.
+    Where the platform has no such counter the stage is shown without a percentage.
+    """
+    process = psutil.Process()
+
+    def read_so_far() -> int:
+        counters = process.io_counters()
+        return getattr(counters, "read_chars", counters.read_bytes)
+
+    try:
+        start = read_so_far()
+    except (AttributeError, psutil.Error):
+        yield
+        return
+    expected = max(1, 1.5 * source.stat().st_size)  # measured: ~1.4-1.5x the file's size
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(interval):
+            percent = min(99, int(100 * (read_so_far() - start) / expected))
+            say(f"converting to COG {percent}%")
+
+    watcher = threading.Thread(target=watch, name="ingest-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> list[Path]:
+    """Delete work files of interrupted ingests and managed COGs that have no catalog row.
+
+    Only files untouched for `min_age` seconds go: an ingest running in another process right now
+    has its work file, or its just-moved COG whose row is not committed yet, younger than that.
+    """
+    cutoff = time.time() - min_age
     removed: list[Path] = []
+
+    def stale(path: Path) -> bool:
+        return path.is_file() and path.stat().st_mtime < cutoff
+
     if settings.tmp_dir.is_dir():
-        for leftover in settings.tmp_dir.iterdir():
-            if leftover.is_file():
-                leftover.unlink(missing_ok=True)
-                removed.append(leftover)
+        for leftover in filter(stale, settings.tmp_dir.iterdir()):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
     if settings.cog_dir.is_dir():
         with db.connection() as conn:
             known = queries.managed_paths(conn)
-        for cog in settings.cog_dir.glob("*.tif"):
+        for cog in filter(stale, settings.cog_dir.glob("*.tif")):
             if f"cogs/{cog.name}" not in known:
                 cog.unlink(missing_ok=True)
                 removed.append(cog)
