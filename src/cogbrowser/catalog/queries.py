@@ -78,6 +78,12 @@ def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str |
     ).fetchone()
 
 
+def ensure_collection(conn: psycopg.Connection, collection_id: str) -> None:
+    """Create a bare collection (title = id) unless it exists; ingest --collection uses it."""
+    conn.execute("INSERT INTO collections (id, title) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                 (collection_id, collection_id))
+
+
 def get_collection(conn: psycopg.Connection, collection_id: str) -> dict | None:
     return conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
 

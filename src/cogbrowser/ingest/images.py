@@ -32,7 +32,7 @@ from cogbrowser.errors import IngestError, first_line
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
-from cogbrowser.raster.metadata import describe
+from cogbrowser.raster.metadata import RasterInfo, describe
 
 Progress = Callable[[str], None]
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -86,6 +86,7 @@ def ingest_file(db: Database, settings: Settings, request: IngestRequest, *,
 
 def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path, options: CogOptions,
             say: Progress) -> tuple[str, str | None, str]:
+    _check_request(request)
     _check_readable(path)
     say("checksum")
     source_checksum = sha256_file(path)
@@ -94,11 +95,8 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
         if existing:
             return "skipped", existing["id"], f"already in the catalog as {existing['id']}"
         band_names = _collection_band_names(conn, request.collection)
-        if request.image_id:
-            if make_image_id(request.image_id) != request.image_id:
-                raise IngestError(f"image id {request.image_id!r} is not URL-safe (use letters, digits, . _ -)")
-            if queries.image_id_taken(conn, request.image_id):
-                raise IngestError(f"image id {request.image_id!r} is already taken")
+        if request.image_id and queries.image_id_taken(conn, request.image_id):
+            raise IngestError(f"image id {request.image_id!r} is already taken")
 
     say("checking")
     _precheck(path)
@@ -141,7 +139,7 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
     return "added", image_id, f"added as {image_id}"
 
 
-def _insert(db: Database, settings: Settings, request: IngestRequest, source: Path, stored: Path, info,
+def _insert(db: Database, settings: Settings, request: IngestRequest, source: Path, stored: Path, info: RasterInfo,
             checksum: str, source_checksum: str) -> str:
     """Insert the row and move the file into place in one transaction; undo the move if it fails."""
     base = request.image_id or make_image_id(source.stem)
@@ -156,10 +154,9 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
             try:
                 with conn.transaction():
                     if request.collection:
-                        conn.execute("INSERT INTO collections (id, title) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                     (request.collection, request.collection))
+                        queries.ensure_collection(conn, request.collection)
                     queries.insert_image(conn, _record(request, source, stored, info, image_id, checksum,
-                                                       source_checksum, settings))
+                                                       source_checksum))
                     if not request.in_place:
                         os.replace(stored, final)
             except psycopg.errors.UniqueViolation as exc:
@@ -174,8 +171,8 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
     raise IngestError(f"no free image id for {base!r}")
 
 
-def _record(request: IngestRequest, source: Path, stored: Path, info, image_id: str, checksum: str,
-            source_checksum: str, settings: Settings) -> dict:
+def _record(request: IngestRequest, source: Path, stored: Path, info: RasterInfo, image_id: str, checksum: str,
+            source_checksum: str) -> dict:
     managed = not request.in_place
     return {
         "id": image_id, "collection_id": request.collection, "title": request.title or source.stem,
@@ -277,6 +274,15 @@ def expand_paths(paths: list[Path], recursive: bool) -> tuple[list[Path], list[t
         else:
             errors.append((path, "no such file or folder"))
     return files, errors
+
+
+def _check_request(request: IngestRequest) -> None:
+    """Values the user gave, checked before any work (the CLI checks them too; HTTP uploads rely on this)."""
+    for what, value in (("image id", request.image_id), ("collection id", request.collection)):
+        if value is not None and make_image_id(value) != value:
+            raise IngestError(f"{what} {value!r} is not URL-safe (use letters, digits, . _ -)")
+    if request.cloud_cover is not None and not 0 <= request.cloud_cover <= 100:
+        raise IngestError(f"cloud cover {request.cloud_cover:g} is outside 0..100")
 
 
 def _check_readable(path: Path) -> None:
