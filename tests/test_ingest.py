@@ -148,6 +148,8 @@ def test_antimeridian_image_is_found_from_both_sides(db, settings):
     ("GeoTIFF-test-data/gpm_1d.20240617.tif", datetime(2024, 6, 17, tzinfo=timezone.utc)),
     ("GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", datetime(2022, 9, 9, tzinfo=timezone.utc)),
     ("rio-pansharpen/LC81070352015122LGN00_B2.tif", datetime(2015, 5, 2, tzinfo=timezone.utc)),
+    # "EGM2008_64m" is a geoid and a resolution, not a date; TIFFTAG_DATETIME is the file's processing time
+    ("GeoTIFF-test-data/GA4886_VanderfordGlacier_2022_EGM2008_64m-epsg3031.cog", None),
 ])
 def test_acquisition_time_from_product_names(db, settings, name, when):
     result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))

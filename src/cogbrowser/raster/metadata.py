@@ -139,7 +139,8 @@ def _acquisition_time(tags: dict[str, str], filename: str) -> datetime | None:
 _LANDSAT_ID = re.compile(r"L[COTEM]0?\d\d{3}\d{3}(\d{4})(\d{3})[A-Z]{3}\d\d")
 _COLLECTION_ID = re.compile(r"L[COTEM]0\d_L\w{3}_\d{6}_(\d{8})_")
 _COMPACT_DATETIME = re.compile(r"(?<!\d)(\d{8}T\d{6})(?!\d)")
-_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_.]?(0[1-9]|1[0-2]|[1-9])[-_.]?(0[1-9]|[12]\d|3[01]|[1-9])(?!\d)")
+_COMPACT_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
+_SEPARATED_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)([-_.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])(?!\d)")
 
 
 def _time_from_name(name: str) -> datetime | None:
@@ -153,12 +154,13 @@ def _time_from_name(name: str) -> datetime | None:
         match = pattern.search(name)
         if match:
             return datetime.strptime(match.group(1), fmt).replace(tzinfo=timezone.utc)
-    match = _DATE.search(name)
-    if match and (len(match.group(0)) == 8 or not match.group(0).isdigit()):
-        try:
-            return datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)), tzinfo=timezone.utc)
-        except ValueError:
-            return None
+    for match in (_COMPACT_DATE.search(name), _SEPARATED_DATE.search(name)):
+        if match:
+            year, month, day = int(match.group(1)), int(match.group(match.lastindex - 1)), int(match.group(match.lastindex))
+            try:
+                return datetime(year, month, day, tzinfo=timezone.utc)
+            except ValueError:  # e.g. 2023-02-30
+                continue
     return None
 
 

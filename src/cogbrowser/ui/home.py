@@ -18,7 +18,7 @@ _PAGE = """<!doctype html>
 </style></head><body>
 <h1>cogbrowser</h1>
 <p>{{ s.collections }} collections, {{ s.images }} images, {{ s.detections }} detections
-{% if s.first_acquired %}, acquired {{ s.first_acquired.date() }} to {{ s.last_acquired.date() }}{% endif %}.</p>
+{%- if s.first_acquired %}, acquired {{ s.first_acquired.date() }} to {{ s.last_acquired.date() }}{% endif %}.</p>
 {% if images %}
 <table><thead><tr><th>Image</th><th>Collection</th><th>Acquired</th><th class="num">Cloud %</th>
 <th class="num">Size (px)</th><th>Bands</th><th class="num">Detections</th></tr></thead><tbody>
