@@ -160,6 +160,13 @@ class Canvas:
         self.img = np.empty((self.bands, grid.height, grid.width), dtype=np.float32)
         self.img[:] = base[:, None, None]
 
+    @classmethod
+    def wrap(cls, grid: Grid, img: np.ndarray) -> "Canvas":
+        """A canvas painting into an existing (bands, H, W) float32 array."""
+        canvas = cls.__new__(cls)
+        canvas.grid, canvas.bands, canvas.img = grid, len(img), img
+        return canvas
+
     def paint(self, shape, colour, opacity: float = 1.0) -> None:
         """Composite `colour` (one value per band) over the shape's coverage."""
         if shape is None:
@@ -167,8 +174,12 @@ class Canvas:
         win, alpha = shape
         if opacity != 1.0:
             alpha = alpha * np.float32(opacity)
-        colour = np.asarray(colour, dtype=np.float32)[:, None, None]
         view = self.img[(slice(None), *win)]
+        if any(np.ndim(value) for value in colour):  # per-band arrays (textures)
+            for band in range(self.bands):
+                view[band] += (np.asarray(colour[band], dtype=np.float32) - view[band]) * alpha
+            return
+        colour = np.asarray(colour, dtype=np.float32)[:, None, None]
         view += (colour - view) * alpha
 
     def paint_full(self, alpha: np.ndarray, colour) -> None:

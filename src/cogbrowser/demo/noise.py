@@ -103,6 +103,12 @@ def fbm_points(name: str, u: np.ndarray, v: np.ndarray, cell: float, octaves: in
     return total * np.float32(1.6 / math.sqrt(norm))
 
 
+@lru_cache(maxsize=64)
+def _lattice_1d(name: str, octave: int, step: float) -> np.ndarray:
+    count = int(math.ceil((WORLD_BOUNDS[3] - WORLD_BOUNDS[1] + 20000.0) / step)) + 3
+    return rng("noise1d", name, octave).standard_normal(count)
+
+
 def noise_1d(name: str, x: np.ndarray | float, cell: float, octaves: int = 1, gain: float = 0.5) -> np.ndarray:
     """Smooth 1-D fractal noise along a world axis (coastline, river meanders); roughly unit variance."""
     x = np.asarray(x, dtype=np.float64)
@@ -111,8 +117,7 @@ def noise_1d(name: str, x: np.ndarray | float, cell: float, octaves: int = 1, ga
     amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         step = cell / 2.0 ** octave
-        count = int(math.ceil((WORLD_BOUNDS[3] - WORLD_BOUNDS[1] + 20000.0) / step)) + 3
-        lattice = rng("noise1d", name, octave).standard_normal(count)
+        lattice = _lattice_1d(name, octave, step)
         position = (x - lo) / step
         index = np.floor(position).astype(np.intp)
         t = smoothstep(position - index)
@@ -125,21 +130,34 @@ def noise_1d(name: str, x: np.ndarray | float, cell: float, octaves: int = 1, ga
 # -- integer hashing: per-parcel / per-block attributes without enumerating them ------------------
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (in place where it can)."""
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def hash_ints(*parts: np.ndarray | int) -> np.ndarray:
-    """A well-mixed uint64 hash of integer arrays (splitmix64 finaliser per part)."""
-    h = np.uint64(SEED)
+    """A well-mixed uint64 hash of integer arrays."""
     with np.errstate(over="ignore"):
+        h = np.asarray(SEED, dtype=np.uint64)
         for part in parts:
-            x = np.asarray(part).astype(np.int64).astype(np.uint64) + h * np.uint64(0x9E3779B97F4A7C15)
-            x = (x ^ (x >> np.uint64(30))) * _M1
-            x = (x ^ (x >> np.uint64(27))) * _M2
-            h = x ^ (x >> np.uint64(31))
+            x = np.asarray(part).astype(np.int64).view(np.uint64) if np.ndim(part) else \
+                np.asarray(int(part) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)
+            h = _mix(x + h * _GOLDEN)
     return h
 
 
-def hash_unit(h: np.ndarray, salt: int) -> np.ndarray:
-    """A float32 in [0, 1) from a hash and a salt (independent values per salt)."""
-    x = hash_ints(h, salt)
-    return ((x >> np.uint64(40)).astype(np.float32)) * np.float32(1.0 / (1 << 24))
+def hash_unit(key: np.ndarray, salt: int) -> np.ndarray:
+    """A float32 in [0, 1) from an integer key (or hash) and a salt: independent values per salt."""
+    with np.errstate(over="ignore"):
+        x = np.asarray(key).astype(np.uint64) if np.asarray(key).dtype != np.uint64 else np.array(key, copy=True)
+        x += np.uint64((SEED * 1000003 + salt * 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF)
+        x = _mix(x)
+    return (x >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / (1 << 24))

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from cogbrowser.demo.canvas import Grid
-from cogbrowser.demo.noise import fbm, fbm_points, noise_1d, ramp, rng
+from cogbrowser.demo.noise import fbm, fbm_points, hash_unit, noise_1d, ramp, rng
 
 S2_GRID = Grid(0.0, 0.0, 10.0, 2048, 2048)
 AERIAL_GRID = Grid(7900.0, 10900.0, 0.5, 4096, 4096)
@@ -112,13 +112,27 @@ def river_distance(us: np.ndarray, vs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     centre = river_v(us)
     slope = (river_v(us + 1.0) - river_v(us - 1.0)) / 2.0
     scale = 1.0 / np.sqrt(1.0 + slope ** 2)
-    distance = np.abs(vs[:, None] - centre[None, :]) * scale[None, :]
+    vertical = np.abs(vs[:, None] - centre[None, :]).astype(np.float32)
+    scale = scale.astype(np.float32)[None, :]
+    # across the river: the vertical distance corrected for the slope; far from it the correction
+    # would squeeze whole columns into the valley where the river turns, so it stops at 200 m
+    distance = np.where(vertical < 200.0, vertical * scale, vertical - 200.0 * (1.0 - scale))
     return distance.astype(np.float32), river_width(us).astype(np.float32)
 
 
 LAKE_CENTRE = (13600.0, 1900.0)
 LAKE_RADIUS = 650.0
 _LAKE_WAVES = ((3, 0.17, 0.4), (5, 0.09, 2.1), (8, 0.05, 4.0), (2, 0.12, 1.0))
+
+
+def lake_window(grid: Grid):
+    """The window of a grid around the lake, with its pixel-centre coordinates (V column, U row)."""
+    reach = LAKE_RADIUS * 1.6
+    win = grid.window(LAKE_CENTRE[0] - reach, LAKE_CENTRE[1] - reach, LAKE_CENTRE[0] + reach, LAKE_CENTRE[1] + reach)
+    if win is None:
+        return None, None, None
+    V, U = grid.local(win)
+    return win, V, U
 
 
 def lake_signed_distance(U: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -133,18 +147,21 @@ def elevation(us: np.ndarray, vs: np.ndarray) -> np.ndarray:
     """Terrain height in metres on a grid (land only; the sea's values are meaningless)."""
     d = np.clip(land_distance(us, vs), 0.0, None)
     hills = fbm("hills", us, vs, 3500.0, 5)
-    base = 300.0 * (1.0 - np.exp(-d / 2300.0)) * (1.0 + 0.3 * hills)
+    base = 300.0 * (1.0 - np.exp(-d / 2300.0)) * np.clip(1.0 + 0.3 * hills, 0.35, None)
     mountains = ramp(us, 11000.0, 27000.0)[None, :] * (1.0 - ramp(vs, 1000.0, 13000.0))[:, None]
-    ridges = 1.0 - np.abs(fbm("ridges", us, vs, 2600.0, 4))
+    ridges = 1.0 - np.minimum(np.abs(fbm("ridges", us, vs, 2600.0, 4)), 1.0)
     h = base + 560.0 * mountains * (0.45 + 0.55 * ridges) * ramp(d, 0.0, 3000.0)
     river_d, _ = river_distance(us, vs)
     h = h * (1.0 - 0.8 * np.exp(-(river_d / 1300.0) ** 2)) + 2.0
     airfield = airfield_zone(us, vs, margin=900.0)
     h = h * (1.0 - airfield) + 48.0 * airfield
-    lake = np.clip(0.5 - lake_signed_distance(us[None, :], vs[:, None]) / 150.0, 0.0, 1.0)
-    h = h * (1.0 - lake) + 226.0 * lake
+    win, lake_v, lake_u = lake_window(Grid(float(us[0]) - (us[1] - us[0]) / 2, float(vs[0]) - (vs[1] - vs[0]) / 2,
+                                           float(us[1] - us[0]), len(us), len(vs)))
+    if win is not None:
+        lake = np.clip(0.5 - lake_signed_distance(lake_u, lake_v) / 150.0, 0.0, 1.0)
+        h[win] = h[win] * (1.0 - lake) + 226.0 * lake
     h = h + 4.0 * fbm("terrain-detail", us, vs, 300.0, 3)
-    return np.maximum(h, 0.5 + 0.02 * d).astype(np.float32)
+    return np.maximum(h, 0.5 + 0.01 * np.minimum(d, 300.0)).astype(np.float32)
 
 
 # -- fields -------------------------------------------------------------------------------------
@@ -165,34 +182,37 @@ def field_zones() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def parcel_ids(U: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """A hash identifying the field parcel at each point (polygonal strips, varying per zone)."""
-    from cogbrowser.demo.noise import hash_ints, hash_unit
+    """An int64 id of the field parcel at each point (polygonal strips, varying per zone).
 
+    U and V broadcast against each other (e.g. a row of u and a column of v for a grid).
+    """
     su, sv, angle, width = field_zones()
-    U, V = np.broadcast_arrays(U, V)
-    best = np.full(U.shape, np.inf, dtype=np.float32)
-    zone = np.zeros(U.shape, dtype=np.int32)
+    U = np.asarray(U, dtype=np.float32)
+    V = np.asarray(V, dtype=np.float32)
+    best = None
     for index in range(len(su)):
-        d2 = ((U - su[index]) ** 2 + (V - sv[index]) ** 2).astype(np.float32)
+        d2 = (U - np.float32(su[index])) ** 2 + (V - np.float32(sv[index])) ** 2
+        if best is None:
+            best, zone = d2, np.zeros(d2.shape, dtype=np.int64)
+            continue
         closer = d2 < best
-        best = np.where(closer, d2, best)
+        np.minimum(best, d2, out=best)
         zone[closer] = index
-    ca, sa, w = np.cos(angle)[zone], np.sin(angle)[zone], width[zone]
-    p = (U * ca + V * sa) / w
-    q = -U * sa + V * ca
+    ca = np.cos(angle).astype(np.float32)[zone]
+    sa = np.sin(angle).astype(np.float32)[zone]
+    p = (U * ca + V * sa) / width.astype(np.float32)[zone]
+    q = V * ca - U * sa
     strip = np.floor(p).astype(np.int64)
-    h_strip = hash_ints(zone, strip)
-    length = 130.0 + 470.0 * hash_unit(h_strip, 1)
-    cell = np.floor((q + hash_unit(h_strip, 2) * length) / length).astype(np.int64)
-    h_cell = hash_ints(h_strip, cell)
-    split = (hash_unit(h_cell, 3) < 0.35) & ((p - strip) > 0.3 + 0.4 * hash_unit(h_cell, 4))
-    return hash_ints(h_cell, split.astype(np.int64))
+    key = zone * 4096 + (strip + 2048)
+    length = 130.0 + 470.0 * hash_unit(key, 1)
+    cell = np.floor((q + hash_unit(key, 2) * length) / length).astype(np.int64)
+    key = key * 65536 + (cell + 32768)
+    split = (hash_unit(key, 3) < 0.35) & ((p - strip) > 0.3 + 0.4 * hash_unit(key, 4))
+    return key * 2 + split
 
 
 def parcel_attributes(pid: np.ndarray) -> dict[str, np.ndarray]:
     """Crop (index into CROPS), phenology shift (days), soil brightness and vigour of parcels."""
-    from cogbrowser.demo.noise import hash_unit
-
     pick = hash_unit(pid, 10)
     crop = np.searchsorted(np.cumsum(CROP_SHARES)[:-1], pick, side="right").astype(np.uint8)
     return {
@@ -237,6 +257,8 @@ def is_land(u: float, v: float, margin: float = 0.0) -> bool:
         return False
     if abs(v - float(river_v(u))) < float(river_width(u)) / 2 + margin:
         return False
+    if math.hypot(u - LAKE_CENTRE[0], v - LAKE_CENTRE[1]) > LAKE_RADIUS * 1.6 + margin:
+        return True
     return float(lake_signed_distance(np.array(u), np.array(v))) > margin
 
 
@@ -408,7 +430,7 @@ def roads() -> tuple[Road, ...]:
 
 
 # -- places the tests and the docs can point at ----------------------------------------------------
-def find_parcel(crop: str, near: tuple[float, float], size: float = 60.0) -> tuple[float, float]:
+def find_parcel(crop: str, near: tuple[float, float], size: float = 30.0) -> tuple[float, float]:
     """Centre of a field of `crop` near a point: a spot whose surroundings are all that one parcel."""
     wanted = CROPS.index(crop)
     r = rng("find-parcel", crop)
@@ -430,7 +452,9 @@ def find_parcel(crop: str, near: tuple[float, float], size: float = 60.0) -> tup
 
 def _forest_or_special(u: float, v: float) -> bool:
     us, vs = np.array([u - 60, u, u + 60]), np.array([v - 60, v, v + 60])
-    if elevation(us, vs).max() > 150:
+    U, V = np.meshgrid(us, vs)
+    forest = elevation(us, vs) + 60.0 * fbm_points("forest", U, V, 1500.0, 4)
+    if forest.max() > 185.0 or fbm_points("woods", U, V, 700.0, 3).max() > 0.95:
         return True
     if airfield_zone(us, vs, 0).max() > 0:
         return True

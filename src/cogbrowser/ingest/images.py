@@ -150,6 +150,9 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
                 raise IngestError(f"image id {request.image_id!r} is already taken")
             final = settings.cog_dir / f"{image_id}.tif"
             if final.exists() and not request.in_place:
+                if request.image_id:
+                    raise IngestError(f"{final} exists without a catalog row (left by an interrupted ingest?); "
+                                      "remove it or choose another id")
                 continue  # a file without a row (left by a crash) keeps its name until the sweep
             try:
                 with conn.transaction():
