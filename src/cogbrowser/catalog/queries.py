@@ -52,6 +52,29 @@ def stored_bbox(row_box: Any) -> BBox | None:
     return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
+class _Where:
+    """A WHERE clause built from optional filters: a filter whose value is None is left out."""
+
+    def __init__(self) -> None:
+        self.clauses: list[sql.Composable] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *values: Any) -> None:
+        if values and values[0] is None:
+            return
+        self.clauses.append(sql.SQL(clause))
+        self.params += values
+
+    def bbox(self, column: str, bbox: BBox | None) -> None:
+        if bbox is not None:
+            clause, values = bbox_condition(column, bbox)
+            self.clauses.append(clause)
+            self.params += values
+
+    def composed(self) -> tuple[sql.Composable, list[Any]]:
+        return (sql.SQL(" AND ").join(self.clauses) if self.clauses else sql.SQL("TRUE")), self.params
+
+
 # -- collections ----------------------------------------------------------------------------
 def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str | None = None,
                       description: str | None = None, bands: list | None = None, presets: list | None = None,
@@ -192,37 +215,19 @@ class ImageQuery:
 
 
 def _image_where(q: ImageQuery) -> tuple[sql.Composable, list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    if q.bbox is not None:
-        clause, values = bbox_condition("bbox", q.bbox)
-        clauses.append(clause)
-        params += values
-    if q.start is not None:
-        clauses.append(sql.SQL("i.acquired_at >= %s"))
-        params.append(q.start)
-    if q.end is not None:
-        clauses.append(sql.SQL("i.acquired_at <= %s"))
-        params.append(q.end)
-    if q.collections:
-        clauses.append(sql.SQL("i.collection_id = ANY(%s)"))
-        params.append(list(q.collections))
-    if q.ids:
-        clauses.append(sql.SQL("i.id = ANY(%s)"))
-        params.append(list(q.ids))
-    if q.max_cloud_cover is not None:
-        clauses.append(sql.SQL("i.cloud_cover <= %s"))
-        params.append(q.max_cloud_cover)
-    if q.with_target_class:
-        clauses.append(sql.SQL(
-            "EXISTS (SELECT 1 FROM detections d WHERE d.image_id = i.id AND d.target_class = ANY(%s))"))
-        params.append(list(q.with_target_class))
+    where = _Where()
+    where.bbox("bbox", q.bbox)
+    where.add("i.acquired_at >= %s", q.start)
+    where.add("i.acquired_at <= %s", q.end)
+    where.add("i.collection_id = ANY(%s)", list(q.collections) if q.collections else None)
+    where.add("i.id = ANY(%s)", list(q.ids) if q.ids else None)
+    where.add("i.cloud_cover <= %s", q.max_cloud_cover)
+    where.add("EXISTS (SELECT 1 FROM detections d WHERE d.image_id = i.id AND d.target_class = ANY(%s))",
+              list(q.with_target_class) if q.with_target_class else None)
     if q.text:
-        clauses.append(sql.SQL("(i.id ILIKE %s OR coalesce(i.title, '') ILIKE %s)"))
         pattern = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params += [pattern, pattern]
-    where = sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
-    return where, params
+        where.add("(i.id ILIKE %s OR coalesce(i.title, '') ILIKE %s)", pattern, pattern)
+    return where.composed()
 
 
 def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
@@ -307,34 +312,18 @@ class DetectionQuery:
 
 
 def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    for column, values in (("image_id", q.image_ids), ("target_class", q.target_classes),
-                           ("target_name", q.target_names)):
-        if values:
-            clauses.append(sql.SQL("d.{} = ANY(%s)").format(sql.Identifier(column)))
-            params.append(list(values))
-    if q.collections:
-        clauses.append(sql.SQL("d.image_id IN (SELECT id FROM images WHERE collection_id = ANY(%s))"))
-        params.append(list(q.collections))
-    if q.min_score is not None:
-        clauses.append(sql.SQL("d.score >= %s"))
-        params.append(q.min_score)
-    if q.max_score is not None:
-        clauses.append(sql.SQL("d.score <= %s"))
-        params.append(q.max_score)
-    if q.bbox is not None:
-        clause, values = bbox_condition("bbox", q.bbox)
-        clauses.append(clause)
-        params += values
-    if q.start is not None:
-        clauses.append(sql.SQL("d.detected_at >= %s"))
-        params.append(q.start)
-    if q.end is not None:
-        clauses.append(sql.SQL("d.detected_at <= %s"))
-        params.append(q.end)
-    where = sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
-    return where, params
+    where = _Where()
+    where.add("d.image_id = ANY(%s)", list(q.image_ids) if q.image_ids else None)
+    where.add("d.target_class = ANY(%s)", list(q.target_classes) if q.target_classes else None)
+    where.add("d.target_name = ANY(%s)", list(q.target_names) if q.target_names else None)
+    where.add("d.image_id IN (SELECT id FROM images WHERE collection_id = ANY(%s))",
+              list(q.collections) if q.collections else None)
+    where.add("d.score >= %s", q.min_score)
+    where.add("d.score <= %s", q.max_score)
+    where.bbox("bbox", q.bbox)
+    where.add("d.detected_at >= %s", q.start)
+    where.add("d.detected_at <= %s", q.end)
+    return where.composed()
 
 
 def search_detections(conn: psycopg.Connection, q: DetectionQuery) -> list[dict]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from cogbrowser.demo import canvas as shapes
 from cogbrowser.demo import world
-from cogbrowser.demo.canvas import Grid
+from cogbrowser.demo.canvas import Canvas, Grid
 from cogbrowser.demo.noise import fbm, hash_ints, hash_unit, ramp, rng, value_noise
 from cogbrowser.demo.targets import Placement
 
@@ -123,18 +123,13 @@ class _Layers:
         self.kind = np.full((grid.height, grid.width), 255, dtype=np.uint8)
 
     def paint(self, shape, colour, opacity: float = 1.0) -> None:
-        """Static paint over a shape (window, alpha); colour per band: a value or a window-shaped array."""
+        """Static paint over a shape (window, alpha): it hides the seasonal vegetation and the sea below."""
         if shape is None:
             return
+        Canvas.wrap(self.grid, self.img).paint(shape, colour, opacity)
         win, alpha = shape
         if opacity != 1.0:
             alpha = alpha * np.float32(opacity)
-        view = self.img[(slice(None), *win)]
-        for band in range(4):
-            value = colour[band]
-            if np.ndim(value) == 0:
-                value = np.float32(value)
-            view[band] += (value - view[band]) * alpha
         self.veg[win] *= 1.0 - alpha
         self.sea[win] *= 1.0 - alpha
 
