@@ -242,6 +242,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple[Path, str]]:
     }
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_bad_input_is_refused_clearly_and_leaves_nothing(db, settings, bad_inputs):
     for kind, (path, words) in bad_inputs.items():
         result = ingest_file(db, settings, IngestRequest(path=path))

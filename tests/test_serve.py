@@ -85,3 +85,28 @@ def test_port_in_use_is_a_clear_message(tmp_path):
     assert f"cogbrowser: error: cannot listen on 127.0.0.1:{port}" in stderr
     assert "Traceback" not in stderr
     assert not postmaster_running(tmp_path / "data")
+
+
+def test_demo_first_run_then_a_quick_restart(tmp_path):
+    """The README's first command: `cogbrowser demo` makes the data once, serves it, and restarts fast."""
+    data_dir = tmp_path / "demo data"
+    port = free_port()
+    first = start(["demo", "--port", str(port)], data_dir)
+    try:
+        health = wait_for(f"http://127.0.0.1:{port}/api/v1/health", first, timeout=180).json()
+    finally:
+        first_stderr = interrupt(first)
+    assert first.returncode == 0, first_stderr
+    assert health["collections"] == 3 and health["images"] == 10 and health["detections"] > 3000
+    assert not postmaster_running(data_dir)
+
+    started = time.monotonic()
+    second = start(["demo", "--port", str(port)], data_dir)
+    try:
+        again = wait_for(f"http://127.0.0.1:{port}/api/v1/health", second, timeout=60).json()
+        restart_seconds = time.monotonic() - started
+    finally:
+        second_stderr = interrupt(second)
+    assert again == health
+    assert restart_seconds < 10, f"second start took {restart_seconds:.1f} s"
+    assert second.returncode == 0 and "Traceback" not in second_stderr
