@@ -63,3 +63,19 @@ def db(settings: Settings) -> Database:
     database = Database.open(settings)
     yield database
     database.close()
+
+
+@pytest.fixture
+def live_server(settings: Settings, db: Database) -> str:
+    """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
+    import threading
+
+    from waitress.server import create_server
+
+    from cogbrowser.app import create_app
+
+    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()

@@ -14,9 +14,13 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app.config["COGBROWSER_SETTINGS"] = settings
     app.extensions["cogbrowser.db"] = db
 
+    from cogbrowser.api.cogs import blueprint as cogs
     from cogbrowser.api.health import blueprint as health
+    from cogbrowser.api.problems import register_problem_handlers
     from cogbrowser.ui.home import blueprint as home
 
+    register_problem_handlers(app)
     app.register_blueprint(health)
+    app.register_blueprint(cogs)
     app.register_blueprint(home)
     return app

@@ -167,13 +167,14 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     are skipped. A bad file is reported on one line and leaves nothing behind; the others go on, and
     the command exits with status 1 if any file failed.
     """
-    from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file, make_image_id
+    from cogbrowser.catalog.queries import valid_id
+    from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file
     from cogbrowser.raster.cog import CogOptions
 
     files, missing = expand_paths(list(paths), recursive)
     if image_id and len(files) != 1:
         raise click.UsageError("--id names one image: give exactly one file")
-    if collection and make_image_id(collection) != collection:
+    if collection and not valid_id(collection):
         raise click.BadParameter(f"{collection!r} is not URL-safe (use letters, digits, . _ -)",
                                  param_hint="--collection")
     when = _parse_time(acquired_at)

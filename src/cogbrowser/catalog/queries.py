@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 BBox = tuple[float, float, float, float]
 
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the CHECK on images.id and collections.id
 IMAGE_SORTS = {"acquired_at": "acquired_at", "cloud_cover": "cloud_cover", "id": "id", "created_at": "created_at"}
 
 
@@ -107,7 +109,14 @@ def ensure_collection(conn: psycopg.Connection, collection_id: str) -> None:
                  (collection_id, collection_id))
 
 
+def valid_id(text: str) -> bool:
+    """Whether `text` can be an image or collection id (URL-safe; no NUL, slash or dot-dot)."""
+    return bool(ID_PATTERN.match(text))
+
+
 def get_collection(conn: psycopg.Connection, collection_id: str) -> dict | None:
+    if not valid_id(collection_id):
+        return None
     return conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
 
 
@@ -172,6 +181,8 @@ def insert_image(conn: psycopg.Connection, record: dict) -> None:
 
 
 def get_image(conn: psycopg.Connection, image_id: str) -> dict | None:
+    if not valid_id(image_id):
+        return None
     row = conn.execute("SELECT * FROM images WHERE id = %s", (image_id,)).fetchone()
     return _image_row(row) if row else None
 

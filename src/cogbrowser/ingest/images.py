@@ -282,7 +282,7 @@ def expand_paths(paths: list[Path], recursive: bool) -> tuple[list[Path], list[t
 def _check_request(request: IngestRequest) -> None:
     """Values the user gave, checked before any work (the CLI checks them too; HTTP uploads rely on this)."""
     for what, value in (("image id", request.image_id), ("collection id", request.collection)):
-        if value is not None and make_image_id(value) != value:
+        if value is not None and not queries.valid_id(value):
             raise IngestError(f"{what} {value!r} is not URL-safe (use letters, digits, . _ -)")
     if request.cloud_cover is not None and not 0 <= request.cloud_cover <= 100:
         raise IngestError(f"cloud cover {request.cloud_cover:g} is outside 0..100")

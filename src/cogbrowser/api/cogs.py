@@ -1,0 +1,156 @@
+"""`/cogs/{image_id}.tif`: the stored COG byte for byte, for GDAL's /vsicurl/, QGIS and browsers.
+
+HTTP Range is the whole point (a COG reader fetches the header, then the tiles it needs), so this
+handles single and multiple ranges (206, multipart/byteranges), 416 for unsatisfiable ones,
+ETag / Last-Modified with If-None-Match, If-Modified-Since and If-Range, and CORS that lets a page
+send Range and read Content-Range. Bodies are streamed from the file, never read whole.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
+from werkzeug.wsgi import wrap_file
+
+from cogbrowser.api.problems import problem
+from cogbrowser.catalog import queries
+
+blueprint = Blueprint("cogs", __name__)
+
+CHUNK = 256 * 1024
+MAX_RANGES = 64  # more ranges than this in one request get the whole file (RFC 9110 allows ignoring Range)
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range, If-None-Match, If-Modified-Since, If-Range",
+    "Access-Control-Expose-Headers": "Content-Range, Content-Length, ETag, Accept-Ranges, Last-Modified",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@blueprint.route("/cogs/<image_id>.tif", methods=["GET", "HEAD", "OPTIONS"])
+def cog(image_id: str) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=204, headers=CORS_HEADERS)
+    with current_app.extensions["cogbrowser.db"].connection() as conn:
+        row = queries.get_image(conn, image_id)
+    if row is None:
+        return _with_cors(problem(404, "Not Found", f"no image {image_id!r} in the catalog"))
+    path = current_app.config["COGBROWSER_SETTINGS"].image_file(row["path"])
+    try:
+        stat = path.stat()
+    except OSError:
+        return _with_cors(problem(410, "Gone", f"the file of image {image_id!r} is missing on the server"))
+    etag = _etag(row, stat)
+    headers = {
+        **CORS_HEADERS,
+        "ETag": quote_etag(etag),
+        "Last-Modified": http_date(stat.st_mtime),
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "public, max-age=3600",
+        "Content-Disposition": f'inline; filename="{image_id}.tif"',
+    }
+    if _not_modified(etag, stat.st_mtime):
+        return Response(status=304, headers=headers)
+
+    size = stat.st_size
+    ranges = _requested_ranges(size, etag, stat.st_mtime)
+    if ranges == []:
+        return _with_cors(Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"}))
+    if ranges is None:
+        body = wrap_file(request.environ, open(path, "rb"), CHUNK) if request.method == "GET" else []
+        return _response(body, 200, headers, "image/tiff", size)
+    if len(ranges) == 1:
+        start, stop = ranges[0]
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        body = _read(path, [(start, stop)]) if request.method == "GET" else []
+        return _response(body, 206, headers, "image/tiff", stop - start)
+    boundary = uuid.uuid4().hex
+    parts = [(f"--{boundary}\r\nContent-Type: image/tiff\r\nContent-Range: bytes {a}-{b - 1}/{size}\r\n\r\n"
+              .encode("ascii"), a, b) for a, b in ranges]
+    closing = f"\r\n--{boundary}--\r\n".encode("ascii")
+    length = sum(len(head) + (b - a) for head, a, b in parts) + 2 * (len(parts) - 1) + len(closing)
+    body = _multipart(path, parts, closing) if request.method == "GET" else []
+    return _response(body, 206, headers, f"multipart/byteranges; boundary={boundary}", length)
+
+
+def _etag(row: dict, stat: os.stat_result) -> str:
+    """The catalog's sha256 for the files we own; size and mtime for files referenced in place."""
+    if row["managed"]:
+        return row["checksum"][:32]
+    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
+
+
+def _not_modified(etag: str, mtime: float) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and int(mtime) <= since.timestamp()
+
+
+def _requested_ranges(size: int, etag: str, mtime: float) -> list[tuple[int, int]] | None:
+    """Satisfiable byte ranges (start, stop) of the request; None: send the whole file; []: 416."""
+    header = request.headers.get("Range")
+    if not header or request.method not in ("GET", "HEAD"):
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range and not _if_range_holds(if_range, etag, mtime):
+        return None
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) > MAX_RANGES:
+        return None  # a Range we do not understand is ignored, as RFC 9110 says
+    ranges = []
+    for start, stop in parsed.ranges:
+        if start < 0:  # suffix: the last -start bytes
+            start, stop = max(0, size + start), size
+        else:
+            stop = size if stop is None else min(stop, size)
+        if start < stop:
+            ranges.append((start, stop))
+    return ranges
+
+
+def _if_range_holds(value: str, etag: str, mtime: float) -> bool:
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return value == quote_etag(etag)  # If-Range needs a strong match
+    date = parse_date(value)
+    return date is not None and int(mtime) == int(date.timestamp())
+
+
+def _read(path: Path, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        for start, stop in ranges:
+            handle.seek(start)
+            remaining = stop - start
+            while remaining > 0:
+                block = handle.read(min(CHUNK, remaining))
+                if not block:
+                    return
+                remaining -= len(block)
+                yield block
+
+
+def _multipart(path: Path, parts: list[tuple[bytes, int, int]], closing: bytes) -> Iterator[bytes]:
+    for index, (head, start, stop) in enumerate(parts):
+        yield (b"\r\n" if index else b"") + head
+        yield from _read(path, [(start, stop)])
+    yield closing
+
+
+def _response(body, status: int, headers: dict, content_type: str, length: int) -> Response:
+    response = Response(body, status=status, headers=headers, content_type=content_type, direct_passthrough=True)
+    response.content_length = length
+    return response
+
+
+def _with_cors(response: Response) -> Response:
+    response.headers.update(CORS_HEADERS)
+    return response
