@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -111,8 +112,12 @@ class EmbeddedPostgres:
         return str(self._bin / f"{name}{_EXE}")
 
     def _run(self, args: list[str], timeout: float) -> None:
-        """Run a PostgreSQL tool in its own process group so Ctrl-C in our terminal does not reach it."""
-        kwargs: dict[str, object] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "timeout": timeout}
+        """Run a PostgreSQL tool in its own process group so Ctrl-C in our terminal does not reach it.
+
+        Its stderr goes to a temporary file, not a pipe: the server pg_ctl starts may inherit the
+        handle and keep a pipe open forever (seen on Windows), hanging us.
+        """
+        kwargs: dict[str, object] = {"stdout": subprocess.DEVNULL, "timeout": timeout}
         if sys.platform == "win32":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
@@ -122,12 +127,15 @@ class EmbeddedPostgres:
 
             entry = pwd.getpwnam(self._os_user)
             kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
-        try:
-            result = subprocess.run(args, **kwargs)  # type: ignore[call-overload]
-        except subprocess.TimeoutExpired as exc:
-            raise DatabaseUnavailable(f"{Path(args[0]).name} did not finish in {timeout:.0f} s; see {self.log_file}") from exc
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                result = subprocess.run(args, stderr=stderr, **kwargs)  # type: ignore[call-overload]
+            except subprocess.TimeoutExpired as exc:
+                raise DatabaseUnavailable(
+                    f"{Path(args[0]).name} did not finish in {timeout:.0f} s; see {self.log_file}") from exc
+            stderr.seek(0)
+            detail = stderr.read().decode(errors="replace").strip().splitlines()
         if result.returncode != 0:
-            detail = (result.stderr or b"").decode(errors="replace").strip().splitlines()
             tail = self._log_tail()
             raise DatabaseUnavailable(
                 f"embedded PostgreSQL failed ({Path(args[0]).name}): {detail[-1] if detail else 'no message'}"
