@@ -108,3 +108,16 @@ def test_help_says_what_import_does_with_bad_rows():
 def test_version_and_module_entry_point():
     result = run(["--version"])
     assert result.returncode == 0 and result.stdout.startswith("cogbrowser, version ")
+
+
+def test_unusable_data_dir_is_one_clear_line(tmp_path):
+    a_file = tmp_path / "not a folder"
+    a_file.write_text("x")
+    is_a_file = run(["--data-dir", str(a_file), "ingest", str(REAL_DATA / "titiler/B01.tif")])
+    assert is_a_file.returncode == 2 and "is a file" in is_a_file.stderr
+    below_a_file = a_file / "data"
+    result = run(["--data-dir", str(below_a_file), "ingest", str(REAL_DATA / "titiler/B01.tif")])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"cogbrowser: error: cannot prepare the embedded database in {below_a_file / 'postgres'}")
+    assert last.endswith("(check the data dir, or give --database-url postgresql://...)")

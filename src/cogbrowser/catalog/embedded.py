@@ -79,6 +79,15 @@ class EmbeddedPostgres:
                 "no PostgreSQL binaries found for the embedded database: install the pgserver wheel "
                 "(pip install pgserver) or conda-forge's postgresql, or give --database-url postgresql://..."
             )
+        try:
+            return self._start()
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"{exc} (or give --database-url postgresql://... to use another server)") from exc
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot prepare the embedded database in {self.pgdata}: {exc} "
+                                      "(check the data dir, or give --database-url postgresql://...)") from exc
+
+    def _start(self) -> str:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         if _running_as_root():
             self._os_user = self._ensure_os_user()
