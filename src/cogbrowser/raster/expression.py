@@ -1,0 +1,591 @@
+"""Band math: parse a user's expression such as `(B08-B04)/(B08+B04)` and evaluate it with numpy.
+
+The text comes straight from a URL, so it is never handed to eval/exec/compile or to Python's `ast`:
+a small tokenizer and a recursive-descent parser build a tree of five node kinds (number, band,
+unary, binary, call), and only those nodes are evaluated, each by a fixed numpy function. There is
+no attribute access, no subscripting, no strings and no names other than bands and the functions
+listed in FUNCTIONS, so nothing in the text can reach Python objects.
+
+Grammar, loosest binding first:
+
+    expression  := comparison
+    comparison  := additive [('<' | '<=' | '>' | '>=' | '==' | '!=') additive]
+    additive    := term (('+' | '-') term)*
+    term        := unary (('*' | '/') unary)*
+    unary       := ('-' | '+') unary | power
+    power       := primary [('**' | '^') unary]          # right-associative: 2**3**2 == 2**9
+    primary     := number | band | function '(' expression (',' expression)* ')' | '(' expression ')'
+
+Unary minus binds looser than power, as in Python and in mathematics: -2**2 == -4.
+Comparisons give 1.0 or 0.0 and do not chain (write `(a < b) < c` if that is really meant).
+
+Errors are ExpressionError (an InvalidInput), each one line naming the token and its 0-based
+position, so an HTTP layer can answer 400 with the message as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cogbrowser.errors import InvalidInput
+
+MAX_LENGTH = 1000  # characters of one expression text (parse_many: of the whole text)
+MAX_DEPTH = 50  # nested parentheses, calls, unary operators and powers
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INDEX_NAME = re.compile(r"[bB](\d+)")
+_IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_IDENT_CHARS = _IDENT_START | frozenset("0123456789")
+_DIGITS = frozenset("0123456789")
+_WHITESPACE = frozenset(" \t\r\n")
+# Longest first, so '**' is not read as two '*' and '<=' not as '<' then '='.
+_OPERATORS = ("**", "<=", ">=", "==", "!=", "+", "-", "*", "/", "^", "<", ">", "(", ")", ",")
+_COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+class ExpressionError(InvalidInput):
+    """A band-math expression the user wrote cannot be parsed; `position` is a 0-based index."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "number", "name", "op" or "end"
+    text: str
+    position: int
+    value: float = 0.0
+
+
+def _tokenize(text: str, offset: int = 0) -> list[_Token]:
+    """Split text into tokens; anything outside the small alphabet is an error at once.
+
+    `offset` is added to every position, so parse_many reports positions in the whole text.
+    """
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _WHITESPACE:
+            i += 1
+        elif ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
+            # Take the whole run a user would think of as one number ("1.2.3", "2b", "1e-3"),
+            # then validate it, so the error names all of it rather than a confusing tail.
+            j = i
+            while j < n and (text[j] in _IDENT_CHARS or text[j] == "."):
+                j += 1
+                if text[j - 1] in "eE" and j < n and text[j] in "+-":
+                    j += 1
+            literal = text[i:j]
+            if not _NUMBER.fullmatch(literal):
+                raise ExpressionError(f"invalid number {literal!r} at position {offset + i}", offset + i)
+            value = float(literal)
+            if not np.isfinite(value):
+                raise ExpressionError(f"number {literal!r} at position {offset + i} is too large", offset + i)
+            tokens.append(_Token("number", literal, offset + i, value))
+            i = j
+        elif ch in _IDENT_START:
+            j = i + 1
+            while j < n and text[j] in _IDENT_CHARS:
+                j += 1
+            tokens.append(_Token("name", text[i:j], offset + i))
+            i = j
+        else:
+            op = next((op for op in _OPERATORS if text.startswith(op, i)), None)
+            if op is None:
+                if ch == ";":
+                    raise ExpressionError(
+                        f"unexpected ';' at position {offset + i}: one expression is expected here",
+                        offset + i,
+                    )
+                hint = " (did you mean '=='?)" if ch == "=" else ""
+                raise ExpressionError(f"illegal character {ch!r} at position {offset + i}{hint}", offset + i)
+            tokens.append(_Token("op", op, offset + i))
+            i += len(op)
+    tokens.append(_Token("end", "", offset + n))
+    return tokens
+
+
+# --- tree ---------------------------------------------------------------------------------------
+
+# Printing precedence: a child is parenthesised when it binds looser than its parent needs.
+_PREC_COMPARE, _PREC_ADD, _PREC_MUL, _PREC_UNARY, _PREC_POWER, _PREC_ATOM = range(1, 7)
+_BINARY_PREC = {"+": _PREC_ADD, "-": _PREC_ADD, "*": _PREC_MUL, "/": _PREC_MUL, "**": _PREC_POWER}
+_BINARY_PREC.update(dict.fromkeys(_COMPARISONS, _PREC_COMPARE))
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+
+    def text(self, labels: Mapping[int, str]) -> str:
+        text = repr(float(self.value))
+        return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True)
+class Band:
+    index: int  # 1-based
+
+    def text(self, labels: Mapping[int, str]) -> str:
+        return labels.get(self.index) or f"b{self.index}"
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "+"
+    operand: Node
+
+    def text(self, labels: Mapping[int, str]) -> str:
+        return self.op + _wrap(self.operand, labels, _precedence(self.operand) < _PREC_UNARY)
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # one of _BINARY_PREC; '^' is stored as '**'
+    left: Node
+    right: Node
+
+    def text(self, labels: Mapping[int, str]) -> str:
+        prec = _BINARY_PREC[self.op]
+        if self.op == "**":  # right-associative
+            left_paren = _precedence(self.left) <= prec
+            right_paren = _precedence(self.right) < prec
+        else:  # left-associative; comparisons do not chain at all
+            left = _precedence(self.left)
+            left_paren = left <= prec if prec == _PREC_COMPARE else left < prec
+            right_paren = _precedence(self.right) <= prec
+        return f"{_wrap(self.left, labels, left_paren)} {self.op} {_wrap(self.right, labels, right_paren)}"
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # lower case, a key of FUNCTIONS
+    args: tuple[Node, ...]
+
+    def text(self, labels: Mapping[int, str]) -> str:
+        return f"{self.name}({', '.join(arg.text(labels) for arg in self.args)})"
+
+
+Node = Number | Band | Unary | Binary | Call
+
+
+def _precedence(node: Node) -> int:
+    if isinstance(node, Binary):
+        return _BINARY_PREC[node.op]
+    if isinstance(node, Unary):
+        return _PREC_UNARY
+    return _PREC_ATOM
+
+
+def _wrap(node: Node, labels: Mapping[int, str], paren: bool) -> str:
+    text = node.text(labels)
+    return f"({text})" if paren else text
+
+
+# --- numpy semantics ----------------------------------------------------------------------------
+
+
+def _nan_if_any_nan(result: np.ndarray, *operands: np.ndarray) -> np.ndarray:
+    """Comparisons and where() would turn NaN (nodata) into 0/1; keep it NaN instead."""
+    invalid = np.zeros(np.shape(result), dtype=bool)
+    for operand in operands:
+        invalid = invalid | np.isnan(operand)
+    return np.where(invalid, np.nan, result)
+
+
+def _compare(func: Callable) -> Callable:
+    return lambda a, b: _nan_if_any_nan(func(a, b).astype(np.float64), a, b)
+
+
+def _where(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _nan_if_any_nan(np.where(cond != 0, a, b), cond)
+
+
+def _reduce(func: Callable) -> Callable:
+    def apply(*args: np.ndarray) -> np.ndarray:
+        result = args[0]
+        for arg in args[1:]:
+            result = func(result, arg)  # np.minimum/np.maximum propagate NaN, unlike fmin/fmax
+        return result
+
+    return apply
+
+
+_BINARY_FUNCS: dict[str, Callable] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "**": np.power,
+    "<": _compare(np.less),
+    "<=": _compare(np.less_equal),
+    ">": _compare(np.greater),
+    ">=": _compare(np.greater_equal),
+    "==": _compare(np.equal),
+    "!=": _compare(np.not_equal),
+}
+
+# name -> (numpy implementation, minimum arguments, maximum arguments or None for any number)
+FUNCTIONS: dict[str, tuple[Callable, int, int | None]] = {
+    "abs": (np.abs, 1, 1),
+    "sqrt": (np.sqrt, 1, 1),
+    "log": (np.log, 1, 1),
+    "log10": (np.log10, 1, 1),
+    "exp": (np.exp, 1, 1),
+    "min": (_reduce(np.minimum), 2, None),
+    "max": (_reduce(np.maximum), 2, None),
+    "clip": (np.clip, 3, 3),
+    "where": (_where, 3, 3),
+}
+
+
+def _evaluate(node: Node, bands: Mapping[int, np.ndarray]) -> np.ndarray | np.float64:
+    if isinstance(node, Number):
+        return np.float64(node.value)
+    if isinstance(node, Band):
+        return bands[node.index]
+    if isinstance(node, Unary):
+        operand = _evaluate(node.operand, bands)
+        return np.negative(operand) if node.op == "-" else operand
+    if isinstance(node, Binary):
+        return _BINARY_FUNCS[node.op](_evaluate(node.left, bands), _evaluate(node.right, bands))
+    if isinstance(node, Call):
+        return FUNCTIONS[node.name][0](*(_evaluate(arg, bands) for arg in node.args))
+    raise TypeError(f"not an expression node: {node!r}")  # only reachable by building trees by hand
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Recursive descent over the token list; one method a grammar rule (see the module doc)."""
+
+    def __init__(self, text: str, band_names: Sequence[str | None], offset: int = 0) -> None:
+        self.tokens = _tokenize(text, offset)
+        self.offset = offset
+        self.pos = 0
+        self.depth = 0
+        self.band_names = list(band_names)
+        self.bands_used: set[int] = set()
+
+    # helpers
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def at_op(self, *ops: str) -> bool:
+        return self.token.kind == "op" and self.token.text in ops
+
+    def unexpected(self) -> ExpressionError:
+        token = self.token
+        if token.kind == "end":
+            return ExpressionError(f"unexpected end of expression at position {token.position}", token.position)
+        return ExpressionError(f"unexpected token {token.text!r} at position {token.position}", token.position)
+
+    def enter(self, token: _Token) -> None:
+        """Count one level of nesting; deep trees would exhaust Python's stack when evaluated."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"expression nested too deeply at position {token.position} (limit {MAX_DEPTH})",
+                token.position,
+            )
+
+    def expect_close(self, opening: _Token) -> None:
+        if self.at_op(")"):
+            self.advance()
+            return
+        if self.token.kind == "end":
+            raise ExpressionError(f"unclosed '(' at position {opening.position}", opening.position)
+        raise self.unexpected()
+
+    # rules
+
+    def parse(self) -> Node:
+        if self.token.kind == "end":
+            raise ExpressionError(f"empty expression at position {self.offset}", self.offset)
+        node = self.comparison()
+        if self.at_op(")"):
+            raise ExpressionError(f"unmatched ')' at position {self.token.position}", self.token.position)
+        if self.token.kind != "end":
+            raise self.unexpected()
+        return node
+
+    def comparison(self) -> Node:
+        node = self.additive()
+        if self.at_op(*_COMPARISONS):
+            op = self.advance().text
+            node = Binary(op, node, self.additive())
+            if self.at_op(*_COMPARISONS):
+                token = self.token
+                raise ExpressionError(
+                    f"chained comparison {token.text!r} at position {token.position}; add parentheses",
+                    token.position,
+                )
+        return node
+
+    def additive(self) -> Node:
+        node = self.term()
+        while self.at_op("+", "-"):
+            op = self.advance().text
+            node = Binary(op, node, self.term())
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.at_op("*", "/"):
+            op = self.advance().text
+            node = Binary(op, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.at_op("-", "+"):
+            token = self.advance()
+            self.enter(token)
+            node = Unary(token.text, self.unary())
+            self.depth -= 1
+            return node
+        return self.power()
+
+    def power(self) -> Node:
+        node = self.primary()
+        if self.at_op("**", "^"):
+            token = self.advance()
+            self.enter(token)
+            node = Binary("**", node, self.unary())
+            self.depth -= 1
+        return node
+
+    def primary(self) -> Node:
+        token = self.token
+        if token.kind == "number":
+            self.advance()
+            return Number(token.value)
+        if token.kind == "name":
+            self.advance()
+            if self.at_op("("):
+                return self.call(token)
+            return self.band(token)
+        if self.at_op("("):
+            self.advance()
+            self.enter(token)
+            node = self.comparison()
+            self.expect_close(token)
+            self.depth -= 1
+            return node
+        raise self.unexpected()
+
+    def call(self, name: _Token) -> Node:
+        func = name.text.lower()
+        if func not in FUNCTIONS:
+            raise ExpressionError(
+                f"unknown function {name.text!r} at position {name.position} "
+                f"(functions: {', '.join(sorted(FUNCTIONS))})",
+                name.position,
+            )
+        opening = self.advance()
+        self.enter(opening)
+        args: list[Node] = []
+        if not self.at_op(")"):
+            args.append(self.comparison())
+            while self.at_op(","):
+                self.advance()
+                args.append(self.comparison())
+        self.expect_close(opening)
+        self.depth -= 1
+        _, least, most = FUNCTIONS[func]
+        if len(args) < least or (most is not None and len(args) > most):
+            wanted = str(least) if least == most else f"at least {least}"
+            plural = "" if wanted == "1" else "s"
+            raise ExpressionError(
+                f"function {func!r} at position {name.position} takes {wanted} argument{plural}, "
+                f"got {len(args)}",
+                name.position,
+            )
+        return Call(func, tuple(args))
+
+    def band(self, token: _Token) -> Node:
+        index = self.resolve_band(token)
+        self.bands_used.add(index)
+        return Band(index)
+
+    def resolve_band(self, token: _Token) -> int:
+        """A name matches band_names case-insensitively first; otherwise b<N>/B<N> is band N.
+
+        'b2' against names B02, B03 … would silently mean B03 (the 2nd band); that is almost
+        certainly a mistake, so it is refused with a message naming both readings.
+        """
+        wanted = token.text.lower()
+        names = self.band_names
+        matches = [i + 1 for i, name in enumerate(names) if name and name.lower() == wanted]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            choices = " or ".join(f"b{i}" for i in matches)
+            raise ExpressionError(
+                f"ambiguous band {token.text!r} at position {token.position} (several bands have this name; "
+                f"use {choices})",
+                token.position,
+            )
+        found = _INDEX_NAME.fullmatch(token.text)
+        if found and 1 <= int(found.group(1)) <= len(names):
+            index = int(found.group(1))
+            lookalikes = [
+                name
+                for i, name in enumerate(names)
+                if name and i + 1 != index and (m := _INDEX_NAME.fullmatch(name)) and int(m.group(1)) == index
+            ]
+            if lookalikes:
+                raise ExpressionError(
+                    f"ambiguous band {token.text!r} at position {token.position}: band {index} is "
+                    f"{_band_label(names, index)!r} but {lookalikes[0]!r} is also a band; write the name",
+                    token.position,
+                )
+            return index
+        raise ExpressionError(
+            f"unknown band {token.text!r} at position {token.position} (bands: {_band_list(names)})",
+            token.position,
+        )
+
+
+def _band_label(names: Sequence[str | None], index: int) -> str:
+    return names[index - 1] or f"b{index}"
+
+
+def _band_list(names: Sequence[str | None], limit: int = 12) -> str:
+    """The band names for an error message, kept to one readable line for hyperspectral stacks."""
+    if not names:
+        return "none"
+    labels = [_band_label(names, i) for i in range(1, min(len(names), limit) + 1)]
+    if len(names) > limit:
+        labels.append(f"... {len(names)} bands")
+    return ", ".join(labels)
+
+
+# --- public API ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression: a tree of nodes plus the 1-based bands it reads.
+
+    Equality and hashing look at the tree only, where bands are indexes, so `(B08-B04)/(B08+B04)`
+    and `(b4-b3)/(b4+b3)` over the same bands are equal: a good cache key. str() is a normalised
+    text (band names as band_names spells them, or b<N> for bands without a usable name; lower-case
+    functions; single spaces; only the parentheses precedence needs) that parses back to an equal
+    expression with the same band_names.
+    """
+
+    root: Node
+    bands: tuple[int, ...]
+    labels: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return self.root.text(self.labels)
+
+    def evaluate(self, data: Mapping[int, np.ndarray] | np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        """Compute the expression per pixel.
+
+        `data` is either a mapping of 1-based band index to a 2-D array (any numeric dtype; only
+        `self.bands` need be present) or one array shaped (bands, H, W) indexed by band - 1.
+        Arithmetic happens in float64, so uint16 differences cannot wrap around, and the result is
+        cast to `dtype`. Division by zero, log(0), sqrt(-1) give inf/nan silently (no
+        RuntimeWarning). NaN propagates through every operation, comparisons and where() included;
+        masked arrays are read as NaN where masked and the result is masked where it is NaN.
+        """
+        masked = False
+        if isinstance(data, np.ndarray):
+            if data.ndim != 3:
+                raise ValueError(f"expected an array shaped (bands, height, width), got shape {data.shape}")
+            shape = data.shape[1:]
+            get = lambda index: data[index - 1] if index <= data.shape[0] else None  # noqa: E731
+            masked = isinstance(data, np.ma.MaskedArray)
+        else:
+            first = next(iter(data.values()), None)
+            shape = np.shape(first) if first is not None else ()
+            get = data.get  # type: ignore[assignment]
+        bands: dict[int, np.ndarray] = {}
+        for index in self.bands:
+            array = get(index)
+            if array is None:
+                raise ValueError(f"band {index} is used by the expression {self} but was not given")
+            if isinstance(array, np.ma.MaskedArray):
+                masked = True
+                array = array.astype(np.float64).filled(np.nan)
+            bands[index] = np.asarray(array, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            result = _evaluate(self.root, bands)
+            result = np.broadcast_to(result, shape).astype(dtype)
+        if masked:
+            return np.ma.MaskedArray(result, mask=np.isnan(result))
+        return result
+
+
+def parse(text: str, band_names: Sequence[str | None]) -> Expression:
+    """Parse one expression. `band_names[i]` is the name of band i+1 (None or '' if it has none).
+
+    The list must be as long as the image has bands, so that b<N> can be checked against it.
+    """
+    _check_length(text)
+    return _parse_part(text, band_names, 0)
+
+
+def parse_many(text: str, band_names: Sequence[str | None]) -> list[Expression]:
+    """Parse ';'-separated expressions, one per output band (e.g. three for an RGB of indexes).
+
+    Positions in errors count from the start of the whole text. An empty part (`a;;b`, a
+    trailing ';') is an error rather than silently dropped, so the output count is what was written.
+    """
+    _check_length(text)
+    expressions, start = [], 0
+    for part in text.split(";"):
+        expressions.append(_parse_part(part, band_names, start))
+        start += len(part) + 1
+    return expressions
+
+
+def used_bands(expressions: Sequence[Expression]) -> tuple[int, ...]:
+    """The union of the bands of several expressions, sorted: what the reader must read."""
+    return tuple(sorted({index for expression in expressions for index in expression.bands}))
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"expression too long: {len(text)} characters (limit {MAX_LENGTH})", MAX_LENGTH
+        )
+
+
+def _parse_part(text: str, band_names: Sequence[str | None], offset: int) -> Expression:
+    parser = _Parser(text, band_names, offset)
+    root = parser.parse()
+    bands = tuple(sorted(parser.bands_used))
+    return Expression(root, bands, {index: _label(band_names, index) for index in bands})
+
+
+def _label(band_names: Sequence[str | None], index: int) -> str:
+    """How str() names a band: its own name when that parses back to the same band, else b<N>."""
+    name = band_names[index - 1]
+    if name and name[0] in _IDENT_START and all(ch in _IDENT_CHARS for ch in name):
+        try:
+            if _Parser(name, band_names).resolve_band(_Token("name", name, 0)) == index:
+                return name
+        except ExpressionError:
+            pass
+    return f"b{index}"
