@@ -85,14 +85,15 @@ def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str |
     return conn.execute(
         """
         INSERT INTO collections (id, title, description, bands, presets, properties)
-        VALUES (%(id)s, coalesce(%(title)s, %(id)s), coalesce(%(description)s, ''), coalesce(%(bands)s, '[]'),
-                coalesce(%(presets)s, '[]'), coalesce(%(properties)s, '{}'))
+        VALUES (%(id)s, coalesce(%(title)s::text, %(id)s), coalesce(%(description)s::text, ''),
+                coalesce(%(bands)s::jsonb, '[]'), coalesce(%(presets)s::jsonb, '[]'),
+                coalesce(%(properties)s::jsonb, '{}'))
         ON CONFLICT (id) DO UPDATE SET
-            title = coalesce(%(title)s, collections.title),
-            description = coalesce(%(description)s, collections.description),
-            bands = coalesce(%(bands)s, collections.bands),
-            presets = coalesce(%(presets)s, collections.presets),
-            properties = coalesce(%(properties)s, collections.properties),
+            title = coalesce(%(title)s::text, collections.title),
+            description = coalesce(%(description)s::text, collections.description),
+            bands = coalesce(%(bands)s::jsonb, collections.bands),
+            presets = coalesce(%(presets)s::jsonb, collections.presets),
+            properties = coalesce(%(properties)s::jsonb, collections.properties),
             updated_at = now()
         RETURNING *
         """,

@@ -1,0 +1,95 @@
+"""From raw values to a picture: band selection or band math, rescale, gain, gamma, colormap.
+
+Pure functions over numpy: the reader gives the values of `spec.source_bands` and a validity mask;
+`render` gives RGBA bytes, transparent wherever the data is not valid; `encode` writes them in the
+requested format.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from cogbrowser.raster.colormaps import apply_class_map, apply_lut, get_lut
+from cogbrowser.raster.render_spec import RenderSpec
+
+EXPRESSION_DEFAULT_RESCALE = (-1.0, 1.0)  # normalised-difference indexes; give `rescale` for others
+FORMATS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def output_values(data: np.ndarray, spec: RenderSpec) -> np.ndarray:
+    """The spec's outputs (bands picked, or expressions evaluated) as float32 (outputs, H, W).
+
+    `data` holds the values of `spec.source_bands`, in that order.
+    """
+    by_band = {band: data[i] for i, band in enumerate(spec.source_bands)}
+    if spec.expressions:
+        return np.stack([np.asarray(e.evaluate(by_band), dtype=np.float32) for e in spec.expressions])
+    return np.stack([by_band[band].astype(np.float32, copy=False) for band in spec.bands])
+
+
+def default_rescale(spec: RenderSpec, bands: Sequence[dict]) -> tuple[tuple[float, float], ...]:
+    """Rescale ranges when the request gives none: the image's stored 2-98 % per band."""
+    if spec.rescale is not None:
+        return spec.rescale
+    if spec.expressions:
+        return (EXPRESSION_DEFAULT_RESCALE,) * spec.outputs
+    ranges = []
+    for band in spec.bands:
+        stats = bands[band - 1].get("statistics", {}) if band - 1 < len(bands) else {}
+        low, high = stats.get("p2"), stats.get("p98")
+        if low is None or high is None or not high > low:
+            low, high = stats.get("min", 0.0), stats.get("max", 255.0)
+        if low is None or high is None or not high > low:
+            low, high = 0.0, 255.0
+        ranges.append((float(low), float(high)))
+    return tuple(ranges)
+
+
+def render(data: np.ndarray, valid: np.ndarray, spec: RenderSpec, bands: Sequence[dict]) -> np.ndarray:
+    """RGBA (4, H, W) uint8 of the spec applied to raw `data`; transparent where not `valid`."""
+    values = output_values(data, spec)
+    valid = valid & np.isfinite(values).all(axis=0)
+    if spec.class_map is not None:
+        return apply_class_map(values[0], spec.classes, valid)
+    scaled = np.empty_like(values)
+    for i, (low, high) in enumerate(default_rescale(spec, bands)):
+        scaled[i] = (values[i] - low) / (high - low)
+    with np.errstate(invalid="ignore"):
+        if spec.gain != 1.0:
+            scaled *= spec.gain
+        np.clip(scaled, 0.0, 1.0, out=scaled)
+        if spec.gamma != 1.0:
+            np.power(scaled, 1.0 / spec.gamma, out=scaled)
+    if spec.outputs == 1:
+        lut = get_lut(spec.colormap or "gray")
+        return apply_lut(scaled[0], lut, valid)
+    rgba = np.empty((4, *valid.shape), dtype=np.uint8)
+    rgba[:3] = np.nan_to_num(scaled * 255.0 + 0.5, nan=0.0).astype(np.uint8)
+    rgba[:3, ~valid] = 0
+    rgba[3] = np.where(valid, 255, 0)
+    return rgba
+
+
+def encode(rgba: np.ndarray, fmt: str) -> bytes:
+    """PNG (zlib level 1: 10x faster than 6 for a 17-50 % larger file), JPEG or WebP bytes.
+
+    Opaque images are written without alpha; JPEG has no alpha, so nodata becomes black.
+    """
+    fmt = fmt.lower()
+    opaque = bool((rgba[3] == 255).all())
+    pixels = np.ascontiguousarray(np.moveaxis(rgba[:3] if opaque or fmt in ("jpg", "jpeg") else rgba, 0, -1))
+    image = Image.fromarray(pixels, "RGB" if pixels.shape[-1] == 3 else "RGBA")
+    out = io.BytesIO()
+    if fmt == "png":
+        image.save(out, "PNG", compress_level=1)
+    elif fmt in ("jpg", "jpeg"):
+        image.save(out, "JPEG", quality=85)
+    elif fmt == "webp":
+        image.save(out, "WEBP", quality=85, method=0)
+    else:
+        raise ValueError(f"unknown image format {fmt!r}")
+    return out.getvalue()
