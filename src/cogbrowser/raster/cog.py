@@ -15,7 +15,6 @@ import rasterio.shutil
 from rasterio.enums import ColorInterp
 
 COMPRESSIONS = ("DEFLATE", "ZSTD", "LZW")
-OVERVIEW_RESAMPLINGS = ("average", "nearest", "bilinear", "cubic", "mode")
 
 
 @dataclass(frozen=True)

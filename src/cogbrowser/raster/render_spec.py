@@ -15,9 +15,10 @@ from typing import Mapping, Sequence
 from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.colormaps import ClassMap, get_lut, parse_class_map
 from cogbrowser.raster.expression import Expression, parse_many, used_bands
+from cogbrowser.raster.reader import RESAMPLINGS as READER_RESAMPLINGS
 
 RENDER_PARAMETERS = ("style", "bands", "expression", "rescale", "gain", "gamma", "colormap", "resampling", "nodata")
-RESAMPLINGS = ("nearest", "bilinear", "cubic", "average", "mode")
+RESAMPLINGS = tuple(READER_RESAMPLINGS)  # what the reader can do, in its order
 MAX_GAIN = 100.0
 MAX_GAMMA = 10.0
 
