@@ -6,6 +6,7 @@ from flask import Flask
 
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
+from cogbrowser.ogc.tile_cache import TileCache
 
 
 def create_app(settings: Settings, db: Database) -> Flask:
@@ -13,6 +14,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app = Flask("cogbrowser")
     app.config["COGBROWSER_SETTINGS"] = settings
     app.extensions["cogbrowser.db"] = db
+    app.extensions["cogbrowser.tile_cache"] = TileCache()
 
     from cogbrowser.api.cogs import blueprint as cogs
     from cogbrowser.api.health import blueprint as health

@@ -18,6 +18,7 @@ from pyproj import Transformer
 from cogbrowser.api.problems import problem
 from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput
+from cogbrowser.ogc.tile_cache import TileCache
 from cogbrowser.raster.reader import read_area
 from cogbrowser.raster.render import FORMATS, encode, render
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS, parse_render_spec
@@ -80,6 +81,11 @@ def tile(layer: str, tms_id: str, z: int, x: int, y: int, fmt: str) -> Response:
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
 
+    cache: TileCache = current_app.extensions["cogbrowser.tile_cache"]
+    cached = cache.get(etag)
+    if cached is not None:
+        return Response(cached, headers=headers, content_type=FORMATS[fmt.lower()])
+
     bounds = tms.xy_bounds(x, y, z)
     nodata = spec.nodata if spec.nodata is not None else row["nodata"]
     path = current_app.config["COGBROWSER_SETTINGS"].image_file(row["path"])
@@ -89,6 +95,7 @@ def tile(layer: str, tms_id: str, z: int, x: int, y: int, fmt: str) -> Response:
     except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
         return problem(400, "Bad Request", str(exc))
     body = encode(render(area.data, area.valid, spec, row["bands"]), fmt)
+    cache.put(etag, body)
     return Response(body, headers=headers, content_type=FORMATS[fmt.lower()])
 
 
