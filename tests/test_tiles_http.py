@@ -86,7 +86,9 @@ def test_tile_outside_the_image_is_transparent(tiles):
 
 
 @pytest.mark.parametrize("path, params, status, words", [
-    ("/tiles/nope/WebMercatorQuad/1/0/0.png", {}, 404, "no image 'nope' in the catalog"),
+    ("/tiles/nope/WebMercatorQuad/1/0/0.png", {}, 404, "no image or collection 'nope' in the catalog"),
+    ("/tiles/landsat/WebMercatorQuad/1/0/0.png", {"datetime": "last week"}, 400, "datetime: 'last week' is not a date"),
+    ("/tiles/landsat/WebMercatorQuad/1/0/0.png", {"datetime": "2020-02-01/2020-01-01"}, 400, "ends before it starts"),
     ("/tiles/tci/Mercator/1/0/0.png", {}, 404, "unknown tile matrix set 'Mercator'"),
     ("/tiles/tci/WebMercatorQuad/1/5/0.png", {}, 404, "tile 1/5/0 is outside the WebMercatorQuad grid"),
     ("/tiles/tci/WebMercatorQuad/40/0/0.png", {}, 404, "zoom 40 is outside"),
@@ -109,3 +111,55 @@ def test_tilejson(tiles):
     assert doc["tiles"] == [f"{tiles}/tiles/tci/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?bands=1"]
     assert doc["bounds"] == pytest.approx([23.106, 31.505, 24.296, 32.519], abs=0.01)
     assert doc["maxzoom"] == 10  # 100 m pixels at 32 N: zoom 10 (~150 m) is the first as fine
+
+
+@pytest.fixture
+def mosaic(db, settings, live_server):
+    """The overlapping Landsat pair as one collection: cog1 (older) and cog2 (newer)."""
+    from datetime import datetime, timezone
+
+    for name, day in (("cog1", 1), ("cog2", 20)):
+        result = ingest_file(db, settings, IngestRequest(
+            path=REAL_DATA / f"titiler/{name}.tif", image_id=name, collection="landsat",
+            acquired_at=datetime(2020, 1, day, tzinfo=timezone.utc)))
+        assert result.status == "added"
+    return live_server
+
+
+def rgba(url, **params):
+    _, image = fetch_image(url, **params)
+    return np.asarray(image.convert("RGBA"))
+
+
+def test_collection_layer_is_a_mosaic_newest_on_top(mosaic, db):
+    with db.connection() as conn:
+        one, two = (queries.get_image(conn, i)["bbox"] for i in ("cog1", "cog2"))
+    overlap_lon, overlap_lat = (max(one[0], two[0]) + min(one[2], two[2])) / 2, (one[1] + one[3]) / 2
+    t = WEB.tile(overlap_lon, overlap_lat, 8)
+    path = f"WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
+    both = rgba(f"{mosaic}/tiles/landsat/{path}")
+    newer = rgba(f"{mosaic}/tiles/cog2/{path}")
+    older = rgba(f"{mosaic}/tiles/cog1/{path}")
+    from_newer = newer[..., 3] == 255
+    from_older = ~from_newer & (older[..., 3] == 255)
+    assert from_newer.mean() > 0.1 and from_older.mean() > 0.05, "the tile spans the overlap's edge"
+    assert np.array_equal(both[from_newer], newer[from_newer])
+    assert np.array_equal(both[from_older], older[from_older])
+    assert (both[~from_newer & ~from_older][..., 3] == 0).all()
+
+    january_first = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="2020-01-01")
+    assert np.array_equal(january_first, older)
+    until_mid_january = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="../2020-01-15T00:00:00Z")
+    assert np.array_equal(until_mid_january, older)
+
+
+def test_collection_tilejson_covers_all_its_images(mosaic, db):
+    doc = requests.get(f"{mosaic}/tiles/landsat/WebMercatorQuad/tilejson.json").json()
+    with db.connection() as conn:
+        one, two = (queries.get_image(conn, i)["bbox"] for i in ("cog1", "cog2"))
+    assert doc["bounds"] == pytest.approx([min(one[0], two[0]), min(one[1], two[1]),
+                                           max(one[2], two[2]), max(one[3], two[3])])
+    with db.connection() as conn:
+        queries.upsert_collection(conn, "empty", "Nothing yet")
+    response = requests.get(f"{mosaic}/tiles/empty/WebMercatorQuad/3/1/1.png")
+    assert response.status_code == 404 and "has no images yet" in response.json()["detail"]

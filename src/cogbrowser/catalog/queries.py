@@ -133,6 +133,14 @@ def list_collections(conn: psycopg.Connection) -> list[dict]:
     ).fetchall()
 
 
+def collection_extent(conn: psycopg.Connection, collection_id: str) -> BBox | None:
+    """The WGS84 box around all of a collection's images (stored form), or None when it is empty."""
+    row = conn.execute(
+        "SELECT min((bbox[1])[0]) AS w, min((bbox[1])[1]) AS s, max((bbox[0])[0]) AS e, max((bbox[0])[1]) AS n"
+        " FROM images WHERE collection_id = %s", (collection_id,)).fetchone()
+    return None if row["w"] is None else (row["w"], row["s"], row["e"], row["n"])
+
+
 def collection_dates(conn: psycopg.Connection, collection_id: str) -> list[datetime]:
     """Distinct acquisition times of a collection's images, oldest first (the TIME dimension)."""
     rows = conn.execute(
