@@ -10,6 +10,7 @@ import platformdirs
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an export, in pixels
 
 
 def default_data_dir() -> Path:
@@ -25,6 +26,7 @@ class Settings:
     database_url: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -34,6 +36,7 @@ class Settings:
             "database_url": os.environ.get("COGBROWSER_DATABASE_URL") or None,
             "host": os.environ.get("COGBROWSER_HOST") or DEFAULT_HOST,
             "port": int(os.environ.get("COGBROWSER_PORT") or DEFAULT_PORT),
+            "max_image_size": int(os.environ.get("COGBROWSER_MAX_IMAGE_SIZE") or DEFAULT_MAX_IMAGE_SIZE),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]

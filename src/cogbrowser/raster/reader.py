@@ -27,7 +27,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as transform_points
 from rasterio.windows import Window, from_bounds as window_from_bounds
 
-__all__ = ["Area", "RESAMPLINGS", "read_area", "dataset", "clear_handles", "MAX_HANDLES_PER_THREAD"]
+__all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "clear_handles", "MAX_HANDLES_PER_THREAD"]
 
 RESAMPLINGS = {
     "nearest": Resampling.nearest,
@@ -165,6 +165,41 @@ def read_area(
         src = base if level is None else dataset(path, level)
         area = _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata, src_box, out_dtype)
         return Area(area[0], area[1], level)
+
+
+def read_point(path: Path, crs: CRS | str, x: float, y: float,
+               nodata: float | None = None) -> list[float | None] | None:
+    """The raw full-resolution value of every band at (x, y) in `crs`.
+
+    None when the point is outside the image; a band's value is None where the pixel is not data
+    (nodata tag or `nodata` override, NaN, mask or alpha). Integers stay ints, floats floats.
+    """
+    with rasterio.Env(**GDAL_OPTIONS):
+        src = dataset(path)
+        crs = CRS.from_user_input(crs)
+        if crs != src.crs:
+            try:
+                xs, ys = transform_points(crs, src.crs, [x], [y])
+            except Exception:
+                return None
+            x, y = xs[0], ys[0]
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        row, col = src.index(x, y, op=math.floor)
+        if not (0 <= row < src.height and 0 <= col < src.width):
+            return None
+        window = Window(col, row, 1, 1)
+        values = src.read(window=window)[:, 0, 0]
+        valid = bool(src.dataset_mask(window=window)[0, 0])
+    if nodata is not None:
+        valid &= not (math.isnan(nodata) and np.isnan(values).any()) and not (values == nodata).any()
+    out: list[float | None] = []
+    for value in values.tolist():
+        if not valid or (isinstance(value, float) and math.isnan(value)):
+            out.append(None)
+        else:
+            out.append(value)
+    return out
 
 
 def _bounds_in_source(src, dst_crs: CRS, dst_bounds) -> tuple[float, float, float, float] | None:

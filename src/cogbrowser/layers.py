@@ -1,0 +1,219 @@
+"""Layers: what every rendering surface draws, named by an image id or a collection id.
+
+XYZ tiles, WMTS GetTile, WMS GetMap and bbox exports are the same operation — "render this area of
+this layer at this size in this CRS with this RenderSpec" — reached through different URL grammars
+(DESIGN.md). This module is that operation, once: it resolves a layer name through the catalog,
+parses render parameters against the layer's bands and presets, picks the images that touch an area
+(a collection is a mosaic, newest on top, filtered by time) and draws them. It knows the catalog and
+the raster core, and nothing of HTTP: adapters turn its errors into problem details or OGC
+exception reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+
+from cogbrowser.catalog import queries
+from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.raster.metadata import parse_datetime
+from cogbrowser.raster.reader import Area, read_area, read_point
+from cogbrowser.raster.render import render
+from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
+
+__all__ = ["Layer", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
+           "render_layer", "value_at", "wgs84_bounds", "MAX_MOSAIC_IMAGES"]
+
+MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
+
+TimeRange = tuple[datetime | None, datetime | None]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One image, or a collection drawn as a mosaic of its images.
+
+    `image` is the image itself, or the collection's newest image: it stands for the layer's bands
+    (names, statistics for the default rescale) and native resolution.
+    """
+
+    id: str
+    image: dict
+    collection: dict | None
+    is_collection: bool
+
+    @property
+    def presets(self) -> list[dict]:
+        return list(self.collection["presets"]) if self.collection else []
+
+    @property
+    def band_names(self) -> list[str | None]:
+        return [band.get("name") for band in self.image["bands"]]
+
+    @property
+    def title(self) -> str:
+        if self.is_collection:
+            return self.collection.get("title") or self.id
+        return self.image.get("title") or self.id
+
+    def spec(self, params: Mapping[str, Sequence[str]]) -> RenderSpec:
+        """The render parameters (each name → the values given) parsed against this layer."""
+        return parse_render_spec(params, self.band_names, self.presets)
+
+
+def find_layer(conn: psycopg.Connection, name: str) -> Layer:
+    """The layer called `name` (an image id first, then a collection id); NotFound if none.
+
+    A collection without images is not a layer: there is nothing to draw and no bands to describe.
+    """
+    if not queries.valid_id(name):
+        raise NotFound(f"no image or collection {name!r} in the catalog")
+    image = queries.get_image(conn, name)
+    if image is not None:
+        collection = queries.get_collection(conn, image["collection_id"]) if image["collection_id"] else None
+        return Layer(name, image, collection, False)
+    collection = queries.get_collection(conn, name)
+    if collection is None:
+        raise NotFound(f"no image or collection {name!r} in the catalog")
+    newest = queries.search_images(conn, queries.ImageQuery(collections=[name], limit=1))
+    if not newest:
+        raise NotFound(f"collection {name!r} has no images yet")
+    return Layer(name, newest[0], collection, True)
+
+
+def list_layers(conn: psycopg.Connection) -> list[Layer]:
+    """Every layer of the catalog: the collections that have images, then every image."""
+    layers = []
+    images = queries.search_images(conn, queries.ImageQuery(sort="id", limit=None))
+    collections = {c["id"]: c for c in queries.list_collections(conn)}
+    newest: dict[str, dict] = {}
+    for image in images:
+        cid = image["collection_id"]
+        if cid and (cid not in newest or _newer(image, newest[cid])):
+            newest[cid] = image
+    for cid in sorted(newest):
+        layers.append(Layer(cid, newest[cid], collections.get(cid), True))
+    for image in images:
+        cid = image["collection_id"]
+        layers.append(Layer(image["id"], image, collections.get(cid) if cid else None, False))
+    return layers
+
+
+def _newer(a: dict, b: dict) -> bool:
+    at, bt = a.get("acquired_at"), b.get("acquired_at")
+    if at is None:
+        return False
+    return bt is None or at > bt
+
+
+def parse_time_range(text: str | None, parameter: str = "datetime") -> TimeRange:
+    """A time filter: one instant, one day (that whole day), or `start/end` with `..` or empty for
+    an open end. Errors name `parameter` (`datetime` for tiles, `TIME` for WMS)."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise InvalidInput(f"{parameter}: {text!r} is not a time or an interval 'start/end'")
+    values = []
+    for part in parts:
+        part = part.strip()
+        if part in ("", ".."):
+            values.append(None)
+            continue
+        value = parse_datetime(part)
+        if value is None:
+            raise InvalidInput(f"{parameter}: {part!r} is not a date or time (e.g. 2024-06-01 or 2024-06-01T10:00:00Z)")
+        values.append(value)
+    if len(values) == 1:
+        start = values[0]
+        if start is None:
+            return None, None
+        day_only = len(parts[0].strip()) <= 10
+        return start, (start + timedelta(days=1) - timedelta(microseconds=1)) if day_only else start
+    if values[0] and values[1] and values[0] > values[1]:
+        raise InvalidInput(f"{parameter}: the interval {text!r} ends before it starts")
+    return values[0], values[1]
+
+
+def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> tuple[float, float, float, float] | None:
+    """`bounds` in `crs` as a lon/lat box (densified edges), or None if it cannot be computed."""
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic and crs.to_epsg() in (4326, None) and abs(bounds[0]) <= 540:
+        box = tuple(float(v) for v in bounds)
+    else:
+        try:
+            box = transform_bounds(crs, "EPSG:4326", *bounds, densify_pts=21)
+        except Exception:
+            return None
+    if not all(math.isfinite(v) for v in box):
+        return None
+    return box
+
+
+def images_for_area(conn: psycopg.Connection, layer: Layer, crs: CRS | str, bounds: Sequence[float],
+                    time: TimeRange = (None, None)) -> list[dict]:
+    """The images to draw for `bounds` (in `crs`): the image itself, or the collection's images
+    that touch the area within `time`, newest first (the catalog's GiST index does the search)."""
+    if not layer.is_collection:
+        return [layer.image]
+    box = wgs84_bounds(crs, bounds)
+    start, end = time
+    return queries.search_images(conn, queries.ImageQuery(
+        bbox=box, collections=[layer.id], start=start, end=end,
+        sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
+
+
+def read_image_area(image: dict, image_file: Path, spec: RenderSpec, crs: CRS | str,
+                    bounds: Sequence[float], width: int, height: int) -> Area:
+    """The raw values of `spec.source_bands` of one image over an area, with its validity."""
+    nodata = spec.nodata if spec.nodata is not None else image.get("nodata")
+    return read_area(image_file, crs, tuple(bounds), width, height, spec.source_bands,
+                     resampling=spec.resampling, nodata=nodata)
+
+
+def render_layer(images: Sequence[dict], files: Sequence[Path], spec: RenderSpec, crs: CRS | str,
+                 bounds: Sequence[float], width: int, height: int) -> np.ndarray:
+    """RGBA (4, height, width) uint8: each image in turn (newest first) drawn into the pixels still
+    empty, stopping once none are. `files` are the images' COG paths, in the same order."""
+    rgba = np.zeros((4, height, width), dtype=np.uint8)
+    for image, path in zip(images, files):
+        try:
+            area = read_image_area(image, path, spec, crs, bounds, width, height)
+        except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
+            raise InvalidInput(str(exc)) from None
+        if not area.valid.any():
+            continue
+        drawn = render(area.data, area.valid, spec, image["bands"])
+        if not rgba[3].any():
+            rgba = drawn
+        else:
+            empty = (rgba[3] == 0) & (drawn[3] > 0)
+            rgba[:, empty] = drawn[:, empty]
+        if rgba[3].all():
+            break
+    return rgba
+
+
+def value_at(images: Sequence[dict], files: Sequence[Path], crs: CRS | str, x: float, y: float,
+             nodata: float | None = None) -> tuple[dict, list[float | None]] | None:
+    """The topmost image with data at (x, y) in `crs` and its raw band values, as a map shows it:
+    the first of `images` (newest first) whose pixel there is valid, or None where none has data.
+    An image that covers the point with nodata is returned only if no other image has data."""
+    fallback = None
+    for image, path in zip(images, files):
+        values = read_point(path, crs, x, y, nodata if nodata is not None else image.get("nodata"))
+        if values is None:
+            continue
+        if any(v is not None for v in values):
+            return image, values
+        fallback = fallback or (image, values)
+    return fallback

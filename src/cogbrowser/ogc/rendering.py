@@ -1,0 +1,48 @@
+"""One HTTP answer for every rendered picture: XYZ tiles, WMTS GetTile, WMS GetMap, previews.
+
+Given the images to draw and the area, it gives the response with the caching every rendering
+surface needs: an ETag from what determines the pixels (the images' checksums, the area, the size,
+the format and the request's parameters), 304 for a matching If-None-Match, Cache-Control, and the
+shared in-memory cache of encoded pictures, so the same picture is rendered once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from flask import Response, current_app, request
+from rasterio.crs import CRS
+
+from cogbrowser.layers import render_layer
+from cogbrowser.ogc.tile_cache import TileCache
+from cogbrowser.raster.render import FORMATS, encode
+from cogbrowser.raster.render_spec import RenderSpec
+
+CACHE_CONTROL = "public, max-age=3600"
+
+
+def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
+                      width: int, height: int, fmt: str, headers: dict | None = None) -> Response:
+    """The encoded picture of `images` over `bounds` (in `crs`), or a 304 when the client has it.
+
+    `fmt` is a key of FORMATS. Raises InvalidInput for values the reader refuses (e.g. a nodata the
+    image's dtype cannot hold); adapters turn that into their own error format.
+    """
+    fmt = fmt.lower()
+    key = repr(([i["checksum"] for i in images], crs.to_string(), tuple(float(v) for v in bounds), width, height,
+                fmt, sorted(request.args.items(multi=True))))
+    etag = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*",
+               **(headers or {})}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+
+    cache: TileCache = current_app.extensions["cogbrowser.tile_cache"]
+    body = cache.get(etag)
+    if body is None:
+        settings = current_app.config["COGBROWSER_SETTINGS"]
+        rgba = render_layer(images, [settings.image_file(i["path"]) for i in images], spec, crs, bounds, width, height)
+        body = encode(rgba, fmt)
+        cache.put(etag, body)
+    return Response(body, headers=headers, content_type=FORMATS[fmt])
