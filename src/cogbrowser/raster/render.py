@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from cogbrowser.raster.colormaps import apply_class_map, apply_lut, get_lut
+from cogbrowser.raster.png import encode_png
 from cogbrowser.raster.render_spec import RenderSpec
 
 EXPRESSION_DEFAULT_RESCALE = (-1.0, 1.0)  # normalised-difference indexes; give `rescale` for others
@@ -75,18 +76,18 @@ def render(data: np.ndarray, valid: np.ndarray, spec: RenderSpec, bands: Sequenc
 
 
 def encode(rgba: np.ndarray, fmt: str) -> bytes:
-    """PNG (zlib level 1: 10x faster than 6 for a 17-50 % larger file), JPEG or WebP bytes.
+    """PNG (raster.png: 5x faster than Pillow's fastest level, for a file as small), JPEG or WebP bytes.
 
     Opaque images are written without alpha; JPEG has no alpha, so nodata becomes black.
     """
     fmt = fmt.lower()
     opaque = bool((rgba[3] == 255).all())
     pixels = np.ascontiguousarray(np.moveaxis(rgba[:3] if opaque or fmt in ("jpg", "jpeg") else rgba, 0, -1))
+    if fmt == "png":
+        return encode_png(pixels)
     image = Image.fromarray(pixels, "RGB" if pixels.shape[-1] == 3 else "RGBA")
     out = io.BytesIO()
-    if fmt == "png":
-        image.save(out, "PNG", compress_level=1)
-    elif fmt in ("jpg", "jpeg"):
+    if fmt in ("jpg", "jpeg"):
         image.save(out, "JPEG", quality=85)
     elif fmt == "webp":
         image.save(out, "WEBP", quality=85, method=0)
