@@ -111,12 +111,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, threads: int | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("COGBROWSER_DATABASE_URL", None)
     log = open(data_dir.parent / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "serve",
-                             "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                             "--host", "127.0.0.1", "--port", str(port),
+                             *(["--threads", str(threads)] if threads else [])], stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -364,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"cache and scratch folder (default {default_workdir()})")
     parser.add_argument("--memory-seconds", type=float, default=60.0,
                         help="how long to keep requesting after the first 1,000 for the memory figure (default 60)")
+    parser.add_argument("--server-threads", type=int, default=None,
+                        help="waitress threads of the server (default: cogbrowser serve's own default)")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process rendering of native PNG")
     parser.add_argument("--quick", action="store_true", help="2048 x 2048 sources, 40 requests a case, 300 + 4 s memory run")
     args = parser.parse_args(argv)
@@ -393,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             warm_page_cache(Path(row["_file"]))
         port = free_port()
         say(f"starting cogbrowser serve on port {port}")
-        server = start_server(data_dir, port)
+        server = start_server(data_dir, port, args.server_threads)
         try:
             zooms = {}
             for name, row in rows.items():
@@ -468,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{cog.compression.name if cog.compression else '-'}, blocks {cog.block_shapes[0]}, "
                       f"overviews {cog.overviews(1)}, {mib(Path(row['_file']).stat().st_size)}; "
                       f"zooms {zooms[name]}")
-        print(f"server: `python -m cogbrowser serve` (waitress, 16 threads), {CLIENTS} client threads with "
+        print(f"server: `python -m cogbrowser serve` (waitress, {args.server_threads or 'default'} threads), {CLIENTS} client threads with "
               f"keep-alive http.client on loopback, {n} requests a case, all URLs of the run distinct "
               f"(uint8: rescale=0,255.xxx; uint16: bands=3,2,1&rescale=0,3000+k, k unique) so the server's "
               f"rendered-tile cache never hits; PNG and JPEG of a zoom take consecutive strips of tiles "

@@ -27,7 +27,8 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as transform_points
 from rasterio.windows import Window, from_bounds as window_from_bounds
 
-__all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "clear_handles", "MAX_HANDLES_PER_THREAD"]
+__all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "clear_handles", "configure_block_cache",
+           "MAX_HANDLES_PER_THREAD"]
 
 RESAMPLINGS = {
     "nearest": Resampling.nearest,
@@ -39,14 +40,14 @@ RESAMPLINGS = {
 
 MAX_HANDLES_PER_THREAD = 32
 
-# COG-friendly GDAL options, entered per read (a thread-local rasterio.Env is cheap): no directory
-# listing on open (no sidecar files to find in our data dir). GDAL_CACHEMAX is deliberately NOT
-# set here: setting it in a per-read Env resets GDAL's block cache on every read, which made a
-# demo Sentinel-2 tile 4-16x slower (12-48 ms instead of 3 ms). GDAL's default block cache (5 % of
-# RAM) is shared by all threads and lets neighbouring tiles reuse decoded blocks.
+# COG-friendly GDAL options, entered when a dataset is opened: no directory listing on open (no
+# sidecar files to find in our data dir). GDAL_CACHEMAX is deliberately NOT set per read: changing
+# it resets GDAL's block cache, which made a demo Sentinel-2 tile 4-16x slower (12-48 ms instead of
+# 3 ms). A server sizes the cache once, with configure_block_cache().
 GDAL_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
 }
+DEFAULT_BLOCK_CACHE_MIB = 256
 
 # An overview may be up to this much coarser than the output pixel and still count as "as fine";
 # absorbs rounding of overview sizes (e.g. TCI's 1098 px / 31 level) so exact zooms are not missed.
@@ -68,9 +69,36 @@ class Area:
     overview_level: int | None
 
 
-# ---------------------------------------------------------------- handle pool
+# ---------------------------------------------------------------- GDAL environment
 
 _local = threading.local()
+
+
+def configure_block_cache(mib: int = DEFAULT_BLOCK_CACHE_MIB) -> None:
+    """Size GDAL's block cache, shared by all threads, once for the process (a server at start-up).
+
+    GDAL's default is 5 % of RAM (1.2 GiB on a 24 GiB machine), which a long-running server fills
+    and keeps: resident memory kept growing for thousands of tiles. A bounded cache still lets
+    neighbouring tiles reuse decoded 512x512 blocks (GDAL_CACHEMAX=0 halved throughput).
+    """
+    rasterio.env.set_gdal_config("GDAL_CACHEMAX", int(mib) * 1024 * 1024)
+
+
+def _thread_env() -> None:
+    """Keep a rasterio environment active for the life of the calling thread.
+
+    Without one, every rasterio call (reproject, WarpedVRT) builds and tears down a default
+    environment, which searches the disk for GDAL/PROJ data each time: ~10 % of a tile's time in a
+    profile of the server. Threads that read tiles are long-lived, so one environment each is kept.
+    It sets no options, so other work on the same thread (an ingest) sees GDAL's defaults.
+    """
+    if getattr(_local, "env", None) is None:
+        env = rasterio.Env()
+        env.__enter__()
+        _local.env = env
+
+
+# ---------------------------------------------------------------- handle pool
 
 
 def _pool() -> OrderedDict:
@@ -86,6 +114,7 @@ def dataset(path: Path | str, overview_level: int | None = None) -> rasterio.io.
     Per thread because a GDAL dataset handle must never be used by two threads at once; keyed by
     the file's mtime so a file replaced on disk is reopened rather than read through a stale handle.
     """
+    _thread_env()
     path = os.fspath(path)
     mtime = os.stat(path).st_mtime_ns
     key = (path, overview_level, mtime)
@@ -148,23 +177,22 @@ def read_area(
     left, bottom, right, top = dst_bounds
     dst_transform = from_bounds(left, bottom, right, top, width, height)
 
-    with rasterio.Env(**GDAL_OPTIONS):
-        base = dataset(path)
-        if not bands or min(bands) < 1 or max(bands) > base.count:
-            raise ValueError(f"bands must be in 1..{base.count}, got {bands}")
-        out_dtype = np.dtype("float32") if np.dtype(base.dtypes[0]).kind == "f" else np.dtype(base.dtypes[0])
-        invalid = Area(
-            np.zeros((len(bands), height, width), out_dtype), np.zeros((height, width), bool), None
-        )
+    base = dataset(path)
+    if not bands or min(bands) < 1 or max(bands) > base.count:
+        raise ValueError(f"bands must be in 1..{base.count}, got {bands}")
+    out_dtype = np.dtype("float32") if np.dtype(base.dtypes[0]).kind == "f" else np.dtype(base.dtypes[0])
+    invalid = Area(
+        np.zeros((len(bands), height, width), out_dtype), np.zeros((height, width), bool), None
+    )
 
-        src_box = _bounds_in_source(base, dst_crs, dst_bounds)
-        if src_box is not None and not _intersects(src_box, base.bounds):
-            return invalid
+    src_box = _bounds_in_source(base, dst_crs, dst_bounds)
+    if src_box is not None and not _intersects(src_box, base.bounds):
+        return invalid
 
-        level = _choose_overview(base, dst_crs, dst_bounds, width, height)
-        src = base if level is None else dataset(path, level)
-        area = _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata, src_box, out_dtype)
-        return Area(area[0], area[1], level)
+    level = _choose_overview(base, dst_crs, dst_bounds, width, height)
+    src = base if level is None else dataset(path, level)
+    area = _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata, src_box, out_dtype)
+    return Area(area[0], area[1], level)
 
 
 def read_point(path: Path, crs: CRS | str, x: float, y: float,
@@ -174,23 +202,22 @@ def read_point(path: Path, crs: CRS | str, x: float, y: float,
     None when the point is outside the image; a band's value is None where the pixel is not data
     (nodata tag or `nodata` override, NaN, mask or alpha). Integers stay ints, floats floats.
     """
-    with rasterio.Env(**GDAL_OPTIONS):
-        src = dataset(path)
-        crs = CRS.from_user_input(crs)
-        if crs != src.crs:
-            try:
-                xs, ys = transform_points(crs, src.crs, [x], [y])
-            except Exception:
-                return None
-            x, y = xs[0], ys[0]
-        if not (math.isfinite(x) and math.isfinite(y)):
+    src = dataset(path)
+    crs = CRS.from_user_input(crs)
+    if crs != src.crs:
+        try:
+            xs, ys = transform_points(crs, src.crs, [x], [y])
+        except Exception:
             return None
-        row, col = src.index(x, y, op=math.floor)
-        if not (0 <= row < src.height and 0 <= col < src.width):
-            return None
-        window = Window(col, row, 1, 1)
-        values = src.read(window=window)[:, 0, 0]
-        valid = bool(src.dataset_mask(window=window)[0, 0])
+        x, y = xs[0], ys[0]
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    row, col = src.index(x, y, op=math.floor)
+    if not (0 <= row < src.height and 0 <= col < src.width):
+        return None
+    window = Window(col, row, 1, 1)
+    values = src.read(window=window)[:, 0, 0]
+    valid = bool(src.dataset_mask(window=window)[0, 0])
     if nodata is not None:
         valid &= not (math.isnan(nodata) and np.isnan(values).any()) and not (values == nodata).any()
     out: list[float | None] = []
@@ -221,6 +248,10 @@ def _bounds_in_source(src, dst_crs: CRS, dst_bounds) -> tuple[float, float, floa
 
 def _intersects(a, b) -> bool:
     return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+
+
+def _contains(outer, inner) -> bool:
+    return outer[0] <= inner[0] and inner[2] <= outer[2] and outer[1] <= inner[1] and inner[3] <= outer[3]
 
 
 def _output_pixel_in_source(src, dst_crs: CRS, dst_bounds, width: int, height: int) -> float | None:
@@ -297,6 +328,9 @@ def _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata,
         # The warper filled everything it could not compute (outside the image, nodata sources)
         # with the nodata value, so the nodata test below is the whole validity: no second warp
         # (that would cost ~6 ms of a ~10 ms tile).
+        valid = np.ones((height, width), bool)
+    elif not has_mask and src_box is not None and _contains(src.bounds, src_box):
+        # Nothing marks missing pixels and the area lies wholly inside the image: all valid.
         valid = np.ones((height, width), bool)
     else:
         valid = _warped_validity(src, dst_crs, dst_transform, width, height, src_box, nodata)
