@@ -292,20 +292,16 @@ def run_load(port: int, urls: list[str], clients: int = CLIENTS) -> LoadResult:
 
 # -- in-process ceiling --------------------------------------------------------------------------------
 def render_tile(row: dict, tms, fmt: str, req: tuple[int, int, int, dict]) -> bytes:
-    """What ogc/tiles.py does after the catalog lookup and the cache check: spec, read_area, render, encode."""
+    """What ogc/tiles.py does after the catalog lookup and the cache check: spec, render_layer, encode."""
+    from cogbrowser.layers import Layer, render_layer
     from cogbrowser.ogc.tiles import TILE_SIZE
-    from cogbrowser.raster.reader import read_area
-    from cogbrowser.raster.render import encode, render
-    from cogbrowser.raster.render_spec import parse_render_spec
+    from cogbrowser.raster.render import encode
 
     z, x, y, params = req
-    band_names = [band.get("name") for band in row["bands"]]
-    spec = parse_render_spec({k: [v] for k, v in params.items()}, band_names, [])
-    bounds = tms.xy_bounds(x, y, z)
-    nodata = spec.nodata if spec.nodata is not None else row["nodata"]
-    area = read_area(row["_file"], tms.rasterio_crs, tuple(bounds), TILE_SIZE, TILE_SIZE, spec.source_bands,
-                     resampling=spec.resampling, nodata=nodata)
-    return encode(render(area.data, area.valid, spec, row["bands"]), fmt)
+    spec = Layer(row["id"], row, None, False).spec({k: [v] for k, v in params.items()})
+    rgba = render_layer([row], [row["_file"]], spec, tms.rasterio_crs, tuple(tms.xy_bounds(x, y, z)),
+                        TILE_SIZE, TILE_SIZE)
+    return encode(rgba, fmt)
 
 
 def ceiling(row: dict, tms, case: Case, threads: int) -> float:
