@@ -7,7 +7,10 @@ database in it, created from scratch and migrated, so tests never see each other
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -37,16 +40,57 @@ def postgres(tmp_path_factory) -> EmbeddedPostgres:
     server.stop()
 
 
-@pytest.fixture
-def database_url(postgres: EmbeddedPostgres) -> str:
-    """A new, empty database on the embedded server; dropped after the test."""
+@contextmanager
+def new_database(postgres: EmbeddedPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the embedded server, dropped on exit (tests and
+    module-scoped fixtures that share one catalog between tests)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def shared_catalog(postgres: EmbeddedPostgres, folder: Path) -> Iterator[tuple[Settings, Database]]:
+    """Settings for a data dir (a path with spaces) under `folder` and its open, migrated catalog on
+    a new database: for module-scoped fixtures whose tests share one catalog."""
+    data_dir = folder / "data dir"
+    data_dir.mkdir()
+    with new_database(postgres) as url:
+        settings = Settings.from_env(data_dir=data_dir, database_url=url)
+        db = Database.open(settings)
+        try:
+            yield settings, db
+        finally:
+            db.close()
+
+
+@contextmanager
+def serving(settings: Settings, db: Database) -> Iterator[str]:
+    """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
+    from waitress.server import create_server
+
+    from cogbrowser.app import create_app
+
+    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def database_url(postgres: EmbeddedPostgres) -> str:
+    """A new, empty database on the embedded server; dropped after the test."""
+    with new_database(postgres) as url:
+        yield url
 
 
 @pytest.fixture
@@ -68,14 +112,5 @@ def db(settings: Settings) -> Database:
 @pytest.fixture
 def live_server(settings: Settings, db: Database) -> str:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
-    import threading
-
-    from waitress.server import create_server
-
-    from cogbrowser.app import create_app
-
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with serving(settings, db) as url:
+        yield url

@@ -9,18 +9,17 @@ answered with a transparent tile (200), so map clients draw nothing rather than 
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlencode
 
 import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
-from pyproj import Transformer
 
 from cogbrowser.api.problems import problem
-from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, images_for_area, parse_time_range
 from cogbrowser.ogc.rendering import rendered_response
+from cogbrowser.ogc.tile_grid import advertised_bounds, zoom_range
+from cogbrowser.ogc.tile_grid import native_zoom as _native_zoom  # noqa: F401 (moved; tests import it here)
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 
@@ -101,32 +100,16 @@ def tilejson(layer: str, tms_id: str) -> Response:
         return exc.response
     except InvalidInput as exc:
         return problem(400, "Bad Request", str(exc))
-    if found.is_collection:
-        with current_app.extensions["cogbrowser.db"].connection() as conn:
-            west, south, east, north = queries.collection_extent(conn, layer)
-    else:
-        west, south, east, north = found.image["bbox"]
-    if east > 180:  # across the antimeridian: TileJSON bounds cannot wrap
-        west, east = -180.0, 180.0
+    with current_app.extensions["cogbrowser.db"].connection() as conn:
+        west, south, east, north = advertised_bounds(conn, found)
     query = f"?{urlencode(request.args, doseq=True)}" if request.args else ""
     template = url_for("tiles.tile", layer=layer, tms_id=tms_id, z=0, x=0, y=0, fmt="png", _external=True)
     template = template.replace("/0/0/0.png", "/{z}/{x}/{y}.png") + query
-    maxzoom = _native_zoom(found.image, tms)
+    minzoom, maxzoom = zoom_range(found.image, tms)
     return Response(current_app.json.dumps({
         "tilejson": "3.0.0", "name": layer, "scheme": "xyz", "tiles": [template],
-        "minzoom": max(tms.minzoom, maxzoom - 12), "maxzoom": maxzoom,
+        "minzoom": minzoom, "maxzoom": maxzoom,
         "bounds": [west, south, east, north],
         "center": [(west + east) / 2, (south + north) / 2, max(tms.minzoom, maxzoom - 3)],
     }), content_type="application/json", headers={"Access-Control-Allow-Origin": "*"})
 
-
-def _native_zoom(row: dict, tms: morecantile.TileMatrixSet) -> int:
-    """The zoom whose pixels are as fine as the image's, measured at its centre in the TMS's CRS."""
-    left, bottom, right, top = row["native_bounds"]
-    cx, cy = (left + right) / 2, (bottom + top) / 2
-    to_tms = Transformer.from_crs(row["crs"], tms.rasterio_crs.to_wkt(), always_xy=True)
-    (x0, x1), (y0, y1) = to_tms.transform([cx, cx + row["resolution"][0]], [cy, cy])
-    resolution = math.hypot(x1 - x0, y1 - y0)
-    if not math.isfinite(resolution) or resolution <= 0:
-        return tms.minzoom
-    return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(resolution))))

@@ -1,0 +1,118 @@
+"""A layer on a tile matrix set: the box and zooms clients are told, and the tiles they cover.
+
+TileJSON and WMTS capabilities advertise the same facts about a layer — its WGS84 bounds, the zoom
+whose pixels match the image's and the coarser zooms worth drawing — so they are defined once here
+and the two surfaces cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import morecantile
+import psycopg
+from pyproj import Transformer
+
+from cogbrowser.catalog import queries
+from cogbrowser.layers import Layer
+
+ZOOM_SPAN = 12  # zooms advertised below the native one: coarser ones show the image as a few pixels
+EDGE = 1e-9  # a fraction of a tile: a box edge exactly on a tile edge does not reach into the next tile
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class TileLimits:
+    """The rows and columns of one tile matrix that a layer touches (inclusive)."""
+
+    zoom: int
+    min_row: int
+    max_row: int
+    min_col: int
+    max_col: int
+
+
+def advertised_bounds(conn: psycopg.Connection, layer: Layer) -> BBox:
+    """The layer's WGS84 box as clients are told it: a collection's covers all its images.
+
+    The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds
+    and WMTS WGS84BoundingBox cannot wrap, so such a layer is advertised over every longitude.
+    """
+    if layer.is_collection:
+        west, south, east, north = queries.collection_extent(conn, layer.id)
+    else:
+        west, south, east, north = layer.image["bbox"]
+    if east > 180:
+        west, east = -180.0, 180.0
+    return west, south, east, north
+
+
+def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
+    """The zoom whose pixels are as fine as the image's, measured at its centre in the TMS's CRS."""
+    left, bottom, right, top = image["native_bounds"]
+    cx, cy = (left + right) / 2, (bottom + top) / 2
+    to_tms = _transformer(image["crs"], tms.rasterio_crs.to_wkt())
+    (x0, x1), (y0, y1) = to_tms.transform([cx, cx + image["resolution"][0]], [cy, cy])
+    resolution = math.hypot(x1 - x0, y1 - y0)
+    if not math.isfinite(resolution) or resolution <= 0:
+        return tms.minzoom
+    return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(resolution))))
+
+
+@lru_cache(maxsize=256)
+def _transformer(source: str, target: str) -> Transformer:
+    """Building a PROJ transformer costs milliseconds; capabilities ask once per layer and TMS."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def zoom_range(image: dict, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
+    """The zooms worth drawing the image at: its native zoom and ZOOM_SPAN coarser ones."""
+    maxzoom = native_zoom(image, tms)
+    return max(tms.minzoom, maxzoom - ZOOM_SPAN), maxzoom
+
+
+def tile_limits(tms: morecantile.TileMatrixSet, bounds: BBox, zoom: int) -> TileLimits:
+    """The tiles of `zoom` that a WGS84 box (west <= east) touches, clamped to the matrix.
+
+    Arithmetic on the matrix's origin and tile size, not morecantile's tile(), which recomputes the
+    TMS's bounds on every call: capabilities ask this for every layer, tile matrix set and zoom.
+    Assumes a top-left origin and x-first axes, as WebMercatorQuad and WorldCRS84Quad have.
+    """
+    left, bottom, right, top = tms_bounds(tms, bounds)
+    matrix = tms.matrix(zoom)
+    origin_x, origin_y = matrix.pointOfOrigin
+    width, height = matrix.cellSize * matrix.tileWidth, matrix.cellSize * matrix.tileHeight
+
+    def index(offset: float, size: float, count: int, inward: float) -> int:
+        return min(max(math.floor(offset / size + inward), 0), count - 1)
+
+    return TileLimits(zoom,
+                      index(origin_y - top, height, matrix.matrixHeight, EDGE),
+                      index(origin_y - bottom, height, matrix.matrixHeight, -EDGE),
+                      index(left - origin_x, width, matrix.matrixWidth, EDGE),
+                      index(right - origin_x, width, matrix.matrixWidth, -EDGE))
+
+
+def tms_bounds(tms: morecantile.TileMatrixSet, bounds: BBox) -> BBox:
+    """A WGS84 box (west <= east) in the TMS's CRS, clamped to the TMS (Web Mercator stops at 85.05)."""
+    limit, to_tms = _projection(tms)
+    west, south, east, north = bounds
+    west, east = (min(max(v, limit[0]), limit[2]) for v in (west, east))
+    south, north = (min(max(v, limit[1]), limit[3]) for v in (south, north))
+    (left, right), (bottom, top) = to_tms.transform([west, east], [south, north])
+    return left, bottom, right, top
+
+
+_PROJECTIONS: dict[str, tuple[BBox, Transformer]] = {}
+
+
+def _projection(tms: morecantile.TileMatrixSet) -> tuple[BBox, Transformer]:
+    """The TMS's geographic bounds and the transformer into its CRS, computed once per TMS id
+    (morecantile recomputes its bounds, a densified reprojection, on each access)."""
+    if tms.id not in _PROJECTIONS:
+        _PROJECTIONS[tms.id] = (tuple(tms.bbox),
+                                Transformer.from_crs(tms.geographic_crs, tms.rasterio_crs.to_wkt(), always_xy=True))
+    return _PROJECTIONS[tms.id]
