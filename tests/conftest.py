@@ -78,12 +78,21 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
     from cogbrowser.app import create_app
 
     server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    stop = threading.Event()
+
+    def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, name="live-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        stop.set()
+        thread.join()
+        server.task_dispatcher.shutdown()
+        server.asyncore.close_all(server._map)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.layers import Layer, find_layer, read_image_area, render_layer
-from cogbrowser.ogc.tiles import _native_zoom
+from cogbrowser.ogc.tile_grid import native_zoom as _native_zoom
 from cogbrowser.raster.reader import Area
 from cogbrowser.raster.render import render
 
@@ -420,12 +420,7 @@ POLAR_GRID = "GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif"
 
 
 @pytest.mark.parametrize("tms_name", list(TMSS))
-@pytest.mark.parametrize("source", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: tile_grid.native_zoom measures the pixel size at the centre of the native bounds, which "
-        "for this Antarctic grid is the South Pole (a point in both TMSs' CRSs where a pixel has no "
-        "meaningful size): TileJSON says maxzoom 0, tiles 24-48 source pixels coarse")))
-    if name_of(p) == POLAR_GRID else p for p in SERVED], ids=name_of)
+@pytest.mark.parametrize("source", SERVED, ids=name_of)
 def test_maxzoom_reaches_the_images_resolution(catalog, source, tms_name):
     """TileJSON's maxzoom (the native zoom) is the zoom nearest the image's resolution where the
     image has data near its centre: its tile pixels are at most √2 source pixels, or a map could

@@ -18,13 +18,19 @@ def create_app(settings: Settings, db: Database) -> Flask:
 
     from cogbrowser.api.cogs import blueprint as cogs
     from cogbrowser.api.health import blueprint as health
+    from cogbrowser.api.images import blueprint as images
     from cogbrowser.api.problems import register_problem_handlers
     from cogbrowser.ogc.tiles import blueprint as tiles
+    from cogbrowser.ogc.wms import blueprint as wms
+    from cogbrowser.ogc.wmts import blueprint as wmts
     from cogbrowser.ui.home import blueprint as home
 
     register_problem_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(cogs)
+    app.register_blueprint(images)
     app.register_blueprint(tiles)
+    app.register_blueprint(wms)
+    app.register_blueprint(wmts)
     app.register_blueprint(home)
     return app

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,9 @@ from cogbrowser.raster.render import render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
 __all__ = ["Layer", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
-           "render_layer", "value_at", "wgs84_bounds", "MAX_MOSAIC_IMAGES"]
+           "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE", "MAX_MOSAIC_IMAGES"]
 
+DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
 TimeRange = tuple[datetime | None, datetime | None]
@@ -67,6 +68,48 @@ class Layer:
     def spec(self, params: Mapping[str, Sequence[str]]) -> RenderSpec:
         """The render parameters (each name → the values given) parsed against this layer."""
         return parse_render_spec(params, self.band_names, self.presets)
+
+    def styles(self) -> list[tuple[str, str, RenderSpec]]:
+        """(name, title, spec) of the styles this layer can draw: "default" (the image's own
+        bands and 2-98 % range), then each preset of its collection that its bands can draw (a
+        preset needing a band the image lacks is not offered). WMS and WMTS publish these."""
+        styles = [(DEFAULT_STYLE, "Default", self.spec({}))]
+        for preset in self.presets:
+            name = str(preset.get("name") or "")
+            if not name or name.lower() == DEFAULT_STYLE:
+                continue
+            try:
+                spec = self.spec({"style": [name]})
+            except InvalidInput:
+                continue
+            styles.append((name, str(preset.get("title") or name), spec))
+        return styles
+
+    @property
+    def abstract(self) -> str:
+        """A sentence or two for a GIS user's layer list: what the layer is and holds."""
+        image = self.image
+        bands = ", ".join(str(n) for n in self.band_names if n)
+        if self.is_collection:
+            description = (self.collection or {}).get("description") or ""
+            return (f"{description} " if description else "") + (
+                "A mosaic of the collection's images, newest on top; TIME picks acquisitions "
+                f"(default: the newest). Bands: {bands}.")
+        parts = [f"{image['band_count']}-band {image['dtype']} image, {image['width']} x {image['height']} pixels"]
+        if image.get("epsg"):
+            parts.append(f"EPSG:{image['epsg']}")
+        if image.get("acquired_at"):
+            parts.append(f"acquired {utc_iso(image['acquired_at'])}")
+        if image.get("cloud_cover") is not None:
+            parts.append(f"cloud cover {image['cloud_cover']:g} %")
+        if image.get("collection_id"):
+            parts.append(f"collection {image['collection_id']}")
+        return "; ".join(parts) + (f". Bands: {bands}." if bands else ".")
+
+
+def utc_iso(value: datetime) -> str:
+    """A time as ISO 8601 in UTC with a Z: the form TIME values and JSON answers use."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def find_layer(conn: psycopg.Connection, name: str) -> Layer:

@@ -9,7 +9,7 @@ shared in-memory cache of encoded pictures, so the same picture is rendered once
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Response, current_app, request
 from rasterio.crs import CRS
@@ -32,6 +32,23 @@ def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds
     fmt = fmt.lower()
     key = repr(([i["checksum"] for i in images], crs.to_string(), tuple(float(v) for v in bounds), width, height,
                 fmt, sorted(request.args.items(multi=True))))
+
+    def draw() -> bytes:
+        settings = current_app.config["COGBROWSER_SETTINGS"]
+        rgba = render_layer(images, [settings.image_file(i["path"]) for i in images], spec, crs, bounds, width, height)
+        return encode(rgba, fmt)
+
+    return cached_response(key, draw, FORMATS[fmt], headers)
+
+
+def cached_response(key: str, produce: Callable[[], bytes], content_type: str,
+                    headers: dict | None = None) -> Response:
+    """The bytes `produce` makes, with an ETag from `key` (a text of everything that determines
+    them), 304 for a matching If-None-Match, Cache-Control, and the shared cache of pictures.
+
+    For pictures that are more than one layer's render (e.g. a WMS GetMap of several layers on a
+    background colour, or a GeoTIFF); exceptions of `produce` go to the caller.
+    """
     etag = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     headers = {"ETag": f'"{etag}"', "Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*",
                **(headers or {})}
@@ -41,8 +58,6 @@ def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds
     cache: TileCache = current_app.extensions["cogbrowser.tile_cache"]
     body = cache.get(etag)
     if body is None:
-        settings = current_app.config["COGBROWSER_SETTINGS"]
-        rgba = render_layer(images, [settings.image_file(i["path"]) for i in images], spec, crs, bounds, width, height)
-        body = encode(rgba, fmt)
+        body = produce()
         cache.put(etag, body)
-    return Response(body, headers=headers, content_type=FORMATS[fmt])
+    return Response(body, headers=headers, content_type=content_type)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import morecantile
+import numpy as np
 import psycopg
 from pyproj import Transformer
 
@@ -19,6 +20,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.layers import Layer
 
 ZOOM_SPAN = 12  # zooms advertised below the native one: coarser ones show the image as a few pixels
+SAMPLES = 5  # points a side at which native_zoom measures the image's pixel size
 EDGE = 1e-9  # a fraction of a tile: a box edge exactly on a tile edge does not reach into the next tile
 
 BBox = tuple[float, float, float, float]
@@ -51,15 +53,27 @@ def advertised_bounds(conn: psycopg.Connection, layer: Layer) -> BBox:
 
 
 def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
-    """The zoom whose pixels are as fine as the image's, measured at its centre in the TMS's CRS."""
+    """The zoom whose pixels are as fine as the image's where the image is most detailed in the
+    TMS's CRS: one pixel step measured at SAMPLES x SAMPLES points across the image, the finest kept.
+
+    Not at the centre alone: that may be a point where a pixel has no size in the TMS's CRS (the
+    South Pole at the centre of an Antarctic grid) or off the Earth (beside a geostationary disk).
+    """
     left, bottom, right, top = image["native_bounds"]
-    cx, cy = (left + right) / 2, (bottom + top) / 2
+    step_x, step_y = image["resolution"]
+    xs, ys = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1], np.linspace(bottom, top, SAMPLES + 2)[1:-1])
+    xs, ys = xs.ravel(), ys.ravel()
     to_tms = _transformer(image["crs"], tms.rasterio_crs.to_wkt())
-    (x0, x1), (y0, y1) = to_tms.transform([cx, cx + image["resolution"][0]], [cy, cy])
-    resolution = math.hypot(x1 - x0, y1 - y0)
-    if not math.isfinite(resolution) or resolution <= 0:
+    tx, ty = (np.asarray(v) for v in to_tms.transform(np.concatenate([xs, xs + step_x, xs]),
+                                                       np.concatenate([ys, ys, ys + step_y]), errcheck=False))
+    n = xs.size
+    with np.errstate(invalid="ignore"):
+        sizes = np.sqrt(np.hypot(tx[n:2 * n] - tx[:n], ty[n:2 * n] - ty[:n])
+                        * np.hypot(tx[2 * n:] - tx[:n], ty[2 * n:] - ty[:n]))
+    sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
+    if not sizes.size:
         return tms.minzoom
-    return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(resolution))))
+    return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(float(sizes.min())))))
 
 
 @lru_cache(maxsize=256)

@@ -19,7 +19,6 @@ from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, images_for_area, parse_time_range
 from cogbrowser.ogc.rendering import rendered_response
 from cogbrowser.ogc.tile_grid import advertised_bounds, zoom_range
-from cogbrowser.ogc.tile_grid import native_zoom as _native_zoom  # noqa: F401 (moved; tests import it here)
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 

@@ -1,0 +1,293 @@
+"""WMS 1.1.1 and 1.3.0 at `/wms` (KVP over GET): GetCapabilities, GetMap, GetFeatureInfo, GetLegendGraphic.
+
+A thin adapter, like the XYZ one: it reads the request (wms_params), resolves layers and picks
+images through `layers`, renders through the raster core and writes WMS's own answers (capabilities
+XML, exception reports, feature info). A layer is an image id, or a collection id drawn as a mosaic
+of its images, newest on top; LAYERS are drawn bottom to top in the order given. Our render
+parameters (`bands`, `expression`, `rescale`, `colormap`, ...) are vendor parameters of GetMap,
+GetFeatureInfo (`nodata`) and GetLegendGraphic; a WMS style is a preset of the layer's collection
+("default": the image's own bands and 2-98 % range).
+
+TIME (collection layers): an instant, a day, or `start/end` (`..` or nothing for an open end).
+Without TIME a collection layer shows its newest acquisition, the default its capabilities
+declare, as WMS requires (the behaviour of GeoServer's mosaics too); `TIME=../..` shows every
+acquisition, newest on top. `TIME=current` is the newest.
+
+Every error is a ServiceExceptionReport with HTTP 200 (why 200: see ogc/wms_exceptions.py), or, for a
+GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. Rendered
+answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 304 when they can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+
+import psycopg
+from flask import Blueprint, Response, current_app, request, url_for
+
+from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.layers import (Layer, TimeRange, find_layer, images_for_area, parse_time_range, render_layer,
+                               value_at, wgs84_bounds)
+from cogbrowser.ogc.wms_exceptions import WMSError, exception_response
+from cogbrowser.ogc.feature_info import PointValues, feature_info_response
+from cogbrowser.ogc.rendering import cached_response
+from cogbrowser.ogc.wms_capabilities import CAPABILITIES_TYPES, capabilities_document, describe_layers, native_crs
+from cogbrowser.ogc.wms_params import (INFO_FORMATS, MAP_FORMATS, SUPPORTED_CRS, MapCRS, Params, exception_mode,
+                                       negotiate_version, parse_bbox, parse_bgcolor, parse_crs, parse_feature_count,
+                                       parse_format, parse_names, parse_optional_size, parse_point, parse_size,
+                                       parse_styles, parse_transparent, pixel_centre, request_version)
+from cogbrowser.raster.compose import encode_map, stack
+from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
+from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
+
+blueprint = Blueprint("wms", __name__)
+
+Handler = Callable[[Params, str], Response]
+
+
+@blueprint.get("/wms")
+def service() -> Response:
+    """Dispatch on REQUEST; every WMSError becomes the report of the request's version."""
+    params = Params(request.args)
+    version = request_version(params)
+    try:
+        service_name = params.get("service")
+        if service_name and service_name.upper() != "WMS":
+            raise WMSError("InvalidParameterValue", f"SERVICE {service_name!r} is not offered here (use WMS)",
+                           "SERVICE")
+        return _operation(params)(params, version)
+    except WMSError as error:
+        return exception_response(error, version)
+
+
+def _operation(params: Params) -> Handler:
+    name = params.required("request")
+    handlers: dict[str, Handler] = {
+        "getcapabilities": get_capabilities, "capabilities": get_capabilities,
+        "getmap": get_map, "map": get_map,
+        "getfeatureinfo": get_feature_info, "feature_info": get_feature_info,
+        "getlegendgraphic": get_legend_graphic,
+    }
+    handler = handlers.get(name.lower())
+    if handler is None:
+        raise WMSError("OperationNotSupported", f"REQUEST {name!r} is not an operation of this WMS (use "
+                       f"GetCapabilities, GetMap, GetFeatureInfo or GetLegendGraphic)", "REQUEST")
+    return handler
+
+
+def _connection() -> AbstractContextManager[psycopg.Connection]:
+    return current_app.extensions["cogbrowser.db"].connection()
+
+
+def _max_size() -> int:
+    return current_app.config["COGBROWSER_SETTINGS"].max_image_size
+
+
+def _files(images: Sequence[dict]) -> list:
+    settings = current_app.config["COGBROWSER_SETTINGS"]
+    return [settings.image_file(image["path"]) for image in images]
+
+
+# ------------------------------------------------------------------------------ GetCapabilities
+
+def get_capabilities(params: Params, _: str) -> Response:
+    """The catalog's layers, in the version negotiated from VERSION (1.3.0 without one)."""
+    version = negotiate_version(params.get("version") or params.get("wmtver"))
+    with _connection() as conn:
+        layers = describe_layers(conn)
+    body = capabilities_document(version, layers, url_for("wms.service", _external=True), _max_size())
+    return Response(body, content_type=CAPABILITIES_TYPES[version],
+                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+
+
+# ------------------------------------------------------------------------------ shared steps
+
+def _layer(conn: psycopg.Connection, name: str, parameter: str = "LAYERS") -> Layer:
+    try:
+        return find_layer(conn, name)
+    except NotFound as exc:
+        raise WMSError("LayerNotDefined", str(exc), parameter) from None
+
+
+def _spec(layer: Layer, params: Params, style: str | None) -> RenderSpec:
+    """The layer's RenderSpec from its WMS style and our vendor render parameters.
+
+    A style the layer cannot draw (unknown, or a preset needing bands it lacks, which the
+    capabilities therefore do not list) is StyleNotDefined; any other bad value, InvalidParameterValue.
+    """
+    values = params.render_params(style)
+    requested = values.get("style") or []
+    try:
+        return layer.spec(values)
+    except RenderSpecError as exc:
+        if exc.parameter == "style" or (requested and not _drawable(layer, requested)):
+            raise WMSError("StyleNotDefined", f"layer {layer.id!r} has no style {requested[-1]!r} it can "
+                           f"draw: {exc}", "STYLES") from None
+        raise WMSError("InvalidParameterValue", f"layer {layer.id!r}: {exc}", exc.parameter.upper()) from None
+    except InvalidInput as exc:  # expression and colormap errors name their parameter in the text
+        raise WMSError("InvalidParameterValue", f"layer {layer.id!r}: {exc}") from None
+
+
+def _drawable(layer: Layer, style: list[str]) -> bool:
+    """Whether the layer can draw `style` (a preset, or none) without other parameters."""
+    try:
+        layer.spec({"style": style})
+    except InvalidInput:
+        return False
+    return True
+
+
+def _time(layer: Layer, params: Params) -> TimeRange:
+    """The acquisitions a collection layer draws: TIME's, or the newest (the declared default)."""
+    if not layer.is_collection:
+        return None, None  # an image layer has no TIME dimension: WMS ignores the parameter
+    text = params.get("time")
+    if text is not None and not text:
+        raise WMSError("MissingDimensionValue", "TIME is given without a value: give a time, a day or "
+                       "start/end, or leave TIME out for the newest acquisition", "TIME")
+    if text and text.lower() not in ("current", "present"):
+        try:
+            return parse_time_range(text, "TIME")
+        except InvalidInput as exc:
+            raise WMSError("InvalidDimensionValue", str(exc), "TIME") from None
+    newest = layer.image.get("acquired_at")  # a collection layer's image is its newest
+    return newest, newest
+
+
+def _map_crs(params: Params, version: str, layers: Sequence[Layer]) -> MapCRS:
+    """The request's CRS, among the service's plus the own CRS of the image layers asked."""
+    offered = set(SUPPORTED_CRS) | {code for code in map(native_crs, layers) if code}
+    return parse_crs(params, version, offered)
+
+
+# ------------------------------------------------------------------------------ GetMap
+
+def get_map(params: Params, version: str) -> Response:
+    """The map, or for EXCEPTIONS=INIMAGE/BLANK a picture in place of an exception report."""
+    try:
+        return _get_map(params, version)
+    except WMSError as error:
+        mode = exception_mode(params)
+        picture = _error_picture(params, error, mode) if mode != "xml" else None
+        if picture is None:
+            raise
+        return picture
+
+
+def _get_map(params: Params, version: str) -> Response:
+    names = parse_names(params, "layers")
+    styles = parse_styles(params, len(names))
+    fmt = parse_format(params, "format", MAP_FORMATS)
+    transparent, background = parse_transparent(params), parse_bgcolor(params)
+    width, height = parse_size(params, _max_size())
+    with _connection() as conn:
+        layers = [_layer(conn, name) for name in names]
+        crs = _map_crs(params, version, layers)
+        bounds = parse_bbox(params, crs)
+        plans = [(_spec(layer, params, style), images_for_area(conn, layer, crs.crs, bounds, _time(layer, params)))
+                 for layer, style in zip(layers, styles)]
+
+    def draw() -> bytes:
+        pictures = (render_layer(images, _files(images), spec, crs.crs, bounds, width, height)
+                    for spec, images in plans)
+        return encode_map(stack(pictures), MAP_FORMATS[fmt], background, transparent, (crs.crs, bounds))
+
+    key = repr(("wms", [[i["checksum"] for i in images] for _, images in plans], crs.crs.to_string(), bounds,
+                width, height, fmt, transparent, background, sorted(request.args.items(multi=True))))
+    try:
+        return cached_response(key, draw, fmt)
+    except InvalidInput as exc:  # values the reader refuses, e.g. a nodata the image's dtype cannot hold
+        raise WMSError("InvalidParameterValue", str(exc)) from None
+
+
+def _error_picture(params: Params, error: WMSError, mode: str) -> Response | None:
+    """The message (INIMAGE) or nothing (BLANK) in a picture of the requested size and format;
+    None when the request's size or format are themselves wrong (the report is sent instead)."""
+    try:
+        fmt = parse_format(params, "format", MAP_FORMATS)
+        width, height = parse_size(params, _max_size())
+        transparent, background = parse_transparent(params), parse_bgcolor(params)
+    except WMSError:
+        return None
+    if MAP_FORMATS[fmt] == "tiff":
+        return None  # a GeoTIFF without a valid BBOX/CRS could not be georeferenced
+    text = f"{error.code_for('1.3.0')}: {error.message}" if mode == "inimage" else ""
+    rgba = draw_message(text, width, height, (0, 0, 0, 0))
+    return Response(encode_map(rgba, MAP_FORMATS[fmt], background, transparent), content_type=fmt,
+                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------ GetFeatureInfo
+
+def get_feature_info(params: Params, version: str) -> Response:
+    """The raw values under pixel I/J (X/Y) of the map the request describes, per QUERY_LAYERS."""
+    names = parse_names(params, "layers")
+    styles = dict(zip(names, parse_styles(params, len(names))))
+    queried = parse_names(params, "query_layers")
+    info_format = parse_format(params, "info_format", INFO_FORMATS, default="text/plain")
+    width, height = parse_size(params, _max_size())
+    count = parse_feature_count(params)
+    with _connection() as conn:
+        layers = _queried_layers(conn, names, queried)
+        crs = _map_crs(params, version, layers)
+        bounds = parse_bbox(params, crs)
+        x, y = pixel_centre(bounds, width, height, *parse_point(params, width, height))
+        dx, dy = (bounds[2] - bounds[0]) / width / 2, (bounds[3] - bounds[1]) / height / 2
+        features = []
+        for layer in layers:
+            spec = _spec(layer, params, styles[layer.id])
+            images = images_for_area(conn, layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
+            features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
+    return feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
+
+
+def _queried_layers(conn: psycopg.Connection, names: Sequence[str], queried: Sequence[str]) -> list[Layer]:
+    """The QUERY_LAYERS, each of which must exist (LayerNotDefined) and be one of LAYERS."""
+    layers = []
+    for name in queried:
+        layer = _layer(conn, name, "QUERY_LAYERS")
+        if name not in names:
+            raise WMSError("LayerNotQueryable", f"QUERY_LAYERS names {name!r}, which is not in LAYERS",
+                           "QUERY_LAYERS")
+        layers.append(layer)
+    for name in set(names) - set(queried):
+        _layer(conn, name)  # the map's other layers must exist too
+    return layers
+
+
+def _pixel_values(name: str, images: Sequence[dict], crs: MapCRS, x: float, y: float, nodata: float | None,
+                  count: int) -> list[PointValues]:
+    """Up to `count` images with data at (x, y), topmost (newest) first, as `value_at` picks them."""
+    lonlat = wgs84_bounds(crs.crs, (x, y, x, y))
+    if lonlat is None:  # a point with no place on Earth has no pixel either
+        return []
+    files = _files(images)
+    found: list[PointValues] = []
+    start = 0
+    while start < len(images) and len(found) < count:
+        hit = value_at(images[start:], files[start:], crs.crs, x, y, nodata=nodata)
+        if hit is None or all(value is None for value in hit[1]):
+            break
+        image, values = hit
+        found.append(PointValues(name, lonlat[0], lonlat[1], image, values))
+        start += next(k for k, candidate in enumerate(images[start:]) if candidate is image) + 1
+    return found
+
+
+# ------------------------------------------------------------------------------ GetLegendGraphic
+
+def get_legend_graphic(params: Params, _: str) -> Response:
+    """The legend of LAYER in STYLE (and any render parameters), as a PNG."""
+    name = params.required("layer")
+    parse_format(params, "format", ("image/png",), default="image/png")
+    width, height = parse_optional_size(params, _max_size())
+    with _connection() as conn:
+        layer = _layer(conn, name, "LAYER")
+    spec = _spec(layer, params, params.get("style"))
+
+    def draw() -> bytes:
+        return encode_map(draw_legend(legend_for(spec, layer.image["bands"]), width, height), "png")
+
+    key = repr(("wms-legend", layer.image["checksum"], sorted(request.args.items(multi=True))))
+    return cached_response(key, draw, "image/png")

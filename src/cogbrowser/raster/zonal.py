@@ -1,0 +1,227 @@
+"""Statistics of an image's raw values over a zone: a bbox, a polygon, or the whole image.
+
+Zonal statistics are read on the image's own pixel grid, never warped: resampling would invent
+values (bilinear) or shift which pixels count (nearest onto another grid). A pixel belongs to the
+zone when its centre is inside (GDAL's rasterize rule, as `rasterio.features.geometry_mask`); a
+zone smaller than a pixel, which would select nothing, counts the pixels it touches instead.
+
+Every way a file marks missing pixels is honoured per band (nodata tag, internal mask, alpha band,
+NaN), as `read(masked=True)` does. Big zones are read from the finest overview that keeps the pixel
+count under a cap (the trade GDAL's approximate statistics make), then decimated if even the
+coarsest overview is too big; the answer says which grid was used, so numbers can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.features import geometry_mask
+from rasterio.windows import Window
+
+from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
+from cogbrowser.raster.region import (WGS84, BBox, ImageExtent, OutsideImage, clip_to_image, parse_bbox,
+                                      parse_crs, parse_geometry, rectangle, shapes_bounds, shapes_to_crs)
+from cogbrowser.raster.render_spec import RenderSpec
+from cogbrowser.raster.statistics import MAX_SAMPLE_PIXELS
+
+__all__ = ["ZonalStatistics", "zonal_statistics", "summarise", "parse_zone", "parse_bins", "DEFAULT_BINS",
+           "MAX_BINS"]
+
+DEFAULT_BINS = 10
+MAX_BINS = 1000
+PERCENTILES = (2, 50, 98)
+
+
+@dataclass(frozen=True)
+class ZonalStatistics:
+    """One summary per output (see `summarise`), and the grid they were computed on.
+
+    `window` is in the pixels of `overview_level` (None: full resolution); `shape` is the
+    (height, width) actually read from it, smaller than the window only when decimated;
+    `resolution` is the size of one of those pixels in the image's CRS units.
+    """
+
+    outputs: list[dict]
+    pixels: int
+    overview_level: int | None
+    window: Window
+    shape: tuple[int, int]
+    resolution: tuple[float, float]
+    all_touched: bool
+
+
+def parse_zone(bbox: str | None, bbox_crs: str | None, geometry: str | None, body: str | None,
+               image: ImageExtent) -> tuple[list[dict] | None, str]:
+    """The zone a request names, as polygons in the image's CRS (None: the whole image), and how to
+    name it in messages. One of `bbox` (in `bbox_crs`, default lon/lat), `geometry` (GeoJSON text)
+    or a posted GeoJSON `body`; more than one is an error rather than a silent choice."""
+    given = [name for name, value in (("bbox", bbox), ("geometry", geometry), ("body", body))
+             if value is not None and value.strip()]
+    if len(given) > 1:
+        raise InvalidInput(f"{given[1]}: give one zone, not {' and '.join(given)}")
+    if bbox_crs and given != ["bbox"]:
+        raise InvalidInput("bbox-crs: it says the CRS of bbox, and no bbox is given")
+    if not given:
+        return None, "the image"
+    if given[0] == "bbox":
+        crs, what = parse_crs(bbox_crs, "bbox-crs", image, WGS84), f"the bbox {bbox}"
+        shapes = [rectangle(clip_to_image(parse_bbox(bbox, crs), crs, image, what))]
+    else:
+        crs, what = WGS84, "the geometry"
+        shapes = parse_geometry(geometry if given[0] == "geometry" else body, given[0])
+    return shapes_to_crs(shapes, crs, image.crs, what), what
+
+
+def parse_bins(bins: str | None, value_range: str | None) -> tuple[int, tuple[float, float] | None]:
+    """The histogram's `bins` (1..MAX_BINS) and optional `range` ("min,max")."""
+    count = DEFAULT_BINS
+    if bins is not None and bins.strip():
+        if not bins.strip().isdigit() or not 1 <= int(bins) <= MAX_BINS:
+            raise InvalidInput(f"bins: {bins!r} is not a whole number in 1..{MAX_BINS}")
+        count = int(bins)
+    if value_range is None or not value_range.strip():
+        return count, None
+    parts = value_range.split(",")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput(f"range: {value_range!r} is not 'min,max'") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InvalidInput(f"range: {value_range!r} needs finite numbers with min below max")
+    return count, (low, high)
+
+
+def zonal_statistics(path: Path, spec: RenderSpec, shapes: Sequence[dict] | None, *, what: str = "the area",
+                     bins: int = DEFAULT_BINS, value_range: tuple[float, float] | None = None,
+                     max_pixels: int = MAX_SAMPLE_PIXELS) -> ZonalStatistics:
+    """Statistics of each of `spec`'s outputs over `shapes` (polygons in the image's CRS; None: the
+    whole image). OutsideImage (naming `what`) when the zone's box misses the image."""
+    with rasterio.Env(**GDAL_OPTIONS):
+        base = dataset(path)
+        bounds = shapes_bounds(shapes) if shapes else tuple(base.bounds)
+        full = _window(base, bounds)
+        if full is None:
+            raise OutsideImage(what)
+        level = _overview_level(base, full, max_pixels)
+        src = base if level is None else dataset(path, level)
+        window = _window(src, bounds)
+        if window is None:  # cannot happen when the full-resolution window exists; never read nothing
+            raise OutsideImage(what)
+        shape = _decimated_shape(window, max_pixels)
+        data, valid = _read(src, spec, window, shape)
+        transform = src.window_transform(window) * Affine.scale(window.width / shape[1], window.height / shape[0])
+    zone, all_touched = _zone(shapes, shape, transform)
+    pixels = int(zone.sum())
+    outputs = [summarise(values[ok & zone], pixels, bins, value_range) for values, ok in _outputs(spec, data, valid)]
+    resolution = (math.hypot(transform.a, transform.d), math.hypot(transform.b, transform.e))
+    return ZonalStatistics(outputs, pixels, level, window, shape, resolution, all_touched)
+
+
+def summarise(values: np.ndarray, pixels: int, bins: int = DEFAULT_BINS,
+              value_range: tuple[float, float] | None = None) -> dict:
+    """count, valid_percent (of the zone's `pixels`), min, max, mean, std, median, p2, p98 and a
+    histogram of the valid `values`; integers stay integers for min and max."""
+    count = int(values.size)
+    summary: dict = {"count": count, "valid_percent": round(100.0 * count / pixels, 4) if pixels else 0.0}
+    if count == 0:
+        return {**summary, **dict.fromkeys(("min", "max", "mean", "std", "median", "p2", "p98", "histogram"))}
+    as_float = values.astype(np.float64, copy=False)
+    p2, median, p98 = (float(v) for v in np.percentile(as_float, PERCENTILES))
+    counts, edges = np.histogram(as_float, bins=bins, range=value_range)
+    return {**summary, "min": values.min().item(), "max": values.max().item(), "mean": float(as_float.mean()),
+            "std": float(as_float.std()), "median": median, "p2": p2, "p98": p98,
+            "histogram": {"counts": counts.tolist(), "edges": edges.tolist()}}
+
+
+# ---------------------------------------------------------------- grid
+
+def _window(src: rasterio.io.DatasetReader, bounds: BBox) -> Window | None:
+    """The whole pixels of `src` under `bounds` (rounded outward, at least one), or None if none.
+
+    From the inverse geotransform of the box's corners, which also holds for rotated images
+    (rasterio's windows.from_bounds refuses those).
+    """
+    left, bottom, right, top = bounds
+    cols, rows = ~src.transform * (np.array([left, right, right, left]), np.array([top, top, bottom, bottom]))
+    col0, row0 = max(math.floor(cols.min()), 0), max(math.floor(rows.min()), 0)
+    col1 = min(max(math.ceil(cols.max()), col0 + 1), src.width)
+    row1 = min(max(math.ceil(rows.max()), row0 + 1), src.height)
+    if col0 >= col1 or row0 >= row1:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _overview_level(src: rasterio.io.DatasetReader, window: Window, max_pixels: int) -> int | None:
+    """The finest level (None: full resolution) whose pixels under `window` fit in `max_pixels`;
+    the coarsest overview when none does."""
+    if window.width * window.height <= max_pixels:
+        return None
+    factors = src.overviews(1)
+    for level, factor in enumerate(factors):
+        if (window.width / factor) * (window.height / factor) <= max_pixels:
+            return level
+    return len(factors) - 1 if factors else None
+
+
+def _decimated_shape(window: Window, max_pixels: int) -> tuple[int, int]:
+    scale = max(1.0, math.sqrt(window.width * window.height / max_pixels))
+    return max(1, math.floor(window.height / scale)), max(1, math.floor(window.width / scale))
+
+
+def _zone(shapes: Sequence[dict] | None, shape: tuple[int, int], transform: Affine) -> tuple[np.ndarray, bool]:
+    """Pixels whose centre is inside `shapes` — or, if there is none, those the shapes touch."""
+    if not shapes:
+        return np.ones(shape, bool), False
+    inside = geometry_mask(shapes, out_shape=shape, transform=transform, invert=True)
+    if inside.any():
+        return inside, False
+    return geometry_mask(shapes, out_shape=shape, transform=transform, invert=True, all_touched=True), True
+
+
+# ---------------------------------------------------------------- values
+
+def _read(src: rasterio.io.DatasetReader, spec: RenderSpec, window: Window,
+          shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values of `spec.source_bands` and their per-band validity, (bands, H, W) each."""
+    bands = list(spec.source_bands)
+    out_shape = (len(bands), *shape)
+    data = src.read(bands, window=window, out_shape=out_shape, resampling=Resampling.nearest)
+    nodata = spec.nodata
+    if nodata is None:
+        valid = src.read_masks(bands, window=window, out_shape=out_shape, resampling=Resampling.nearest) > 0
+    else:  # the override replaces the file's nodata; its mask or alpha band still applies
+        flags = src.mask_flag_enums[0]
+        if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
+            mask = src.dataset_mask(window=window, out_shape=shape, resampling=Resampling.nearest) > 0
+        else:
+            mask = np.ones(shape, bool)
+        valid = np.broadcast_to(mask, out_shape).copy()
+        if not math.isnan(nodata):
+            valid &= data != nodata
+    if data.dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    return data, valid
+
+
+def _outputs(spec: RenderSpec, data: np.ndarray, valid: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(values, valid) per output: a band as read, or an expression (float64) valid where every band
+    it uses is valid and its result is finite."""
+    if not spec.expressions:
+        yield from zip(data, valid)
+        return
+    index = {band: i for i, band in enumerate(spec.source_bands)}
+    by_band = {band: data[i] for band, i in index.items()}
+    for expression in spec.expressions:
+        values = expression.evaluate(by_band, dtype=np.float64)
+        ok = np.isfinite(values)
+        for band in expression.bands:
+            ok &= valid[index[band]]
+        yield values, ok
