@@ -6,6 +6,7 @@ from flask import Flask
 
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
+from cogbrowser.layers import LayerCache
 from cogbrowser.ogc.tile_cache import TileCache
 
 
@@ -14,6 +15,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app = Flask("cogbrowser")
     app.config["COGBROWSER_SETTINGS"] = settings
     app.extensions["cogbrowser.db"] = db
+    app.extensions["cogbrowser.layers"] = LayerCache(db)
     app.extensions["cogbrowser.tile_cache"] = TileCache()
 
     from cogbrowser.api.cogs import blueprint as cogs

@@ -20,22 +20,23 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from rasterio.crs import CRS
-from rasterio.warp import transform_bounds
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.raster.metadata import parse_datetime
-from cogbrowser.raster.reader import Area, read_area, read_point
+from cogbrowser.raster.reader import Area, read_area, read_point, transformer
 from cogbrowser.raster.render import render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
-__all__ = ["Layer", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
+__all__ = ["Layer", "LayerCache", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
            "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE", "MAX_MOSAIC_IMAGES"]
 
 DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
 TimeRange = tuple[datetime | None, datetime | None]
+WGS84 = CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,20 @@ class Layer:
     """One image, or a collection drawn as a mosaic of its images.
 
     `image` is the image itself, or the collection's newest image: it stands for the layer's bands
-    (names, statistics for the default rescale) and native resolution.
+    (names, statistics for the default rescale) and native resolution. `extent` is a collection's
+    WGS84 box around all its images (an image's is its own `bbox`).
     """
 
     id: str
     image: dict
     collection: dict | None
     is_collection: bool
+    extent: tuple[float, float, float, float] | None = None
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """The layer's WGS84 box as the catalog stores it (east past 180 across the antimeridian)."""
+        return tuple(self.extent if self.is_collection and self.extent else self.image["bbox"])
 
     @property
     def presets(self) -> list[dict]:
@@ -129,7 +137,35 @@ def find_layer(conn: psycopg.Connection, name: str) -> Layer:
     newest = queries.search_images(conn, queries.ImageQuery(collections=[name], limit=1))
     if not newest:
         raise NotFound(f"collection {name!r} has no images yet")
-    return Layer(name, newest[0], collection, True)
+    return Layer(name, newest[0], collection, True, queries.collection_extent(conn, name))
+
+
+class LayerCache:
+    """`find_layer` with a memory: layers by name, forgotten whenever the catalog changes.
+
+    A tile server looks up the same few layers thousands of times; each lookup is two queries and
+    ~1.3 ms of a ~10 ms tile. Entries are stamped with the catalog's change count (catalog/changes.py)
+    read before the lookup, so a change committed during it makes the entry stale, not wrong.
+    """
+
+    def __init__(self, db: Database, max_entries: int = 4096) -> None:
+        self.db = db
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[int, Layer]] = {}
+
+    def find(self, name: str) -> Layer:
+        """The layer called `name`; NotFound if there is none (not remembered)."""
+        version = self.db.changes.version
+        entry = self._entries.get(name)
+        if version is not None and entry is not None and entry[0] == version:
+            return entry[1]
+        with self.db.connection() as conn:
+            layer = find_layer(conn, name)
+        if version is not None:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[name] = (version, layer)
+        return layer
 
 
 def list_layers(conn: psycopg.Connection) -> list[Layer]:
@@ -143,7 +179,7 @@ def list_layers(conn: psycopg.Connection) -> list[Layer]:
         if cid and (cid not in newest or _newer(image, newest[cid])):
             newest[cid] = image
     for cid in sorted(newest):
-        layers.append(Layer(cid, newest[cid], collections.get(cid), True))
+        layers.append(Layer(cid, newest[cid], collections.get(cid), True, queries.collection_extent(conn, cid)))
     for image in images:
         cid = image["collection_id"]
         layers.append(Layer(image["id"], image, collections.get(cid) if cid else None, False))
@@ -194,7 +230,7 @@ def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> tuple[float, float,
         box = tuple(float(v) for v in bounds)
     else:
         try:
-            box = transform_bounds(crs, "EPSG:4326", *bounds, densify_pts=21)
+            box = transformer(crs, WGS84).transform_bounds(*bounds, densify_pts=21)
         except Exception:
             return None
     if not all(math.isfinite(v) for v in box):
@@ -202,17 +238,19 @@ def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> tuple[float, float,
     return box
 
 
-def images_for_area(conn: psycopg.Connection, layer: Layer, crs: CRS | str, bounds: Sequence[float],
+def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence[float],
                     time: TimeRange = (None, None)) -> list[dict]:
     """The images to draw for `bounds` (in `crs`): the image itself, or the collection's images
-    that touch the area within `time`, newest first (the catalog's GiST index does the search)."""
+    that touch the area within `time`, newest first (the catalog's GiST index does the search;
+    only then is a connection taken from the pool)."""
     if not layer.is_collection:
         return [layer.image]
     box = wgs84_bounds(crs, bounds)
     start, end = time
-    return queries.search_images(conn, queries.ImageQuery(
-        bbox=box, collections=[layer.id], start=start, end=end,
-        sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
+    with db.connection() as conn:
+        return queries.search_images(conn, queries.ImageQuery(
+            bbox=box, collections=[layer.id], start=start, end=end,
+            sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
 
 
 def read_image_area(image: dict, image_file: Path, spec: RenderSpec, crs: CRS | str,

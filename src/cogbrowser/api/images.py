@@ -24,7 +24,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from rasterio.crs import CRS
 
 from cogbrowser.api.problems import problem
-from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
 from cogbrowser.ogc.rendering import cached_response, rendered_response
@@ -170,12 +169,13 @@ def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
 
 def _image_layer(image_id: str) -> Layer:
     """The image as a layer (its bands, and its collection's presets for `style`); NotFound if none."""
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
-        image = queries.get_image(conn, image_id)
-        if image is None:
-            raise NotFound(f"no image {image_id!r} in the catalog")
-        collection = queries.get_collection(conn, image["collection_id"]) if image["collection_id"] else None
-    return Layer(image_id, image, collection, False)
+    try:
+        layer = current_app.extensions["cogbrowser.layers"].find(image_id)
+    except NotFound:
+        layer = None
+    if layer is None or layer.is_collection:
+        raise NotFound(f"no image {image_id!r} in the catalog")
+    return layer
 
 
 def _params(*names: str) -> dict[str, list[str]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from cogbrowser.catalog.changes import CatalogChanges
 from cogbrowser.catalog.embedded import EmbeddedPostgres
 from cogbrowser.catalog.migrate import migrate
 from cogbrowser.config import Settings
@@ -26,6 +28,8 @@ class Database:
     def __init__(self, url: str, embedded: EmbeddedPostgres | None = None, *, max_size: int = 10) -> None:
         self.url = url
         self.embedded = embedded
+        self._changes: CatalogChanges | None = None
+        self._changes_lock = threading.Lock()
         try:  # fail fast with the server's own words rather than a pool time-out
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
@@ -68,7 +72,19 @@ class Database:
         """A pooled connection (autocommit; use `with conn.transaction():` for atomic work)."""
         return self.pool.connection()
 
+    @property
+    def changes(self) -> CatalogChanges:
+        """The catalog's change counter, listening from its first use on (servers use it; a CLI
+        command never does, so it opens no extra connection)."""
+        with self._changes_lock:
+            if self._changes is None:
+                self._changes = CatalogChanges(self.url)
+            return self._changes
+
     def close(self) -> None:
+        with self._changes_lock:
+            if self._changes is not None:
+                self._changes.close()
         self.pool.close()
         if self.embedded:
             self.embedded.stop()

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import morecantile
 import numpy as np
-import psycopg
-from pyproj import Transformer
 
-from cogbrowser.catalog import queries
 from cogbrowser.layers import Layer
+from cogbrowser.raster.reader import transformer
 
 ZOOM_SPAN = 12  # zooms advertised below the native one: coarser ones show the image as a few pixels
 SAMPLES = 5  # points a side at which native_zoom measures the image's pixel size
@@ -37,16 +34,13 @@ class TileLimits:
     max_col: int
 
 
-def advertised_bounds(conn: psycopg.Connection, layer: Layer) -> BBox:
+def advertised_bounds(layer: Layer) -> BBox:
     """The layer's WGS84 box as clients are told it: a collection's covers all its images.
 
     The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds
     and WMTS WGS84BoundingBox cannot wrap, so such a layer is advertised over every longitude.
     """
-    if layer.is_collection:
-        west, south, east, north = queries.collection_extent(conn, layer.id)
-    else:
-        west, south, east, north = layer.image["bbox"]
+    west, south, east, north = layer.bbox
     if east > 180:
         west, east = -180.0, 180.0
     return west, south, east, north
@@ -63,7 +57,7 @@ def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
     step_x, step_y = image["resolution"]
     xs, ys = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1], np.linspace(bottom, top, SAMPLES + 2)[1:-1])
     xs, ys = xs.ravel(), ys.ravel()
-    to_tms = _transformer(image["crs"], tms.rasterio_crs.to_wkt())
+    to_tms = transformer(image["crs"], tms.rasterio_crs)
     tx, ty = (np.asarray(v) for v in to_tms.transform(np.concatenate([xs, xs + step_x, xs]),
                                                        np.concatenate([ys, ys, ys + step_y]), errcheck=False))
     n = xs.size
@@ -74,12 +68,6 @@ def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
     if not sizes.size:
         return tms.minzoom
     return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(float(sizes.min())))))
-
-
-@lru_cache(maxsize=256)
-def _transformer(source: str, target: str) -> Transformer:
-    """Building a PROJ transformer costs milliseconds; capabilities ask once per layer and TMS."""
-    return Transformer.from_crs(source, target, always_xy=True)
 
 
 def zoom_range(image: dict, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
@@ -112,21 +100,21 @@ def tile_limits(tms: morecantile.TileMatrixSet, bounds: BBox, zoom: int) -> Tile
 
 def tms_bounds(tms: morecantile.TileMatrixSet, bounds: BBox) -> BBox:
     """A WGS84 box (west <= east) in the TMS's CRS, clamped to the TMS (Web Mercator stops at 85.05)."""
-    limit, to_tms = _projection(tms)
+    limit = _geographic_bounds(tms)
     west, south, east, north = bounds
     west, east = (min(max(v, limit[0]), limit[2]) for v in (west, east))
     south, north = (min(max(v, limit[1]), limit[3]) for v in (south, north))
-    (left, right), (bottom, top) = to_tms.transform([west, east], [south, north])
+    (left, right), (bottom, top) = transformer(tms.geographic_crs.to_wkt(), tms.rasterio_crs).transform(
+        [west, east], [south, north])
     return left, bottom, right, top
 
 
-_PROJECTIONS: dict[str, tuple[BBox, Transformer]] = {}
+_GEOGRAPHIC_BOUNDS: dict[str, BBox] = {}
 
 
-def _projection(tms: morecantile.TileMatrixSet) -> tuple[BBox, Transformer]:
-    """The TMS's geographic bounds and the transformer into its CRS, computed once per TMS id
-    (morecantile recomputes its bounds, a densified reprojection, on each access)."""
-    if tms.id not in _PROJECTIONS:
-        _PROJECTIONS[tms.id] = (tuple(tms.bbox),
-                                Transformer.from_crs(tms.geographic_crs, tms.rasterio_crs.to_wkt(), always_xy=True))
-    return _PROJECTIONS[tms.id]
+def _geographic_bounds(tms: morecantile.TileMatrixSet) -> BBox:
+    """The TMS's lon/lat bounds, computed once per TMS id (morecantile recomputes them, a densified
+    reprojection, on each access)."""
+    if tms.id not in _GEOGRAPHIC_BOUNDS:
+        _GEOGRAPHIC_BOUNDS[tms.id] = tuple(tms.bbox)
+    return _GEOGRAPHIC_BOUNDS[tms.id]

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from cogbrowser.api.problems import problem
 from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, find_layer, images_for_area, parse_time_range
+from cogbrowser.layers import Layer, images_for_area, parse_time_range
 from cogbrowser.ogc.rendering import rendered_response
 from cogbrowser.ogc.tile_grid import advertised_bounds, zoom_range
 from cogbrowser.raster.render import FORMATS
@@ -50,8 +50,7 @@ def _layer(name: str, tms_id: str) -> tuple[Layer, morecantile.TileMatrixSet]:
         raise _TileRequestError(problem(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
                                         f"(parameters: {', '.join(TILE_PARAMETERS)})"))
     try:
-        with current_app.extensions["cogbrowser.db"].connection() as conn:
-            found = find_layer(conn, name)
+        found = current_app.extensions["cogbrowser.layers"].find(name)
     except NotFound as exc:
         raise _TileRequestError(problem(404, "Not Found", str(exc))) from None
     return found, TILE_MATRIX_SETS[tms_id]
@@ -77,9 +76,8 @@ def tile(layer: str, tms_id: str, z: int, x: int, y: int, fmt: str) -> Response:
     try:
         spec = found.spec(_render_params())
         bounds = tuple(tms.xy_bounds(x, y, z))
-        with current_app.extensions["cogbrowser.db"].connection() as conn:
-            images = images_for_area(conn, found, tms.rasterio_crs, bounds,
-                                     parse_time_range(request.args.get("datetime")))
+        images = images_for_area(current_app.extensions["cogbrowser.db"], found, tms.rasterio_crs, bounds,
+                                 parse_time_range(request.args.get("datetime")))
     except InvalidInput as exc:
         return problem(400, "Bad Request", str(exc))
 
@@ -99,8 +97,7 @@ def tilejson(layer: str, tms_id: str) -> Response:
         return exc.response
     except InvalidInput as exc:
         return problem(400, "Bad Request", str(exc))
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
-        west, south, east, north = advertised_bounds(conn, found)
+    west, south, east, north = advertised_bounds(found)
     query = f"?{urlencode(request.args, doseq=True)}" if request.args else ""
     template = url_for("tiles.tile", layer=layer, tms_id=tms_id, z=0, x=0, y=0, fmt="png", _external=True)
     template = template.replace("/0/0/0.png", "/{z}/{x}/{y}.png") + query

@@ -21,15 +21,13 @@ answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 30
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 
-import psycopg
 from flask import Blueprint, Response, current_app, request, url_for
 
+from cogbrowser.catalog.database import Database
 from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import (Layer, TimeRange, find_layer, images_for_area, parse_time_range, render_layer,
+from cogbrowser.layers import (Layer, TimeRange, images_for_area, parse_time_range, render_layer,
                                value_at, wgs84_bounds)
-from cogbrowser.ogc.wms_exceptions import WMSError, exception_response
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.rendering import cached_response
 from cogbrowser.ogc.wms_capabilities import CAPABILITIES_TYPES, capabilities_document, describe_layers, native_crs
@@ -37,6 +35,7 @@ from cogbrowser.ogc.wms_params import (INFO_FORMATS, MAP_FORMATS, SUPPORTED_CRS,
                                        negotiate_version, parse_bbox, parse_bgcolor, parse_crs, parse_feature_count,
                                        parse_format, parse_names, parse_optional_size, parse_point, parse_size,
                                        parse_styles, parse_transparent, pixel_centre, request_version)
+from cogbrowser.ogc.wms_exceptions import WMSError, exception_response
 from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
@@ -76,10 +75,6 @@ def _operation(params: Params) -> Handler:
     return handler
 
 
-def _connection() -> AbstractContextManager[psycopg.Connection]:
-    return current_app.extensions["cogbrowser.db"].connection()
-
-
 def _max_size() -> int:
     return current_app.config["COGBROWSER_SETTINGS"].max_image_size
 
@@ -94,7 +89,7 @@ def _files(images: Sequence[dict]) -> list:
 def get_capabilities(params: Params, _: str) -> Response:
     """The catalog's layers, in the version negotiated from VERSION (1.3.0 without one)."""
     version = negotiate_version(params.get("version") or params.get("wmtver"))
-    with _connection() as conn:
+    with _db().connection() as conn:
         layers = describe_layers(conn)
     body = capabilities_document(version, layers, url_for("wms.service", _external=True), _max_size())
     return Response(body, content_type=CAPABILITIES_TYPES[version],
@@ -103,9 +98,13 @@ def get_capabilities(params: Params, _: str) -> Response:
 
 # ------------------------------------------------------------------------------ shared steps
 
-def _layer(conn: psycopg.Connection, name: str, parameter: str = "LAYERS") -> Layer:
+def _db() -> Database:
+    return current_app.extensions["cogbrowser.db"]
+
+
+def _layer(name: str, parameter: str = "LAYERS") -> Layer:
     try:
-        return find_layer(conn, name)
+        return current_app.extensions["cogbrowser.layers"].find(name)
     except NotFound as exc:
         raise WMSError("LayerNotDefined", str(exc), parameter) from None
 
@@ -181,12 +180,11 @@ def _get_map(params: Params, version: str) -> Response:
     fmt = parse_format(params, "format", MAP_FORMATS)
     transparent, background = parse_transparent(params), parse_bgcolor(params)
     width, height = parse_size(params, _max_size())
-    with _connection() as conn:
-        layers = [_layer(conn, name) for name in names]
-        crs = _map_crs(params, version, layers)
-        bounds = parse_bbox(params, crs)
-        plans = [(_spec(layer, params, style), images_for_area(conn, layer, crs.crs, bounds, _time(layer, params)))
-                 for layer, style in zip(layers, styles)]
+    layers = [_layer(name) for name in names]
+    crs = _map_crs(params, version, layers)
+    bounds = parse_bbox(params, crs)
+    plans = [(_spec(layer, params, style), images_for_area(_db(), layer, crs.crs, bounds, _time(layer, params)))
+             for layer, style in zip(layers, styles)]
 
     def draw() -> bytes:
         pictures = (render_layer(images, _files(images), spec, crs.crs, bounds, width, height)
@@ -228,31 +226,30 @@ def get_feature_info(params: Params, version: str) -> Response:
     info_format = parse_format(params, "info_format", INFO_FORMATS, default="text/plain")
     width, height = parse_size(params, _max_size())
     count = parse_feature_count(params)
-    with _connection() as conn:
-        layers = _queried_layers(conn, names, queried)
-        crs = _map_crs(params, version, layers)
-        bounds = parse_bbox(params, crs)
-        x, y = pixel_centre(bounds, width, height, *parse_point(params, width, height))
-        dx, dy = (bounds[2] - bounds[0]) / width / 2, (bounds[3] - bounds[1]) / height / 2
-        features = []
-        for layer in layers:
-            spec = _spec(layer, params, styles[layer.id])
-            images = images_for_area(conn, layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
-            features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
+    layers = _queried_layers(names, queried)
+    crs = _map_crs(params, version, layers)
+    bounds = parse_bbox(params, crs)
+    x, y = pixel_centre(bounds, width, height, *parse_point(params, width, height))
+    dx, dy = (bounds[2] - bounds[0]) / width / 2, (bounds[3] - bounds[1]) / height / 2
+    features = []
+    for layer in layers:
+        spec = _spec(layer, params, styles[layer.id])
+        images = images_for_area(_db(), layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
+        features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
     return feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
 
 
-def _queried_layers(conn: psycopg.Connection, names: Sequence[str], queried: Sequence[str]) -> list[Layer]:
+def _queried_layers(names: Sequence[str], queried: Sequence[str]) -> list[Layer]:
     """The QUERY_LAYERS, each of which must exist (LayerNotDefined) and be one of LAYERS."""
     layers = []
     for name in queried:
-        layer = _layer(conn, name, "QUERY_LAYERS")
+        layer = _layer(name, "QUERY_LAYERS")
         if name not in names:
             raise WMSError("LayerNotQueryable", f"QUERY_LAYERS names {name!r}, which is not in LAYERS",
                            "QUERY_LAYERS")
         layers.append(layer)
     for name in set(names) - set(queried):
-        _layer(conn, name)  # the map's other layers must exist too
+        _layer(name)  # the map's other layers must exist too
     return layers
 
 
@@ -282,8 +279,7 @@ def get_legend_graphic(params: Params, _: str) -> Response:
     name = params.required("layer")
     parse_format(params, "format", ("image/png",), default="image/png")
     width, height = parse_optional_size(params, _max_size())
-    with _connection() as conn:
-        layer = _layer(conn, name, "LAYER")
+    layer = _layer(name, "LAYER")
     spec = _spec(layer, params, params.get("style"))
 
     def draw() -> bytes:

@@ -80,15 +80,14 @@ def describe_layers(conn: psycopg.Connection) -> list[LayerInfo]:
     infos = []
     for layer in list_layers(conn):
         if layer.is_collection:
-            box = queries.collection_extent(conn, layer.id) or WORLD
             times = tuple(utc_iso(t) for t in queries.collection_dates(conn, layer.id))
             native = None
         else:
-            box, times = layer.image["bbox"], ()
+            times = ()
             code = native_crs(layer)
             native = (code, tuple(layer.image["native_bounds"])) if code else None
         infos.append(LayerInfo(name=layer.id, title=layer.title, abstract=layer.abstract,
-                               wgs84=geographic_box(box), native=native, styles=layer_styles(layer), times=times,
+                               wgs84=geographic_box(layer.bbox), native=native, styles=layer_styles(layer), times=times,
                                keywords=tuple(str(n) for n in layer.band_names if n)))
     return infos
 

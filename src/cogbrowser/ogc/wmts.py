@@ -31,12 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import morecantile
-import psycopg
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, TimeRange, find_layer, images_for_area, parse_time_range, value_at
+from cogbrowser.layers import Layer, TimeRange, images_for_area, parse_time_range, value_at
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.ows_exceptions import OWSException, exception_response
 from cogbrowser.ogc.rendering import rendered_response
@@ -175,11 +174,11 @@ def _capabilities() -> Response:
 
 def _get_tile(params: Mapping[str, str | None]) -> Response:
     """GetTile: the tile rendered exactly as the XYZ tile of the same position."""
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
-        address = _tile_address(conn, params)
-        fmt = _choice(params, "FORMAT", TILE_FORMATS)
-        spec = _spec(address)
-        images = images_for_area(conn, address.layer, address.tms.rasterio_crs, address.bounds, address.time)
+    address = _tile_address(params)
+    fmt = _choice(params, "FORMAT", TILE_FORMATS)
+    spec = _spec(address)
+    images = images_for_area(current_app.extensions["cogbrowser.db"], address.layer, address.tms.rasterio_crs,
+                             address.bounds, address.time)
     try:
         return rendered_response(images, spec, address.tms.rasterio_crs, address.bounds, TILE_SIZE, TILE_SIZE,
                                  TILE_FORMATS[fmt])
@@ -192,14 +191,14 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
 
     FORMAT (the tile's) is optional here: GDAL's WMTS driver does not send it.
     """
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
-        address = _tile_address(conn, params)
-        if params.get("FORMAT") is not None:
-            _choice(params, "FORMAT", TILE_FORMATS)
-        x, y, pixel = _pixel_centre(address, _pixel_index(params, "I"), _pixel_index(params, "J"))
-        info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
-        spec = _spec(address)
-        images = images_for_area(conn, address.layer, address.tms.rasterio_crs, pixel, address.time)
+    address = _tile_address(params)
+    if params.get("FORMAT") is not None:
+        _choice(params, "FORMAT", TILE_FORMATS)
+    x, y, pixel = _pixel_centre(address, _pixel_index(params, "I"), _pixel_index(params, "J"))
+    info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
+    spec = _spec(address)
+    images = images_for_area(current_app.extensions["cogbrowser.db"], address.layer, address.tms.rasterio_crs,
+                             pixel, address.time)
     settings = current_app.config["COGBROWSER_SETTINGS"]
     found = value_at(images, [settings.image_file(i["path"]) for i in images], address.tms.rasterio_crs, x, y,
                      spec.nodata)
@@ -244,9 +243,9 @@ def _rest_exception(exc: OWSException) -> Response:
     return exception_response(exc, status=404 if exc.locator in PATH_PARAMETERS else None)
 
 
-def _tile_address(conn: psycopg.Connection, params: Mapping[str, str | None]) -> TileAddress:
+def _tile_address(params: Mapping[str, str | None]) -> TileAddress:
     """Every tile parameter checked, in the order a person reads a request."""
-    layer = _layer(conn, _required(params, "LAYER"))
+    layer = _layer(_required(params, "LAYER"))
     style = _style(layer, _required(params, "STYLE"))
     tms_id = _required(params, "TILEMATRIXSET")
     if tms_id not in TILE_MATRIX_SETS:
@@ -255,13 +254,13 @@ def _tile_address(conn: psycopg.Connection, params: Mapping[str, str | None]) ->
     tms = TILE_MATRIX_SETS[tms_id]
     zoom = _zoom(tms, tms_id, _required(params, "TILEMATRIX"))
     row, col = _whole_number(params, "TILEROW"), _whole_number(params, "TILECOL")
-    _check_tile(conn, layer, tms, zoom, row, col)
+    _check_tile(layer, tms, zoom, row, col)
     return TileAddress(layer, style, tms, zoom, row, col, _time(layer, params.get("TIME")))
 
 
-def _layer(conn: psycopg.Connection, name: str) -> Layer:
+def _layer(name: str) -> Layer:
     try:
-        return find_layer(conn, name)
+        return current_app.extensions["cogbrowser.layers"].find(name)
     except NotFound as exc:
         raise OWSException("InvalidParameterValue", f"LAYER: {exc}", "LAYER") from None
 
@@ -292,8 +291,7 @@ def _whole_number(params: Mapping[str, str | None], name: str) -> int:
     return int(text)
 
 
-def _check_tile(conn: psycopg.Connection, layer: Layer, tms: morecantile.TileMatrixSet, zoom: int, row: int,
-                col: int) -> None:
+def _check_tile(layer: Layer, tms: morecantile.TileMatrixSet, zoom: int, row: int, col: int) -> None:
     """TileOutOfRange outside the matrix, or outside the layer's limits at the zooms they list."""
     matrix = tms.matrix(zoom)
     for name, value, size in (("TILEROW", row, matrix.matrixHeight), ("TILECOL", col, matrix.matrixWidth)):
@@ -303,7 +301,7 @@ def _check_tile(conn: psycopg.Connection, layer: Layer, tms: morecantile.TileMat
     minzoom, maxzoom = zoom_range(layer.image, tms)
     if not minzoom <= zoom <= maxzoom:
         return
-    limits = tile_limits(tms, advertised_bounds(conn, layer), zoom)
+    limits = tile_limits(tms, advertised_bounds(layer), zoom)
     if not limits.min_row <= row <= limits.max_row:
         raise OWSException("TileOutOfRange", f"TILEROW {row} is outside layer {layer.id!r} at tile matrix "
                            f"{matrix.id} ({limits.min_row}..{limits.max_row})", "TILEROW")

@@ -86,7 +86,7 @@ def _describe(conn: psycopg.Connection, layer: Layer,
               tile_matrix_sets: Mapping[str, morecantile.TileMatrixSet]) -> LayerDescription:
     times = tuple(utc_iso(t) for t in queries.collection_dates(conn, layer.id)) if layer.is_collection else ()
     return LayerDescription(
-        id=layer.id, title=layer.title, abstract=layer.abstract, bounds=advertised_bounds(conn, layer),
+        id=layer.id, title=layer.title, abstract=layer.abstract, bounds=advertised_bounds(layer),
         styles=layer_styles(layer), times=times,
         zooms={tms_id: zoom_range(layer.image, tms) for tms_id, tms in tile_matrix_sets.items()})
 
