@@ -77,7 +77,6 @@ def fill(conn, n_images: int, n_detections: int) -> list[tuple[str, float]]:
         say(f"  {label}: {steps[-1][1]:.1f} s")
 
     conn.execute("SELECT setseed(0.42)")
-    regions = "ARRAY[" + ",".join(f"ARRAY[{w},{s},{e},{n}]::float8[]" for w, s, e, n in REGIONS) + "]"
     step("collections", "INSERT INTO collections (id, title) SELECT c, c FROM unnest(%s::text[]) c", (COLLECTIONS,))
     # Image geometry first, in a temp table the detections step joins on the image number.
     step("image layout", f"""

@@ -56,6 +56,17 @@ def source_path(workdir: Path, size: int) -> Path:
     return workdir / f"source-v{SOURCE_VERSION}-{size}x{size}-4xuint16.tif"
 
 
+def cached_source(workdir: Path, size: int) -> Path:
+    """The synthetic scene of `size` in the work dir, made the first time (then reused)."""
+    source = source_path(workdir, size)
+    if source.is_file():
+        say(f"using the cached source {source}")
+    else:
+        say(f"generating the source {source} ({size} x {size} x 4 uint16)")
+        make_source(source, size)
+    return source
+
+
 def make_source(path: Path, size: int) -> None:
     """Write the synthetic scene window by window (numpy on all cores, GDAL compressing in threads)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,12 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     size = 2048 if args.quick else args.size
     workdir = args.workdir.expanduser().resolve()
 
-    source = source_path(workdir, size)
-    if source.is_file():
-        say(f"using the cached source {source}")
-    else:
-        say(f"generating the source {source} ({size} x {size} x 4 uint16)")
-        make_source(source, size)
+    source = cached_source(workdir, size)
     warm_page_cache(source)
     load = OtherLoad()
     with rasterio.open(source) as src:

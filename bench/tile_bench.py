@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import math
 import os
 import socket
 import subprocess

@@ -70,6 +70,22 @@ def shared_catalog(postgres: EmbeddedPostgres, folder: Path) -> Iterator[tuple[S
             db.close()
 
 
+def ingest_images(db: Database, settings: Settings, images) -> None:
+    """Ingest real rasters: (image id, path under REAL_DATA, collection, acquired_at, cloud cover)
+    each; an acquired_at of None leaves the image without a known time, whatever its file says."""
+    from cogbrowser.catalog import queries
+    from cogbrowser.ingest.images import IngestRequest, ingest_file
+
+    for image_id, path, collection, acquired, cloud in images:
+        result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / path, image_id=image_id,
+                                                         collection=collection, acquired_at=acquired,
+                                                         cloud_cover=cloud))
+        assert result.status == "added", result.message
+        if acquired is None:
+            with db.connection() as conn:
+                queries.update_image(conn, image_id, {"acquired_at": None})
+
+
 @contextmanager
 def serving(settings: Settings, db: Database) -> Iterator[str]:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
@@ -77,7 +93,10 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
 
     from cogbrowser.app import create_app
 
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4)
+    from cogbrowser.api.uploads import waitress_options
+
+    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
+                           **waitress_options(settings))  # as `cogbrowser serve` sets waitress up
     stop = threading.Event()
 
     def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
@@ -123,3 +142,65 @@ def live_server(settings: Settings, db: Database) -> str:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
     with serving(settings, db) as url:
         yield url
+
+
+# ---------------------------------------------------------------- a real browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, driven by Playwright (never a downloaded browser)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "chromium is not installed (.ci/run installs Debian's package)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_server(postgres, tmp_path_factory):
+    """The demo data set (made as `cogbrowser demo` makes it) served on loopback: (url, settings, db)."""
+    from cogbrowser.demo import ensure_demo_data
+
+    with shared_catalog(postgres, tmp_path_factory.mktemp("demo-ui")) as (settings, db):
+        ensure_demo_data(db, settings, lambda message: None)
+        with serving(settings, db) as url:
+            yield url, settings, db
+
+
+@contextmanager
+def browser_page(chromium, base_url: str, width: int = 1280, height: int = 800):
+    """A page of a fresh browser context that records every request it makes; on leaving, fails
+    the test if any went to a host other than the app's (the pages must work offline)."""
+    from urllib.parse import urlsplit
+
+    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    own = urlsplit(base_url).netloc
+    try:
+        yield page
+    finally:
+        context.close()
+    foreign = sorted({url for url in requested
+                      if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != own})
+    assert not foreign, f"the page asked other hosts: {foreign}"
+    assert not errors, f"the page raised JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def ui_page(chromium, demo_server):
+    """A browser page on the demo server (request recording as in browser_page)."""
+    with browser_page(chromium, demo_server[0]) as page:
+        yield page

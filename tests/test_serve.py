@@ -64,7 +64,9 @@ def test_serve_on_the_embedded_database_and_stop_with_ctrl_c(tmp_path):
         health = wait_for(f"http://127.0.0.1:{port}/api/v1/health", server, timeout=60).json()
         assert (health["status"], health["images"]) == ("ok", 1)
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
-        assert page.status_code == 200 and "TCI" in page.text
+        assert page.status_code == 200 and "<title>cogbrowser</title>" in page.text
+        found = requests.get(f"http://127.0.0.1:{port}/api/v1/images", timeout=10).json()["images"]
+        assert [image["id"] for image in found] == ["TCI"]
         assert postmaster_running(data_dir)
     finally:
         stderr = interrupt(server)

@@ -77,10 +77,10 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, ver
     ctx.obj = Context(data_dir, database_url)
 
 
-# Twice the cores: measured on 2 cores (bench/tile_bench.py), 16 threads served 30-40 % fewer tiles
-# than 4 with worse p99, the threads fighting over the GIL; 2 a core still leave one free while
-# another waits on the catalog or a slow export.
-DEFAULT_THREADS = max(4, min(32, 2 * (os.cpu_count() or 2)))
+# One a core: measured on 2 cores (bench/tile_bench.py, 8 clients), 2 threads served 130 native PNG
+# tiles/s, 3 threads 103 and 4 about 95, with worse p99: every thread keeps its own dataset handles,
+# so more threads decode the same COG blocks more often, and they fight over the GIL.
+DEFAULT_THREADS = max(2, min(32, os.cpu_count() or 2))
 
 
 def _server_options(func):
@@ -89,7 +89,7 @@ def _server_options(func):
     func = click.option("--host", envvar="COGBROWSER_HOST", default=DEFAULT_HOST, show_default=True,
                         help="Address to listen on; 0.0.0.0 serves the LAN [env COGBROWSER_HOST].")(func)
     func = click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
-                        help="Request worker threads (default: twice the CPU cores).")(func)
+                        help="Request worker threads (default: one a CPU core, at least 2).")(func)
     return func
 
 
@@ -132,9 +132,12 @@ def _serve(settings: Settings, db, threads: int) -> None:
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
     click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
+    from cogbrowser.api.uploads import prepare_upload_dir, waitress_options
+
+    prepare_upload_dir(settings)  # waitress spools request bodies (uploads) in DATA_DIR/tmp, not the system temp
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="cogbrowser",
-                       channel_timeout=120, connection_limit=1000, _quiet=True)
+                       channel_timeout=120, connection_limit=1000, _quiet=True, **waitress_options(settings))
     except OSError as exc:
         raise CogbrowserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
                               f"(is another server using it? try --port)") from exc
@@ -263,6 +266,61 @@ def detections_import(obj: Context, file: Path, skip_invalid: bool, image_id: st
         sys.exit(1)
     click.echo(f"Imported {report.imported} detection(s) from {file}"
                + (f"; skipped {len(report.problems)} invalid row(s)" if report.problems else "") + ".", err=True)
+
+
+@cli.group()
+def token() -> None:
+    """API tokens: writes over HTTP need one (`Authorization: Bearer <token>`)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.pass_obj
+def token_create(obj: Context, name: str) -> None:
+    """Make a token called NAME and print it (once: only its hash is kept)."""
+    from cogbrowser.api.auth import hash_token, new_token
+    from cogbrowser.catalog import queries
+
+    if not queries.TOKEN_NAME.match(name):
+        raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_' or '-' (at most 64)", param_hint="NAME")
+    secret = new_token()
+    with open_catalog(obj.settings()) as db, db.connection() as conn:
+        created = queries.create_token(conn, name, hash_token(secret))
+    if created is None:
+        raise CogbrowserError(f"a token called {name!r} exists; revoke it first (cogbrowser token revoke {name})")
+    click.echo(secret)
+    click.echo(f"Token {name!r} created. Keep it: it is not shown again. Send it as "
+               f"'Authorization: Bearer <token>'.", err=True)
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def token_revoke(obj: Context, name: str) -> None:
+    """Revoke the token called NAME: requests with it are refused from now on."""
+    from cogbrowser.catalog import queries
+
+    with open_catalog(obj.settings()) as db, db.connection() as conn:
+        revoked = queries.revoke_token(conn, name)
+    if not revoked:
+        raise CogbrowserError(f"no active token called {name!r} (cogbrowser token list shows them)")
+    click.echo(f"Token {name!r} revoked.", err=True)
+
+
+@token.command("list")
+@click.pass_obj
+def token_list(obj: Context) -> None:
+    """The tokens: name, created, last used, revoked."""
+    from cogbrowser.catalog import queries
+
+    with open_catalog(obj.settings()) as db, db.connection() as conn:
+        rows = queries.list_tokens(conn)
+    if not rows:
+        click.echo("No tokens (cogbrowser token create NAME makes one).", err=True)
+    for row in rows:
+        when = {k: row[k].strftime("%Y-%m-%d %H:%M") if row[k] else "-" for k in ("created_at", "last_used_at")}
+        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        click.echo(f"{row['name']}\tcreated {when['created_at']}\tlast used {when['last_used_at']}\t{state}")
 
 
 def main() -> None:

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import platformdirs
 
+from cogbrowser.errors import InvalidInput
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an export, in pixels
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
+READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
 def default_data_dir() -> Path:
@@ -27,6 +31,8 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    read_access: str = "open"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -37,9 +43,13 @@ class Settings:
             "host": os.environ.get("COGBROWSER_HOST") or DEFAULT_HOST,
             "port": int(os.environ.get("COGBROWSER_PORT") or DEFAULT_PORT),
             "max_image_size": int(os.environ.get("COGBROWSER_MAX_IMAGE_SIZE") or DEFAULT_MAX_IMAGE_SIZE),
+            "max_upload_bytes": int(os.environ.get("COGBROWSER_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
+            "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
+        if values["read_access"] not in READ_ACCESS:
+            raise InvalidInput(f"COGBROWSER_READ_ACCESS must be 'open' or 'token', not {values['read_access']!r}")
         return cls(**values)  # type: ignore[arg-type]
 
     @property

@@ -25,7 +25,7 @@ from pydantic import Field
 from rasterio.crs import CRS
 
 from cogbrowser.api.endpoints import RawBody, endpoint
-from cogbrowser.api.models import QueryModel, RenderParams, Text
+from cogbrowser.api.models import GeoJSONText, QueryModel, RenderParams, Text
 from cogbrowser.api.problems import ApiError
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
@@ -67,7 +67,7 @@ class PointQuery(QueryModel):
 class StatisticsQuery(QueryModel):
     bbox: Text | None = Field(None, description="west,south,east,north in bbox-crs (default WGS 84)")
     bbox_crs: Text | None = Field(None, alias="bbox-crs")
-    geometry: Text | None = Field(None, description="the zone as GeoJSON text (or POST it as the body)")
+    geometry: GeoJSONText | None = Field(None, description="the zone as GeoJSON text (or POST it as the body)")
     bands: Text | None = Field(None, description="bands by index or name (default: all)")
     expression: Text | None = Field(None, description="band math; ';' separates several")
     style: Text | None = None

@@ -1,200 +1,249 @@
-"""`/api/v1/images/{image_id}/…`: the reads of one image that are not map tiles.
+"""`/api/v1/images`: search the catalog's images, read, change and delete one.
 
-- `point`: every band's raw value at a lon/lat (or x/y in a CRS), with the pixel's row and column;
-- `statistics` (GET, or POST a GeoJSON zone): count, min, max, mean, std, median, p2/p98 and a
-  histogram per band or expression over a bbox, a polygon or the whole image;
-- `export`: an area as a GeoTIFF of raw values (`format=tif`, the default) or as a picture;
-- `preview.{png|jpg|webp}`: the whole image, small, in its own CRS (no reprojection, so the
-  picture has the image's own aspect ratio and is read straight from one overview).
+Search filters combine in one request — bbox, `intersects` (a GeoJSON geometry), datetime,
+collections, ids, max cloud cover, images with detections of a class, text in the id or title —
+and pages are cut by a cursor (keyset pagination on the sort key and the id), so a page never
+repeats or skips an image when images are added meanwhile. Every image carries its links: the raw
+COG, TileJSON, the WMS, a thumbnail, its STAC item.
 
-They take the render parameters of tiles (`bands`, `expression`, `style`, `nodata`, …). A thin
-adapter: parsing and reading live in the raster core (raster/point, zonal, export, region); here
-catalog rows are looked up and errors become problem details — 400 for bad input (the detail names
-the parameter), 404 for an unknown image and for a point or area outside the image.
+Uploads (POST) live in uploads.py; pixel reads of one image (point, statistics, export, preview)
+in image_reads.py.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from pathlib import Path
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from affine import Affine
-from flask import Blueprint, Response, current_app, jsonify, request
-from rasterio.crs import CRS
+from flask import Blueprint, Response, current_app, request
+from pydantic import Field, StringConstraints
 
-from cogbrowser.api.problems import problem
-from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, read_image_area
-from cogbrowser.ogc.rendering import cached_response, rendered_response
-from cogbrowser.raster.export import Grid, export_geotiff, fit_size, parse_export_grid
-from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
-from cogbrowser.raster.point import parse_point, read_pixel
-from cogbrowser.raster.region import ImageExtent, OutsideImage
-from cogbrowser.raster.render import FORMATS
-from cogbrowser.raster.render_spec import RENDER_PARAMETERS
-from cogbrowser.raster.zonal import parse_bins, parse_zone, zonal_statistics
+from cogbrowser.api.endpoints import endpoint, url_with
+from cogbrowser.api.models import (ID, BBoxParam, BodyModel, DatetimeParam, GeoJSONText, IdList, Link, QueryModel,
+                                   TextList, interval, json_number, jsonable)
+from cogbrowser.api.paging import read_cursor, search_fingerprint, write_cursor
+from cogbrowser.api.problems import ApiError
+from cogbrowser.catalog import queries
+from cogbrowser.errors import NotFound
+from cogbrowser.ingest.delete import FileInUse, delete_images
+from cogbrowser.raster.footprint import geometry_intersects, parse_geojson_geometry
 
 blueprint = Blueprint("images", __name__)
-
-IMAGE = "/api/v1/images/<image_id>"
-POINT_PARAMETERS = ("lon", "lat", "x", "y", "crs", "expression", "nodata")
-STATISTICS_PARAMETERS = ("bbox", "bbox-crs", "geometry", "bands", "expression", "style", "nodata", "bins", "range")
-EXPORT_PARAMETERS = (*RENDER_PARAMETERS, "bbox", "bbox-crs", "crs", "format", "width", "height", "resolution")
-PREVIEW_PARAMETERS = (*RENDER_PARAMETERS, "max_size")
-PICTURE_ONLY = ("rescale", "gain", "gamma", "colormap")  # meaningless for raw values
-DEFAULT_PREVIEW_SIZE = 512
-MAX_PREVIEW_SIZE = 2048
+TAGS = ("images",)
+PATH = {"image_id": "The image's id"}
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+SORTS = ("acquired_at", "-acquired_at", "cloud_cover", "-cloud_cover", "id", "-id")
 
 
-def image_read(allowed: tuple[str, ...]) -> Callable:
-    """Wrap a view of one image: check the parameters, look the image up, turn errors into problems."""
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(image_id: str, **kwargs: str) -> Response:
-            unknown = sorted(set(request.args) - set(allowed))
-            if unknown:
-                return problem(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
-                                                   f"(parameters: {', '.join(allowed)})")
-            try:
-                return view(_image_layer(image_id), **kwargs)
-            except OutsideImage as exc:
-                return problem(404, "Not Found", f"{exc.what} is outside the extent of image {image_id!r}")
-            except NotFound as exc:
-                return problem(404, "Not Found", str(exc))
-            except InvalidInput as exc:
-                return problem(400, "Bad Request", str(exc))
-            except FileNotFoundError:
-                return problem(410, "Gone", f"the file of image {image_id!r} is missing on the server")
-        return wrapper
-    return decorate
+class ImageSearch(QueryModel):
+    bbox: BBoxParam | None = None
+    intersects: GeoJSONText | None = Field(None, description=(
+        "A GeoJSON geometry (WGS 84) the image's footprint must touch (larger ones: POST /stac/search)"))
+    datetime: DatetimeParam | None = None
+    collections: IdList | None = None
+    ids: IdList | None = None
+    max_cloud_cover: float | None = Field(None, ge=0, le=100, description="percent")
+    detection_class: TextList | None = Field(None, description="only images with detections of these classes")
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="text in the image's id or title (case-insensitive)")
+    sortby: Literal[SORTS] = Field("-acquired_at", description="sort key; '-' for descending (newest first)")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"images per page (at most {MAX_LIMIT})")
+    cursor: str | None = Field(None, max_length=2000, description="the page after this one: from the `next` link")
+    count: bool = Field(False, description="also count all matching images (`matched`)")
 
 
-@blueprint.get(f"{IMAGE}/point")
-@image_read(POINT_PARAMETERS)
-def point(layer: Layer) -> Response:
-    image = layer.image
-    crs, x, y, what = parse_point(*(request.args.get(k) for k in ("lon", "lat", "x", "y", "crs")), _extent(image))
-    spec = parse_outputs(_params("expression", "nodata"), layer.band_names, layer.presets)
-    pixel = read_pixel(_file(image), crs, x, y, _nodata(spec.nodata, image), spec.expressions)
-    if pixel is None:
-        raise OutsideImage(what)
-    return jsonify({
-        **_identity(image), "row": pixel.row, "col": pixel.col,
-        "bands": [band_label(layer.band_names, i) for i in range(1, len(layer.band_names) + 1)],
-        "values": pixel.values,
-        "expressions": [{"expression": str(e), "value": v} for e, v in zip(spec.expressions, pixel.expressions)],
-    })
+class Image(BodyModel):
+    """One image: what it is, where and when, its bands with statistics, and its links."""
+
+    id: str
+    collection_id: str | None
+    title: str | None
+    acquired_at: datetime | None
+    cloud_cover: float | None
+    epsg: int | None
+    crs: str = Field(description="WKT 2 of the image's CRS")
+    bbox: list[float] = Field(description="west, south, east, north (WGS 84; east > 180 across the antimeridian)")
+    footprint: dict[str, Any] = Field(description="GeoJSON geometry (WGS 84)")
+    native_bounds: list[float]
+    width: int
+    height: int
+    band_count: int
+    dtype: str
+    nodata: float | str | None = Field(description="the nodata value ('nan' for NaN)")
+    resolution: list[float]
+    transform: list[float]
+    overviews: list[int]
+    bands: list[dict[str, Any]]
+    mask: str
+    compression: str | None
+    blocksize: list[int] | None
+    size_bytes: int
+    checksum: str
+    detection_count: int
+    properties: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    links: list[Link]
 
 
-@blueprint.route(f"{IMAGE}/statistics", methods=["GET", "POST"])
-@image_read(STATISTICS_PARAMETERS)
-def statistics(layer: Layer) -> Response:
-    image = layer.image
-    spec = parse_outputs(_params("bands", "expression", "style", "nodata"), layer.band_names, layer.presets)
-    bins, value_range = parse_bins(request.args.get("bins"), request.args.get("range"))
-    body = request.get_data(as_text=True) if request.method == "POST" else None
-    shapes, what = parse_zone(request.args.get("bbox"), request.args.get("bbox-crs"), request.args.get("geometry"),
-                              body, _extent(image))
-    result = zonal_statistics(_file(image), spec, shapes, what=what, bins=bins, value_range=value_range)
-    window = result.window
-    return jsonify({
-        **_identity(image), "overview_level": result.overview_level, "resolution": list(result.resolution),
-        "window": {"col_off": window.col_off, "row_off": window.row_off, "width": window.width,
-                   "height": window.height},
-        "shape": list(result.shape), "pixels": result.pixels, "all_touched": result.all_touched,
-        "statistics": [{"name": name, **summary}
-                       for name, summary in zip(output_names(spec, layer.band_names), result.outputs)],
-    })
+class ImageList(BodyModel):
+    """A page of images; `next` (in links) continues the same search."""
+
+    images: list[Image]
+    count: int = Field(description="images on this page")
+    matched: int | None = Field(None, description="all images matching (with count=true)")
+    links: list[Link]
 
 
-@blueprint.get(f"{IMAGE}/export")
-@image_read(EXPORT_PARAMETERS)
-def export(layer: Layer) -> Response:
-    image = layer.image
-    fmt = _export_format(request.args.get("format"))
-    grid = parse_export_grid(request.args, _extent(image), current_app.config["COGBROWSER_SETTINGS"].max_image_size)
-    epsg = grid.crs.to_epsg()
-    name = f"{image['id']}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "tif":
-        return _geotiff_response(layer, grid, headers)
-    spec = layer.spec(_params(*RENDER_PARAMETERS))
-    return rendered_response([image], spec, grid.crs, grid.bounds, grid.width, grid.height, fmt, headers)
+class ImageUpdate(BodyModel):
+    """The fields to change; those left out keep their values (null clears an optional one)."""
+
+    title: str | None = Field(None, max_length=500)
+    collection_id: ID | None = None
+    acquired_at: datetime | None = None
+    cloud_cover: float | None = Field(None, ge=0, le=100)
+    properties: dict[str, Any] | None = None
 
 
-@blueprint.get(f"{IMAGE}/preview.<fmt>")
-@image_read(PREVIEW_PARAMETERS)
-def preview(layer: Layer, fmt: str) -> Response:
-    image = layer.image
-    if fmt.lower() not in FORMATS:
-        raise NotFound(f"unknown preview format {fmt!r} (use png, jpg or webp)")
-    max_size = request.args.get("max_size", str(DEFAULT_PREVIEW_SIZE)).strip()
-    if not max_size.isdigit() or not 1 <= int(max_size) <= MAX_PREVIEW_SIZE:
-        raise InvalidInput(f"max_size: {max_size!r} is not a whole number of pixels in 1..{MAX_PREVIEW_SIZE}")
-    width, height = fit_size(image["width"], image["height"], int(max_size))
-    spec = layer.spec(_params(*RENDER_PARAMETERS))
-    return rendered_response([image], spec, _extent(image).crs, image["native_bounds"], width, height, fmt)
+# ---------------------------------------------------------------- endpoints
+
+@endpoint(blueprint, "GET", "/api/v1/images", summary="Search images", tags=TAGS, query=ImageSearch,
+          responses={200: ImageList})
+def search_images(query: ImageSearch) -> ImageList:
+    """All filters combine (AND). Pages follow the `next` link; a cursor belongs to its search."""
+    filters = search_fingerprint(query, exclude={"limit", "cursor", "count"})
+    after = read_cursor(query.cursor, filters, query.sortby)
+    geometry = parse_geojson_geometry(query.intersects, "intersects") if query.intersects else None
+    sort = query.sortby.lstrip("-")
+    base = queries.ImageQuery(
+        bbox=tuple(query.bbox) if query.bbox else _geometry_bbox(geometry), start=interval(query.datetime)[0],
+        end=interval(query.datetime)[1], collections=query.collections, ids=query.ids,
+        max_cloud_cover=query.max_cloud_cover, with_target_class=query.detection_class, text=query.q, sort=sort,
+        descending=query.sortby.startswith("-"), limit=query.limit + 1, after=after)
+    with _db().connection() as conn:
+        rows = matching_images(conn, base, geometry, query.limit + 1)
+        matched = count_matching(conn, base, geometry) if query.count else None
+    page, more = rows[:query.limit], len(rows) > query.limit
+    links = [Link(href=request.url, rel="self", type="application/json")]
+    if more:
+        last = page[-1]
+        token = write_cursor(filters, query.sortby, last.get(sort), last["id"])
+        links.append(Link(href=url_with("cursor", token), rel="next", type="application/json"))
+    return ImageList(images=[image_resource(row) for row in page], count=len(page), matched=matched, links=links)
 
 
-# ---------------------------------------------------------------- helpers
-
-def _export_format(text: str | None) -> str:
-    fmt = (text or "tif").strip().lower()
-    fmt = "tif" if fmt in ("tiff", "geotiff") else fmt
-    if fmt != "tif" and fmt not in FORMATS:
-        raise InvalidInput(f"format: {fmt!r} is not offered (use tif, png, jpg or webp)")
-    return fmt
+@endpoint(blueprint, "GET", "/api/v1/images/<image_id>", summary="One image", tags=TAGS, path_parameters=PATH,
+          responses={200: Image})
+def get_image(image_id: str) -> Image:
+    """All metadata of the image, with per-band statistics."""
+    return _image_or_404(image_id)
 
 
-def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
-    """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF (ETag, 304, cache)."""
-    given = [p for p in PICTURE_ONLY if p in request.args]
-    if given:
-        raise InvalidInput(f"{given[0]}: applies to pictures (format=png, jpg or webp), not to raw values (tif)")
-    image = layer.image
-    spec = parse_outputs(_params("bands", "expression", "style", "nodata", "resampling"), layer.band_names,
-                         layer.presets)
+@endpoint(blueprint, "PATCH", "/api/v1/images/<image_id>", summary="Change an image's metadata", tags=TAGS,
+          path_parameters=PATH, body=ImageUpdate, responses={200: Image})
+def update_image(image_id: str, body: ImageUpdate) -> Image:
+    """Title, collection (an existing one, or null), acquisition time, cloud cover, properties."""
+    changes = body.model_dump(exclude_unset=True)
+    if "properties" in changes and changes["properties"] is None:
+        changes["properties"] = {}  # null clears them
+    with _db().connection() as conn, conn.transaction():
+        if queries.get_image(conn, image_id) is None:
+            raise NotFound(f"no image {image_id!r} in the catalog")
+        collection = changes.get("collection_id")
+        if collection is not None and queries.get_collection(conn, collection) is None:
+            raise ApiError(400, "Bad Request", f"collection_id: no collection {collection!r} (create it first)",
+                           errors=[{"field": "collection_id", "message": "no such collection"}])
+        if changes:
+            queries.update_image(conn, image_id, changes)
+    return _image_or_404(image_id)
 
-    def body() -> bytes:
-        try:
-            area = read_image_area(image, _file(image), spec, grid.crs, grid.bounds, grid.width, grid.height)
-        except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
-            raise InvalidInput(str(exc)) from None
-        return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
 
-    key = repr(("export", image["checksum"], request.path, sorted(request.args.items(multi=True))))
-    return cached_response(key, body, "image/tiff", headers)
-
-
-def _image_layer(image_id: str) -> Layer:
-    """The image as a layer (its bands, and its collection's presets for `style`); NotFound if none."""
+@endpoint(blueprint, "DELETE", "/api/v1/images/<image_id>", summary="Delete an image", tags=TAGS,
+          path_parameters=PATH, responses={204: None, 409: None})
+def delete_image(image_id: str) -> Response:
+    """The row, its detections and its COG file go together, or none of them does."""
     try:
-        layer = current_app.extensions["cogbrowser.layers"].find(image_id)
-    except NotFound:
-        layer = None
-    if layer is None or layer.is_collection:
+        deleted = delete_images(_db(), current_app.config["COGBROWSER_SETTINGS"], [image_id])
+    except FileInUse as exc:
+        raise ApiError(409, "Conflict", str(exc)) from None
+    if not deleted:
         raise NotFound(f"no image {image_id!r} in the catalog")
-    return layer
+    return Response(status=204)
 
 
-def _params(*names: str) -> dict[str, list[str]]:
-    return {name: request.args.getlist(name) for name in names if name in request.args}
+# ---------------------------------------------------------------- the resource
+
+def image_resource(row: dict) -> Image:
+    """A catalog row as the API shows it, with links on the requesting host."""
+    image_id = row["id"]
+    root = request.url_root.rstrip("/")
+    links = [
+        Link(href=f"{root}/api/v1/images/{image_id}", rel="self", type="application/json"),
+        Link(href=f"{root}/cogs/{image_id}.tif", rel="data", title="the COG (HTTP Range)",
+             type="image/tiff; application=geotiff; profile=cloud-optimized"),
+        Link(href=f"{root}/tiles/{image_id}/WebMercatorQuad/tilejson.json", rel="tiles", type="application/json",
+             title="XYZ tiles (TileJSON)"),
+        Link(href=f"{root}/wms?SERVICE=WMS&REQUEST=GetCapabilities", rel="wms", type="text/xml",
+             title=f"WMS (layer {image_id})"),
+        Link(href=f"{root}/api/v1/images/{image_id}/preview.png", rel="thumbnail", type="image/png"),
+        Link(href=f"{root}/stac/collections/{row['collection_id']}/items/{image_id}" if row["collection_id"]
+             else f"{root}/stac/search?ids={image_id}", rel="alternate", type="application/geo+json",
+             title="as a STAC item"),
+    ]
+    return Image(
+        id=image_id, collection_id=row["collection_id"], title=row["title"], acquired_at=row["acquired_at"],
+        cloud_cover=row["cloud_cover"], epsg=row["epsg"], crs=row["crs"], bbox=list(row["bbox"]),
+        footprint=row["footprint"], native_bounds=list(row["native_bounds"]), width=row["width"],
+        height=row["height"], band_count=row["band_count"], dtype=row["dtype"], nodata=json_number(row["nodata"]),
+        resolution=list(row["resolution"]), transform=list(row["transform"]), overviews=list(row["overviews"]),
+        bands=jsonable(row["bands"]), mask=row["mask"], compression=row["compression"],
+        blocksize=list(row["blocksize"]) if row["blocksize"] else None, size_bytes=row["size_bytes"],
+        checksum=row["checksum"], detection_count=row.get("detection_count") or 0,
+        properties=jsonable(row["properties"]), created_at=row["created_at"], updated_at=row["updated_at"],
+        links=links)
 
 
-def _extent(image: dict) -> ImageExtent:
-    return ImageExtent(CRS.from_wkt(image["crs"]), image["epsg"], Affine(*image["transform"]),
-                       tuple(image["native_bounds"]), tuple(image["bbox"]))
+def _image_or_404(image_id: str) -> Image:
+    with _db().connection() as conn:
+        rows = queries.search_images(conn, queries.ImageQuery(ids=[image_id], limit=1)) \
+            if queries.valid_id(image_id) else []
+    if not rows:
+        raise NotFound(f"no image {image_id!r} in the catalog")
+    return image_resource(rows[0])
 
 
-def _file(image: dict) -> Path:
-    return current_app.config["COGBROWSER_SETTINGS"].image_file(image["path"])
+# ---------------------------------------------------------------- geometry filter
+
+def _geometry_bbox(geometry) -> tuple[float, float, float, float] | None:
+    return tuple(geometry.bounds) if geometry is not None else None
 
 
-def _nodata(override: float | None, image: dict) -> float | None:
-    return override if override is not None else image.get("nodata")
+def matching_images(conn, base: queries.ImageQuery, geometry, wanted: int) -> list[dict]:
+    """Up to `wanted` rows of `base`, keeping (with a geometry) only footprints that touch it: the
+    bbox index narrows the candidates, then each footprint is tested, batch after batch. The REST
+    search and STAC search share it."""
+    if geometry is None:
+        return queries.search_images(conn, base)
+    found: list[dict] = []
+    query = base
+    while len(found) < wanted:
+        batch = queries.search_images(conn, query)
+        found += [row for row in batch if geometry_intersects(row["footprint"], geometry)]
+        if len(batch) < query.limit:
+            break
+        last = batch[-1]
+        query = queries.ImageQuery(**{**query.__dict__, "after": (last.get(query.sort), last["id"])})
+    return found[:wanted]
 
 
-def _identity(image: dict) -> dict:
-    acquired = image.get("acquired_at")
-    return {"image_id": image["id"], "acquired_at": acquired.isoformat() if acquired else None}
+def count_matching(conn, base: queries.ImageQuery, geometry) -> int:
+    """All rows `matching_images` would find over every page."""
+    everything = queries.ImageQuery(**{**base.__dict__, "limit": None, "after": None})
+    if geometry is None:
+        return queries.count_images(conn, everything)
+    return sum(1 for row in queries.search_images(conn, everything) if geometry_intersects(row["footprint"], geometry))
+
+
+def _db():
+    return current_app.extensions["cogbrowser.db"]

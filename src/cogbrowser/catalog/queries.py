@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 BBox = tuple[float, float, float, float]
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the CHECK on images.id and collections.id
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # the CHECK on api_tokens.name
 IMAGE_SORTS = {"acquired_at": "acquired_at", "cloud_cover": "cloud_cover", "id": "id", "created_at": "created_at"}
 
 
@@ -121,16 +122,27 @@ def get_collection(conn: psycopg.Connection, collection_id: str) -> dict | None:
     return conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
 
 
-def list_collections(conn: psycopg.Connection) -> list[dict]:
-    """Collections with their image count and time span."""
+def list_collections(conn: psycopg.Connection, ids: Sequence[str] | None = None) -> list[dict]:
+    """Collections (all, or those of `ids`) with their image count and time span."""
     return conn.execute(
         """
         SELECT c.*, count(i.id) AS image_count, min(i.acquired_at) AS start_datetime,
                max(i.acquired_at) AS end_datetime
         FROM collections c LEFT JOIN images i ON i.collection_id = c.id
+        WHERE %(ids)s::text[] IS NULL OR c.id = ANY(%(ids)s::text[])
         GROUP BY c.id ORDER BY c.id
-        """
+        """, {"ids": list(ids) if ids is not None else None}
     ).fetchall()
+
+
+def collection_image_ids(conn: psycopg.Connection, collection_id: str) -> list[str]:
+    return [r["id"] for r in conn.execute("SELECT id FROM images WHERE collection_id = %s ORDER BY id",
+                                          (collection_id,))]
+
+
+def delete_collection(conn: psycopg.Connection, collection_id: str) -> bool:
+    """Delete an empty collection (the foreign key refuses one with images)."""
+    return conn.execute("DELETE FROM collections WHERE id = %s RETURNING id", (collection_id,)).fetchone() is not None
 
 
 def collection_extent(conn: psycopg.Connection, collection_id: str) -> BBox | None:
@@ -230,8 +242,9 @@ class ImageQuery:
     text: str | None = None
     sort: str = "acquired_at"
     descending: bool = True
-    limit: int = 100
+    limit: int | None = 100
     offset: int = 0
+    after: tuple[Any, str] | None = None  # (sort value, id) of the last row of the previous page
 
 
 def _image_where(q: ImageQuery) -> tuple[sql.Composable, list[Any]]:
@@ -247,7 +260,23 @@ def _image_where(q: ImageQuery) -> tuple[sql.Composable, list[Any]]:
     if q.text:
         pattern = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.add("(i.id ILIKE %s OR coalesce(i.title, '') ILIKE %s)", pattern, pattern)
+    if q.after is not None:
+        _keyset(where, q)
     return where.composed()
+
+
+def _keyset(where: _Where, q: ImageQuery) -> None:
+    """Rows after `q.after` in the order of search_images: (sort key, NULLS LAST), then id."""
+    value, last_id = q.after
+    column = f"i.{IMAGE_SORTS[q.sort]}"
+    if q.sort == "id":
+        where.add(f"i.id {'<' if q.descending else '>'} %s", last_id)
+    elif value is None:
+        where.add(f"({column} IS NULL AND i.id > %s)", last_id)
+    else:
+        beyond = "<" if q.descending else ">"
+        where.add(f"({column} {beyond} %s OR ({column} = %s AND i.id > %s) OR {column} IS NULL)",
+                  value, value, last_id)
 
 
 def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
@@ -255,12 +284,27 @@ def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
     where, params = _image_where(q)
     order = sql.Identifier(IMAGE_SORTS[q.sort])
     direction = sql.SQL("DESC NULLS LAST" if q.descending else "ASC NULLS LAST")
+    tiebreak = sql.SQL("" if q.sort == "id" else ", i.id")
     query = sql.SQL(
         "SELECT i.*, (SELECT count(*) FROM detections d WHERE d.image_id = i.id) AS detection_count "
-        "FROM images i WHERE {where} ORDER BY i.{order} {direction}, i.id LIMIT %s OFFSET %s"
-    ).format(where=where, order=order, direction=direction)
+        "FROM images i WHERE {where} ORDER BY i.{order} {direction}{tiebreak} LIMIT %s OFFSET %s"
+    ).format(where=where, order=order, direction=direction, tiebreak=tiebreak)
     rows = conn.execute(query, [*params, q.limit, q.offset]).fetchall()
     return [_image_row(r) for r in rows]
+
+
+IMAGE_UPDATABLE = ("title", "collection_id", "acquired_at", "cloud_cover", "properties")
+
+
+def update_image(conn: psycopg.Connection, image_id: str, changes: dict) -> None:
+    """Set the given metadata columns (keys of IMAGE_UPDATABLE) of one image."""
+    unknown = set(changes) - set(IMAGE_UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    values = {k: Jsonb(v) if k == "properties" else v for k, v in changes.items()}
+    assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in values)
+    conn.execute(sql.SQL("UPDATE images SET {}, updated_at = now() WHERE id = {}").format(
+        assignments, sql.Placeholder("image_id")), {**values, "image_id": image_id})
 
 
 def count_images(conn: psycopg.Connection, q: ImageQuery | None = None) -> int:
@@ -274,8 +318,9 @@ DETECTION_COLUMNS = ("image_id", "target_class", "target_name", "score", "geomet
                      "bbox_n", "pixel_bbox", "area_m2", "detected_at", "properties")
 
 
-def insert_detections(conn: psycopg.Connection, rows: Iterable[dict]) -> int:
-    """Bulk-insert detections with COPY into a staging table (fast for millions); returns the count.
+def insert_detections(conn: psycopg.Connection, rows: Iterable[dict], returning_ids: bool = False) -> int | list[int]:
+    """Bulk-insert detections with COPY into a staging table (fast for millions); returns the count
+    (or, with `returning_ids`, the new ids in the order of `rows`).
 
     Each row: image_id, target_class, target_name, score, geometry (GeoJSON), bbox (4-tuple),
     pixel_bbox (4-tuple or None), area_m2, detected_at, properties. Run inside a transaction to
@@ -301,17 +346,18 @@ def insert_detections(conn: psycopg.Connection, rows: Iterable[dict]) -> int:
                 row.get("area_m2"), row.get("detected_at"), json.dumps(row.get("properties") or {}),
             ))
             count += 1
-    conn.execute(
+    inserted = conn.execute(
         """
         INSERT INTO detections (image_id, target_class, target_name, score, geometry, bbox, pixel_bbox, area_m2,
                                 detected_at, properties)
         SELECT image_id, target_class, target_name, score, geometry,
                box(point(bbox_w, bbox_s), point(bbox_e, bbox_n)), pixel_bbox, area_m2, detected_at, properties
-        FROM detections_staging
-        """
+        FROM detections_staging ORDER BY ctid
+        """ + ("RETURNING id" if returning_ids else "")
     )
+    ids = [r["id"] for r in inserted.fetchall()] if returning_ids else None
     conn.execute("TRUNCATE detections_staging")
-    return count
+    return sorted(ids) if returning_ids else count
 
 
 @dataclass
@@ -327,8 +373,10 @@ class DetectionQuery:
     bbox: BBox | None = None
     start: datetime | None = None
     end: datetime | None = None
-    limit: int = 1000
+    ids: Sequence[int] | None = None
+    limit: int | None = 1000
     offset: int = 0
+    after_id: int | None = None  # keyset pagination: rows with a larger id (search order is by id)
 
 
 def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
@@ -343,6 +391,8 @@ def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
     where.bbox("bbox", q.bbox)
     where.add("d.detected_at >= %s", q.start)
     where.add("d.detected_at <= %s", q.end)
+    where.add("d.id = ANY(%s)", list(q.ids) if q.ids else None)
+    where.add("d.id > %s", q.after_id)
     return where.composed()
 
 
@@ -357,19 +407,59 @@ def search_detections(conn: psycopg.Connection, q: DetectionQuery) -> list[dict]
     return rows
 
 
-def count_detections_by(conn: psycopg.Connection, q: DetectionQuery, group: str) -> list[dict]:
-    """Detection counts grouped by target_class, target_name, image_id or day."""
-    groups = {"class": "d.target_class", "name": "d.target_name", "image": "d.image_id",
-              "day": "date_trunc('day', d.detected_at)"}
-    if group not in groups:
-        raise ValueError(f"unknown grouping {group!r}; use one of {', '.join(groups)}")
+DETECTION_GROUPS = {"class": "d.target_class", "name": "d.target_name", "image": "d.image_id",
+                    "day": "date_trunc('day', d.detected_at AT TIME ZONE 'UTC')",
+                    "collection": "(SELECT collection_id FROM images WHERE id = d.image_id)"}
+
+
+def count_detections_by(conn: psycopg.Connection, q: DetectionQuery, group: str, split: str | None = None,
+                        limit: int | None = None) -> list[dict]:
+    """Detection counts grouped by one key of DETECTION_GROUPS (`key`), and optionally split by a
+    second (`split`, e.g. by day split by class for a stacked bar); largest groups first."""
+    for name in filter(None, (group, split)):
+        if name not in DETECTION_GROUPS:
+            raise ValueError(f"unknown grouping {name!r}; use one of {', '.join(DETECTION_GROUPS)}")
     where, params = _detection_where(q)
-    key = sql.SQL(groups[group])
-    return conn.execute(
-        sql.SQL("SELECT {key} AS key, count(*) AS count FROM detections d WHERE {where} "
-                "GROUP BY 1 ORDER BY count(*) DESC, 1").format(key=key, where=where),
-        params,
-    ).fetchall()
+    key = sql.SQL(DETECTION_GROUPS[group])
+    if split is None:
+        order = sql.SQL("1" if group == "day" else "count(*) DESC, 1")
+        query = sql.SQL("SELECT {key} AS key, count(*) AS count FROM detections d WHERE {where} "
+                        "GROUP BY 1 ORDER BY {order} LIMIT %s").format(key=key, where=where, order=order)
+    else:
+        # Days in time order; other groups largest first (their total over the split), each group's parts together.
+        order = sql.SQL("1, count(*) DESC" if group == "day" else
+                        "sum(count(*)) OVER (PARTITION BY {key}) DESC, 1, count(*) DESC").format(key=key)
+        query = sql.SQL("SELECT {key} AS key, {split} AS split, count(*) AS count FROM detections d WHERE {where} "
+                        "GROUP BY 1, 2 ORDER BY {order} LIMIT %s").format(
+                            key=key, split=sql.SQL(DETECTION_GROUPS[split]), where=where, order=order)
+    return conn.execute(query, [*params, limit]).fetchall()
+
+
+def score_histogram(conn: psycopg.Connection, q: DetectionQuery, bins: int, split: str | None = None) -> list[dict]:
+    """Counts of scores in `bins` equal bins over 0..1 (`bin` 0..bins-1), optionally per `split` group."""
+    if split is not None and split not in DETECTION_GROUPS:
+        raise ValueError(f"unknown grouping {split!r}; use one of {', '.join(DETECTION_GROUPS)}")
+    where, params = _detection_where(q)
+    split_sql = sql.SQL(DETECTION_GROUPS[split]) if split else sql.SQL("NULL::text")
+    query = sql.SQL("SELECT least(width_bucket(d.score, 0, 1, %s), %s) - 1 AS bin, {split} AS split, "
+                    "count(*) AS count FROM detections d WHERE {where} GROUP BY 1, 2 ORDER BY 2, 1"
+                    ).format(split=split_sql, where=where)
+    return conn.execute(query, [bins, bins, *params]).fetchall()
+
+
+def detection_summary(conn: psycopg.Connection, q: DetectionQuery) -> dict:
+    """Totals of a selection: detections, images, classes, names, time span, score statistics."""
+    where, params = _detection_where(q)
+    return conn.execute(sql.SQL(
+        "SELECT count(*) AS detections, count(DISTINCT d.image_id) AS images, "
+        "count(DISTINCT d.target_class) AS classes, count(DISTINCT d.target_name) AS names, "
+        "min(d.detected_at) AS first, max(d.detected_at) AS last, avg(d.score) AS mean_score, "
+        "min(d.score) AS min_score, max(d.score) AS max_score FROM detections d WHERE {}").format(where),
+        params).fetchone()
+
+
+def delete_detections(conn: psycopg.Connection, ids: Sequence[int]) -> int:
+    return conn.execute("DELETE FROM detections WHERE id = ANY(%s)", (list(ids),)).rowcount
 
 
 def catalog_summary(conn: psycopg.Connection) -> dict:
@@ -387,3 +477,38 @@ def image_geo_refs(conn: psycopg.Connection, image_ids: Sequence[str]) -> dict[s
         "SELECT id, crs, transform, width, height, acquired_at FROM images WHERE id = ANY(%s)", (list(image_ids),)
     ).fetchall()
     return {r["id"]: r for r in rows}
+
+
+# -- API tokens -----------------------------------------------------------------------------
+def create_token(conn: psycopg.Connection, name: str, token_hash: str) -> dict | None:
+    """Store a new token's hash under `name` (a revoked token of that name is replaced); None when
+    an active token already has the name."""
+    row = conn.execute(
+        """
+        INSERT INTO api_tokens (name, token_hash) VALUES (%s, %s)
+        ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, created_at = now(),
+            last_used_at = NULL, revoked_at = NULL
+        WHERE api_tokens.revoked_at IS NOT NULL
+        RETURNING name, created_at
+        """, (name, token_hash)).fetchone()
+    return row
+
+
+def revoke_token(conn: psycopg.Connection, name: str) -> bool:
+    """Revoke the active token called `name`; False when there is none."""
+    row = conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL "
+                       "RETURNING name", (name,)).fetchone()
+    return row is not None
+
+
+def list_tokens(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute("SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name").fetchall()
+
+
+def active_token(conn: psycopg.Connection, token_hash: str) -> dict | None:
+    return conn.execute("SELECT name FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+                        (token_hash,)).fetchone()
+
+
+def touch_token(conn: psycopg.Connection, name: str) -> None:
+    conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE name = %s", (name,))

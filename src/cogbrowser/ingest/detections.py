@@ -72,6 +72,43 @@ def import_detections(db: Database, path: Path, *, skip_invalid: bool = False,
     return report
 
 
+def create_detections(db: Database, rows: list[dict]) -> tuple[list[int], list[Problem]]:
+    """Detections given as JSON objects (the REST API), checked by the same rules as a file's rows
+    and inserted in one transaction, all or nothing: (new ids, []) or ([], every problem).
+
+    A row has image_id, target_class, target_name, score, detected_at, properties, and one of
+    `geometry` (GeoJSON, WGS 84), `bbox` ([west, south, east, north]) or `pixel_bbox`
+    ([px_min, py_min, px_max, py_max] in the image's pixels).
+    """
+    images = _ImageCache(db)
+    records, problems = [], []
+    try:
+        for number, row in enumerate(rows):
+            try:
+                records.append(_validate(_json_row(row), images, None))
+            except _RowError as exc:
+                problems.append(Problem(f"detections.{number}", str(exc)))
+    finally:
+        images.close()
+    if problems:
+        return [], problems
+    with db.connection() as conn, conn.transaction():
+        return queries.insert_detections(conn, records, returning_ids=True), []
+
+
+def _json_row(row: dict) -> dict:
+    """A JSON detection in the shape file rows have."""
+    flat = {k: v for k, v in row.items() if k not in ("geometry", "bbox", "pixel_bbox", "properties")}
+    for key, value in (row.get("properties") or {}).items():
+        flat.setdefault(str(key), value)
+    if row.get("geometry") is not None:
+        flat["__geometry__"] = row["geometry"]
+    for key, columns in (("bbox", LONLAT_COLUMNS), ("pixel_bbox", PIXEL_COLUMNS)):
+        if row.get(key) is not None:
+            flat.update(zip(columns, row[key]))
+    return flat
+
+
 def _records(path: Path, report: ImportReport, images: "_ImageCache", default_image_id: str | None) -> Iterator[dict]:
     rows = _geojson_rows(path) if path.suffix.lower() in (".geojson", ".json") else _csv_rows(path)
     for where, row in rows:
@@ -88,6 +125,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
         try:
             sample = handle.read(8192)
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path.name} is not a UTF-8 text file") from None
         except csv.Error:
             dialect = csv.excel
         handle.seek(0)

@@ -29,6 +29,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError, first_line
+from cogbrowser.ingest.delete import restore_interrupted
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
@@ -228,7 +229,8 @@ def _conversion_progress(source: Path, say: Progress, interval: float = 0.5) -> 
 
 
 def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> list[Path]:
-    """Delete work files of interrupted ingests and managed COGs that have no catalog row.
+    """Delete work files of interrupted ingests and managed COGs that have no catalog row (and put
+    back files of deletions that did not commit).
 
     Only files untouched for `min_age` seconds go: an ingest running in another process right now
     has its work file, or its just-moved COG whose row is not committed yet, younger than that.
@@ -241,6 +243,8 @@ def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> 
 
     if settings.tmp_dir.is_dir():
         for leftover in filter(stale, settings.tmp_dir.iterdir()):
+            if restore_interrupted(db, settings, leftover):
+                continue
             leftover.unlink(missing_ok=True)
             removed.append(leftover)
     if settings.cog_dir.is_dir():

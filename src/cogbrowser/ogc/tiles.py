@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
 
+from cogbrowser.api.auth import TOKEN_PARAMETER
 from cogbrowser.api.problems import problem
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, images_for_area, parse_time_range
@@ -32,7 +33,7 @@ TILE_MATRIX_SETS: dict[str, morecantile.TileMatrixSet] = {
 TILE_SIZE = 256
 
 
-TILE_PARAMETERS = (*RENDER_PARAMETERS, "datetime")  # datetime: time filter of collection layers
+TILE_PARAMETERS = (*RENDER_PARAMETERS, "datetime", TOKEN_PARAMETER)  # datetime: time filter of collection layers
 
 
 class _TileRequestError(Exception):

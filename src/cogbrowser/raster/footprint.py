@@ -12,14 +12,19 @@ form the catalog stores; GeoJSON footprints are split at the antimeridian (RFC 7
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from affine import Affine
 from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 
-from cogbrowser.errors import IngestError, first_line
+from cogbrowser.errors import IngestError, InvalidInput, first_line
 
 _GRID = 97  # samples per side of the grid (edges included)
 _EDGE = 65  # samples per edge for the footprint ring
@@ -77,6 +82,45 @@ def raster_extent(crs_wkt: str, transform: Affine, width: int, height: int) -> E
             west, east = -180.0, 180.0
     bbox = (_clamp(west, -180, 540), _clamp(south, -90, 90), _clamp(east, -180, 540), _clamp(north, -90, 90))
     return Extent(bbox=bbox, footprint=_footprint(to_wgs84, transform, width, height, bbox, bool(pole)))
+
+
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+
+
+def parse_geojson_geometry(value: str | dict, parameter: str = "intersects") -> BaseGeometry:
+    """A GeoJSON geometry (text or parsed) in WGS 84, as a shapely geometry to test footprints
+    against; InvalidInput naming `parameter` for anything else (bad JSON, a Feature, open rings,
+    coordinates off the Earth)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{parameter}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict) or value.get("type") not in GEOMETRY_TYPES:
+        kind = value.get("type") if isinstance(value, dict) else type(value).__name__
+        raise InvalidInput(f"{parameter}: expected a GeoJSON geometry ({', '.join(GEOMETRY_TYPES)}), got {kind!r}")
+    try:
+        geometry = shape(value)
+    except (KeyError, TypeError, ValueError, IndexError, shapely.errors.ShapelyError) as exc:
+        raise InvalidInput(f"{parameter}: not a valid {value['type']} ({first_line(exc)})") from None
+    if geometry.is_empty:
+        raise InvalidInput(f"{parameter}: the geometry is empty")
+    west, south, east, north = geometry.bounds
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise InvalidInput(f"{parameter}: coordinates must be finite numbers")
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        raise InvalidInput(f"{parameter}: coordinates must be longitudes in -180..180 and latitudes in -90..90")
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)  # a self-touching ring still says where the user means
+    return geometry
+
+
+def geometry_intersects(footprint: dict, geometry: BaseGeometry) -> bool:
+    """Whether a stored GeoJSON footprint (split at the antimeridian) touches `geometry`."""
+    try:
+        return shape(footprint).intersects(geometry)
+    except (shapely.errors.ShapelyError, ValueError, KeyError, TypeError):
+        return True  # a footprint shapely cannot read: its bbox matched, keep it rather than lose it
 
 
 def bbox_polygon(bbox: BBox) -> dict:

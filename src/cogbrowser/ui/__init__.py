@@ -1,1 +1,67 @@
-"""Web pages: the Browse map and the Analytics dashboard."""
+"""Web pages: the Browse map (`/`) and the Analytics dashboard (`/analytics`), in Dash.
+
+`mount_ui(flask_app)` puts a Dash app on the same Flask server as the APIs. Everything the pages
+load comes from this server: Dash's and Dash-Leaflet's scripts from their packages (served
+locally), the stylesheet and scripts of ui/assets, the offline basemap of ui/basemap, map tiles
+from /wms and /tiles. Callbacks read and write the catalog only through the REST API (ui/api.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import dcc, html
+from flask import Flask
+
+from cogbrowser.ui.basemap import blueprint as basemap_blueprint
+
+ASSETS = Path(__file__).parent / "assets"
+PAGES = {"/": "Browse", "/analytics": "Analytics"}
+
+
+class OfflineDash(dash.Dash):
+    """Dash whose page configuration names no other host: it carries the URL of plotly's version
+    check (only used by the debug tools, which cogbrowser never turns on); air-gapped pages must
+    not even mention one."""
+
+    def _config(self) -> dict:
+        config = super()._config()
+        config.pop("dash_version_url", None)
+        config["disable_version_check"] = True
+        return config
+
+
+def mount_ui(server: Flask) -> dash.Dash:
+    """The Dash app of both pages, served by `server` at / and /analytics."""
+    from cogbrowser.ui import analytics, browse  # noqa: F401  (their callbacks register on import)
+
+    server.register_blueprint(basemap_blueprint)
+    app = OfflineDash(
+        "cogbrowser", server=server, url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
+        update_title=None, suppress_callback_exceptions=True, serve_locally=True, compress=False)
+    app.layout = _shell
+    return app
+
+
+def _shell() -> html.Div:
+    """The frame of every page: the top bar with the page links, and the page itself."""
+    return html.Div(className="app", children=[
+        dcc.Location(id="url", refresh=False),
+        html.Header(className="topbar", children=[
+            html.A("cogbrowser", href="/", className="brand"),
+            html.Nav(id="nav", className="nav"),
+        ]),
+        html.Main(id="page", className="page"),
+    ])
+
+
+@dash.callback(dash.Output("page", "children"), dash.Output("nav", "children"), dash.Input("url", "pathname"))
+def _route(pathname: str | None):
+    from cogbrowser.ui import analytics, browse
+
+    pathname = pathname or "/"
+    page = analytics.layout() if pathname.rstrip("/") == "/analytics" else browse.layout()
+    links = [dcc.Link(title, href=path, className="nav-link" + (" active" if path == (pathname or "/") else ""))
+             for path, title in PAGES.items()]
+    return page, links

@@ -1,0 +1,376 @@
+"""`/api/v1/detections`: search, aggregate, create, import and delete detections.
+
+The dashboard's questions are all here, each with the same filters (images, classes, names,
+collections, score range, bbox, time): the detections themselves (JSON, GeoJSON with
+`Accept: application/geo+json` or `f=geojson`, CSV with `f=csv`), counts by class, name, image,
+day or collection (optionally split by a second key, for stacked bars), a score histogram, and a
+summary. Aggregations run in SQL, so they stay fast with millions of detections.
+
+Created and imported detections go through the same checks as `cogbrowser detections import`
+(ingest/detections.py), all or nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import Field
+
+from cogbrowser.api.endpoints import RawBody, endpoint, json_response, url_with
+from cogbrowser.api.models import (BBoxParam, BodyModel, DatetimeParam, IdList, Link, QueryModel, TextList,
+                                   interval)
+from cogbrowser.api.problems import ApiError
+from cogbrowser.catalog import queries
+from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.ingest.detections import create_detections, import_detections
+
+blueprint = Blueprint("detections", __name__)
+TAGS = ("detections",)
+MAX_LIMIT = 10_000
+MAX_CREATE = 10_000
+MAX_IMPORT_BYTES = 2 * 1024**3
+GEOJSON = "application/geo+json"
+CSV_COLUMNS = ("id", "image_id", "target_class", "target_name", "score", "detected_at", "lon_min", "lat_min",
+               "lon_max", "lat_max", "area_m2")
+Group = Literal["class", "name", "image", "day", "collection"]
+
+
+class DetectionFilters(QueryModel):
+    image_ids: IdList | None = None
+    classes: TextList | None = Field(None, description="target classes (comma-separated)")
+    names: TextList | None = Field(None, description="target names (comma-separated)")
+    collections: IdList | None = None
+    min_score: float | None = Field(None, ge=0, le=1)
+    max_score: float | None = Field(None, ge=0, le=1)
+    bbox: BBoxParam | None = None
+    datetime: DatetimeParam | None = None
+
+    def query(self, **extra: Any) -> queries.DetectionQuery:
+        start, end = interval(self.datetime)
+        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
+            raise ApiError(400, "Bad Request", "min_score is above max_score",
+                           errors=[{"field": "min_score", "message": "above max_score"}])
+        return queries.DetectionQuery(
+            image_ids=self.image_ids, target_classes=self.classes, target_names=self.names,
+            collections=self.collections, min_score=self.min_score, max_score=self.max_score,
+            bbox=tuple(self.bbox) if self.bbox else None, start=start, end=end, **extra)
+
+
+class DetectionSearch(DetectionFilters):
+    limit: int = Field(1000, ge=1, le=MAX_LIMIT, description=f"detections per page (at most {MAX_LIMIT})")
+    cursor: int | None = Field(None, ge=0, description="continue after this detection id (from the `next` link)")
+    f: Literal["json", "geojson", "csv"] | None = Field(None, description="output format (or use Accept)")
+
+
+class CountQuery(DetectionFilters):
+    by: Group = Field("class", description="what to count by")
+    split: Group | None = Field(None, description="a second key: counts per (by, split), for stacked bars")
+    limit: int = Field(1000, ge=1, le=100_000, description="groups (or group parts) at most")
+
+
+class HistogramQuery(DetectionFilters):
+    bins: int = Field(20, ge=1, le=1000, description="equal bins over scores 0..1")
+    split: Group | None = Field(None, description="one histogram per class, name, … (e.g. split=class)")
+
+
+class Detection(BodyModel):
+    id: int
+    image_id: str
+    target_class: str
+    target_name: str | None
+    score: float
+    detected_at: datetime | None
+    bbox: list[float] = Field(description="west, south, east, north (WGS 84)")
+    geometry: dict[str, Any]
+    pixel_bbox: list[float] | None = Field(description="px_min, py_min, px_max, py_max in the image's pixels")
+    area_m2: float | None
+    properties: dict[str, Any]
+    links: list[Link]
+
+
+class DetectionList(BodyModel):
+    detections: list[Detection]
+    count: int
+    links: list[Link]
+
+
+class CountRow(BodyModel):
+    key: str | None
+    split: str | None = None
+    count: int
+
+
+class Counts(BodyModel):
+    """Counts of the selected detections by a key (and a second one, with `split`)."""
+
+    by: str
+    split: str | None
+    total: int
+    counts: list[CountRow]
+
+
+class HistogramRow(BodyModel):
+    split: str | None
+    counts: list[int]
+
+
+class ScoreHistogram(BodyModel):
+    edges: list[float]
+    histograms: list[HistogramRow]
+
+
+class Summary(BodyModel):
+    """Totals of the selected detections."""
+
+    detections: int
+    images: int
+    classes: int
+    names: int
+    first: datetime | None
+    last: datetime | None
+    mean_score: float | None
+    min_score: float | None
+    max_score: float | None
+
+
+class NewDetection(BodyModel):
+    image_id: str
+    target_class: str = Field(min_length=1, max_length=200)
+    target_name: str | None = Field(None, max_length=200)
+    score: float = Field(ge=0, le=1)
+    detected_at: datetime | None = Field(None, description="default: the image's acquisition time")
+    geometry: dict[str, Any] | None = Field(None, description="GeoJSON Polygon, MultiPolygon or Point (WGS 84)")
+    bbox: list[float] | None = Field(None, min_length=4, max_length=4, description="west, south, east, north")
+    pixel_bbox: list[float] | None = Field(None, min_length=4, max_length=4,
+                                           description="px_min, py_min, px_max, py_max in the image's pixels")
+    properties: dict[str, Any] | None = None
+
+
+class NewDetections(BodyModel):
+    detections: list[NewDetection] = Field(min_length=1, max_length=MAX_CREATE)
+
+
+class Created(BodyModel):
+    created: int
+    ids: list[int]
+
+
+class ImportQuery(QueryModel):
+    skip_invalid: bool = Field(False, description="import the valid rows even if some are invalid (listed)")
+    image_id: str | None = Field(None, max_length=128, description="the image of rows that name none")
+    format: Literal["csv", "geojson"] | None = Field(None, description="default: from the Content-Type")
+
+
+class ImportProblem(BodyModel):
+    where: str
+    message: str
+
+
+class ImportReport(BodyModel):
+    """What an import did: rows read, imported, and every invalid row with where it is."""
+
+    rows_read: int
+    imported: int
+    problems: list[ImportProblem]
+
+
+# ---------------------------------------------------------------- endpoints
+
+@endpoint(blueprint, "GET", "/api/v1/detections", summary="Search detections", tags=TAGS, query=DetectionSearch,
+          responses={200: (DetectionList, {GEOJSON: {"type": "object", "description": "a FeatureCollection"},
+                                           "text/csv": {"type": "string"}})})
+def search_detections(query: DetectionSearch) -> Response:
+    """JSON by default; GeoJSON with `f=geojson` or `Accept: application/geo+json`; CSV with `f=csv`.
+    Pages (ordered by id) follow the `next` link."""
+    with _db().connection() as conn:
+        rows = queries.search_detections(conn, query.query(limit=query.limit + 1, after_id=query.cursor))
+    page, more = rows[:query.limit], len(rows) > query.limit
+    links = [Link(href=request.url, rel="self")]
+    if more:
+        links.append(Link(href=url_with("cursor", str(page[-1]["id"])), rel="next"))
+    accept = request.accept_mimetypes  # GeoJSON when asked for by name, above plain JSON (not for */*)
+    fmt = query.f or ("geojson" if accept.quality(GEOJSON) > accept.quality("application/json") else "json")
+    if fmt == "csv":
+        return Response(_csv(page), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="detections.csv"',
+                                 **({"Link": f'<{links[-1].href}>; rel="next"'} if more else {})})
+    items = [detection_resource(row) for row in page]
+    if fmt == "geojson":
+        collection = {"type": "FeatureCollection", "numberReturned": len(items),
+                      "features": [{"type": "Feature", "id": d.id, "geometry": d.geometry,
+                                    "properties": d.model_dump(mode="json", exclude={"geometry"})} for d in items],
+                      "links": [link.model_dump(exclude_none=True) for link in links]}
+        return Response(json.dumps(collection), mimetype=GEOJSON)
+    return json_response(DetectionList(detections=items, count=len(items), links=links))
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/<int:detection_id>", summary="One detection", tags=TAGS,
+          responses={200: Detection})
+def get_detection(detection_id: int) -> Detection:
+    with _db().connection() as conn:
+        rows = queries.search_detections(conn, queries.DetectionQuery(ids=[detection_id], limit=1))
+    if not rows:
+        raise NotFound(f"no detection {detection_id}")
+    return detection_resource(rows[0])
+
+
+@endpoint(blueprint, "DELETE", "/api/v1/detections/<int:detection_id>", summary="Delete a detection", tags=TAGS,
+          responses={204: None})
+def delete_detection(detection_id: int) -> Response:
+    with _db().connection() as conn:
+        if not queries.delete_detections(conn, [detection_id]):
+            raise NotFound(f"no detection {detection_id}")
+    return Response(status=204)
+
+
+@endpoint(blueprint, "POST", "/api/v1/detections", summary="Create detections", tags=TAGS, body=NewDetections,
+          responses={201: Created})
+def create(body: NewDetections) -> Response:
+    """One or many, checked like the rows of an import; if one is invalid, none is created and every
+    problem is listed (`errors`, with the index of the detection)."""
+    ids, problems = create_detections(_db(), [d.model_dump(exclude_none=True) for d in body.detections])
+    if problems:
+        raise ApiError(400, "Bad Request", "; ".join(f"{p.where}: {p.message}" for p in problems[:20]),
+                       errors=[{"field": p.where, "message": p.message} for p in problems])
+    return json_response(Created(created=len(ids), ids=ids), 201)
+
+
+@endpoint(blueprint, "POST", "/api/v1/detections/import", summary="Import a CSV or GeoJSON file", tags=TAGS,
+          query=ImportQuery, responses={200: ImportReport, 413: None, 415: None},
+          raw_body=RawBody({"text/csv": {"type": "string"}, GEOJSON: {"type": "object"},
+                            "application/json": {"type": "object"},
+                            "multipart/form-data": {"type": "object", "properties": {
+                                "file": {"type": "string", "format": "binary"}}}},
+                           "The file itself, or a form with a `file` field (same columns as the CLI import)"))
+def import_file(query: ImportQuery) -> Response:
+    """The same rules as `cogbrowser detections import`: all or nothing unless `skip_invalid`; every
+    invalid row is listed with its line or feature number. Nothing imported answers 400."""
+    settings = current_app.config["COGBROWSER_SETTINGS"]
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    fmt = query.format or _import_format()
+    work = settings.tmp_dir / f"detections-{uuid.uuid4().hex}.{'geojson' if fmt == 'geojson' else 'csv'}"
+    try:
+        _save_body(work)
+        try:
+            report = import_detections(_db(), work, skip_invalid=query.skip_invalid, default_image_id=query.image_id)
+        except InvalidInput as exc:
+            raise ApiError(400, "Bad Request", str(exc).replace(work.name, "the file")) from None
+    finally:
+        work.unlink(missing_ok=True)
+    answer = ImportReport(rows_read=report.rows_read, imported=report.imported,
+                          problems=[ImportProblem(where=p.where, message=p.message) for p in report.problems])
+    if report.problems and not query.skip_invalid:
+        raise ApiError(400, "Bad Request", f"nothing imported: {len(report.problems)} invalid row(s) of "
+                       f"{report.rows_read} (fix them, or repeat with skip_invalid=true)",
+                       errors=[{"field": p.where, "message": p.message} for p in report.problems[:1000]],
+                       rows_read=report.rows_read)
+    return json_response(answer)
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/counts", summary="Count detections by class, name, image, day",
+          tags=TAGS, query=CountQuery, responses={200: Counts})
+def counts(query: CountQuery) -> Counts:
+    """By one key, or by two (`split`) for stacked bars: e.g. by=day&split=class."""
+    if query.split == query.by:
+        raise ApiError(400, "Bad Request", "split: give another key than by",
+                       errors=[{"field": "split", "message": "same as by"}])
+    with _db().connection() as conn:
+        rows = queries.count_detections_by(conn, query.query(limit=None), query.by, query.split, query.limit)
+    return Counts(by=query.by, split=query.split, total=sum(r["count"] for r in rows),
+                  counts=[CountRow(key=_key(r["key"]), split=_key(r.get("split")), count=r["count"]) for r in rows])
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/scores", summary="Histogram of detection scores", tags=TAGS,
+          query=HistogramQuery, responses={200: ScoreHistogram})
+def scores(query: HistogramQuery) -> ScoreHistogram:
+    with _db().connection() as conn:
+        rows = queries.score_histogram(conn, query.query(limit=None), query.bins, query.split)
+    histograms: dict[str | None, list[int]] = {}
+    for row in rows:
+        histograms.setdefault(_key(row["split"]), [0] * query.bins)[row["bin"]] += row["count"]
+    edges = [round(i / query.bins, 10) for i in range(query.bins + 1)]
+    return ScoreHistogram(edges=edges, histograms=[HistogramRow(split=k, counts=v) for k, v in histograms.items()])
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/summary", summary="Totals of the selected detections", tags=TAGS,
+          query=DetectionFilters, responses={200: Summary})
+def summary(query: DetectionFilters) -> Summary:
+    with _db().connection() as conn:
+        row = queries.detection_summary(conn, query.query(limit=None))
+    return Summary(**row)
+
+
+# ---------------------------------------------------------------- helpers
+
+def detection_resource(row: dict) -> Detection:
+    root = request.url_root.rstrip("/")
+    return Detection(
+        id=row["id"], image_id=row["image_id"], target_class=row["target_class"], target_name=row["target_name"],
+        score=row["score"], detected_at=row["detected_at"], bbox=list(row["bbox"]), geometry=row["geometry"],
+        pixel_bbox=list(row["pixel_bbox"]) if row["pixel_bbox"] else None, area_m2=row["area_m2"],
+        properties=row["properties"],
+        links=[Link(href=f"{root}/api/v1/detections/{row['id']}", rel="self", type="application/json"),
+               Link(href=f"{root}/api/v1/images/{row['image_id']}", rel="image", type="application/json")])
+
+
+def _csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        west, south, east, north = row["bbox"]
+        writer.writerow([row["id"], row["image_id"], row["target_class"], row["target_name"] or "",
+                         f"{row['score']:.6g}", row["detected_at"].isoformat() if row["detected_at"] else "",
+                         west, south, east, north, row["area_m2"] if row["area_m2"] is not None else ""])
+    return out.getvalue()
+
+
+def _key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _import_format() -> str:
+    mimetype = request.mimetype
+    if mimetype in (GEOJSON, "application/json"):
+        return "geojson"
+    if mimetype in ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel"):
+        return "csv"
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, "Bad Request", "the form has no `file` field")
+        return "geojson" if (upload.filename or "").lower().endswith((".geojson", ".json")) else "csv"
+    raise ApiError(415, "Unsupported Media Type", f"send text/csv, application/geo+json or a multipart form, "
+                   f"not {mimetype or 'nothing'!r}")
+
+
+def _save_body(work) -> None:
+    """The uploaded file (the body, or the form's `file`) written to `work`, in chunks."""
+    length = request.content_length
+    if length is not None and length > MAX_IMPORT_BYTES:
+        raise ApiError(413, "Content Too Large", f"the file is {length} bytes; at most {MAX_IMPORT_BYTES} are accepted")
+    source = request.files["file"].stream if request.mimetype == "multipart/form-data" else request.stream
+    written = 0
+    with open(work, "wb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > MAX_IMPORT_BYTES:
+                raise ApiError(413, "Content Too Large", f"the file is over {MAX_IMPORT_BYTES} bytes")
+            out.write(chunk)
+    if written == 0:
+        raise ApiError(400, "Bad Request", "the file is empty")
+
+
+def _db():
+    return current_app.extensions["cogbrowser.db"]
+

@@ -1,0 +1,223 @@
+"""The one way the REST and STAC APIs declare an endpoint: route, parameters, body, answers, access.
+
+`@endpoint(blueprint, "GET", "/api/v1/images", query=ImageSearch, responses={200: ImageList})`
+registers the Flask route and, from the same declaration, does what every endpoint must do the same
+way:
+
+- parses the query string into the `query` model: unknown parameters are refused (400, naming them
+  and the ones allowed), a parameter given twice is refused unless it is a list, lists may be
+  comma-separated or repeated, and every validation error names its field;
+- parses a JSON body into the `body` model (`raw_body` endpoints read the stream themselves);
+- declares access (read or write), which auth.py checks before the view runs;
+- is what `/api/v1/openapi.json` is generated from (openapi.py), so the description cannot drift.
+
+Views get the parsed `query` and `body` as keyword arguments and return a Response or a pydantic
+model (sent as JSON with the status of the first 2xx answer declared). Errors raised as `ApiError`,
+`NotFound` or `InvalidInput` become RFC 9457 problem details (problems.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ValidationError
+
+from cogbrowser.api.auth import TOKEN_PARAMETER
+from cogbrowser.api.problems import ApiError
+
+Access = Literal["read", "write"]
+JSON_TYPES = ("application/json",)
+MAX_JSON_BYTES = 16 * 1024 * 1024  # a JSON body larger than this is refused before it is parsed
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A body the view reads itself (uploads): its media types and a description for OpenAPI."""
+
+    media_types: Mapping[str, dict]  # media type -> OpenAPI schema
+    description: str
+    required: bool = True
+
+
+@dataclass
+class Endpoint:
+    """Everything declared about one operation (one method on one path)."""
+
+    method: str
+    rule: str
+    name: str
+    summary: str
+    description: str
+    tags: tuple[str, ...]
+    access: Access
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    raw_body: RawBody | None
+    responses: dict[int, Any]  # status -> pydantic model, a media-type dict, or None (no body)
+    path_parameters: dict[str, str] = field(default_factory=dict)  # name -> description
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(blueprint: Blueprint, method: str, rule: str, *, summary: str,
+             responses: dict[int, Any], query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
+             raw_body: RawBody | None = None, access: Access | None = None, tags: tuple[str, ...] = (),
+             path_parameters: dict[str, str] | None = None, name: str | None = None) -> Callable:
+    """Declare and register an operation (see the module docstring). `access` defaults to "read"
+    for GET and HEAD and "write" for every other method. `name` (default: the view's) must differ
+    when one view serves two methods."""
+    method = method.upper()
+
+    def decorate(view: Callable) -> Callable:
+        view_name = name or view.__name__
+        spec = Endpoint(
+            method=method, rule=rule, name=f"{blueprint.name}.{view_name}", summary=summary,
+            description=(view.__doc__ or "").strip(), tags=tags,
+            access=access or ("read" if method in ("GET", "HEAD") else "write"),
+            query=query, body=body, raw_body=raw_body, responses=responses,
+            path_parameters=path_parameters or {})
+        ENDPOINTS.append(spec)
+        success = min((status for status in responses if 200 <= status < 300), default=200)
+
+        @functools.wraps(view)
+        def handler(**path: str) -> Response:
+            kwargs: dict[str, Any] = dict(path)
+            if query is not None:
+                kwargs["query"] = parse_query(query, request.args)
+            elif set(request.args) - {TOKEN_PARAMETER}:
+                unknown = sorted(set(request.args) - {TOKEN_PARAMETER})
+                raise ApiError(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
+                               "(this endpoint takes none)")
+            if body is not None:
+                kwargs["body"] = parse_json_body(body)
+            answer = view(**kwargs)
+            if isinstance(answer, BaseModel):
+                return json_response(answer, success)
+            return answer
+
+        blueprint.add_url_rule(rule, endpoint=view_name, view_func=handler, methods=[method])
+        return view
+
+    return decorate
+
+
+def json_response(model: BaseModel, status: int = 200, media_type: str = "application/json",
+                  headers: Mapping[str, str] | None = None) -> Response:
+    """A model as JSON (None fields kept: a client sees every field the schema promises)."""
+    return Response(model.model_dump_json(by_alias=True), status=status, mimetype=media_type,
+                    headers=dict(headers or {}))
+
+
+def url_with(name: str, value: str) -> str:
+    """This request's URL with one query parameter set to `value` (a `next` link's cursor)."""
+    args = request.args.to_dict(flat=False)
+    args[name] = [value]
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+# ---------------------------------------------------------------- query strings
+
+def list_fields(model: type[BaseModel]) -> set[str]:
+    """The parameters (by alias) of `model` that take several values."""
+    return {info.alias or name for name, info in model.model_fields.items() if _is_list(info.annotation)}
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a field's type is a list (or an optional list): such parameters take several values."""
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+        else (annotation,)
+    unwrapped = [typing.get_args(o)[0] if typing.get_origin(o) is typing.Annotated else o for o in options]
+    return any(typing.get_origin(option) in (list, set, frozenset) for option in unwrapped)
+
+
+def parse_query(model: type[BaseModel], args: Mapping) -> BaseModel:
+    """The query string as `model`; 400 naming every unknown, repeated or invalid parameter."""
+    allowed = {info.alias or name for name, info in model.model_fields.items()}
+    unknown = sorted(set(args) - allowed - {TOKEN_PARAMETER})
+    if unknown:
+        raise ApiError(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
+                       f"(parameters: {', '.join(sorted(allowed))})",
+                       errors=[{"field": name, "message": "unknown parameter"} for name in unknown])
+    multiple = list_fields(model)
+    data: dict[str, Any] = {}
+    for name in set(args) - {TOKEN_PARAMETER}:
+        values = args.getlist(name) if hasattr(args, "getlist") else [args[name]]
+        if name in multiple and name in getattr(model, "repeated", ()):
+            data[name] = values  # values that hold commas themselves (rescale=0,3000): only repeated
+        elif name in multiple:
+            data[name] = [part.strip() for value in values for part in value.split(",")]
+            if not all(data[name]):
+                raise ApiError(400, "Bad Request", f"{name}: an empty value in the list {','.join(values)!r}",
+                               errors=[{"field": name, "message": "empty value in the list"}])
+        elif len(values) > 1:
+            raise ApiError(400, "Bad Request", f"{name}: given {len(values)} times; give it once",
+                           errors=[{"field": name, "message": "given more than once"}])
+        else:
+            data[name] = values[0]
+    return validate(model, data)
+
+
+def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    """`data` as `model`, or a 400 problem listing each field at fault."""
+    _refuse_nul(data, "")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": _location(error["loc"]), "message": _message(error)} for error in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        raise ApiError(400, "Bad Request", detail, errors=errors) from None
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """No text may hold a NUL character: PostgreSQL cannot store one, and no real value has one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            field = where or "body"
+            raise ApiError(400, "Bad Request", f"{field}: contains a NUL character",
+                           errors=[{"field": field, "message": "contains a NUL character"}])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, where)
+            _refuse_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{where}.{index}" if where else str(index))
+
+
+def _location(loc: tuple) -> str:
+    parts = [str(part) for part in loc if not (isinstance(part, str) and part.startswith("function-"))]
+    return ".".join(parts)
+
+
+def _message(error: dict) -> str:
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+# ---------------------------------------------------------------- JSON bodies
+
+def parse_json_body(model: type[BaseModel]) -> BaseModel:
+    """The request's JSON body as `model`: 415 for another media type, 413 when too large."""
+    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+        raise ApiError(415, "Unsupported Media Type", f"send the body as application/json, not "
+                       f"{request.mimetype or 'nothing'!r}")
+    length = request.content_length
+    limit = current_app.config.get("COGBROWSER_MAX_JSON_BYTES", MAX_JSON_BYTES)
+    if length is not None and length > limit:
+        raise ApiError(413, "Content Too Large", f"the JSON body is {length} bytes; at most {limit} are accepted")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise ApiError(413, "Content Too Large", f"the JSON body is over {limit} bytes")
+    try:
+        data = current_app.json.loads(raw or b"null")
+    except ValueError as exc:
+        raise ApiError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
+    return validate(model, data)

@@ -1,0 +1,132 @@
+"""Pydantic models the API shares: problem details, links, and the query parameter types every
+search uses (bbox, datetime intervals, id lists, page limits), each parsed once and the same way.
+
+Query parameters arrive as text; these types say what a value must look like (for validation and
+for the OpenAPI description alike). Lists come comma-separated or repeated (endpoints.parse_query
+splits them), so `bbox=5,50,6,51` is a list of four numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from cogbrowser.catalog.queries import ID_PATTERN
+from cogbrowser.errors import InvalidInput
+from cogbrowser.layers import parse_time_range
+
+ID = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: what went wrong, with `detail` precise enough to act on."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(None, description="One entry per field at fault: field, message")
+
+
+class Link(BaseModel):
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class QueryModel(BaseModel):
+    """Base of query-string models: unknown parameters are refused, aliases are the names."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BodyModel(BaseModel):
+    """Base of JSON bodies: unknown members are refused (a typo must not be ignored silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_bbox(values: list[float]) -> list[float]:
+    west, south, east, north = values
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("the numbers must be finite")
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise ValueError("longitudes must be in -180..180 (west > east crosses the antimeridian)")
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise ValueError("latitudes must be in -90..90")
+    if south > north:
+        raise ValueError(f"south ({south:g}) is north of north ({north:g})")
+    return values
+
+
+BBoxParam = Annotated[list[float], Field(min_length=4, max_length=4, description=(
+    "west,south,east,north in WGS 84 degrees; west > east crosses the antimeridian")),
+    AfterValidator(_check_bbox)]
+
+
+def _check_interval(text: str) -> str:
+    try:
+        parse_time_range(text)
+    except InvalidInput as exc:
+        raise ValueError(str(exc).removeprefix("datetime: ")) from None
+    return text
+
+
+DatetimeParam = Annotated[str, Field(description=(
+    "An instant, a day (all of it), or an interval start/end with '..' or nothing for an open end "
+    "(RFC 3339, as in STAC): 2024-06-01, 2024-06-01T10:00:00Z/.., 2024-04-01/2024-06-30")),
+    AfterValidator(_check_interval)]
+
+
+def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
+    """A validated DatetimeParam as (start, end); (None, None) without one."""
+    return parse_time_range(text) if text else (None, None)
+
+
+IdList = Annotated[list[ID], Field(max_length=500, description="Comma-separated ids (or the parameter repeated)")]
+TextList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
+                     Field(max_length=500, description="Comma-separated values (or the parameter repeated)")]
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A float for JSON: NaN and infinities (a nodata value may be NaN) as the strings 'nan', 'inf'."""
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def jsonable(value: Any) -> Any:
+    """Statistics and band metadata from the catalog, with non-finite floats made JSON-safe."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=2000)]  # URLs stay well under the server's 256 KiB limit
+GeoJSONText = Annotated[str, StringConstraints(max_length=20_000)]  # a geometry in a URL; POST larger ones
+
+
+class RenderParams(QueryModel):
+    """The render parameters of every picture (tiles, WMS/WMTS vendor parameters, previews,
+    exports), as text: `parse_render_spec` checks them against the image's bands and presets."""
+
+    repeated: ClassVar[frozenset[str]] = frozenset({"rescale"})  # each value is "min,max"
+
+    style: Text | None = Field(None, description="a preset of the image's collection, e.g. true-color, ndvi")
+    bands: Text | None = Field(None, description="1 or 3 bands by index or name: 4,3,2 or B08,B04,B03")
+    expression: Text | None = Field(None, description="band math, e.g. (B08-B04)/(B08+B04); ';' separates R;G;B")
+    rescale: list[Text] | None = Field(None, max_length=3, description="min,max once, or once per output band")
+    gain: Text | None = None
+    gamma: Text | None = None
+    colormap: Annotated[str, StringConstraints(max_length=20_000)] | None = Field(
+        None, description="gray, viridis, magma, terrain, rdylgn, ... or a JSON class map")
+    resampling: Text | None = Field(None, description="nearest, bilinear, cubic, average, ...")
+    nodata: Text | None = Field(None, description="a value to treat as no data (overrides the image's)")

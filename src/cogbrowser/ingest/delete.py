@@ -1,0 +1,82 @@
+"""Deleting images: their catalog rows (detections go with them) and their COG files, or neither.
+
+The inverse of ingest, with the same promise: no row without its file, no file without its row.
+Managed files are first moved aside into the data dir's tmp folder (a rename on the same volume),
+then the rows are deleted in one transaction; after the commit the moved files are removed, and if
+anything fails before it, they are moved back (and if the process dies before it, the start-up sweep
+puts back the files whose rows are still there). Files referenced in place (`--in-place`) are the
+user's and are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psycopg
+
+from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
+from cogbrowser.config import Settings
+from cogbrowser.errors import CogbrowserError
+
+
+DELETING_PREFIX = "deleting-"  # files moved aside; a crash before the commit leaves them for sweep_orphans
+
+
+class FileInUse(CogbrowserError):
+    """A COG could not be moved (on Windows: a program has it open); nothing was deleted."""
+
+
+def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
+                  then: Callable[[psycopg.Connection], None] | None = None) -> list[str]:
+    """Delete the images (rows and managed files) in one transaction; `then` runs in the same
+    transaction (e.g. deleting their collection). Returns the ids deleted."""
+    moved: list[tuple[Path, Path]] = []
+    deleted: list[str] = []
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with db.connection() as conn, conn.transaction():
+            for image_id in image_ids:
+                row = queries.delete_image(conn, image_id)
+                if row is None:
+                    continue
+                deleted.append(row["id"])
+                if row["managed"]:
+                    source = settings.image_file(row["path"])
+                    if source.exists():
+                        aside = settings.tmp_dir / f"{DELETING_PREFIX}{uuid.uuid4().hex}--{row['id']}.tif"
+                        try:
+                            os.replace(source, aside)
+                        except PermissionError as exc:
+                            raise FileInUse(f"the file of image {image_id!r} is in use ({exc.strerror}); close "
+                                            "the program that has it open and try again") from None
+                        moved.append((source, aside))
+            if then is not None:
+                then(conn)
+    except BaseException:
+        for source, aside in reversed(moved):
+            os.replace(aside, source)
+        raise
+    for _, aside in moved:
+        aside.unlink(missing_ok=True)
+    return deleted
+
+
+def restore_interrupted(db: Database, settings: Settings, leftover: Path) -> bool:
+    """Put back a file moved aside by a deletion that never committed (its row still exists and
+    its own file is missing); True if it was put back."""
+    if not leftover.name.startswith(DELETING_PREFIX) or "--" not in leftover.stem:
+        return False
+    image_id = leftover.stem.split("--", 1)[1]
+    with db.connection() as conn:
+        row = queries.get_image(conn, image_id)
+    if row is None or not row["managed"]:
+        return False
+    target = settings.image_file(row["path"])
+    if target.exists():
+        return False
+    os.replace(leftover, target)
+    return True

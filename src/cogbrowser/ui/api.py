@@ -1,0 +1,62 @@
+"""How the pages reach the catalog: the REST API, called inside the server process.
+
+Callbacks run in the server while it answers the browser, so they call the API through Flask's
+test client: the same routes, validation and problem details as any script, with no socket and no
+second road to the database. Writes carry the app's internal token (auth.py), which never leaves
+the process; the UI decides which users may trigger them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+
+class ApiFailure(Exception):
+    """The API refused or failed a request; `detail` is its problem document's detail."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _client():
+    return current_app.test_client()
+
+
+def _headers(write: bool) -> dict[str, str]:
+    if not write:
+        return {}
+    return {"Authorization": f"Bearer {current_app.extensions['cogbrowser.internal_token']}"}
+
+
+def _answer(response) -> Any:
+    if response.status_code >= 400:
+        try:
+            detail = response.get_json()["detail"]
+        except (TypeError, KeyError, ValueError):
+            detail = response.get_data(as_text=True)[:300]
+        raise ApiFailure(response.status_code, detail)
+    if response.mimetype in ("application/json", "application/geo+json"):
+        return response.get_json()
+    return response.get_data()
+
+
+def get(path: str, **params: Any) -> Any:
+    """GET an API path (e.g. "/api/v1/images") with query parameters; lists become comma lists."""
+    query = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+             for k, v in params.items() if v not in (None, "", [], ())}
+    return _answer(_client().get(path, query_string=query, headers=_headers(False)))
+
+
+def post(path: str, json: Any = None, **params: Any) -> Any:
+    return _answer(_client().post(path, json=json, query_string=params, headers=_headers(True)))
+
+
+def patch(path: str, json: Any) -> Any:
+    return _answer(_client().patch(path, json=json, headers=_headers(True)))
+
+
+def delete(path: str, **params: Any) -> Any:
+    return _answer(_client().delete(path, query_string=params, headers=_headers(True)))
