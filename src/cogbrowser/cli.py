@@ -90,15 +90,18 @@ def _server_options(func):
                         help="Address to listen on; 0.0.0.0 serves the LAN [env COGBROWSER_HOST].")(func)
     func = click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
                         help="Request worker threads (default: one a CPU core, at least 2).")(func)
+    func = click.option("--basemap", type=click.Path(path_type=Path, dir_okay=False), envvar="COGBROWSER_BASEMAP",
+                        help="Your own offline basemap: an MBTiles or PMTiles file of raster tiles, or a COG "
+                             "[env COGBROWSER_BASEMAP].")(func)
     return func
 
 
 @cli.command()
 @_server_options
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, threads: int) -> None:
+def serve(obj: Context, host: str, port: int, threads: int, basemap: Path | None) -> None:
     """Serve the catalog: web pages, tiles, WMS/WMTS, STAC and the REST API."""
-    settings = obj.settings(host=host, port=port)
+    settings = obj.settings(host=host, port=port, basemap=basemap)
     with open_catalog(settings) as db:
         _serve(settings, db, threads)
 
@@ -107,11 +110,11 @@ def serve(obj: Context, host: str, port: int, threads: int) -> None:
 @_server_options
 @click.option("--no-serve", is_flag=True, help="Only make the demo data set; do not start the server.")
 @click.pass_obj
-def demo(obj: Context, host: str, port: int, threads: int, no_serve: bool) -> None:
+def demo(obj: Context, host: str, port: int, threads: int, basemap: Path | None, no_serve: bool) -> None:
     """Make the demo data set in the data dir (once), then serve it."""
     from cogbrowser.demo import ensure_demo_data
 
-    settings = obj.settings(host=host, port=port)
+    settings = obj.settings(host=host, port=port, basemap=basemap)
     with open_catalog(settings) as db:
         ensure_demo_data(db, settings, echo=lambda message: click.echo(message, err=True))
         if not no_serve:

@@ -33,6 +33,7 @@ class Settings:
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     read_access: str = "open"
+    basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -45,9 +46,12 @@ class Settings:
             "max_image_size": int(os.environ.get("COGBROWSER_MAX_IMAGE_SIZE") or DEFAULT_MAX_IMAGE_SIZE),
             "max_upload_bytes": int(os.environ.get("COGBROWSER_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
+            "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
+        if values["basemap"] is not None:
+            values["basemap"] = Path(values["basemap"]).expanduser().resolve()  # type: ignore[arg-type]
         if values["read_access"] not in READ_ACCESS:
             raise InvalidInput(f"COGBROWSER_READ_ACCESS must be 'open' or 'token', not {values['read_access']!r}")
         return cls(**values)  # type: ignore[arg-type]

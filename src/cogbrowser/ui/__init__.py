@@ -15,6 +15,7 @@ from dash import dcc, html
 from flask import Flask
 
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
+from cogbrowser.ui.basemap.sources import open_basemap
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
@@ -37,6 +38,9 @@ def mount_ui(server: Flask) -> dash.Dash:
     from cogbrowser.ui import analytics, browse  # noqa: F401  (their callbacks register on import)
 
     server.register_blueprint(basemap_blueprint)
+    settings = server.config["COGBROWSER_SETTINGS"]
+    if settings.basemap is not None:
+        server.extensions["cogbrowser.basemap"] = open_basemap(settings.basemap)
     app = OfflineDash(
         "cogbrowser", server=server, url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
         update_title=None, suppress_callback_exceptions=True, serve_locally=True, compress=False)
