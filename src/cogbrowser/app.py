@@ -23,6 +23,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app.extensions["cogbrowser.tile_cache"] = TileCache()
 
     from cogbrowser.api.cogs import blueprint as cogs
+    from cogbrowser.api.collection_reads import blueprint as collection_reads
     from cogbrowser.api.collections import blueprint as collections
     from cogbrowser.api.cors import allow_cross_origin
     from cogbrowser.api.detections import blueprint as detections
@@ -44,6 +45,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
     app.register_blueprint(cogs)
     app.register_blueprint(openapi)
     app.register_blueprint(collections)
+    app.register_blueprint(collection_reads)
     app.register_blueprint(images)
     app.register_blueprint(uploads)
     app.register_blueprint(jobs)

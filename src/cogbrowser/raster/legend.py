@@ -100,7 +100,7 @@ def _number(value: float) -> str:
 _local = threading.local()
 
 
-def _font() -> ImageFont.ImageFont:
+def default_font() -> ImageFont.ImageFont:
     """Pillow's built-in font: nothing to install or find on an air-gapped Windows machine.
 
     One per thread: capabilities measure every style's legend, and a FreeType face must not be
@@ -121,7 +121,7 @@ def _text_width(font: ImageFont.ImageFont, text: str) -> int:
 
 def legend_size(legend: Legend) -> tuple[int, int]:
     """The natural (width, height) of `legend`: wide enough for its texts, at most 400 px wide."""
-    font = _font()
+    font = default_font()
     widest_label = max((_text_width(font, label) for label in legend.labels), default=0)
     width = max(_text_width(font, legend.title) + 2 * PADDING, widest_label + 3 * PADDING + BAR_WIDTH)
     width = min(max(width, 60), MAX_DEFAULT_WIDTH)
@@ -136,7 +136,7 @@ def draw_legend(legend: Legend, width: int | None = None, height: int | None = N
     width, height = width or natural[0], height or natural[1]
     image = Image.new("RGBA", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    font = _font()
+    font = default_font()
     draw.text((PADDING, PADDING), _fit(font, legend.title, width - 2 * PADDING), font=font, fill=INK)
     top = PADDING + _line_height(font)
     if legend.is_colorbar:
@@ -187,7 +187,7 @@ def draw_message(text: str, width: int, height: int, background: Colour) -> np.n
     """RGBA (4, height, width) uint8: `text` wrapped to the width, on `background`."""
     image = Image.new("RGBA", (width, height), background)
     draw = ImageDraw.Draw(image)
-    font = _font()
+    font = default_font()
     characters = max(8, (width - 2 * PADDING) // max(1, _text_width(font, "n")))
     y = PADDING
     for line in textwrap.wrap(text, characters) or [""]:
