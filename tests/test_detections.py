@@ -92,6 +92,25 @@ def test_invalid_rows_are_listed_by_line_and_nothing_is_imported(db, tci, tmp_pa
     assert all_detections(db) == []
 
 
+def test_line_endings_do_not_matter(db, tci, tmp_path):
+    """A CSV saved on Windows (CRLF), on Linux (LF) or by old Mac tools (CR) gives the same
+    detections, quoted fields with commas and an empty last column included."""
+    lines = [
+        "image_id,target_class,target_name,score,lon_min,lat_min,lon_max,lat_max,detected_at",
+        f'{tci},ship,"Ever Given, 2nd",0.91,23.5,31.9,23.51,31.91,2021-05-01T09:30:00Z',
+        f"{tci},tank,,0.4,23.6,31.95,23.61,31.96,",
+    ]
+    imported = {}
+    for label, newline in (("LF", "\n"), ("CRLF", "\r\n"), ("CR", "\r")):
+        report = import_detections(db, write_csv(tmp_path / f"{label} endings.csv", lines, newline))
+        assert report.imported == 2 and not report.problems, (label, report.problems)
+        imported[label] = [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in all_detections(db)]
+        with db.connection() as conn:
+            conn.execute("DELETE FROM detections")
+    assert imported["CRLF"] == imported["LF"] == imported["CR"]
+    assert [row["target_name"] for row in imported["LF"]] == ["Ever Given, 2nd", None]
+
+
 def test_skip_invalid_imports_the_valid_rows(db, tci, tmp_path):
     csv_file = write_csv(tmp_path / "mixed.csv", [
         "image_id,target_class,target_name,score,px_min,py_min,px_max,py_max",

@@ -8,6 +8,10 @@ the package is ISC), fetched on a connected machine with `npm pack world-atlas@2
 It writes GeoJSON with coordinates rounded to 0.001° (about 100 m; 1:50m data is no finer):
 countries-50m.geojson and countries-110m.geojson (polygons with their names, drawn filled with
 their borders) and land-50m.geojson (land polygons, whose outlines are the coastlines).
+
+Natural Earth's rings that cross the antimeridian (Russia, Fiji) jump from +180 to -180 and back,
+which a spherical renderer (d3) cuts but a flat map (Leaflet) draws as a band across the world;
+`continuous` rewrites them with longitudes past +-180. Rings around a pole (Antarctica) stay as they are.
 """
 
 from __future__ import annotations
@@ -41,12 +45,28 @@ def ring(indexes: list[int], arcs: list) -> list[list[float]]:
     return points
 
 
+def continuous(points: list[list[float]]) -> list[list[float]]:
+    """The ring with no step longer than 180 degrees of longitude (so Leaflet draws no band across
+    the map), shifted by whole turns to lie mostly in -180..180; a ring that then no longer closes
+    goes round a pole and is returned as it was."""
+    out, offset = [points[0]], 0.0
+    for (x0, _), (x, y) in zip(points, points[1:]):
+        offset += 360.0 if x0 - x > 180 else -360.0 if x - x0 > 180 else 0.0
+        out.append([x + offset, y])
+    if out[-1] != out[0]:
+        return points
+    xs = sorted(x for x, _ in out)
+    turns = round(xs[len(xs) // 2] / 360.0)
+    return [[round(x - 360.0 * turns, 3), y] for x, y in out]
+
+
 def geometry(shape: dict, arcs: list) -> dict | None:
     kind = shape.get("type")
     if kind == "Polygon":
-        return {"type": "Polygon", "coordinates": [ring(r, arcs) for r in shape["arcs"]]}
+        return {"type": "Polygon", "coordinates": [continuous(ring(r, arcs)) for r in shape["arcs"]]}
     if kind == "MultiPolygon":
-        return {"type": "MultiPolygon", "coordinates": [[ring(r, arcs) for r in p] for p in shape["arcs"]]}
+        return {"type": "MultiPolygon",
+                "coordinates": [[continuous(ring(r, arcs)) for r in p] for p in shape["arcs"]]}
     return None
 
 

@@ -34,6 +34,8 @@ blueprint = Blueprint("detections", __name__)
 TAGS = ("detections",)
 MAX_LIMIT = 10_000
 MAX_CREATE = 10_000
+DEFAULT_SAMPLE = 5_000
+MAX_SAMPLE = 50_000
 MAX_IMPORT_BYTES = 2 * 1024**3
 GEOJSON = "application/geo+json"
 CSV_COLUMNS = ("id", "image_id", "target_class", "target_name", "score", "detected_at", "lon_min", "lat_min",
@@ -79,13 +81,18 @@ class HistogramQuery(DetectionFilters):
     split: Group | None = Field(None, description="one histogram per class, name, … (e.g. split=class)")
 
 
-class Detection(BodyModel):
+class DetectionFacts(BodyModel):
+    """What every answer about one detection says: which it is, where found, what, how sure, when."""
+
     id: int
     image_id: str
     target_class: str
     target_name: str | None
     score: float
     detected_at: datetime | None
+
+
+class Detection(DetectionFacts):
     bbox: list[float] = Field(description="west, south, east, north (WGS 84)")
     geometry: dict[str, Any]
     pixel_bbox: list[float] | None = Field(description="px_min, py_min, px_max, py_max in the image's pixels")
@@ -137,6 +144,30 @@ class Summary(BodyModel):
     mean_score: float | None
     min_score: float | None
     max_score: float | None
+
+
+class SampleQuery(DetectionFilters):
+    size: int = Field(DEFAULT_SAMPLE, ge=1, le=MAX_SAMPLE,
+                      description=f"points at most (at most {MAX_SAMPLE}); fewer when fewer are selected")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="another seed, another sample; the same seed, the same one")
+
+
+class SamplePoint(DetectionFacts):
+    """A detection as a point of a scatter plot: what a chart plots and shows on hover."""
+
+    lon: float = Field(description="longitude of the centre of its bbox (-180..180)")
+    lat: float = Field(description="latitude of the centre of its bbox")
+    area_m2: float | None
+
+
+class DetectionSample(BodyModel):
+    """A repeatable random sample of the selected detections, with how many were selected."""
+
+    matched: int = Field(description="all detections the filters select")
+    count: int = Field(description="points in this answer")
+    sampled: bool = Field(description="whether the points are a sample (fewer than matched)")
+    seed: int
+    points: list[SamplePoint]
 
 
 class NewDetection(BodyModel):
@@ -304,6 +335,20 @@ def summary(query: DetectionFilters) -> Summary:
     with _db().connection() as conn:
         row = queries.detection_summary(conn, query.query(limit=None))
     return Summary(**row)
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/sample", summary="A random sample of detections, as points",
+          tags=TAGS, query=SampleQuery, responses={200: DetectionSample})
+def sample(query: SampleQuery) -> DetectionSample:
+    """At most `size` of the selected detections, picked at random but repeatably (the same filters
+    and `seed` give the same points), with the number selected: what a scatter plot of a million
+    detections draws. A search pages in id order, which is no sample."""
+    with _db().connection() as conn:
+        matched = queries.count_detections(conn, query.query(limit=None))
+        rows = queries.sample_detections(conn, query.query(limit=None), query.size, query.seed)
+    points = [SamplePoint(**row) for row in rows]
+    return DetectionSample(matched=matched, count=len(points), sampled=len(points) < matched, seed=query.seed,
+                           points=points)
 
 
 # ---------------------------------------------------------------- helpers

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-from dash import dcc, html
+from dash import _callback, dcc, html
 from flask import Flask
 
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
@@ -22,9 +22,20 @@ PAGES = {"/": "Browse", "/analytics": "Analytics"}
 
 
 class OfflineDash(dash.Dash):
-    """Dash whose page configuration names no other host: it carries the URL of plotly's version
-    check (only used by the debug tools, which cogbrowser never turns on); air-gapped pages must
-    not even mention one."""
+    """Dash as cogbrowser needs it.
+
+    - The page configuration names no other host: Dash puts the URL of plotly's version check
+      there (used only by the debug tools, never on here); air-gapped pages must not mention one.
+    - Every app of the process gets the pages' callbacks. They are declared with `@dash.callback`
+      when the page modules are imported, into Dash's global registry, which the first app to
+      start *empties*: a second app (tests make many) would serve pages where nothing responds.
+      The registry is copied once the modules are imported and refilled for each app.
+    """
+
+    def _setup_server(self) -> None:
+        if not self._got_first_request["setup_server"]:
+            _refill_callbacks()
+        super()._setup_server()
 
     def _config(self) -> dict:
         config = super()._config()
@@ -33,9 +44,25 @@ class OfflineDash(dash.Dash):
         return config
 
 
+_CALLBACKS: tuple | None = None  # Dash's global callback registry as the page modules left it
+
+
+def _refill_callbacks() -> None:
+    """Put the pages' callbacks back into Dash's global registry for the next app to take."""
+    callback_map, callback_list, inline_scripts = _CALLBACKS
+    _callback.GLOBAL_CALLBACK_MAP.update(callback_map)
+    _callback.GLOBAL_CALLBACK_LIST[:] = callback_list
+    _callback.GLOBAL_INLINE_SCRIPTS[:] = inline_scripts
+
+
 def mount_ui(server: Flask) -> dash.Dash:
     """The Dash app of both pages, served by `server` at / and /analytics."""
+    global _CALLBACKS
     from cogbrowser.ui import analytics, browse  # noqa: F401  (their callbacks register on import)
+
+    if _CALLBACKS is None:
+        _CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
+                      list(_callback.GLOBAL_INLINE_SCRIPTS))
 
     server.register_blueprint(basemap_blueprint)
     settings = server.config["COGBROWSER_SETTINGS"]

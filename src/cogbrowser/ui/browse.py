@@ -1,19 +1,167 @@
-"""The Browse page (`/`): find images, look at them on the map, inspect and compare them."""
+"""The Browse page (`/`): find images, look at them on the map in any band combination or index,
+read their pixels, see their detections.
+
+The page is assembled from modules that each own one job, their controls, map layers and
+callbacks:
+
+- image_search.py        the Search tab: filters, area of interest, results (hover, click);
+- visualization.py       the shown image: the Visualize tab, the WMS layer, its legend;
+- detections_overlay.py  the Detections tab and the detection boxes on the map;
+- pixel_inspect.py       a click on the map: every band's value there, and the image's metadata;
+- browse_map.py          the map: offline basemap, panes, controls;
+- map_state.py           the page's state in its URL.
+
+This module puts them together and keeps the URL and the page in step: on opening (and on an
+in-app link to `/?…`) `_restore` sets every control from the query string; afterwards every
+change is written back (`history.replaceState`: panning does not pile up history entries), so
+the address bar always holds a link to exactly this view.
+
+Room for the next tools: the Visualize tab ends in `visualization.TOOLS` (Inspect an area,
+Compare, Export, Measure); their map layers go in the panes of browse_map.py (compare layers in
+the imagery pane, measurements in the outline pane), added to the `layers` list below.
+"""
 
 from __future__ import annotations
 
-import dash_leaflet as dl
-from dash import html
+from urllib.parse import quote
+
+import dash
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from cogbrowser.ui import api, browse_map, detections_overlay, image_search, pixel_inspect, visualization
+from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
+from cogbrowser.ui.image_search import TABS
+from cogbrowser.ui.map_state import BrowseState, View, Visualization
+
+QUERY = "browse-query"  # the query string the page's state makes (written to the address bar)
+URL_WRITTEN = "browse-url-written"
+READY = "browse-ready"  # set once the URL's state is applied: only then is the URL written
+NOTICE = "browse-notice"
+DETECTION_ZOOM = 17  # the closest a detection link zooms (a car is still seen with its surroundings)
 
 
 def layout() -> html.Div:
-    return html.Div(className="page", children=[
-        html.Aside(className="panel", children=[html.H2("Search")]),
-        html.Div(className="map-wrap", children=[
-            dl.Map(id="map", center=[20, 0], zoom=2, children=[
-                dl.GeoJSON(url="/ui/basemap/countries-110m.geojson", id="basemap",
-                           style={"color": "#7d8a97", "weight": 0.6, "fillColor": "#eef1ea", "fillOpacity": 1}),
-                dl.ScaleControl(position="bottomright"),
-            ]),
+    """The page: the tabbed panel beside the map."""
+    catalog, classes, problem = image_search.catalog_summary()
+    colours = detections_overlay.class_colours([option["value"] for option in classes])
+    return html.Div(className="page browse", children=[
+        *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
+        dcc.Store(id=QUERY), dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
+        html.Aside(className="panel browse-panel", children=[
+            html.Div(id=NOTICE),
+            dcc.Tabs(id=TABS, value="search", className="browse-tabs", parent_className="browse-tabs-parent",
+                     content_className="browse-tab-content", children=[
+                         dcc.Tab(label="Search", value="search", className="browse-tab",
+                                 selected_className="browse-tab--selected",
+                                 children=image_search.panel(catalog, classes, problem)),
+                         dcc.Tab(label="Visualize", value="visualize", className="browse-tab",
+                                 selected_className="browse-tab--selected", children=visualization.panel()),
+                         dcc.Tab(label="Detections", value="detections", className="browse-tab",
+                                 selected_className="browse-tab--selected", children=detections_overlay.panel()),
+                     ]),
         ]),
+        browse_map.map_view(
+            layers=[*visualization.map_layers(), *image_search.map_layers(), *detections_overlay.map_layers(colours),
+                    *pixel_inspect.map_layers()],
+            overlays=[*visualization.map_overlays(), *detections_overlay.map_overlays(),
+                      *pixel_inspect.map_overlays()]),
     ])
+
+
+# ---------------------------------------------------------------- the URL into the page
+
+RESTORED = [
+    Output(image_search.DATES, "start_date"), Output(image_search.DATES, "end_date"),
+    Output(image_search.CLOUD, "value"),
+    Output(image_search.COLLECTIONS, "value"), Output(image_search.TARGETS, "value"),
+    Output(image_search.IN_VIEW, "value"), Output(image_search.AOI, "data"),
+    Output(detections_overlay.SHOW, "value"), Output(detections_overlay.CLASSES, "value"),
+    Output(detections_overlay.NAMES, "value"), Output(detections_overlay.SCORE, "value"),
+    Output(detections_overlay.HIGHLIGHT, "data"),
+    Output(visualization.OPACITY, "value"), Output(visualization.IMAGE, "data"), Output(visualization.VIS, "data"),
+    Output(MAP, "viewport"), Output(VIEW, "data"), Output(TABS, "value"), Output(READY, "data"),
+    Output(NOTICE, "children"),
+]
+
+
+@dash.callback(*RESTORED, Input("url", "search"), State("url", "pathname"), State(image_search.CATALOG, "data"))
+def _restore(search: str | None, pathname: str | None, catalog: dict | None):
+    """Every control as the query string says; the map on its view, else on the highlighted
+    detection, the shown image or all the data."""
+    if (pathname or "/").rstrip("/") not in ("", "/"):
+        raise PreventUpdate
+    state = BrowseState.from_query_string(search)
+    notices = []
+    detection = detections_overlay.detection_record(state.detection) if state.detection is not None else None
+    if state.detection is not None and detection is None:
+        notices.append(f"Detection {state.detection} is not in the catalog.")
+    image = state.image or (detection or {}).get("image_id")
+    viewport = _first_view(state, detection, image, catalog or {})
+    search_state, overlay = state.search, state.overlay
+    cloud = search_state.max_cloud if search_state.max_cloud is not None else image_search.NO_CLOUD_LIMIT
+    vis = state.visualization.render_params() if state.image else None
+    return (search_state.start, search_state.end, cloud, list(search_state.collections), list(search_state.targets),
+            ["view"] if search_state.in_view else [], search_state.aoi,
+            ["show"] if overlay.show else [], list(overlay.classes), list(overlay.names), overlay.min_score or 0,
+            detection["id"] if detection else None,
+            state.opacity, {"id": image, "vis": vis} if image else None, vis,
+            viewport or no_update, _view_data(state.view), "visualize" if image else "search", True,
+            [html.Div(text, className="message error") for text in notices])
+
+
+def _first_view(state: BrowseState, detection: dict | None, image: str | None, catalog: dict) -> dict | None:
+    if state.view is not None:
+        return {"center": [state.view.lat, state.view.lon], "zoom": state.view.zoom, "transition": "setView"}
+    if detection is not None:
+        return fit_bounds(detection["bbox"], max_zoom=DETECTION_ZOOM)
+    if image:
+        try:
+            return fit_bounds(api.get(f"/api/v1/images/{quote(image)}")["bbox"])
+        except api.ApiFailure:
+            return None  # the image's own message says it is missing
+    everything = union_bbox([c.get("extent") for c in catalog.values()])
+    return fit_bounds(everything, max_zoom=12) if everything else None
+
+
+def _view_data(view: View | None) -> dict | None:
+    return {"lat": view.lat, "lon": view.lon, "zoom": view.zoom} if view else None
+
+
+# ---------------------------------------------------------------- the page into the URL
+
+@dash.callback(Output(QUERY, "data"), Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
+               Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
+               Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
+               Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
+               Input(detections_overlay.HIGHLIGHT, "data"))
+def _state_query(ready, view, image, vis, opacity, start, end, cloud, collections, targets, in_view, aoi,
+                 show, classes, names, score, highlight):
+    """The query string of the page's state (browse.js writes it into the address bar)."""
+    if not ready:
+        raise PreventUpdate  # the URL's own state is not applied yet: do not overwrite it
+    state = BrowseState(
+        view=View(view["lat"], view["lon"], view["zoom"]) if view else None,
+        image=(image or {}).get("id"), visualization=Visualization.from_pairs(vis or []),
+        opacity=1.0 if opacity is None else opacity,
+        search=image_search.filters_from_controls((start, end), cloud, collections, targets, in_view, aoi),
+        overlay=detections_overlay.overlay_from_controls(show, classes, names, score), detection=highlight)
+    return state.query_string()
+
+
+dash.clientside_callback(dash.ClientsideFunction("cogbrowser", "writeUrl"), Output(URL_WRITTEN, "data"),
+                         Input(QUERY, "data"), prevent_initial_call=True)
+
+
+@dash.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
+               State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
+               State(image_search.CATALOG, "data"), prevent_initial_call=True)
+def _zoom_to_data(clicks: int | None, info: dict | None, results: list | None, catalog: dict | None):
+    """To the shown image; without one, to the results; without any, to the whole catalog."""
+    if not clicks:
+        raise PreventUpdate
+    box = info["image"]["bbox"] if info else union_bbox([r["bbox"] for r in results or []]) \
+        or union_bbox([c.get("extent") for c in (catalog or {}).values()])
+    if not box:
+        raise PreventUpdate
+    return fit_bounds(box)

@@ -1,0 +1,151 @@
+/* The Browse page's browser side: what is better done without a trip to the server.
+ *
+ * - functions that dash-leaflet calls ({"variable": "cogbrowser.name"}): the cursor's
+ *   coordinates, the detections' style and popups, the tile-loading indicator;
+ * - clientside callbacks (dash.ClientsideFunction("cogbrowser", name)): the basemap's detail for a
+ *   zoom, the graticule of the view, the hovered result's footprint, the address bar;
+ * - plain DOM wiring: hovering a result, and keeping clicks on the map's overlays off the map.
+ *
+ * Nothing here is loaded from elsewhere; Leaflet is dash-leaflet's (window.L).
+ */
+(function () {
+  "use strict";
+
+  var DETAILED_FROM_ZOOM = 4;  // browse_map.DETAILED_FROM_ZOOM
+  var NO_UPDATE = function () { return window.dash_clientside.no_update; };
+
+  function format(value, positive, negative) {
+    return Math.abs(value).toFixed(5) + "\u00b0 " + (value >= 0 ? positive : negative);
+  }
+
+  function mapWrap(layerEvent) {
+    var map = layerEvent && layerEvent.target && layerEvent.target._map;
+    return map ? map.getContainer().closest(".map-wrap") : null;
+  }
+
+  var cogbrowser = {
+    /* -------------------------------------------------------------- map events */
+    showCoordinates: function (event) {
+      var box = document.getElementById("browse-coords");
+      if (box && event.latlng) {
+        var wrapped = event.latlng.wrap();
+        box.textContent = format(wrapped.lat, "N", "S") + "  " + format(wrapped.lng, "E", "W");
+      }
+    },
+    hideCoordinates: function () {
+      var box = document.getElementById("browse-coords");
+      if (box) { box.textContent = ""; }
+    },
+    tilesLoading: function (event) {
+      var wrap = mapWrap(event);
+      if (wrap) { wrap.classList.add("tiles-loading"); wrap.classList.remove("tiles-failed"); }
+    },
+    tilesLoaded: function (event) {
+      var wrap = mapWrap(event);
+      if (wrap) { wrap.classList.remove("tiles-loading"); }
+    },
+    tileFailed: function (event) {
+      var wrap = mapWrap(event);
+      if (wrap) { wrap.classList.add("tiles-failed"); }
+    },
+
+    /* -------------------------------------------------------------- detections */
+    detectionStyle: function (feature, context) {
+      var hideout = (context && context.hideout) || {};
+      var colour = (hideout.colours || {})[feature.properties.target_class] || "#ffffff";
+      var selected = hideout.selected !== null && hideout.selected !== undefined && feature.id === hideout.selected;
+      return selected
+        ? {color: "#ffffff", weight: 4, opacity: 1, fillColor: colour, fillOpacity: 0.35, className: "detection selected"}
+        : {color: colour, weight: 1.6, opacity: 0.95, fillColor: colour, fillOpacity: 0.08, className: "detection"};
+    },
+    detectionPopup: function (feature, layer, context) {
+      var p = feature.properties, hideout = (context && context.hideout) || {};
+      var rows = [["Class", p.target_class], ["Name", p.target_name || "\u2014"],
+                  ["Score", typeof p.score === "number" ? p.score.toFixed(2) : p.score],
+                  ["Image", p.image_id], ["Detected", (p.detected_at || "").replace("T", " ").replace("Z", " UTC")],
+                  ["Id", p.id]];
+      var table = document.createElement("table");
+      table.className = "facts popup-facts";
+      rows.forEach(function (row) {
+        var tr = table.insertRow(), th = document.createElement("th");
+        th.textContent = row[0];
+        tr.appendChild(th);
+        tr.insertCell().textContent = row[1] === null || row[1] === undefined ? "" : String(row[1]);
+      });
+      layer.bindPopup(table, {maxWidth: 320});
+      if (hideout.selected !== null && hideout.selected !== undefined && feature.id === hideout.selected) {
+        layer.on("add", function () { setTimeout(function () { layer.openPopup(); }, 0); });
+      }
+    },
+
+    /* -------------------------------------------------------------- clientside callbacks */
+    basemapDetail: function (zoom, current) {
+      var wanted = zoom >= DETAILED_FROM_ZOOM ? "50m" : "110m";
+      return wanted === current ? NO_UPDATE() : wanted;
+    },
+    graticule: function (bounds, zoom) {
+      if (!bounds) { return NO_UPDATE(); }
+      var south = Math.max(bounds[0][0], -85), west = bounds[0][1], north = Math.min(bounds[1][0], 85), east = bounds[1][1];
+      var span = Math.max(north - south, (east - west) / 2), steps = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01];
+      var step = steps.find(function (s) { return span / s >= 4; }) || steps[steps.length - 1];
+      var lines = [], x, y;
+      for (x = Math.ceil(west / step) * step; x <= east; x += step) {
+        lines.push([[x, south], [x, north]]);
+      }
+      for (y = Math.ceil(south / step) * step; y <= north; y += step) {
+        lines.push([[west, y], [east, y]]);
+      }
+      return {type: "FeatureCollection", features: [{type: "Feature", properties: {step: step},
+        geometry: {type: "MultiLineString", coordinates: lines}}]};
+    },
+    reportedView: function (center, zoom) {
+      if (!center || zoom === undefined || zoom === null) { return NO_UPDATE(); }
+      var lat = Array.isArray(center) ? center[0] : center.lat, lon = Array.isArray(center) ? center[1] : center.lng;
+      return {lat: lat, lon: ((lon + 180) % 360 + 360) % 360 - 180, zoom: zoom};
+    },
+    hoveredFootprint: function (imageId, results) {
+      var image = (results || []).find(function (r) { return r.id === imageId; });
+      return image ? {type: "Feature", geometry: image.footprint, properties: {id: image.id}} : null;
+    },
+    areaFeature: function (geometry) {
+      return geometry ? {type: "Feature", geometry: geometry, properties: {}} : null;
+    },
+    writeUrl: function (query) {
+      if (typeof query === "string" && window.location.pathname === "/" && window.location.search !== query) {
+        window.history.replaceState(window.history.state, "", "/" + query);
+      }
+      return query;
+    }
+  };
+
+  window.cogbrowser = cogbrowser;
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {cogbrowser: cogbrowser});
+
+  /* ---------------------------------------------------------------- DOM wiring */
+
+  // Hovering a result tells the page (browse-hover), which outlines its footprint.
+  var hovered = null;
+  function hover(imageId) {
+    if (imageId !== hovered && window.dash_clientside && window.dash_clientside.set_props) {
+      hovered = imageId;
+      window.dash_clientside.set_props("browse-hover", {data: imageId});
+    }
+  }
+  document.addEventListener("mouseover", function (event) {
+    var entry = event.target.closest && event.target.closest(".result[data-image]");
+    hover(entry ? entry.getAttribute("data-image") : null);
+  });
+
+  // HTML overlays inside the map (coordinates, legends, the pixel card): their clicks, drags and
+  // wheel turns are theirs, not the map's (as Leaflet's own controls do).
+  function quiet(element) {
+    if (window.L && !element._cogbrowserQuiet) {
+      window.L.DomEvent.disableClickPropagation(element);
+      window.L.DomEvent.disableScrollPropagation(element);
+      element._cogbrowserQuiet = true;
+    }
+  }
+  new MutationObserver(function () {
+    document.querySelectorAll(".map-overlay").forEach(quiet);
+  }).observe(document.documentElement, {childList: true, subtree: true});
+})();

@@ -1,0 +1,304 @@
+"""The Search tab: filters, the area of interest, and the results list.
+
+Every filter change searches again (GET /api/v1/images, the same filters a script would send);
+with "only in the current view" the map's bounds are a filter, so panning searches too. Hovering
+a result outlines its footprint on the map (browse.js reports the hovered entry; no server round
+trip), clicking it shows the image and zooms to it.
+
+The area of interest is drawn on the map (rectangle or polygon) or read from a GeoJSON file; the
+last one given counts. Drawn shapes move from the drawing tool into the AOI layer, so there is one
+outline on the map, whichever way the area came.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import dash
+import dash_leaflet as dl
+import shapely
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+from shapely.geometry import mapping, shape
+
+from cogbrowser.ui import api
+from cogbrowser.ui.browse_map import MAP, OUTLINE_PANE, fit_bounds, rounded, view_bbox
+from cogbrowser.ui.map_state import MAX_AOI_CHARACTERS, SearchFilters, Visualization
+from cogbrowser.ui.visualization import IMAGE, describe_time, preview_url
+
+DATES = "browse-dates"
+CLOUD = "browse-cloud"
+COLLECTIONS = "browse-collections"
+TARGETS = "browse-targets"
+IN_VIEW = "browse-inview"
+AOI = "browse-aoi"  # the area of interest: a GeoJSON geometry, or None
+AOI_LAYER = "browse-aoi-layer"
+AOI_MESSAGE = "browse-aoi-message"
+DRAW = "browse-draw"
+UPLOAD = "browse-aoi-upload"
+CLEAR_AOI = "browse-aoi-clear"
+RESULTS = "browse-results"  # the images found (what the list and the hover outline need)
+RESULT_LIST = "browse-result-list"
+RESULT_SUMMARY = "browse-result-summary"
+HOVER = "browse-hover"  # the hovered result's image id (set by browse.js)
+HOVER_LAYER = "browse-hover-layer"
+CATALOG = "browse-catalog"  # the collections: titles, first preset, extents
+TABS = "browse-tabs"  # the panel's tabs (browse.py); a clicked result opens Visualize
+HIGHLIGHT = "browse-highlight"  # the highlighted detection (detections_overlay.py)
+RESULT = "browse-result"  # pattern-matching type of a result entry
+PAGE_SIZE = 50
+NO_CLOUD_LIMIT = 100
+AREA_SHAPE = {"color": "#7a3db8"}
+EMPTY = "No images match; widen the dates or raise the cloud limit."
+
+
+# ---------------------------------------------------------------- layout
+
+def catalog_summary() -> tuple[dict, list[dict], str | None]:
+    """The collections (id -> title, first preset, extent) and the detection classes with their
+    counts, for the filters' choices; and an error message if the catalog could not be read."""
+    try:
+        collections = api.get("/api/v1/collections")["collections"]
+        classes = api.get("/api/v1/detections/counts", by="class")["counts"]
+    except api.ApiFailure as exc:
+        return {}, [], f"The catalog cannot be read: {exc.detail}"
+    catalog = {c["id"]: {"title": c.get("title") or c["id"], "extent": (c.get("extent") or {}).get("bbox"),
+                         "preset": (c.get("presets") or [{}])[0].get("name"), "images": c.get("image_count", 0)}
+               for c in collections}
+    return catalog, [{"label": f"{row['key']} ({row['count']:,})", "value": row["key"]} for row in classes
+                     if row["key"]], None
+
+
+def panel(catalog: dict, classes: list[dict], problem: str | None) -> html.Div:
+    """The Search tab."""
+    return html.Div(className="search-panel", children=[
+        html.Div(problem, className="message error") if problem else None,
+        html.Div(className="field", children=[
+            html.Label("Acquired between", htmlFor=DATES),
+            dcc.DatePickerRange(id=DATES, display_format="YYYY-MM-DD", clearable=True, first_day_of_week=1,
+                                start_date_placeholder_text="first", end_date_placeholder_text="last"),
+        ]),
+        html.Div(className="field", children=[
+            html.Label("Cloud cover at most", htmlFor=CLOUD),
+            dcc.Slider(id=CLOUD, min=0, max=100, step=5, value=NO_CLOUD_LIMIT,
+                       marks={0: "0 %", 25: "25", 50: "50", 75: "75", 100: "any"}, tooltip={"placement": "bottom"},
+                       allow_direct_input=False),
+        ]),
+        html.Div(className="field", children=[
+            html.Label("Collections", htmlFor=COLLECTIONS),
+            dcc.Dropdown(id=COLLECTIONS, multi=True, placeholder="All collections",
+                         options=[{"label": f"{c['title']} ({c['images']})", "value": cid}
+                                  for cid, c in sorted(catalog.items())]),
+        ]),
+        html.Div(className="field", children=[
+            html.Label("Images with detections of", htmlFor=TARGETS),
+            dcc.Dropdown(id=TARGETS, multi=True, placeholder="Any image (no filter)", options=classes),
+        ]),
+        html.H2("Area"),
+        dcc.Checklist(id=IN_VIEW, options=[{"label": " Only images in the current map view", "value": "view"}],
+                      value=[], className="check"),
+        html.Div(className="hint", children="Draw a rectangle or polygon with the tools on the map, "
+                                            "or upload a GeoJSON file:"),
+        html.Div(className="row aoi-row", children=[
+            dcc.Upload(id=UPLOAD, className="upload", accept=".geojson,.json,application/geo+json,application/json",
+                       children=html.Span(["Drop a GeoJSON file or ", html.U("choose one")])),
+            html.Button("Clear area", id=CLEAR_AOI, className="secondary", n_clicks=0),
+        ]),
+        html.Div(id=AOI_MESSAGE),
+        html.H2(["Results ", html.Span(id=RESULT_SUMMARY, className="badge")]),
+        dcc.Loading(type="default", delay_show=250, children=html.Ul(id=RESULT_LIST, className="results")),
+    ])
+
+
+def map_layers() -> list:
+    """The hovered result's footprint, the area of interest, and the drawing tool."""
+    return [
+        dl.GeoJSON(id=HOVER_LAYER, data=None, interactive=False, pane=OUTLINE_PANE,
+                   style={"color": "#e07b00", "weight": 2.5, "fillColor": "#e07b00", "fillOpacity": 0.12}),
+        dl.GeoJSON(id=AOI_LAYER, data=None, interactive=False, pane=OUTLINE_PANE,
+                   style={"color": "#7a3db8", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.05}),
+        dl.FeatureGroup(children=[dl.EditControl(
+            id=DRAW, position="topleft",
+            draw={"rectangle": {"shapeOptions": AREA_SHAPE}, "polygon": {"shapeOptions": AREA_SHAPE},
+                  "polyline": False, "circle": False, "marker": False, "circlemarker": False},
+            edit={"edit": False, "remove": True})]),  # "remove" runs our "clear all" (its button is hidden)
+    ]
+
+
+def stores(catalog: dict) -> list[dcc.Store]:
+    return [dcc.Store(id=RESULTS), dcc.Store(id=HOVER), dcc.Store(id=AOI), dcc.Store(id=CATALOG, data=catalog)]
+
+
+# ---------------------------------------------------------------- searching
+
+def filters_from_controls(dates: tuple[str | None, str | None], cloud: float | None, collections: list | None,
+                          targets: list | None, in_view: list | None, aoi: dict | None) -> SearchFilters:
+    """The search the controls describe (a cloud limit of 100 % is no limit)."""
+    start, end = (d[:10] if d else None for d in dates)
+    limited = cloud is not None and cloud < NO_CLOUD_LIMIT
+    return SearchFilters(start=start, end=end, max_cloud=cloud if limited else None,
+                         collections=tuple(collections or ()), targets=tuple(targets or ()),
+                         in_view=bool(in_view), aoi=aoi)
+
+
+SEARCH_INPUTS = [Input(DATES, "start_date"), Input(DATES, "end_date"), Input(CLOUD, "value"),
+                 Input(COLLECTIONS, "value"), Input(TARGETS, "value"), Input(IN_VIEW, "value"), Input(AOI, "data")]
+
+
+@dash.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
+               *SEARCH_INPUTS, Input(MAP, "bounds"), State(CATALOG, "data"), State(IMAGE, "data"))
+def _search(start, end, cloud, collections, targets, in_view, aoi, bounds, catalog, shown):
+    """The images matching the filters, newest first, as the results list."""
+    filters = filters_from_controls((start, end), cloud, collections, targets, in_view, aoi)
+    if dash.ctx.triggered_id == MAP and not filters.in_view:
+        raise PreventUpdate  # the view is no filter: panning changes nothing
+    try:
+        answer = api.get("/api/v1/images", limit=PAGE_SIZE, count="true", **filters.api_params(view_bbox(bounds)))
+    except api.ApiFailure as exc:
+        return html.Li(f"The search failed: {exc.detail}", className="message error"), [], "error"
+    images = [{k: image.get(k) for k in ("id", "title", "bbox", "footprint", "acquired_at", "cloud_cover",
+                                         "collection_id", "detection_count")} for image in answer["images"]]
+    if not images:
+        return html.Li(EMPTY, className="message empty"), [], "0"
+    matched = answer.get("matched") or len(images)
+    summary = f"{len(images)} of {matched}" if matched > len(images) else str(matched)
+    shown_id = (shown or {}).get("id")
+    entries = [result_entry(image, catalog or {}, image["id"] == shown_id) for image in images]
+    if matched > len(images):
+        entries.append(html.Li(f"The newest {len(images)} of {matched} images are listed; narrow the search to see "
+                               "the others.", className="hint more"))
+    return entries, images, summary
+
+
+def result_entry(image: dict, catalog: dict, selected: bool) -> html.Li:
+    """One result: thumbnail (in its collection's first preset), id, date, cloud, collection,
+    detections."""
+    collection = catalog.get(image.get("collection_id") or "", {})
+    cloud = image.get("cloud_cover")
+    count = image.get("detection_count") or 0
+    return html.Li(
+        id={"type": RESULT, "image": image["id"]}, n_clicks=0, className="result selected" if selected else "result",
+        title="Show this image", **{"data-image": image["id"]}, children=[
+            html.Img(src=preview_url(image["id"], Visualization(style=collection.get("preset")), 128), alt=""),
+            html.Div(className="result-text", children=[
+                html.Div(image["id"], className="title"),
+                html.Div(describe_time(image.get("acquired_at")), className="meta"),
+                html.Div(className="meta", children=[
+                    f"☁ {cloud:.0f} %" if cloud is not None else "☁ unknown", " · ",
+                    collection.get("title") or image.get("collection_id") or "no collection"]),
+                html.Span(f"{count:,} detection{'s' if count != 1 else ''}", className="badge detections-badge")
+                if count else None,
+            ]),
+        ])
+
+
+@dash.callback(Output(IMAGE, "data", allow_duplicate=True), Output(MAP, "viewport", allow_duplicate=True),
+               Output(TABS, "value", allow_duplicate=True), Output(HIGHLIGHT, "data", allow_duplicate=True),
+               Input({"type": RESULT, "image": ALL}, "n_clicks"), State(RESULTS, "data"), prevent_initial_call=True)
+def _show_result(clicks: list[int | None], images: list[dict] | None):
+    """A clicked result is shown (in the current look when it fits) and the map zooms to it; a
+    highlighted detection of another image is let go."""
+    trigger = dash.ctx.triggered_id
+    if not trigger or not any(clicks) or not dash.ctx.triggered[0].get("value"):
+        raise PreventUpdate  # the list was redrawn, nothing was clicked
+    image = next((i for i in images or [] if i["id"] == trigger["image"]), None)
+    if image is None:
+        raise PreventUpdate
+    return {"id": image["id"], "vis": None}, fit_bounds(image["bbox"]), "visualize", None
+
+
+@dash.callback(Output({"type": RESULT, "image": ALL}, "className"), Input(IMAGE, "data"),
+               State({"type": RESULT, "image": ALL}, "id"), prevent_initial_call=True)
+def _mark_shown_result(requested: dict | None, ids: list[dict]):
+    """The shown image's entry in the list is marked."""
+    shown = (requested or {}).get("id")
+    return ["result selected" if entry["image"] == shown else "result" for entry in ids]
+
+
+dash.clientside_callback(
+    dash.ClientsideFunction("cogbrowser", "hoveredFootprint"), Output(HOVER_LAYER, "data"),
+    Input(HOVER, "data"), State(RESULTS, "data"), prevent_initial_call=True)
+
+dash.clientside_callback(
+    dash.ClientsideFunction("cogbrowser", "areaFeature"), Output(AOI_LAYER, "data"), Input(AOI, "data"))
+
+
+# ---------------------------------------------------------------- the area of interest
+
+@dash.callback(Output(AOI, "data", allow_duplicate=True), Output(AOI_MESSAGE, "children"),
+               Output(DRAW, "editToolbar"), Output(UPLOAD, "contents"),
+               Input(DRAW, "geojson"), Input(UPLOAD, "contents"), Input(CLEAR_AOI, "n_clicks"),
+               State(UPLOAD, "filename"), State(DRAW, "editToolbar"), prevent_initial_call=True)
+def _set_area(drawn: dict | None, upload: str | None, clear: int, filename: str | None, toolbar: dict | None):
+    """The newest area given: a shape just drawn, an uploaded file, or none after "Clear"."""
+    trigger = dash.ctx.triggered_id
+    if trigger == CLEAR_AOI:
+        return None, None, no_update, None
+    if trigger == DRAW:
+        features = (drawn or {}).get("features") or []
+        if not features:
+            raise PreventUpdate  # the tool was emptied (by us, below)
+        geometry = features[-1]["geometry"]
+        # the shape leaves the drawing tool: the AOI layer shows it, one outline whichever way it came
+        empty_tool = {"mode": "remove", "action": "clear all", "n_clicks": ((toolbar or {}).get("n_clicks") or 0) + 1}
+        return geometry, _area_note(geometry, "drawn"), empty_tool, no_update
+    if not upload:
+        raise PreventUpdate
+    try:
+        geometry = uploaded_geometry(upload)
+    except ValueError as exc:
+        return no_update, html.Div(f"{filename or 'The file'}: {exc}", className="message error"), no_update, None
+    return geometry, _area_note(geometry, filename or "uploaded"), no_update, None
+
+
+def uploaded_geometry(contents: str) -> dict:
+    """The geometry of an uploaded GeoJSON file (a geometry, a Feature or a FeatureCollection:
+    their union), simplified until it fits in a URL. ValueError says what is wrong."""
+    try:
+        text = base64.b64decode(contents.split(",", 1)[1]).decode("utf-8-sig")
+        document = json.loads(text)
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise ValueError("not a GeoJSON file (it is not JSON text)") from None
+    try:
+        geometry = shapely.union_all([shape(g) for g in _geometries(document)])
+    except (TypeError, KeyError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise ValueError(f"not a valid GeoJSON geometry ({exc})") from None
+    if geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ValueError(f"the area must be polygons, not {geometry.geom_type or 'nothing'}")
+    west, south, east, north = geometry.bounds
+    if west < -180 or east > 180 or south < -90 or north > 90:
+        raise ValueError("coordinates must be longitude and latitude (WGS 84 degrees)")
+    return _fitting(geometry)
+
+
+def _geometries(document: Any) -> list[dict]:
+    kind = document.get("type") if isinstance(document, dict) else None
+    if kind == "FeatureCollection":
+        return [f["geometry"] for f in document.get("features") or [] if f.get("geometry")]
+    if kind == "Feature":
+        return [document["geometry"]]
+    if kind in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        return [document]
+    raise ValueError(f"expected polygons (a geometry, Feature or FeatureCollection), got {kind!r}")
+
+
+def _fitting(geometry) -> dict:
+    """The geometry as GeoJSON, simplified step by step until its text fits the API's URL limit."""
+    tolerance = 0.0
+    while True:
+        simplified = geometry.simplify(tolerance, preserve_topology=True) if tolerance else geometry
+        value = mapping(simplified)
+        value = {"type": value["type"], "coordinates": rounded(value["coordinates"])}
+        if len(json.dumps(value, separators=(",", ":"))) <= MAX_AOI_CHARACTERS - 500:
+            return value
+        tolerance = tolerance * 2 if tolerance else 0.0005
+
+
+def _area_note(geometry: dict, origin: str) -> html.Div:
+    parts = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    vertices = sum(len(ring) - 1 for polygon in parts for ring in polygon)
+    what = f"{len(parts)} polygons" if len(parts) > 1 else "a polygon"
+    return html.Div(f"Area: {what} with {vertices} vertices ({origin}). Images must touch it.",
+                    className="message info")

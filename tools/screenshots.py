@@ -1,0 +1,96 @@
+"""Regenerate docs/screenshots/: the Browse and Analytics pages on the demo data, as a reader of the
+README sees them before installing anything.
+
+    python tools/screenshots.py [--data-dir DIR] [--keep]
+
+Starts `python -m cogbrowser demo` (making the demo data set the first time, in DIR or a temporary
+folder), drives Debian's chromium with Playwright at 1600x900, and writes browse.png,
+browse-ndvi.png and analytics.png. Needs `pip install ".[test]"` (for Playwright) and chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+SIZE = {"width": 1600, "height": 900}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_demo(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "COGBROWSER_DATABASE_URL"}
+    server = subprocess.Popen([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "demo",
+                               "--port", str(port)], env=env)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"cogbrowser demo exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return server
+        except OSError:
+            time.sleep(1)
+    server.terminate()
+    raise SystemExit("cogbrowser demo did not answer within 10 minutes")
+
+
+def shoot(base: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=SIZE)
+        with urllib.request.urlopen(f"{base}/api/v1/images?collections=sentinel2-demo&max_cloud_cover=10&limit=1") \
+                as answer:
+            import json
+
+            image = json.load(answer)["images"][0]["id"]
+        for name, query in (("browse", f"?image={image}&style=true-color"),
+                            ("browse-ndvi", f"?image={image}&style=ndvi")):
+            page.goto(f"{base}/{query}", wait_until="networkidle")
+            page.wait_for_timeout(1500)  # tiles fade in
+            page.screenshot(path=str(OUT / f"{name}.png"))
+        page.goto(f"{base}/analytics", wait_until="networkidle")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(OUT / "analytics.png"))
+        browser.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, help="a data dir to reuse (default: a temporary one)")
+    args = parser.parse_args()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="cogbrowser-shots-")) / "data"
+    port = free_port()
+    server = start_demo(data_dir, port)
+    try:
+        shoot(f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    for path in sorted(OUT.glob("*.png")):
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
