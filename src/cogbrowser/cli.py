@@ -1,4 +1,4 @@
-"""The `cogbrowser` command: serve, demo, ingest, detections import.
+"""The `cogbrowser` command: serve, demo, ingest, detections import, bundle (an offline install kit).
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a traceback.
 """
@@ -18,6 +18,7 @@ from typing import Iterator
 import click
 
 from cogbrowser import __version__
+from cogbrowser import bundle as bundle_kit  # the kit's platforms and Pythons are the command's choices
 from cogbrowser.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from cogbrowser.errors import CogbrowserError
 
@@ -324,6 +325,31 @@ def token_list(obj: Context) -> None:
         when = {k: row[k].strftime("%Y-%m-%d %H:%M") if row[k] else "-" for k in ("created_at", "last_used_at")}
         state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
         click.echo(f"{row['name']}\tcreated {when['created_at']}\tlast used {when['last_used_at']}\t{state}")
+
+
+@cli.command()
+@click.option("--platform", "platform_name", required=True, type=click.Choice(list(bundle_kit.PLATFORMS)),
+              help="The air-gapped machine's system: Windows x64, Linux x86-64 (glibc 2.28+) or Apple silicon.")
+@click.option("--python", "python_version", required=True, type=click.Choice(bundle_kit.PYTHONS),
+              help="The Python version that will run cogbrowser there.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="New (or empty) folder for the kit.")
+@click.option("--source", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="cogbrowser's source tree (default: the one this installation runs from, or the current folder).")
+def bundle(platform_name: str, python_version: str, output: Path, source: Path | None) -> None:
+    """Make an offline install kit (run on a connected machine).
+
+    \b
+    The kit holds a wheel of cogbrowser and of every runtime dependency for that platform and
+    Python, install scripts (install.bat / install.ps1 on Windows, install.sh elsewhere) that
+    install them with pip --no-index, README-OFFLINE.md and SHA256SUMS. Copy the folder across,
+    run the install script, then `cogbrowser demo` or `cogbrowser serve`.
+    """
+    kit = bundle_kit.make_kit(bundle_kit.Target.of(platform_name, python_version), output, source=source,
+                              echo=lambda message: click.echo(message, err=True))
+    click.echo(f"Kit for {kit.target.describe()}: {kit.path} (cogbrowser {kit.version}, {len(kit.wheels)} wheels, "
+               f"{bundle_kit.describe_size(kit.size)}). Copy the folder across and run its install script; "
+               f"README-OFFLINE.md says how.", err=True)
 
 
 def main() -> None:

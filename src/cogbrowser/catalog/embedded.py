@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL: a cluster in the data dir, run with the pgserver wheel's binaries.
+"""The embedded PostgreSQL: a cluster in the data dir, run with the pgserver wheel's binaries, or
+with conda-forge's postgresql (or any on PATH) where that wheel is missing (find_postgres_bin).
 
 We drive initdb/pg_ctl ourselves rather than through pgserver's Python API because that API breaks
 on data dirs whose path has spaces and listens on a Unix socket whose path length is limited; we
@@ -32,20 +33,44 @@ _EXE = ".exe" if sys.platform == "win32" else ""
 
 
 def find_postgres_bin() -> Path | None:
-    """The folder of initdb/pg_ctl: the pgserver wheel's, else a conda environment's, else PATH's."""
-    spec = importlib.util.find_spec("pgserver")
-    candidates: list[Path] = []
-    if spec and spec.submodule_search_locations:
-        candidates.append(Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin")
-    prefix = Path(sys.prefix)
-    candidates += [prefix / "Library" / "bin", prefix / "bin"]
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    for folder in candidates:
+    """The folder of initdb/pg_ctl: the pgserver wheel's, else a conda environment's (conda-forge's
+    `postgresql`, for where the wheel cannot be had), else the first on PATH."""
+    for folder in postgres_bin_candidates():
         if (folder / f"pg_ctl{_EXE}").is_file() and (folder / f"initdb{_EXE}").is_file():
             return folder
     return None
+
+
+def postgres_bin_candidates() -> list[Path]:
+    """Where PostgreSQL's binaries may be, in the order we prefer them."""
+    candidates: list[Path] = []
+    try:
+        spec = importlib.util.find_spec("pgserver")
+    except (ImportError, ValueError):  # a broken or half-removed installation counts as none
+        spec = None
+    if spec and spec.submodule_search_locations:
+        candidates.append(Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin")
+    # The environment this Python runs in, and the active conda environment (a venv made from a
+    # conda Python has its own sys.prefix, but conda's postgresql lies in CONDA_PREFIX).
+    prefixes = [Path(sys.prefix)] + ([Path(os.environ["CONDA_PREFIX"])] if os.environ.get("CONDA_PREFIX") else [])
+    for prefix in prefixes:
+        candidates += conda_bin_dirs(prefix, windows=sys.platform == "win32")
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    return candidates
+
+
+def conda_bin_dirs(prefix: Path, windows: bool) -> list[Path]:
+    """Where a conda environment keeps executables: Library\\bin on Windows (conda's own layout
+    for non-Python packages), bin elsewhere."""
+    return [prefix / "Library" / "bin"] if windows else [prefix / "bin"]
+
+
+NO_BINARIES = ("no PostgreSQL binaries (pg_ctl, initdb) for the embedded database: looked in the pgserver "
+               "package, the conda environment ($CONDA_PREFIX) and PATH; install the pgserver wheel "
+               "(pip install pgserver) or conda-forge's postgresql (conda install -c conda-forge postgresql), "
+               "or give --database-url postgresql://...")
 
 
 def _free_port() -> int:
@@ -75,10 +100,7 @@ class EmbeddedPostgres:
         """Make sure the cluster runs and holds our database; return its connection URL."""
         self._bin = find_postgres_bin()
         if self._bin is None:
-            raise DatabaseUnavailable(
-                "no PostgreSQL binaries found for the embedded database: install the pgserver wheel "
-                "(pip install pgserver) or conda-forge's postgresql, or give --database-url postgresql://..."
-            )
+            raise DatabaseUnavailable(NO_BINARIES)
         try:
             return self._start()
         except DatabaseUnavailable as exc:
@@ -153,7 +175,7 @@ class EmbeddedPostgres:
 
     def _log_tail(self) -> str:
         try:
-            lines = [l for l in self.log_file.read_text(errors="replace").splitlines() if l.strip()]
+            lines = [l for l in self.log_file.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip()]
         except OSError:
             return ""
         return lines[-1] if lines else ""
@@ -176,7 +198,7 @@ class EmbeddedPostgres:
     def _running_port(self) -> int | None:
         """The port of a live postmaster for this cluster, read from postmaster.pid, else None."""
         try:
-            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            lines = (self.pgdata / "postmaster.pid").read_text(encoding="utf-8", errors="replace").splitlines()
             pid, port = int(lines[0]), int(lines[3])
         except (OSError, ValueError, IndexError):
             return None
@@ -213,17 +235,17 @@ class EmbeddedPostgres:
     # -- processes sharing the cluster -----------------------------------------------------
     def _read_clients(self) -> set[int]:
         try:
-            pids = set(json.loads(self._clients_file.read_text()))
+            pids = set(json.loads(self._clients_file.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             pids = set()
         return {pid for pid in pids if psutil.pid_exists(pid)}
 
     def _register(self, pid: int) -> None:
-        self._clients_file.write_text(json.dumps(sorted(self._read_clients() | {pid})))
+        self._clients_file.write_text(json.dumps(sorted(self._read_clients() | {pid})), encoding="utf-8")
 
     def _unregister(self, pid: int) -> set[int]:
         remaining = self._read_clients() - {pid}
-        self._clients_file.write_text(json.dumps(sorted(remaining)))
+        self._clients_file.write_text(json.dumps(sorted(remaining)), encoding="utf-8")
         return remaining
 
     # -- running as root (CI, containers): PostgreSQL refuses to run as root -----------------
