@@ -9,6 +9,14 @@ requests from one keep-alive client on loopback, the way a script or the dashboa
   year    GET /api/v1/detections/counts?by=class&datetime=(one year)            target p95 < 150 ms
   dets    GET /api/v1/detections?bbox=&datetime=&classes=&limit=1000             (no target; reported)
 
+and what the Analytics page asks when its filters change (a class and a year), each timed alone:
+
+  summary GET /api/v1/detections/summary?classes=&datetime=                      the totals
+  scores  GET /api/v1/detections/scores?bins=10&classes=&datetime=               the score histogram
+  sample  GET /api/v1/detections/sample?size=5000&classes=&datetime=             the scatter's points
+  days    GET /api/v1/detections/counts?by=day&split=class&classes=&datetime=    the bars by day
+  names   GET /api/v1/detections/counts?by=name&split=class&limit=400&...        the bars by name
+
 Times include everything a client waits for: HTTP, validation, SQL, JSON. Exit status 1 when a
 full-size run misses a target. `--quick`: 5,000 images, 50,000 detections, 50 requests a kind.
 """
@@ -41,7 +49,8 @@ def iso(value) -> str:
 
 def make_requests(rng: random.Random, image_times: list, n: int) -> dict[str, list[str]]:
     times = [t for t, _ in image_times]
-    kinds: dict[str, list[str]] = {"search": [], "count": [], "year": [], "dets": []}
+    kinds: dict[str, list[str]] = {"search": [], "count": [], "year": [], "dets": [], "summary": [], "scores": [],
+                                   "sample": [], "days": [], "names": []}
     for _ in range(n):
         start, end = random_period(rng, 91)
         bbox = ",".join(f"{v:.4f}" for v in random_bbox(rng))
@@ -59,6 +68,13 @@ def make_requests(rng: random.Random, image_times: list, n: int) -> dict[str, li
         kinds["dets"].append("/api/v1/detections?" + urlencode({
             "bbox": ",".join(f"{v:.4f}" for v in random_bbox(rng)), "datetime": f"{iso(start)}/{iso(end)}",
             "classes": ",".join(rng.sample(CLASS_NAMES, rng.randint(1, 2))), "limit": 1000}))
+        dashboard = {"classes": rng.choice(CLASS_NAMES), "datetime": f"{iso(year_start)}/{iso(year_end)}"}
+        kinds["summary"].append("/api/v1/detections/summary?" + urlencode(dashboard))
+        kinds["scores"].append("/api/v1/detections/scores?" + urlencode({"bins": 10, **dashboard}))
+        kinds["sample"].append("/api/v1/detections/sample?" + urlencode({"size": 5000, **dashboard}))
+        kinds["days"].append("/api/v1/detections/counts?" + urlencode({"by": "day", "split": "class", **dashboard}))
+        kinds["names"].append("/api/v1/detections/counts?" + urlencode(
+            {"by": "name", "split": "class", "limit": 400, **dashboard}))
     return kinds
 
 
@@ -72,7 +88,8 @@ def timed_get(conn: http.client.HTTPConnection, path: str) -> tuple[float, int]:
     if response.status != 200:
         raise SystemExit(f"{path} answered {response.status}: {body[:300]!r}")
     document = json.loads(body)
-    items = next((document[key] for key in ("images", "counts", "detections") if key in document), [])
+    items = next((document[key] for key in ("images", "counts", "detections", "points", "histograms")
+                  if isinstance(document.get(key), list)), [document])
     return elapsed, len(items)
 
 
@@ -121,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stop_server(server)
 
-    targets = {"search": SEARCH_P95_MS, "count": AGGREGATION_P95_MS, "year": AGGREGATION_P95_MS, "dets": None}
+    targets = {"search": SEARCH_P95_MS, "count": AGGREGATION_P95_MS, "year": AGGREGATION_P95_MS, "dets": None,
+               "summary": None, "scores": None, "sample": None, "days": None, "names": None}
     table = []
     for kind, values in samples.items():
         stats = percentiles(values)

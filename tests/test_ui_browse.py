@@ -395,7 +395,9 @@ def test_the_map_is_offline_with_scale_coordinates_and_full_screen(ui_page, demo
     basemaps = []
     ui_page.on("request", lambda r: "/ui/basemap/" in r.url and basemaps.append(urlsplit(r.url).path))
     open_browse(ui_page, base, "?lat=45&lon=10&zoom=3")
-    ui_page.wait_for_selector(".leaflet-browse-basemap-pane path")
+    # Drawn countries (Leaflet leaves those outside the view as an empty "M0 0" path).
+    ui_page.wait_for_function("() => [...document.querySelectorAll('.leaflet-browse-basemap-pane path')]"
+                              ".some(p => (p.getAttribute('d') || '').length > 20)")
     assert basemaps == ["/ui/basemap/countries-110m.geojson"]
     assert ui_page.locator(".leaflet-control-scale").count() == 1
     ui_page.locator(".leaflet-control-zoom-fullscreen").click()  # the overlays stay with the map
