@@ -5,7 +5,8 @@ README sees them before installing anything.
 
 Starts `python -m cogbrowser demo` (making the demo data set the first time, in DIR or a temporary
 folder), drives Debian's chromium with Playwright at 1600x900, and writes browse.png,
-browse-ndvi.png and analytics.png. Needs `pip install ".[test]"` (for Playwright) and chromium.
+browse-ndvi.png, browse-compare.png (a swipe between two dates) and analytics.png. Needs
+`pip install ".[test]"` (for Playwright) and chromium.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def shoot(base: str) -> None:
             import json
 
             image = json.load(answer)["images"][0]["id"]
+        with urllib.request.urlopen(f"{base}/api/v1/images?collections=sentinel2-demo&sortby=acquired_at&limit=1") \
+                as answer:
+            earliest = json.load(answer)["images"][0]["id"]
         for name, query in (("browse", f"?image={image}&style=true-color"),
-                            ("browse-ndvi", f"?image={image}&style=ndvi")):
+                            ("browse-ndvi", f"?image={image}&style=ndvi"),
+                            ("browse-compare", f"?image={image}&style=ndvi&compare={earliest}&swipe=0.5")):
             page.goto(f"{base}/{query}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # tiles fade in
             page.screenshot(path=str(OUT / f"{name}.png"))

@@ -8,7 +8,8 @@ the process; the UI decides which users may trigger them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+from urllib.parse import quote, urlencode
 
 from flask import current_app
 
@@ -60,3 +61,13 @@ def patch(path: str, json: Any) -> Any:
 
 def delete(path: str, **params: Any) -> Any:
     return _answer(_client().delete(path, query_string=params, headers=_headers(True)))
+
+
+def download(path: str, pairs: Sequence[tuple[str, str]]) -> tuple[bytes, str | None]:
+    """GET a file (an export, a GIF) with query pairs as given (a parameter may repeat, as `rescale`
+    does per band): its bytes and the file name its Content-Disposition proposes."""
+    response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=_headers(False))
+    body = _answer(response)
+    if isinstance(body, (dict, list)):  # a JSON answer where a file was expected
+        body = response.get_data()
+    return body, response.headers.get("Content-Disposition", "").partition('filename="')[2].rstrip('"') or None

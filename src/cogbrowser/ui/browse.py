@@ -8,6 +8,9 @@ callbacks:
 - visualization.py       the shown image: the Visualize tab, the WMS layer, its legend;
 - detections_overlay.py  the Detections tab and the detection boxes on the map;
 - pixel_inspect.py       a click on the map: every band's value there, and the image's metadata;
+- area_inspect.py        the Visualize tab's Inspect area: histogram, statistics, time series of an area;
+- export.py              the Visualize tab's Export: PNG, GeoTIFF, timelapse GIF of an area;
+- compare.py             the Visualize tab's Compare: another image or date beside the shown one (swipe, opacity);
 - browse_map.py          the map: offline basemap, panes, controls;
 - map_state.py           the page's state in its URL.
 
@@ -18,7 +21,7 @@ the address bar always holds a link to exactly this view.
 
 Room for the next tools: the Visualize tab ends in `visualization.TOOLS` (Inspect an area,
 Compare, Export, Measure); their map layers go in the panes of browse_map.py (compare layers in
-the imagery pane, measurements in the outline pane), added to the `layers` list below.
+the compare pane; the measuring control is browse_map's), added to the `layers` list below.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api, browse_map, detections_overlay, image_search, pixel_inspect, visualization
+from cogbrowser.ui import area_inspect, compare, export
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
 from cogbrowser.ui.image_search import TABS
 from cogbrowser.ui.map_state import BrowseState, View, Visualization
@@ -47,6 +51,7 @@ def layout() -> html.Div:
     colours = detections_overlay.class_colours([option["value"] for option in classes])
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
+        *area_inspect.stores(), *compare.stores(),
         dcc.Store(id=QUERY), dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE),
@@ -56,15 +61,16 @@ def layout() -> html.Div:
                                  selected_className="browse-tab--selected",
                                  children=image_search.panel(catalog, classes, problem)),
                          dcc.Tab(label="Visualize", value="visualize", className="browse-tab",
-                                 selected_className="browse-tab--selected", children=visualization.panel()),
+                                 selected_className="browse-tab--selected", children=visualization.panel(
+                                     tools=[area_inspect.panel(), export.panel(), compare.panel()])),
                          dcc.Tab(label="Detections", value="detections", className="browse-tab",
                                  selected_className="browse-tab--selected", children=detections_overlay.panel()),
                      ]),
         ]),
         browse_map.map_view(
-            layers=[*visualization.map_layers(), *image_search.map_layers(), *detections_overlay.map_layers(colours),
+            layers=[*visualization.map_layers(), *compare.map_layers(), *image_search.map_layers(), *detections_overlay.map_layers(colours),
                     *pixel_inspect.map_layers()],
-            overlays=[*visualization.map_overlays(), *detections_overlay.map_overlays(),
+            overlays=[*visualization.map_overlays(), *compare.map_overlays(), *detections_overlay.map_overlays(),
                       *pixel_inspect.map_overlays()]),
     ])
 
@@ -81,7 +87,7 @@ RESTORED = [
     Output(detections_overlay.HIGHLIGHT, "data"),
     Output(visualization.OPACITY, "value"), Output(visualization.IMAGE, "data"), Output(visualization.VIS, "data"),
     Output(MAP, "viewport"), Output(VIEW, "data"), Output(TABS, "value"), Output(READY, "data"),
-    Output(NOTICE, "children"),
+    Output(NOTICE, "children"), *compare.RESTORED,
 ]
 
 
@@ -107,7 +113,7 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None):
             detection["id"] if detection else None,
             state.opacity, {"id": image, "vis": vis} if image else None, vis,
             viewport or no_update, _view_data(state.view), "visualize" if image else "search", True,
-            [html.Div(text, className="message error") for text in notices])
+            [html.Div(text, className="message error") for text in notices], *compare.restored(state.compare))
 
 
 def _first_view(state: BrowseState, detection: dict | None, image: str | None, catalog: dict) -> dict | None:
@@ -134,9 +140,9 @@ def _view_data(view: View | None) -> dict | None:
                Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
                Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
                Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
-               Input(detections_overlay.HIGHLIGHT, "data"))
+               Input(detections_overlay.HIGHLIGHT, "data"), *compare.STATE_INPUTS)
 def _state_query(ready, view, image, vis, opacity, start, end, cloud, collections, targets, in_view, aoi,
-                 show, classes, names, score, highlight):
+                 show, classes, names, score, highlight, *comparison):
     """The query string of the page's state (browse.js writes it into the address bar)."""
     if not ready:
         raise PreventUpdate  # the URL's own state is not applied yet: do not overwrite it
@@ -145,7 +151,8 @@ def _state_query(ready, view, image, vis, opacity, start, end, cloud, collection
         image=(image or {}).get("id"), visualization=Visualization.from_pairs(vis or []),
         opacity=1.0 if opacity is None else opacity,
         search=image_search.filters_from_controls((start, end), cloud, collections, targets, in_view, aoi),
-        overlay=detections_overlay.overlay_from_controls(show, classes, names, score), detection=highlight)
+        overlay=detections_overlay.overlay_from_controls(show, classes, names, score), detection=highlight,
+        compare=compare.from_controls(*comparison))
     return state.query_string()
 
 

@@ -6,7 +6,8 @@ without touching the others. Panes, bottom to top:
 
     browse-basemap-raster  120  a user's own basemap (`cogbrowser serve --basemap FILE`)
     browse-basemap         150  Natural Earth countries, coastlines, graticule
-    browse-imagery         250  the shown image (WMS), and later compare layers
+    browse-imagery         250  the shown image (WMS)
+    browse-compare         260  the image it is compared with (compare.py; compare.js clips both)
     browse-outlines        380  footprints (hovered result, shown image), the search area
     browse-detections      420  detection boxes
     (Leaflet's own)        600+ markers, tooltips, popups
@@ -37,6 +38,8 @@ DETAILED_FROM_ZOOM = 4  # the 50m files from this zoom on (110m below: 10x light
 
 BASEMAP_PANE, IMAGERY_PANE, OUTLINE_PANE, DETECTION_PANE = (
     "browse-basemap", "browse-imagery", "browse-outlines", "browse-detections")
+COMPARE_PANE = "browse-compare"
+MEASURE = "browse-measure"
 COUNTRY_STYLE = {"color": "#98a4b0", "weight": 0.6, "fillColor": "#eef1ea", "fillOpacity": 1}
 COASTLINE_STYLE = {"color": "#6e8296", "weight": 1.0, "fill": False}
 GRATICULE_STYLE = {"color": "#8796a5", "weight": 0.5, "opacity": 0.6, "dashArray": "2 4"}
@@ -57,6 +60,7 @@ def map_view(layers: Sequence, overlays: Sequence) -> html.Div:
                 *_panes(), *basemap_layers(), *layers,
                 dl.ScaleControl(position="bottomright", imperial=False, maxWidth=140),
                 dl.FullScreenControl(position="topleft", title="Full screen", titleCancel="Leave full screen"),
+                measure_control(),
                 html.Div(id="browse-coords", className="coords map-overlay"),
                 html.Button("Zoom to data", id=ZOOM_TO_DATA, className="secondary map-overlay zoom-data",
                             title="Zoom to the shown image, or to the search results"),
@@ -69,8 +73,18 @@ def map_view(layers: Sequence, overlays: Sequence) -> html.Div:
 
 
 def _panes() -> list[dl.Pane]:
-    names = ["browse-basemap-raster", BASEMAP_PANE, IMAGERY_PANE, OUTLINE_PANE, DETECTION_PANE]
+    names = ["browse-basemap-raster", BASEMAP_PANE, IMAGERY_PANE, COMPARE_PANE, OUTLINE_PANE, DETECTION_PANE]
     return [dl.Pane(name=name, id=name) for name in names]  # z-index: browse.css (.leaflet-<name>-pane)
+
+
+def measure_control() -> dl.MeasureControl:
+    """Distances and areas as leaflet-measure computes them (turf, on a sphere of the Earth's mean
+    radius: within 0.5 % of the ellipsoid's geodesic), written by measure.js in m or km, and m², ha
+    or km². Its styles and icons come inside dash-leaflet's own script: nothing from another host."""
+    return dl.MeasureControl(id=MEASURE, position="topleft", primaryLengthUnit="meters",
+                             secondaryLengthUnit="kilometers", primaryAreaUnit="sqmeters",
+                             secondaryAreaUnit="hectares", activeColor="#d43d3d", completedColor="#2d5f8b",
+                             decPoint=".", thousandsSep=" ")
 
 
 # ---------------------------------------------------------------- the basemap

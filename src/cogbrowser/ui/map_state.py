@@ -13,7 +13,10 @@ A view is shared by sending its link, so everything a user sets lives in the URL
 - the search: `from`, `to` (days), `cloud` (max %), `collection`, `target` (images with
   detections of that class), `inview=1` (only the map's view), `aoi` (a GeoJSON geometry);
 - the detections overlay: `detections=off`, `det_class`, `det_name`, `det_score` (minimum);
-- `detection`: the highlighted detection (the Analytics page links to `/?detection=<id>`).
+- `detection`: the highlighted detection (the Analytics page links to `/?detection=<id>`);
+- the comparison (see `Compare`): `compare` (an image id, or `collection@YYYY-MM-DD`), `compare_mode`
+  (`swipe`, the default, or `opacity`), `swipe` (the divider, 0..1 of the map's width),
+  `compare_opacity`, `compare_style` (the compared side's own preset).
 
 Lists are repeated parameters (a class or name may hold a comma). Reading never fails: a value
 that cannot be read is left out (the page then shows its default), and render parameters are
@@ -140,6 +143,47 @@ class OverlayFilters:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """A second layer compared with the shown image: an image id, or `collection@YYYY-MM-DD` (that
+    day of the collection's layer on /wms, by TIME). In `swipe` mode the shown image is left of a
+    divider at `swipe` (a share of the map's width) and this one right of it; in `opacity` mode this
+    one lies over the shown image at `opacity`. `style` is a preset of its own; without one it is
+    drawn as the shown image is."""
+
+    target: str
+    mode: str = "swipe"
+    swipe: float = 0.5
+    opacity: float = 0.5
+    style: str | None = None
+
+    MODES = ("swipe", "opacity")
+
+    @property
+    def layer(self) -> tuple[str, str | None]:
+        """The /wms layer name and its TIME (None for an image layer)."""
+        name, _, day = self.target.rpartition("@")
+        return (name, day) if name and _day(day) else (self.target, None)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        pairs = [("compare", self.target)]
+        if self.mode == "opacity":
+            pairs += [("compare_mode", "opacity"), ("compare_opacity", number(round(self.opacity, 2)))]
+        else:
+            pairs.append(("swipe", number(round(self.swipe, 3))))
+        return pairs + ([("compare_style", self.style)] if self.style else [])
+
+    @classmethod
+    def from_values(cls, one: Mapping[str, str]) -> Compare | None:
+        """The comparison of a query string's single values, or None without a `compare`."""
+        target = one.get("compare")
+        if not target:
+            return None
+        return cls(target=target, mode="opacity" if one.get("compare_mode") == "opacity" else "swipe",
+                   swipe=_clamp(_float(one.get("swipe")), 0.0, 1.0, 0.5),
+                   opacity=_clamp(_float(one.get("compare_opacity")), 0.0, 1.0, 0.5), style=one.get("compare_style"))
+
+
+@dataclass(frozen=True)
 class BrowseState:
     """Everything the URL of the Browse page holds (see the module docstring)."""
 
@@ -150,6 +194,7 @@ class BrowseState:
     search: SearchFilters = field(default_factory=SearchFilters)
     overlay: OverlayFilters = field(default_factory=OverlayFilters)
     detection: int | None = None
+    compare: Compare | None = None  # only with a shown image
 
     def query_string(self) -> str:
         """The state as a query string (with its '?'; empty for the default state)."""
@@ -166,6 +211,8 @@ class BrowseState:
             pairs += self.visualization.render_params()
             if self.opacity < 1:
                 pairs.append(("opacity", number(round(self.opacity, 2))))
+            if self.compare is not None:
+                pairs += self.compare.pairs()
         search = self.search
         pairs += [(key, value) for key, value in (("from", search.start), ("to", search.end)) if value]
         if search.max_cloud is not None:
@@ -203,7 +250,8 @@ class BrowseState:
             overlay=OverlayFilters(
                 show=one.get("detections") not in ("off", "0", "false"), classes=_items(params.get("det_class")),
                 names=_items(params.get("det_name")), min_score=_clamp(_float(one.get("det_score")), 0.0, 1.0, None)),
-            detection=_int(one.get("detection")))
+            detection=_int(one.get("detection")),
+            compare=Compare.from_values(one) if one.get("image") else None)
 
 
 # ---------------------------------------------------------------- small readers and writers

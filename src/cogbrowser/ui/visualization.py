@@ -74,14 +74,17 @@ WMS_VERSION = "1.3.0"
 
 # ---------------------------------------------------------------- the one translation to URLs
 
-def wms_layer(image_id: str, vis: Visualization, opacity: float) -> dl.WMSTileLayer:
-    """The image drawn by our /wms in `vis` (see the module docstring for why the id is a hash)."""
-    vendor = vis.vendor_params()
-    key = hashlib.sha1(repr((image_id, vis.render_params())).encode()).hexdigest()[:12]
+def wms_layer(image_id: str, vis: Visualization, opacity: float, time: str | None = None,
+              pane: str = IMAGERY_PANE, name: str = "browse-wms") -> dl.WMSTileLayer:
+    """The image (or a collection layer at `time`, its WMS TIME) drawn by our /wms in `vis` (see the
+    module docstring for why the id is a hash; `name` prefixes it, so that two layers of one image,
+    e.g. compared, stay two components)."""
+    vendor = vis.vendor_params() + ([("TIME", time)] if time else [])
+    key = hashlib.sha1(repr((image_id, vis.render_params(), time)).encode()).hexdigest()[:12]
     return dl.WMSTileLayer(
-        id=f"browse-wms-{key}", url="/wms" + (f"?{_query(vendor)}" if vendor else ""), layers=image_id,
+        id=f"{name}-{key}", url="/wms" + (f"?{_query(vendor)}" if vendor else ""), layers=image_id,
         styles=vis.style or "", format="image/png", transparent=True, version=WMS_VERSION, opacity=opacity,
-        pane=IMAGERY_PANE, maxZoom=21, tileSize=256,
+        pane=pane, maxZoom=21, tileSize=256,
         eventHandlers={"loading": {"variable": "cogbrowser.tilesLoading"},
                        "load": {"variable": "cogbrowser.tilesLoaded"},
                        "tileerror": {"variable": "cogbrowser.tileFailed"}})
@@ -121,8 +124,9 @@ def stores() -> list[dcc.Store]:
             dcc.Store(id=HISTOGRAM_DATA)]
 
 
-def panel() -> html.Div:
-    """The Visualize tab: which image, how to draw it, and the place for the tools."""
+def panel(tools: Sequence = ()) -> html.Div:
+    """The Visualize tab: which image, how to draw it, and the place for the tools (`tools`: their
+    sections, given by browse.py)."""
     return html.Div(className="vis-panel", children=[
         html.Div(id=IMAGE_HEADER, children=html.Div(
             "No image shown yet: search, then click a result.", className="message empty")),
@@ -165,7 +169,7 @@ def panel() -> html.Div:
                        tooltip={"placement": "bottom"}, allow_direct_input=False),
         ]),
         # The tools of the shown image (Inspect an area, Compare, Export, Measure) go here.
-        html.Div(id=TOOLS, className="tools"),
+        html.Div(id=TOOLS, className="tools", children=list(tools)),
     ])
 
 
@@ -315,6 +319,13 @@ def style_options(info: dict) -> list[dict]:
         {"value": EXPRESSION_MODE, "label": html.Span(className="style-choice custom", children=[
             html.Span("ƒx", className="custom-icon"), html.Span("Index / band math")])},
     ]
+
+
+def fits(vis: Visualization, info: dict) -> bool:
+    """Whether `vis` can draw this image (its preset, bands or band math exist for it): the
+    compared side of a comparison is drawn as the shown image only if so."""
+    mode = EXPRESSION_MODE if vis.expression else COMPOSITE if vis.bands else vis.style
+    return _keeps_current(mode, vis.bands, vis.expression, info)
 
 
 def _keeps_current(style: str | None, bands: Sequence[str | None], expression: str | None, info: dict) -> bool:

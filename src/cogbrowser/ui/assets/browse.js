@@ -118,6 +118,21 @@
     }
   };
 
+  /* The Browse map's Leaflet instance, for the tools that work on it in the browser (compare.js,
+   * measure.js): onMap(fn) calls fn(map) for it now if it exists, and for every new one. */
+  var browseMap = null, mapWaiters = [];
+  cogbrowser.onMap = function (fn) {
+    mapWaiters.push(fn);
+    if (browseMap) { fn(browseMap); }
+  };
+  if (window.L && window.L.Map) {
+    window.L.Map.addInitHook(function () {
+      if (this.getContainer().id !== "browse-map") { return; }
+      browseMap = this;
+      mapWaiters.forEach(function (fn) { fn(browseMap); });
+    });
+  }
+
   window.cogbrowser = cogbrowser;
   window.dash_clientside = Object.assign({}, window.dash_clientside, {cogbrowser: cogbrowser});
 
