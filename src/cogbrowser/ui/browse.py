@@ -11,6 +11,7 @@ callbacks:
 - area_inspect.py        the Visualize tab's Inspect area: histogram, statistics, time series of an area;
 - export.py              the Visualize tab's Export: PNG, GeoTIFF, timelapse GIF of an area;
 - compare.py             the Visualize tab's Compare: another image or date beside the shown one (swipe, opacity);
+- basemap_choice.py      the basemap: Natural Earth, or an image or collection of the catalog;
 - browse_map.py          the map: offline basemap, panes, controls;
 - map_state.py           the page's state in its URL.
 
@@ -33,7 +34,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api, browse_map, detections_overlay, image_search, pixel_inspect, visualization
-from cogbrowser.ui import area_inspect, compare, export
+from cogbrowser.ui import area_inspect, basemap_choice, compare, export
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
 from cogbrowser.ui.image_search import TABS
 from cogbrowser.ui.map_state import BrowseState, View, Visualization
@@ -51,7 +52,7 @@ def layout() -> html.Div:
     colours = detections_overlay.class_colours([option["value"] for option in classes])
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
-        *area_inspect.stores(), *compare.stores(),
+        *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(),
         dcc.Store(id=QUERY), dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE),
@@ -68,10 +69,10 @@ def layout() -> html.Div:
                      ]),
         ]),
         browse_map.map_view(
-            layers=[*visualization.map_layers(), *compare.map_layers(), *image_search.map_layers(), *detections_overlay.map_layers(colours),
-                    *pixel_inspect.map_layers()],
+            layers=[*basemap_choice.map_layers(), *visualization.map_layers(), *compare.map_layers(),
+                    *image_search.map_layers(), *detections_overlay.map_layers(colours), *pixel_inspect.map_layers()],
             overlays=[*visualization.map_overlays(), *compare.map_overlays(), *detections_overlay.map_overlays(),
-                      *pixel_inspect.map_overlays()]),
+                      *pixel_inspect.map_overlays(), *basemap_choice.map_overlays()]),
     ])
 
 
@@ -87,7 +88,7 @@ RESTORED = [
     Output(detections_overlay.HIGHLIGHT, "data"),
     Output(visualization.OPACITY, "value"), Output(visualization.IMAGE, "data"), Output(visualization.VIS, "data"),
     Output(MAP, "viewport"), Output(VIEW, "data"), Output(TABS, "value"), Output(READY, "data"),
-    Output(NOTICE, "children"), *compare.RESTORED,
+    Output(NOTICE, "children"), Output(basemap_choice.RESTORED, "data"), *compare.RESTORED,
 ]
 
 
@@ -113,7 +114,8 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None):
             detection["id"] if detection else None,
             state.opacity, {"id": image, "vis": vis} if image else None, vis,
             viewport or no_update, _view_data(state.view), "visualize" if image else "search", True,
-            [html.Div(text, className="message error") for text in notices], *compare.restored(state.compare))
+            [html.Div(text, className="message error") for text in notices], {"layer": state.basemap},
+            *compare.restored(state.compare))
 
 
 def _first_view(state: BrowseState, detection: dict | None, image: str | None, catalog: dict) -> dict | None:
@@ -140,9 +142,10 @@ def _view_data(view: View | None) -> dict | None:
                Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
                Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
                Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
-               Input(detections_overlay.HIGHLIGHT, "data"), *compare.STATE_INPUTS)
+               Input(detections_overlay.HIGHLIGHT, "data"), Input(browse_map.BASEMAP_CHOICE, "data"),
+               *compare.STATE_INPUTS)
 def _state_query(ready, view, image, vis, opacity, start, end, cloud, collections, targets, in_view, aoi,
-                 show, classes, names, score, highlight, *comparison):
+                 show, classes, names, score, highlight, basemap, *comparison):
     """The query string of the page's state (browse.js writes it into the address bar)."""
     if not ready:
         raise PreventUpdate  # the URL's own state is not applied yet: do not overwrite it
@@ -152,7 +155,7 @@ def _state_query(ready, view, image, vis, opacity, start, end, cloud, collection
         opacity=1.0 if opacity is None else opacity,
         search=image_search.filters_from_controls((start, end), cloud, collections, targets, in_view, aoi),
         overlay=detections_overlay.overlay_from_controls(show, classes, names, score), detection=highlight,
-        compare=compare.from_controls(*comparison))
+        compare=compare.from_controls(*comparison), basemap=basemap or None)
     return state.query_string()
 
 

@@ -4,7 +4,8 @@ Every feature of the page brings its own layers and overlays (`map_view(layers, 
 in one of the named panes below, so a new tool (compare, measure, …) adds a layer group in a pane
 without touching the others. Panes, bottom to top:
 
-    browse-basemap-raster  120  a user's own basemap (`cogbrowser serve --basemap FILE`)
+    browse-basemap-raster  120  a user's own basemap (`cogbrowser serve --basemap FILE`), and over it
+                                a catalog image or collection chosen as the basemap (basemap_choice.py)
     browse-basemap         150  Natural Earth countries, coastlines, graticule
     browse-imagery         250  the shown image (WMS)
     browse-compare         260  the image it is compared with (compare.py; compare.js clips both)
@@ -39,6 +40,8 @@ DETAILED_FROM_ZOOM = 4  # the 50m files from this zoom on (110m below: 10x light
 BASEMAP_PANE, IMAGERY_PANE, OUTLINE_PANE, DETECTION_PANE = (
     "browse-basemap", "browse-imagery", "browse-outlines", "browse-detections")
 COMPARE_PANE = "browse-compare"
+RASTER_BASEMAP_PANE = "browse-basemap-raster"
+BASEMAP_CHOICE = "browse-basemap-choice"  # the catalog layer chosen as the basemap (basemap_choice.py), or None
 MEASURE = "browse-measure"
 COUNTRY_STYLE = {"color": "#98a4b0", "weight": 0.6, "fillColor": "#eef1ea", "fillOpacity": 1}
 COASTLINE_STYLE = {"color": "#6e8296", "weight": 1.0, "fill": False}
@@ -73,7 +76,7 @@ def map_view(layers: Sequence, overlays: Sequence) -> html.Div:
 
 
 def _panes() -> list[dl.Pane]:
-    names = ["browse-basemap-raster", BASEMAP_PANE, IMAGERY_PANE, COMPARE_PANE, OUTLINE_PANE, DETECTION_PANE]
+    names = [RASTER_BASEMAP_PANE, BASEMAP_PANE, IMAGERY_PANE, COMPARE_PANE, OUTLINE_PANE, DETECTION_PANE]
     return [dl.Pane(name=name, id=name) for name in names]  # z-index: browse.css (.leaflet-<name>-pane)
 
 
@@ -94,7 +97,7 @@ def basemap_layers() -> list:
     layers: list = []
     own = user_basemap()
     if own is not None:
-        layers.append(dl.TileLayer(url="/ui/basemap/tiles/{z}/{x}/{y}", pane="browse-basemap-raster",
+        layers.append(dl.TileLayer(url="/ui/basemap/tiles/{z}/{x}/{y}", pane=RASTER_BASEMAP_PANE,
                                    minNativeZoom=own.minzoom, maxNativeZoom=own.maxzoom, maxZoom=21,
                                    attribution=own.attribution))
     layers.append(dl.LayerGroup(id=BASEMAP_GROUP, children=natural_earth("110m")))
@@ -102,13 +105,14 @@ def basemap_layers() -> list:
     return layers
 
 
-def natural_earth(detail: str) -> list[dl.GeoJSON]:
-    """Countries (filled, unless a raster basemap lies below) with their borders, and at the 50m
-    detail the coastlines drawn from the land polygons. A new id for each detail: Leaflet gets a
-    new layer rather than a reload of the old one."""
-    filled = user_basemap() is None
+def natural_earth(detail: str, over_raster: bool = False) -> list[dl.GeoJSON]:
+    """Countries (filled, unless a raster basemap lies below: the user's file or a catalog layer,
+    `over_raster`) with their borders, and at the 50m detail the coastlines drawn from the land
+    polygons. A new id for each detail and fill: Leaflet gets a new layer rather than a restyle."""
+    filled = user_basemap() is None and not over_raster
     countries = {**COUNTRY_STYLE, "fillOpacity": COUNTRY_STYLE["fillOpacity"] if filled else 0}
-    layers = [dl.GeoJSON(id=f"browse-countries-{detail}", url=f"/ui/basemap/countries-{detail}.geojson",
+    suffix = "" if filled else "-outline"
+    layers = [dl.GeoJSON(id=f"browse-countries-{detail}{suffix}", url=f"/ui/basemap/countries-{detail}.geojson",
                          style=countries, interactive=False, pane=BASEMAP_PANE)]
     if detail == "50m":
         layers.append(dl.GeoJSON(id="browse-coastline", url="/ui/basemap/land-50m.geojson", style=COASTLINE_STYLE,
@@ -122,9 +126,10 @@ dash.clientside_callback(
     prevent_initial_call=True)
 
 
-@dash.callback(Output(BASEMAP_GROUP, "children"), Input(BASEMAP_DETAIL, "data"), prevent_initial_call=True)
-def _switch_basemap_detail(detail: str) -> list[dl.GeoJSON]:
-    return natural_earth(detail if detail in ("110m", "50m") else "110m")
+@dash.callback(Output(BASEMAP_GROUP, "children"), Input(BASEMAP_DETAIL, "data"), Input(BASEMAP_CHOICE, "data"),
+               prevent_initial_call=True)
+def _switch_basemap_detail(detail: str, catalog_layer: str | None) -> list[dl.GeoJSON]:
+    return natural_earth(detail if detail in ("110m", "50m") else "110m", over_raster=bool(catalog_layer))
 
 
 dash.clientside_callback(

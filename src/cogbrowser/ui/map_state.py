@@ -17,6 +17,7 @@ A view is shared by sending its link, so everything a user sets lives in the URL
 - the comparison (see `Compare`): `compare` (an image id, or `collection@YYYY-MM-DD`), `compare_mode`
   (`swipe`, the default, or `opacity`), `swipe` (the divider, 0..1 of the map's width),
   `compare_opacity`, `compare_style` (the compared side's own preset).
+- `basemap`: an image or collection of the catalog drawn as the basemap (none: Natural Earth).
 
 Lists are repeated parameters (a class or name may hold a comma). Reading never fails: a value
 that cannot be read is left out (the page then shows its default), and render parameters are
@@ -195,6 +196,7 @@ class BrowseState:
     overlay: OverlayFilters = field(default_factory=OverlayFilters)
     detection: int | None = None
     compare: Compare | None = None  # only with a shown image
+    basemap: str | None = None  # a catalog image or collection drawn as the basemap (None: Natural Earth)
 
     def query_string(self) -> str:
         """The state as a query string (with its '?'; empty for the default state)."""
@@ -230,6 +232,8 @@ class BrowseState:
             pairs.append(("det_score", number(overlay.min_score)))
         if self.detection is not None:
             pairs.append(("detection", str(self.detection)))
+        if self.basemap:
+            pairs.append(("basemap", self.basemap))
         return pairs
 
     @classmethod
@@ -251,7 +255,7 @@ class BrowseState:
                 show=one.get("detections") not in ("off", "0", "false"), classes=_items(params.get("det_class")),
                 names=_items(params.get("det_name")), min_score=_clamp(_float(one.get("det_score")), 0.0, 1.0, None)),
             detection=_int(one.get("detection")),
-            compare=Compare.from_values(one) if one.get("image") else None)
+            compare=Compare.from_values(one) if one.get("image") else None, basemap=one.get("basemap"))
 
 
 # ---------------------------------------------------------------- small readers and writers
