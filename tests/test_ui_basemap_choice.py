@@ -68,7 +68,7 @@ def test_an_image_found_by_typing_becomes_the_basemap(ui_page, demo_server):
     open_browse(ui_page, base, f"?lat={(south + north) / 2:.5f}&lon={(west + east) / 2:.5f}&zoom=14")
     choose(ui_page, f"{image['id']} (image)", typed=image["id"])
     ui_page.wait_for_function(DRAWN, timeout=30_000)
-    assert query(ui_page)["basemap"] == [image["id"]]
+    ui_page.wait_for_function(f"() => new URLSearchParams(location.search).get('basemap') === '{image['id']}'")
     shot = map_pixels(ui_page)
     assert np.std(shot) > 5, "the image drawn as the basemap is flat"
 

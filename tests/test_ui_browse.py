@@ -468,3 +468,23 @@ def test_panel_and_map_fit_the_screen(chromium, demo_server, width, height):
         assert panel["width"] <= 420 and map_box["width"] >= width - 420 - 2
         assert panel["y"] + panel["height"] <= height + 1 and map_box["y"] + map_box["height"] <= height + 1
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_the_panels_tabs_are_tabs_to_a_screen_reader_and_the_keyboard(ui_page, demo_server):
+    open_browse(ui_page, demo_server[0])
+    tabs = ui_page.get_by_role("tab")
+    ui_page.wait_for_function("() => document.querySelectorAll('[role=tab]').length === 3")
+    assert [tabs.nth(i).inner_text() for i in range(3)] == ["Search", "Visualize", "Detections"]
+    search = ui_page.get_by_role("tab", name="Search")
+    assert search.get_attribute("aria-selected") == "true" and search.get_attribute("tabindex") == "0"
+    assert ui_page.get_by_role("tablist").count() == 1 and ui_page.get_by_role("tabpanel").count() == 1
+    search.focus()
+    ui_page.keyboard.press("ArrowRight")
+    visualize = ui_page.get_by_role("tab", name="Visualize")
+    ui_page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]').textContent"
+                              " === 'Visualize'")
+    assert visualize.get_attribute("tabindex") == "0" and search.get_attribute("tabindex") == "-1"
+    ui_page.get_by_text("No image shown yet").wait_for()  # the Visualize tab's content
+    ui_page.keyboard.press("End")
+    ui_page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]').textContent"
+                              " === 'Detections'")

@@ -6,7 +6,8 @@ default look), limited to the layer's bounds and native zoom from its TileJSON, 
 basemap pane; the Natural Earth countries are then drawn as outlines only (browse_map). The
 choice lives in the page's URL (`basemap=<layer>`).
 
-The chooser offers the collections and the shown image; typing searches every image. The chosen
+The chooser offers the collections, the shown image and the newest images; typing searches every
+image. The chosen
 layer is held in a store (CHOSEN) and put back into the dropdown's options with the value in one
 answer: Dash's dropdown drops a value its options lack, which would lose a link's choice.
 """
@@ -32,6 +33,7 @@ LAYER = "browse-basemap-catalog"
 MESSAGE = "browse-basemap-message"
 NATURAL_EARTH = "natural-earth"  # the default: no catalog layer
 SEARCH_LIMIT = 30
+LISTED_IMAGES = 200  # the newest images offered before anything is typed (typing searches them all)
 
 
 def stores() -> list[dcc.Store]:
@@ -61,11 +63,12 @@ def options(chosen: str | None, shown_image: str | None, search: str | None) -> 
     try:
         collections = api.get("/api/v1/collections")["collections"]
         found = api.get("/api/v1/images", q=search, limit=SEARCH_LIMIT)["images"] if search else []
+        newest = api.get("/api/v1/images", sortby="-acquired_at", limit=LISTED_IMAGES)["images"]
     except api.ApiFailure:
-        collections, found = [], []
+        collections, found, newest = [], [], []
     entries += [{"label": f"{c.get('title') or c['id']} (collection)", "value": c["id"]} for c in collections]
     images = [shown_image] if shown_image else []
-    images += [image["id"] for image in found]
+    images += [image["id"] for image in found] + [image["id"] for image in newest]
     entries += [{"label": f"{image} (image)", "value": image} for image in dict.fromkeys(images)]
     known = {entry["value"] for entry in entries}
     if chosen and chosen not in known:
@@ -100,11 +103,11 @@ def _choose(restored: dict | None, value: str | None, search: str | None, image:
         wanted = value or NATURAL_EARTH
     else:  # a search typed, or another image shown: only the options change
         return options(chosen, shown, search), no_update, no_update, no_update, no_update
-    if wanted == NATURAL_EARTH:
-        return options(None, shown, search), NATURAL_EARTH, None, [], None
+    if wanted == NATURAL_EARTH:  # the store only when it changes: Natural Earth redraws on it
+        return options(None, shown, search), NATURAL_EARTH, None if chosen else no_update, [], None
     try:
         layer = basemap_layer(wanted)
     except api.ApiFailure as failure:
         note = html.Div(f"Basemap {wanted!r} cannot be drawn: {failure.detail}", className="message error")
-        return options(None, shown, search), NATURAL_EARTH, None, [], note
-    return options(wanted, shown, search), wanted, wanted, [layer], None
+        return options(None, shown, search), NATURAL_EARTH, None if chosen else no_update, [], note
+    return options(wanted, shown, search), wanted, wanted if wanted != chosen else no_update, [layer], None

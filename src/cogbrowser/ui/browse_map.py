@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import dash
 import dash_leaflet as dl
 from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui.basemap import user_basemap
 
@@ -127,9 +128,14 @@ dash.clientside_callback(
 
 
 @dash.callback(Output(BASEMAP_GROUP, "children"), Input(BASEMAP_DETAIL, "data"), Input(BASEMAP_CHOICE, "data"),
-               prevent_initial_call=True)
-def _switch_basemap_detail(detail: str, catalog_layer: str | None) -> list[dl.GeoJSON]:
-    return natural_earth(detail if detail in ("110m", "50m") else "110m", over_raster=bool(catalog_layer))
+               State(BASEMAP_GROUP, "children"), prevent_initial_call=True)
+def _switch_basemap_detail(detail: str, catalog_layer: str | None, drawn: list | None) -> list[dl.GeoJSON]:
+    """The Natural Earth layers for the zoom's detail and the basemap below; the same layers are
+    left alone (a new list would make Leaflet fetch and draw them again)."""
+    layers = natural_earth(detail if detail in ("110m", "50m") else "110m", over_raster=bool(catalog_layer))
+    if [layer.id for layer in layers] == [(child or {}).get("props", {}).get("id") for child in drawn or []]:
+        raise PreventUpdate
+    return layers
 
 
 dash.clientside_callback(
