@@ -34,8 +34,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import (OtherLoad, default_workdir, embedded_catalog, percentiles, postmaster_pid, print_table, say,
-                     scratch_dir)
+from _common import (
+    OtherLoad,
+    default_workdir,
+    embedded_catalog,
+    percentiles,
+    postmaster_pid,
+    print_table,
+    say,
+    scratch_dir,
+)
 from catalog_bench import CLASS_NAMES, fill, random_bbox, random_period
 from tile_bench import free_port, start_server, stop_server
 

@@ -34,9 +34,16 @@ from typing import Callable
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (default_workdir, embedded_catalog, OtherLoad, percentiles, postmaster_pid,  # noqa: E402
-                     print_table, say, scratch_dir)
-
+from _common import (  # noqa: E402
+    OtherLoad,
+    default_workdir,
+    embedded_catalog,
+    percentiles,
+    postmaster_pid,
+    print_table,
+    say,
+    scratch_dir,
+)
 from cogbrowser.catalog import queries  # noqa: E402
 from cogbrowser.catalog.queries import DetectionQuery, ImageQuery  # noqa: E402
 

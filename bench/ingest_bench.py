@@ -32,8 +32,19 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Timing, default_workdir, drop_dirty_pages, embedded_catalog, OtherLoad, mib,  # noqa: E402
-                     print_table, say, scratch_dir, timed, warm_page_cache)
+from _common import (  # noqa: E402
+    OtherLoad,
+    Timing,
+    default_workdir,
+    drop_dirty_pages,
+    embedded_catalog,
+    mib,
+    print_table,
+    say,
+    scratch_dir,
+    timed,
+    warm_page_cache,
+)
 
 TARGET_RATIO = 1.3
 _PERCENT = re.compile(r"\s+\d+(\.\d+)?\s*%$")

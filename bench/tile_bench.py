@@ -38,8 +38,17 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (OtherLoad, default_workdir, embedded_catalog, mib, print_table, say,  # noqa: E402
-                     scratch_dir, timed, warm_page_cache)
+from _common import (  # noqa: E402
+    OtherLoad,
+    default_workdir,
+    embedded_catalog,
+    mib,
+    print_table,
+    say,
+    scratch_dir,
+    timed,
+    warm_page_cache,
+)
 from ingest_bench import ORIGIN_X, ORIGIN_Y, PIXEL, _scene_window, make_source, source_path  # noqa: E402
 
 FULL_SIZE = 10980

@@ -40,8 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (OtherLoad, default_workdir, drop_dirty_pages, mib, print_table, say,  # noqa: E402
-                     scratch_dir, warm_page_cache)
+from _common import OtherLoad, default_workdir, drop_dirty_pages, mib, print_table, say, scratch_dir, warm_page_cache  # noqa: E402
 from ingest_bench import cached_source  # noqa: E402
 from tile_bench import free_port, start_server, stop_server  # noqa: E402
 

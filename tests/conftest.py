@@ -91,9 +91,8 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
     from waitress.server import create_server
 
-    from cogbrowser.app import create_app
-
     from cogbrowser.api.uploads import waitress_options
+    from cogbrowser.app import create_app
 
     server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
                            **waitress_options(settings))  # as `cogbrowser serve` sets waitress up

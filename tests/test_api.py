@@ -17,10 +17,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from cogbrowser.api.auth import hash_token
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-
+from cogbrowser.web.tokens import hash_token
 from conftest import REAL_DATA, ingest_images, serving, shared_catalog
 
 TOKEN = "cgb_test-token-for-the-api-tests-0123456789abcdef"

@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from cogbrowser.ingest.detections import create_detections
-
 from conftest import ingest_images, serving, shared_catalog
 
 N = 600

@@ -16,10 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
-from cogbrowser.api.auth import hash_token
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-
+from cogbrowser.web.tokens import hash_token
 from conftest import REAL_DATA, serving, shared_catalog
 
 TOKEN = "cgb_fuzz-token-0123456789abcdefghijklmnopqrstuv"

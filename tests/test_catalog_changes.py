@@ -15,7 +15,6 @@ from psycopg.types.json import Jsonb
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-
 from conftest import REAL_DATA
 
 

@@ -11,7 +11,6 @@ import requests
 from PIL import Image, ImageSequence
 
 from cogbrowser.catalog import queries
-
 from conftest import ingest_images
 
 UTC = timezone.utc

@@ -21,9 +21,18 @@ from rio_cogeo.cogeo import cog_validate
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.demo import (AERIAL_COLLECTION, COLLECTION_IDS, DEM_COLLECTION, DEMO_VERSION, S2_COLLECTION,
-                             demo_images, ensure_demo_data)
-from cogbrowser.demo import dataset, sentinel2, world
+from cogbrowser.demo import (
+    AERIAL_COLLECTION,
+    COLLECTION_IDS,
+    DEM_COLLECTION,
+    DEMO_VERSION,
+    S2_COLLECTION,
+    dataset,
+    demo_images,
+    ensure_demo_data,
+    sentinel2,
+    world,
+)
 from cogbrowser.demo.canvas import X0, Y0
 from cogbrowser.ingest.images import sha256_file
 

@@ -28,8 +28,10 @@ from rasterio.crs import CRS
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.features import geometry_mask
 from rasterio.io import MemoryFile
-from rasterio.warp import reproject, transform as transform_points, transform_bounds, transform_geom
-from rasterio.windows import Window, from_bounds as window_from_bounds
+from rasterio.warp import reproject, transform_bounds, transform_geom
+from rasterio.warp import transform as transform_points
+from rasterio.windows import Window
+from rasterio.windows import from_bounds as window_from_bounds
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file

@@ -18,7 +18,6 @@ from rio_cogeo.cogeo import cog_validate
 from cogbrowser.catalog import queries
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-
 from conftest import REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.

@@ -254,8 +254,9 @@ TEXT_TYPES = ("text/html", "application/json", "text/css", "javascript", "xml", 
 def browse(base: str) -> dict:
     """Both pages in chromium, then a shown image on the map; every request and response recorded,
     and the text bodies kept for the URL scan."""
-    from conftest import CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM_ARGS
 
     requests: list[str] = []
     responses: list[dict] = []

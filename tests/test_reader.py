@@ -25,7 +25,8 @@ import pytest
 import rasterio
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
-from rasterio.warp import reproject, transform as transform_points
+from rasterio.warp import reproject
+from rasterio.warp import transform as transform_points
 
 from cogbrowser.raster import reader
 from cogbrowser.raster.reader import Area, read_area

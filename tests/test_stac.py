@@ -23,7 +23,6 @@ from shapely.ops import unary_union
 
 from cogbrowser.api import stac
 from cogbrowser.catalog import queries
-
 from conftest import ingest_images, serving, shared_catalog
 
 UTC = timezone.utc

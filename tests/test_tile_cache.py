@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from cogbrowser.ogc.tile_cache import TileCache
+from cogbrowser.web.cache import ResponseCache
 
 
 def test_bounded_by_bytes_least_recently_used_out_first():
-    cache = TileCache(max_bytes=1000)
+    cache = ResponseCache(max_bytes=1000)
     for name in "abcd":
         cache.put(name, bytes(100))
     assert cache.get("a") is not None  # a is now the most recently used
@@ -21,14 +21,14 @@ def test_bounded_by_bytes_least_recently_used_out_first():
 
 
 def test_an_oversized_tile_is_not_cached():
-    cache = TileCache(max_bytes=800)
+    cache = ResponseCache(max_bytes=800)
     cache.put("small", bytes(10))
     cache.put("huge", bytes(500))
     assert cache.get("huge") is None and cache.get("small") is not None
 
 
 def test_many_threads():
-    cache = TileCache(max_bytes=10_000)
+    cache = ResponseCache(max_bytes=10_000)
 
     def work(offset: int) -> None:
         for i in range(2000):

@@ -64,10 +64,9 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.layers import Layer, find_layer, read_image_area, render_layer
-from cogbrowser.ogc.tile_grid import native_zoom as _native_zoom
 from cogbrowser.raster.reader import Area
 from cogbrowser.raster.render import render
-
+from cogbrowser.tile_grid import native_zoom as _native_zoom
 from conftest import REAL_DATA, real_rasters, serving, shared_catalog
 
 WEB = morecantile.tms.get("WebMercatorQuad")

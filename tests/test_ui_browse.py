@@ -18,10 +18,10 @@ import requests
 from PIL import Image
 from pyproj import Transformer
 
-from conftest import browser_page
-from test_basemap import make_mbtiles
 from cogbrowser.ui.map_state import BrowseState, OverlayFilters, SearchFilters, View, Visualization
 from cogbrowser.ui.visualization import legend_url, wms_layer
+from conftest import browser_page
+from test_basemap import make_mbtiles
 
 S2 = "S2_demo_20240601"
 OUTLINES = ".leaflet-browse-outlines-pane path"
@@ -436,20 +436,17 @@ def test_the_shipped_basemap_draws_no_band_across_the_map():
                                       and min(p[1] for p in ring) < -60), (name, feature["properties"])
 
 
-def test_a_users_own_basemap_lies_under_the_borders(tmp_path):
+def test_a_users_own_basemap_lies_under_the_borders(tmp_path, settings, db):
     """`cogbrowser serve --basemap FILE`: its tiles (the server's own) under the Natural Earth
-    borders, whose countries are then left unfilled. (The layers the page gets, in an app context:
-    Dash gives its callbacks to the first app of a process, so a second server here would show a
-    page that does nothing.)"""
-    from flask import Flask
+    borders, whose countries are then left unfilled (the layers the page gets, in an app context)."""
+    from dataclasses import replace
 
-    from cogbrowser.ui.basemap.sources import open_basemap
+    from cogbrowser.app import create_app
     from cogbrowser.ui.browse_map import basemap_layers
 
-    app = Flask("basemap-test")
-    with app.app_context():
+    with create_app(settings, db).app_context():
         shipped = basemap_layers()
-        app.extensions["cogbrowser.basemap"] = open_basemap(make_mbtiles(tmp_path / "my basemap.mbtiles"))
+    with create_app(replace(settings, basemap=make_mbtiles(tmp_path / "my basemap.mbtiles")), db).app_context():
         own = basemap_layers()
     assert not any(type(layer).__name__ == "TileLayer" for layer in shipped)
     tiles = own[0]

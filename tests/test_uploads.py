@@ -29,13 +29,12 @@ from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
 from cogbrowser.api import uploads
-from cogbrowser.api.auth import hash_token
-from cogbrowser.api.jobs import JobStore, Outcome, split_progress
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
 from cogbrowser.config import Settings
 from cogbrowser.ingest import images as ingest_module
-
+from cogbrowser.jobs import JobStore, Outcome, split_progress
+from cogbrowser.web.problems import ApiError, problem_of
+from cogbrowser.web.tokens import hash_token
 from conftest import REAL_DATA, real_rasters, serving, shared_catalog
 
 LIMIT = 6_000_000  # the test server's max_upload_bytes: above every real raster (at most 4 MB)
@@ -327,8 +326,9 @@ def test_the_job_store_keeps_the_last_finished_jobs_and_runs_them_off_the_reques
     kept = store.recent(10)
     assert [job.filename for job in kept] == ["bug.tif", "bad.tif", "3.tif"], "the last 3 finished, newest first"
     assert store.get(jobs[0].id) is None
-    assert (kept[1].state, kept[1].error.status) == ("failed", 422)
-    assert kept[0].error.status == 500 and "RuntimeError" in kept[0].error.detail
+    assert kept[1].state == "failed" and problem_of(kept[1].error).status == 422
+    crashed = problem_of(kept[0].error)
+    assert crashed.status == 500 and "RuntimeError" in crashed.detail
     assert split_progress("converting to COG 42%") == ("converting to COG", 42)
     assert split_progress("checksum") == ("checksum", None)
 

@@ -25,7 +25,6 @@ from rasterio.windows import Window
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-
 from conftest import REAL_DATA, serving, shared_catalog
 
 OWS = "{http://www.opengis.net/ows/1.1}"

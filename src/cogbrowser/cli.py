@@ -18,7 +18,9 @@ from typing import Iterator
 import click
 
 from cogbrowser import __version__
-from cogbrowser import bundle as bundle_kit  # the kit's platforms and Pythons are the command's choices
+from cogbrowser import (
+    bundle as bundle_kit,  # the kit's platforms and Pythons are the command's choices
+)
 from cogbrowser.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from cogbrowser.errors import CogbrowserError
 
@@ -282,8 +284,8 @@ def token() -> None:
 @click.pass_obj
 def token_create(obj: Context, name: str) -> None:
     """Make a token called NAME and print it (once: only its hash is kept)."""
-    from cogbrowser.api.auth import hash_token, new_token
     from cogbrowser.catalog import queries
+    from cogbrowser.web.tokens import hash_token, new_token
 
     if not queries.TOKEN_NAME.match(name):
         raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_' or '-' (at most 64)", param_hint="NAME")

@@ -1,1 +1,27 @@
-"""HTTP adapters over the catalog and the raster core: REST /api/v1, STAC, raw COG bytes."""
+"""The REST API (/api/v1, with its OpenAPI document), the STAC API (/stac) and the raw COG bytes
+(/cogs): thin adapters over the catalog, the layers and the raster core, on the web layer."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from cogbrowser.api import (
+    cogs,
+    collection_reads,
+    collections,
+    detections,
+    health,
+    image_reads,
+    images,
+    jobs,
+    openapi,
+    stac,
+    uploads,
+)
+
+
+def blueprints() -> list[Blueprint]:
+    """Every blueprint of the APIs, in the order they are registered."""
+    return [health.blueprint, cogs.blueprint, openapi.blueprint, collections.blueprint, collection_reads.blueprint,
+            images.blueprint, uploads.blueprint, jobs.blueprint, image_reads.blueprint, detections.blueprint,
+            stac.blueprint]

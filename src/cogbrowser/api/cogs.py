@@ -13,12 +13,13 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
 from werkzeug.wsgi import wrap_file
 
-from cogbrowser.api.problems import problem
 from cogbrowser.catalog import queries
+from cogbrowser.web.context import services
+from cogbrowser.web.problems import problem
 
 blueprint = Blueprint("cogs", __name__)
 
@@ -37,11 +38,11 @@ CORS_HEADERS = {
 def cog(image_id: str) -> Response:
     if request.method == "OPTIONS":
         return Response(status=204, headers=CORS_HEADERS)
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
+    with services().db.connection() as conn:
         row = queries.get_image(conn, image_id)
     if row is None:
         return _with_cors(problem(404, "Not Found", f"no image {image_id!r} in the catalog"))
-    path = current_app.config["COGBROWSER_SETTINGS"].image_file(row["path"])
+    path = services().image_file(row["path"])
     try:
         stat = path.stat()
     except OSError:

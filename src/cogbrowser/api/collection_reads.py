@@ -16,23 +16,39 @@ import io
 from typing import Literal
 
 import numpy as np
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 from PIL import Image, ImageDraw
 from pydantic import Field
 from rasterio.crs import CRS
 
-from cogbrowser.api.endpoints import endpoint
-from cogbrowser.api.models import (BBoxParam, BodyModel, DatetimeParam, GeoJSONText, QueryModel, RenderParams, Text,
-                                   interval)
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, render_layer, utc_iso
 from cogbrowser.raster.legend import default_font
 from cogbrowser.raster.outputs import output_names, parse_outputs
 from cogbrowser.raster.reader import transformer
-from cogbrowser.raster.region import WGS84, OutsideImage, parse_geometry, rectangle, shapes_bounds, shapes_to_crs
+from cogbrowser.raster.region import (
+    WGS84,
+    OutsideImage,
+    parse_geometry,
+    rectangle,
+    shapes_bounds,
+    shapes_to_crs,
+)
 from cogbrowser.raster.zonal import zonal_statistics
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.params import (
+    BBoxParam,
+    BodyModel,
+    DatetimeParam,
+    GeoJSONText,
+    QueryModel,
+    RenderParams,
+    Text,
+    interval,
+)
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("collection_reads", __name__)
 TAGS = ("collection reads",)
@@ -155,7 +171,7 @@ def _images(collection_id: str, bbox, geometry: str | None, when: str | None) ->
                        errors=[{"field": "geometry", "message": "not with bbox"}])
     area = tuple(bbox) if bbox is not None else shapes_bounds(parse_geometry(geometry))
     start, end = interval(when)
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
+    with services().db.connection() as conn:
         layer = find_layer(conn, collection_id)
         if not layer.is_collection:
             raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
@@ -195,4 +211,4 @@ def _csv(answer: TimeSeries) -> str:
 
 
 def _file(image: dict):
-    return current_app.config["COGBROWSER_SETTINGS"].image_file(image["path"])
+    return services().image_file(image["path"])

@@ -15,16 +15,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 from pydantic import Field, StringConstraints, model_validator
 
-from cogbrowser.api.endpoints import endpoint
-from cogbrowser.api.models import ID, BodyModel, Link, QueryModel, jsonable
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
-from cogbrowser.ingest.delete import delete_images
 from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.ingest.delete import delete_images
 from cogbrowser.raster.render_spec import parse_render_spec
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.params import ID, BodyModel, Link, QueryModel, jsonable
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("collections", __name__)
 TAGS = ("collections",)
@@ -112,7 +113,7 @@ class DeleteQuery(QueryModel):
           responses={200: CollectionList})
 def list_collections() -> CollectionList:
     """Every collection with its image count, extent and time span."""
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.list_collections(conn)
         extents = {row["id"]: queries.collection_extent(conn, row["id"]) for row in rows}
     items = [_collection(row, extents[row["id"]]) for row in rows]
@@ -124,7 +125,7 @@ def list_collections() -> CollectionList:
 def create_collection(body: CollectionCreate) -> Response:
     """409 when the id is taken. Presets are checked against the given band names."""
     _check_presets(body.presets, [band.name for band in body.bands or []])
-    with _db().connection() as conn, conn.transaction():
+    with services().db.connection() as conn, conn.transaction():
         if queries.get_collection(conn, body.id) is not None:
             raise ApiError(409, "Conflict", f"collection {body.id!r} exists; PATCH it to change it")
         queries.upsert_collection(conn, body.id, body.title, body.description, _dump(body.bands),
@@ -145,7 +146,7 @@ def get_collection(collection_id: str) -> Collection:
           path_parameters=PATH, body=CollectionUpdate, responses={200: Collection})
 def update_collection(collection_id: str, body: CollectionUpdate) -> Collection:
     """Title, description, band metadata, presets or properties; what is not given is kept."""
-    with _db().connection() as conn, conn.transaction():
+    with services().db.connection() as conn, conn.transaction():
         row = queries.get_collection(conn, collection_id)
         if row is None:
             raise NotFound(f"no collection {collection_id!r} in the catalog")
@@ -163,22 +164,22 @@ def update_collection(collection_id: str, body: CollectionUpdate) -> Collection:
           path_parameters=PATH, query=DeleteQuery, responses={204: None, 409: None})
 def delete_collection(collection_id: str, query: DeleteQuery) -> Response:
     """Refused (409) while it has images, unless `cascade=true` deletes them with it."""
-    settings = current_app.config["COGBROWSER_SETTINGS"]
-    with _db().connection() as conn:
+    settings = services().settings
+    with services().db.connection() as conn:
         if queries.get_collection(conn, collection_id) is None:
             raise NotFound(f"no collection {collection_id!r} in the catalog")
         image_ids = queries.collection_image_ids(conn, collection_id)
     if image_ids and not query.cascade:
         raise ApiError(409, "Conflict", f"collection {collection_id!r} has {len(image_ids)} image(s); delete them "
                        "first, or repeat with cascade=true to delete them with it")
-    delete_images(_db(), settings, image_ids, then=lambda conn: queries.delete_collection(conn, collection_id))
+    delete_images(services().db, settings, image_ids, then=lambda conn: queries.delete_collection(conn, collection_id))
     return Response(status=204)
 
 
 # ---------------------------------------------------------------- helpers
 
 def get_collection_resource(collection_id: str) -> Collection:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = [r for r in queries.list_collections(conn, [collection_id])]
         if not rows:
             raise NotFound(f"no collection {collection_id!r} in the catalog")
@@ -235,6 +236,3 @@ def _dump(items: list | None) -> list | None:
 def _dump_one(item: BodyModel) -> dict:
     return item.model_dump(exclude_none=True)
 
-
-def _db():
-    return current_app.extensions["cogbrowser.db"]

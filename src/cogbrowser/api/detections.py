@@ -19,16 +19,25 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import Field
 
-from cogbrowser.api.endpoints import RawBody, endpoint, json_response, url_with
-from cogbrowser.api.models import (BBoxParam, BodyModel, DatetimeParam, IdList, Link, QueryModel, TextList,
-                                   interval)
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.detections import create_detections, import_detections
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import RawBody, endpoint, json_response, url_with
+from cogbrowser.web.params import (
+    BBoxParam,
+    BodyModel,
+    DatetimeParam,
+    IdList,
+    Link,
+    QueryModel,
+    TextList,
+    interval,
+)
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("detections", __name__)
 TAGS = ("detections",)
@@ -219,7 +228,7 @@ class ImportReport(BodyModel):
 def search_detections(query: DetectionSearch) -> Response:
     """JSON by default; GeoJSON with `f=geojson` or `Accept: application/geo+json`; CSV with `f=csv`.
     Pages (ordered by id) follow the `next` link."""
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.search_detections(conn, query.query(limit=query.limit + 1, after_id=query.cursor))
     page, more = rows[:query.limit], len(rows) > query.limit
     links = [Link(href=request.url, rel="self")]
@@ -244,7 +253,7 @@ def search_detections(query: DetectionSearch) -> Response:
 @endpoint(blueprint, "GET", "/api/v1/detections/<int:detection_id>", summary="One detection", tags=TAGS,
           responses={200: Detection})
 def get_detection(detection_id: int) -> Detection:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.search_detections(conn, queries.DetectionQuery(ids=[detection_id], limit=1))
     if not rows:
         raise NotFound(f"no detection {detection_id}")
@@ -254,7 +263,7 @@ def get_detection(detection_id: int) -> Detection:
 @endpoint(blueprint, "DELETE", "/api/v1/detections/<int:detection_id>", summary="Delete a detection", tags=TAGS,
           responses={204: None})
 def delete_detection(detection_id: int) -> Response:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         if not queries.delete_detections(conn, [detection_id]):
             raise NotFound(f"no detection {detection_id}")
     return Response(status=204)
@@ -265,7 +274,7 @@ def delete_detection(detection_id: int) -> Response:
 def create(body: NewDetections) -> Response:
     """One or many, checked like the rows of an import; if one is invalid, none is created and every
     problem is listed (`errors`, with the index of the detection)."""
-    ids, problems = create_detections(_db(), [d.model_dump(exclude_none=True) for d in body.detections])
+    ids, problems = create_detections(services().db, [d.model_dump(exclude_none=True) for d in body.detections])
     if problems:
         raise ApiError(400, "Bad Request", "; ".join(f"{p.where}: {p.message}" for p in problems[:20]),
                        errors=[{"field": p.where, "message": p.message} for p in problems])
@@ -282,14 +291,14 @@ def create(body: NewDetections) -> Response:
 def import_file(query: ImportQuery) -> Response:
     """The same rules as `cogbrowser detections import`: all or nothing unless `skip_invalid`; every
     invalid row is listed with its line or feature number. Nothing imported answers 400."""
-    settings = current_app.config["COGBROWSER_SETTINGS"]
+    settings = services().settings
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     fmt = query.format or _import_format()
     work = settings.tmp_dir / f"detections-{uuid.uuid4().hex}.{'geojson' if fmt == 'geojson' else 'csv'}"
     try:
         _save_body(work)
         try:
-            report = import_detections(_db(), work, skip_invalid=query.skip_invalid, default_image_id=query.image_id)
+            report = import_detections(services().db, work, skip_invalid=query.skip_invalid, default_image_id=query.image_id)
         except InvalidInput as exc:
             raise ApiError(400, "Bad Request", str(exc).replace(work.name, "the file")) from None
     finally:
@@ -311,7 +320,7 @@ def counts(query: CountQuery) -> Counts:
     if query.split == query.by:
         raise ApiError(400, "Bad Request", "split: give another key than by",
                        errors=[{"field": "split", "message": "same as by"}])
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.count_detections_by(conn, query.query(limit=None), query.by, query.split, query.limit)
     return Counts(by=query.by, split=query.split, total=sum(r["count"] for r in rows),
                   counts=[CountRow(key=_key(r["key"]), split=_key(r.get("split")), count=r["count"]) for r in rows])
@@ -320,7 +329,7 @@ def counts(query: CountQuery) -> Counts:
 @endpoint(blueprint, "GET", "/api/v1/detections/scores", summary="Histogram of detection scores", tags=TAGS,
           query=HistogramQuery, responses={200: ScoreHistogram})
 def scores(query: HistogramQuery) -> ScoreHistogram:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.score_histogram(conn, query.query(limit=None), query.bins, query.split)
     histograms: dict[str | None, list[int]] = {}
     for row in rows:
@@ -332,7 +341,7 @@ def scores(query: HistogramQuery) -> ScoreHistogram:
 @endpoint(blueprint, "GET", "/api/v1/detections/summary", summary="Totals of the selected detections", tags=TAGS,
           query=DetectionFilters, responses={200: Summary})
 def summary(query: DetectionFilters) -> Summary:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         row = queries.detection_summary(conn, query.query(limit=None))
     return Summary(**row)
 
@@ -343,7 +352,7 @@ def sample(query: SampleQuery) -> DetectionSample:
     """At most `size` of the selected detections, picked at random but repeatably (the same filters
     and `seed` give the same points), with the number selected: what a scatter plot of a million
     detections draws. A search pages in id order, which is no sample."""
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         matched = queries.count_detections(conn, query.query(limit=None))
         rows = queries.sample_detections(conn, query.query(limit=None), query.size, query.seed)
     points = [SamplePoint(**row) for row in rows]
@@ -415,7 +424,4 @@ def _save_body(work) -> None:
     if written == 0:
         raise ApiError(400, "Bad Request", "the file is empty")
 
-
-def _db():
-    return current_app.extensions["cogbrowser.db"]
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from cogbrowser import __version__
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.migrate import schema_version
+from cogbrowser.web.context import services
 
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/api/v1/health")
 def health():
-    db = current_app.extensions["cogbrowser.db"]
+    db = services().db
     with db.connection() as conn:
         summary = queries.catalog_summary(conn)
         version = schema_version(conn)

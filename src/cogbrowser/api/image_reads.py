@@ -20,16 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from affine import Affine
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 from rasterio.crs import CRS
 
-from cogbrowser.api.endpoints import RawBody, endpoint
-from cogbrowser.api.models import GeoJSONText, QueryModel, RenderParams, Text
-from cogbrowser.api.problems import ApiError
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
-from cogbrowser.ogc.rendering import cached_response, rendered_response
 from cogbrowser.raster.export import Grid, export_geotiff, fit_size, parse_export_grid
 from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
 from cogbrowser.raster.point import parse_point, read_pixel
@@ -37,6 +33,11 @@ from cogbrowser.raster.region import ImageExtent, OutsideImage
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 from cogbrowser.raster.zonal import parse_bins, parse_zone, zonal_statistics
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import RawBody, endpoint
+from cogbrowser.web.params import GeoJSONText, QueryModel, RenderParams, Text
+from cogbrowser.web.problems import ApiError
+from cogbrowser.web.rendering import cached_response, rendered_response
 
 blueprint = Blueprint("image_reads", __name__)
 
@@ -163,7 +164,7 @@ def export(layer: Layer) -> Response:
     to its pixels in its own CRS) or the `width`/`height`/`resolution` asked."""
     image = layer.image
     fmt = _export_format(request.args.get("format"))
-    grid = parse_export_grid(request.args, _extent(image), current_app.config["COGBROWSER_SETTINGS"].max_image_size)
+    grid = parse_export_grid(request.args, _extent(image), services().settings.max_image_size)
     epsg = grid.crs.to_epsg()
     name = f"{image['id']}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -224,7 +225,7 @@ def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
 def _image_layer(image_id: str) -> Layer:
     """The image as a layer (its bands, and its collection's presets for `style`); NotFound if none."""
     try:
-        layer = current_app.extensions["cogbrowser.layers"].find(image_id)
+        layer = services().layers.find(image_id)
     except NotFound:
         layer = None
     if layer is None or layer.is_collection:
@@ -242,7 +243,7 @@ def _extent(image: dict) -> ImageExtent:
 
 
 def _file(image: dict) -> Path:
-    return current_app.config["COGBROWSER_SETTINGS"].image_file(image["path"])
+    return services().image_file(image["path"])
 
 
 def _nodata(override: float | None, image: dict) -> float | None:

@@ -15,18 +15,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import Field, StringConstraints
 
-from cogbrowser.api.endpoints import endpoint, url_with
-from cogbrowser.api.models import (ID, BBoxParam, BodyModel, DatetimeParam, GeoJSONText, IdList, Link, QueryModel,
-                                   TextList, interval, json_number, jsonable)
 from cogbrowser.api.paging import read_cursor, search_fingerprint, write_cursor
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
 from cogbrowser.errors import NotFound
 from cogbrowser.ingest.delete import FileInUse, delete_images
 from cogbrowser.raster.footprint import geometry_intersects, parse_geojson_geometry
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import endpoint, url_with
+from cogbrowser.web.params import (
+    ID,
+    BBoxParam,
+    BodyModel,
+    DatetimeParam,
+    GeoJSONText,
+    IdList,
+    Link,
+    QueryModel,
+    TextList,
+    interval,
+    json_number,
+    jsonable,
+)
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("images", __name__)
 TAGS = ("images",)
@@ -121,7 +134,7 @@ def search_images(query: ImageSearch) -> ImageList:
         end=interval(query.datetime)[1], collections=query.collections, ids=query.ids,
         max_cloud_cover=query.max_cloud_cover, with_target_class=query.detection_class, text=query.q, sort=sort,
         descending=query.sortby.startswith("-"), limit=query.limit + 1, after=after)
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = matching_images(conn, base, geometry, query.limit + 1)
         matched = count_matching(conn, base, geometry) if query.count else None
     page, more = rows[:query.limit], len(rows) > query.limit
@@ -147,7 +160,7 @@ def update_image(image_id: str, body: ImageUpdate) -> Image:
     changes = body.model_dump(exclude_unset=True)
     if "properties" in changes and changes["properties"] is None:
         changes["properties"] = {}  # null clears them
-    with _db().connection() as conn, conn.transaction():
+    with services().db.connection() as conn, conn.transaction():
         if queries.get_image(conn, image_id) is None:
             raise NotFound(f"no image {image_id!r} in the catalog")
         collection = changes.get("collection_id")
@@ -164,7 +177,7 @@ def update_image(image_id: str, body: ImageUpdate) -> Image:
 def delete_image(image_id: str) -> Response:
     """The row, its detections and its COG file go together, or none of them does."""
     try:
-        deleted = delete_images(_db(), current_app.config["COGBROWSER_SETTINGS"], [image_id])
+        deleted = delete_images(services().db, services().settings, [image_id])
     except FileInUse as exc:
         raise ApiError(409, "Conflict", str(exc)) from None
     if not deleted:
@@ -205,7 +218,7 @@ def image_resource(row: dict) -> Image:
 
 
 def _image_or_404(image_id: str) -> Image:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.search_images(conn, queries.ImageQuery(ids=[image_id], limit=1)) \
             if queries.valid_id(image_id) else []
     if not rows:
@@ -244,6 +257,3 @@ def count_matching(conn, base: queries.ImageQuery, geometry) -> int:
         return queries.count_images(conn, everything)
     return sum(1 for row in queries.search_images(conn, everything) if geometry_intersects(row["footprint"], geometry))
 
-
-def _db():
-    return current_app.extensions["cogbrowser.db"]

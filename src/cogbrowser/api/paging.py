@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cogbrowser.api.problems import ApiError
+from cogbrowser.web.problems import ApiError
 
 
 def search_fingerprint(query: BaseModel, exclude: set[str]) -> str:

@@ -33,19 +33,29 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field, Json
 from shapely.geometry.base import BaseGeometry
 
 from cogbrowser import __version__
-from cogbrowser.api.endpoints import endpoint, url_with
 from cogbrowser.api.images import count_matching, matching_images
-from cogbrowser.api.models import BBoxParam, BodyModel, DatetimeParam, IdList, Link, QueryModel, interval, jsonable
 from cogbrowser.api.paging import read_cursor, search_fingerprint, write_cursor
-from cogbrowser.api.problems import ApiError
 from cogbrowser.catalog import queries
 from cogbrowser.errors import NotFound
 from cogbrowser.raster.footprint import parse_geojson_geometry
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import endpoint, url_with
+from cogbrowser.web.params import (
+    BBoxParam,
+    BodyModel,
+    DatetimeParam,
+    IdList,
+    Link,
+    QueryModel,
+    interval,
+    jsonable,
+)
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("stac", __name__)
 TAGS = ("stac",)
@@ -208,7 +218,7 @@ class SearchBody(BodyModel, _SearchFilters):
 def landing_page() -> Response:
     """The root catalog: conformance classes, and links to the collections and the search."""
     root = _root()
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = queries.list_collections(conn)
     links = [
         StacLink(href=f"{root}/stac", rel="self", type=JSON),
@@ -237,7 +247,7 @@ def conformance() -> Response:
           responses={200: Collections})
 def collections() -> Response:
     root = _root()
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         found = [_collection(conn, row) for row in queries.list_collections(conn)]
     return _send(Collections(collections=found, links=[
         StacLink(href=f"{root}/stac/collections", rel="self", type=JSON),
@@ -248,7 +258,7 @@ def collections() -> Response:
 @endpoint(blueprint, "GET", "/stac/collections/<collection_id>", summary="One collection", tags=TAGS,
           path_parameters={"collection_id": "The collection's id"}, responses={200: StacCollection})
 def collection(collection_id: str) -> Response:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         return _send(_collection(conn, _collection_row(conn, collection_id)))
 
 
@@ -261,7 +271,7 @@ def items(collection_id: str, query: ItemsQuery) -> Response:
         raise ApiError(400, "Bad Request", f"collections: these are the items of {collection_id!r} only; "
                        "search others at /stac/search",
                        errors=[{"field": "collections", "message": "another collection"}])
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         _collection_row(conn, collection_id)
     search = SearchBody(bbox=query.bbox, datetime=query.datetime, collections=[collection_id], limit=query.limit,
                         token=query.token)
@@ -275,7 +285,7 @@ def items(collection_id: str, query: ItemsQuery) -> Response:
           path_parameters={"collection_id": "The collection's id", "item_id": "The image's id"},
           responses={200: Item})
 def item(collection_id: str, item_id: str) -> Response:
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         found = _collection_row(conn, collection_id)
         row = queries.get_image(conn, item_id)
         if row is None or row["collection_id"] != collection_id:
@@ -311,7 +321,7 @@ def _item_page(search: SearchQuery | SearchBody, next_link: Callable[[str], Stac
         bbox=tuple(search.bbox) if search.bbox else (tuple(geometry.bounds) if geometry is not None else None),
         start=start, end=end, collections=search.collections, ids=search.ids, sort=SORT.lstrip("-"),
         descending=SORT.startswith("-"), limit=limit + 1, after=after)
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         rows = matching_images(conn, base, geometry, limit + 1)
         matched = count_matching(conn, base, geometry)
         bands = _collection_bands(conn, {row["collection_id"] for row in rows[:limit]})
@@ -512,6 +522,3 @@ def _send(document: StacModel) -> Response:
 def _root() -> str:
     return request.url_root.rstrip("/")
 
-
-def _db():
-    return current_app.extensions["cogbrowser.db"]

@@ -50,22 +50,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import BeforeValidator, Field
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import MultiPartParser
 from werkzeug.http import parse_options_header
 
-from cogbrowser.api.endpoints import RawBody, endpoint, json_response
 from cogbrowser.api.images import Image, get_image
-from cogbrowser.api.jobs import Job, JobRecord, Outcome, Report, image_url, job_resource, job_store, job_url
-from cogbrowser.api.models import ID, BodyModel, QueryModel
-from cogbrowser.api.problems import ApiError
+from cogbrowser.api.jobs import Job, image_url, job_resource, job_store, job_url
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
+from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
+from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import RawBody, endpoint, json_response
+from cogbrowser.web.params import ID, BodyModel, QueryModel
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("uploads", __name__)
 TAGS = ("images",)
@@ -192,8 +194,8 @@ def upload_image(query: UploadQuery) -> Response:
     """The file becomes a COG and a catalog image exactly as with `cogbrowser ingest`. Small files
     answer 201 with the image; large ones 202 with a job to poll (see `wait`); a file already in the
     catalog answers 303 to its image. A failed upload leaves nothing behind."""
-    settings: Settings = current_app.config["COGBROWSER_SETTINGS"]
-    db: Database = current_app.extensions["cogbrowser.db"]
+    settings: Settings = services().settings
+    db: Database = services().db
     form = request.mimetype == "multipart/form-data"
     _check_before_reading(db, settings, query, form)
     upload = receive_upload(settings, query.filename, form)

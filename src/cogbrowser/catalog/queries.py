@@ -505,9 +505,11 @@ def list_tokens(conn: psycopg.Connection) -> list[dict]:
     return conn.execute("SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name").fetchall()
 
 
-def active_token(conn: psycopg.Connection, token_hash: str) -> dict | None:
-    return conn.execute("SELECT name FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
-                        (token_hash,)).fetchone()
+def active_token_name(conn: psycopg.Connection, token_hash: str) -> str | None:
+    """The name of the active (not revoked) token with this hash, or None."""
+    row = conn.execute("SELECT name FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+                       (token_hash,)).fetchone()
+    return row["name"] if row else None
 
 
 def touch_token(conn: psycopg.Connection, name: str) -> None:

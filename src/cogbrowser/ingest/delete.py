@@ -22,7 +22,6 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import CogbrowserError
 
-
 DELETING_PREFIX = "deleting-"  # files moved aside; a crash before the commit leaves them for sweep_orphans
 
 

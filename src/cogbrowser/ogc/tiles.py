@@ -14,23 +14,22 @@ from urllib.parse import urlencode
 import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
 
-from cogbrowser.api.auth import TOKEN_PARAMETER
-from cogbrowser.api.problems import problem
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, images_for_area, parse_time_range
-from cogbrowser.ogc.rendering import rendered_response
-from cogbrowser.ogc.tile_grid import advertised_bounds, zoom_range
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS
+from cogbrowser.tile_grid import (
+    TILE_MATRIX_SETS,
+    TILE_SIZE,
+    advertised_bounds,
+    zoom_range,
+)
+from cogbrowser.web.context import services
+from cogbrowser.web.problems import problem
+from cogbrowser.web.rendering import rendered_response
+from cogbrowser.web.tokens import TOKEN_PARAMETER
 
 blueprint = Blueprint("tiles", __name__)
-
-# Loaded once: morecantile.tms.get() deep-copies its definition on every call (1.7 ms, a fifth of a
-# whole tile request in a profile). TileMatrixSet objects are not modified after creation.
-TILE_MATRIX_SETS: dict[str, morecantile.TileMatrixSet] = {
-    tms_id: morecantile.tms.get(tms_id) for tms_id in ("WebMercatorQuad", "WorldCRS84Quad")
-}
-TILE_SIZE = 256
 
 
 TILE_PARAMETERS = (*RENDER_PARAMETERS, "datetime", TOKEN_PARAMETER)  # datetime: time filter of collection layers
@@ -51,7 +50,7 @@ def _layer(name: str, tms_id: str) -> tuple[Layer, morecantile.TileMatrixSet]:
         raise _TileRequestError(problem(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
                                         f"(parameters: {', '.join(TILE_PARAMETERS)})"))
     try:
-        found = current_app.extensions["cogbrowser.layers"].find(name)
+        found = services().layers.find(name)
     except NotFound as exc:
         raise _TileRequestError(problem(404, "Not Found", str(exc))) from None
     return found, TILE_MATRIX_SETS[tms_id]
@@ -77,7 +76,7 @@ def tile(layer: str, tms_id: str, z: int, x: int, y: int, fmt: str) -> Response:
     try:
         spec = found.spec(_render_params())
         bounds = tuple(tms.xy_bounds(x, y, z))
-        images = images_for_area(current_app.extensions["cogbrowser.db"], found, tms.rasterio_crs, bounds,
+        images = images_for_area(services().db, found, tms.rasterio_crs, bounds,
                                  parse_time_range(request.args.get("datetime")))
     except InvalidInput as exc:
         return problem(400, "Bad Request", str(exc))

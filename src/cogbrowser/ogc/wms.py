@@ -22,23 +22,53 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 
-from cogbrowser.catalog.database import Database
 from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import (Layer, TimeRange, images_for_area, parse_time_range, render_layer,
-                               value_at, wgs84_bounds)
+from cogbrowser.layers import (
+    Layer,
+    TimeRange,
+    images_for_area,
+    parse_time_range,
+    render_layer,
+    value_at,
+    wgs84_bounds,
+)
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
-from cogbrowser.ogc.rendering import cached_response
-from cogbrowser.ogc.wms_capabilities import CAPABILITIES_TYPES, capabilities_document, describe_layers, native_crs
-from cogbrowser.ogc.wms_params import (INFO_FORMATS, MAP_FORMATS, SUPPORTED_CRS, MapCRS, Params, exception_mode,
-                                       negotiate_version, parse_bbox, parse_bgcolor, parse_crs, parse_feature_count,
-                                       parse_format, parse_names, parse_optional_size, parse_point, parse_size,
-                                       parse_styles, parse_transparent, pixel_centre, request_version)
+from cogbrowser.ogc.wms_capabilities import (
+    CAPABILITIES_TYPES,
+    capabilities_document,
+    describe_layers,
+    native_crs,
+)
 from cogbrowser.ogc.wms_exceptions import WMSError, exception_response
+from cogbrowser.ogc.wms_params import (
+    INFO_FORMATS,
+    MAP_FORMATS,
+    SUPPORTED_CRS,
+    MapCRS,
+    Params,
+    exception_mode,
+    negotiate_version,
+    parse_bbox,
+    parse_bgcolor,
+    parse_crs,
+    parse_feature_count,
+    parse_format,
+    parse_names,
+    parse_optional_size,
+    parse_point,
+    parse_size,
+    parse_styles,
+    parse_transparent,
+    pixel_centre,
+    request_version,
+)
 from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
+from cogbrowser.web.context import services
+from cogbrowser.web.rendering import cached_response
 
 blueprint = Blueprint("wms", __name__)
 
@@ -76,11 +106,11 @@ def _operation(params: Params) -> Handler:
 
 
 def _max_size() -> int:
-    return current_app.config["COGBROWSER_SETTINGS"].max_image_size
+    return services().settings.max_image_size
 
 
 def _files(images: Sequence[dict]) -> list:
-    settings = current_app.config["COGBROWSER_SETTINGS"]
+    settings = services().settings
     return [settings.image_file(image["path"]) for image in images]
 
 
@@ -89,7 +119,7 @@ def _files(images: Sequence[dict]) -> list:
 def get_capabilities(params: Params, _: str) -> Response:
     """The catalog's layers, in the version negotiated from VERSION (1.3.0 without one)."""
     version = negotiate_version(params.get("version") or params.get("wmtver"))
-    with _db().connection() as conn:
+    with services().db.connection() as conn:
         layers = describe_layers(conn)
     body = capabilities_document(version, layers, url_for("wms.service", _external=True), _max_size())
     return Response(body, content_type=CAPABILITIES_TYPES[version],
@@ -98,13 +128,10 @@ def get_capabilities(params: Params, _: str) -> Response:
 
 # ------------------------------------------------------------------------------ shared steps
 
-def _db() -> Database:
-    return current_app.extensions["cogbrowser.db"]
-
 
 def _layer(name: str, parameter: str = "LAYERS") -> Layer:
     try:
-        return current_app.extensions["cogbrowser.layers"].find(name)
+        return services().layers.find(name)
     except NotFound as exc:
         raise WMSError("LayerNotDefined", str(exc), parameter) from None
 
@@ -183,7 +210,7 @@ def _get_map(params: Params, version: str) -> Response:
     layers = [_layer(name) for name in names]
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
-    plans = [(_spec(layer, params, style), images_for_area(_db(), layer, crs.crs, bounds, _time(layer, params)))
+    plans = [(_spec(layer, params, style), images_for_area(services().db, layer, crs.crs, bounds, _time(layer, params)))
              for layer, style in zip(layers, styles)]
 
     def draw() -> bytes:
@@ -234,7 +261,7 @@ def get_feature_info(params: Params, version: str) -> Response:
     features = []
     for layer in layers:
         spec = _spec(layer, params, styles[layer.id])
-        images = images_for_area(_db(), layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
+        images = images_for_area(services().db, layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
         features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
     return feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
 

@@ -35,7 +35,13 @@ import psycopg
 
 from cogbrowser.catalog import queries
 from cogbrowser.layers import Layer, list_layers, utc_iso
-from cogbrowser.ogc.wms_params import INFO_FORMATS, MAP_FORMATS, MAX_LAYERS, SUPPORTED_CRS, north_first
+from cogbrowser.ogc.wms_params import (
+    INFO_FORMATS,
+    MAP_FORMATS,
+    MAX_LAYERS,
+    SUPPORTED_CRS,
+    north_first,
+)
 from cogbrowser.raster.legend import legend_for, legend_size
 
 WMS_NAMESPACE = "http://www.opengis.net/wms"

@@ -35,17 +35,38 @@ from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, TimeRange, images_for_area, parse_time_range, value_at
+from cogbrowser.layers import (
+    Layer,
+    TimeRange,
+    images_for_area,
+    parse_time_range,
+    value_at,
+)
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.ows_exceptions import OWSException, exception_response
-from cogbrowser.ogc.rendering import rendered_response
-from cogbrowser.ogc.tile_grid import BBox, advertised_bounds, tile_limits, zoom_range
-from cogbrowser.ogc.tiles import TILE_MATRIX_SETS, TILE_SIZE
-from cogbrowser.ogc.wmts_capabilities import (DEFAULT_STYLE, INFO_FORMATS, OPERATIONS, TILE_FORMATS, ServiceUrls,
-                                              capabilities_document, describe_layers, layer_styles)
+from cogbrowser.ogc.wmts_capabilities import (
+    DEFAULT_STYLE,
+    INFO_FORMATS,
+    OPERATIONS,
+    TILE_FORMATS,
+    ServiceUrls,
+    capabilities_document,
+    describe_layers,
+    layer_styles,
+)
 from cogbrowser.raster.colormaps import ColormapError
 from cogbrowser.raster.expression import ExpressionError
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS, RenderSpec
+from cogbrowser.tile_grid import (
+    TILE_MATRIX_SETS,
+    TILE_SIZE,
+    BBox,
+    advertised_bounds,
+    tile_limits,
+    zoom_range,
+)
+from cogbrowser.web.context import services
+from cogbrowser.web.rendering import rendered_response
 
 blueprint = Blueprint("wmts", __name__)
 
@@ -162,7 +183,7 @@ def _capabilities() -> Response:
     """
     kvp_url = url_for("wmts.kvp", _external=True)
     urls = ServiceUrls(kvp=kvp_url, rest=f"{kvp_url}/{VERSION}")
-    with current_app.extensions["cogbrowser.db"].connection() as conn:
+    with services().db.connection() as conn:
         layers = describe_layers(conn, TILE_MATRIX_SETS)
     body = capabilities_document(layers, TILE_MATRIX_SETS, urls)
     etag = hashlib.blake2b(body, digest_size=16).hexdigest()
@@ -177,7 +198,7 @@ def _get_tile(params: Mapping[str, str | None]) -> Response:
     address = _tile_address(params)
     fmt = _choice(params, "FORMAT", TILE_FORMATS)
     spec = _spec(address)
-    images = images_for_area(current_app.extensions["cogbrowser.db"], address.layer, address.tms.rasterio_crs,
+    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
                              address.bounds, address.time)
     try:
         return rendered_response(images, spec, address.tms.rasterio_crs, address.bounds, TILE_SIZE, TILE_SIZE,
@@ -197,9 +218,9 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
     x, y, pixel = _pixel_centre(address, _pixel_index(params, "I"), _pixel_index(params, "J"))
     info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
     spec = _spec(address)
-    images = images_for_area(current_app.extensions["cogbrowser.db"], address.layer, address.tms.rasterio_crs,
+    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
                              pixel, address.time)
-    settings = current_app.config["COGBROWSER_SETTINGS"]
+    settings = services().settings
     found = value_at(images, [settings.image_file(i["path"]) for i in images], address.tms.rasterio_crs, x, y,
                      spec.nodata)
     lon, lat = address.tms.lnglat(x, y)
@@ -260,7 +281,7 @@ def _tile_address(params: Mapping[str, str | None]) -> TileAddress:
 
 def _layer(name: str) -> Layer:
     try:
-        return current_app.extensions["cogbrowser.layers"].find(name)
+        return services().layers.find(name)
     except NotFound as exc:
         raise OWSException("InvalidParameterValue", f"LAYER: {exc}", "LAYER") from None
 

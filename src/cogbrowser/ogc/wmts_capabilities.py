@@ -31,7 +31,13 @@ import psycopg
 
 from cogbrowser.catalog import queries
 from cogbrowser.layers import DEFAULT_STYLE, Layer, list_layers, utc_iso
-from cogbrowser.ogc.tile_grid import BBox, advertised_bounds, tile_limits, tms_bounds, zoom_range
+from cogbrowser.tile_grid import (
+    BBox,
+    advertised_bounds,
+    tile_limits,
+    tms_bounds,
+    zoom_range,
+)
 
 WMTS_NAMESPACE = "http://www.opengis.net/wmts/1.0"
 OWS_NAMESPACE = "http://www.opengis.net/ows/1.1"

@@ -23,8 +23,17 @@ from rasterio.warp import transform as transform_points
 
 from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.reader import Area
-from cogbrowser.raster.region import (WGS84, BBox, ImageExtent, OutsideImage, bounds_to_crs, overlaps, parse_bbox,
-                                      parse_crs, parse_number)
+from cogbrowser.raster.region import (
+    WGS84,
+    BBox,
+    ImageExtent,
+    OutsideImage,
+    bounds_to_crs,
+    overlaps,
+    parse_bbox,
+    parse_crs,
+    parse_number,
+)
 from cogbrowser.raster.render import output_values
 from cogbrowser.raster.render_spec import RenderSpec
 

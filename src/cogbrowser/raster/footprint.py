@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 from affine import Affine
 from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from cogbrowser.errors import IngestError, InvalidInput, first_line
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
-from pyproj import Transformer
 from rasterio.warp import reproject
 from rasterio.windows import Window
 

@@ -27,8 +27,19 @@ from rasterio.windows import Window
 
 from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
-from cogbrowser.raster.region import (WGS84, BBox, ImageExtent, OutsideImage, clip_to_image, parse_bbox,
-                                      parse_crs, parse_geometry, rectangle, shapes_bounds, shapes_to_crs)
+from cogbrowser.raster.region import (
+    WGS84,
+    BBox,
+    ImageExtent,
+    OutsideImage,
+    clip_to_image,
+    parse_bbox,
+    parse_crs,
+    parse_geometry,
+    rectangle,
+    shapes_bounds,
+    shapes_to_crs,
+)
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.statistics import MAX_SAMPLE_PIXELS
 

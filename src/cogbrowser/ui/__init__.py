@@ -15,7 +15,6 @@ from dash import _callback, dcc, html
 from flask import Flask
 
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
-from cogbrowser.ui.basemap.sources import open_basemap
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
@@ -65,9 +64,6 @@ def mount_ui(server: Flask) -> dash.Dash:
                       list(_callback.GLOBAL_INLINE_SCRIPTS))
 
     server.register_blueprint(basemap_blueprint)
-    settings = server.config["COGBROWSER_SETTINGS"]
-    if settings.basemap is not None:
-        server.extensions["cogbrowser.basemap"] = open_basemap(settings.basemap)
     app = OfflineDash(
         "cogbrowser", server=server, url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
         update_title=None, suppress_callback_exceptions=True, serve_locally=True, compress=False)

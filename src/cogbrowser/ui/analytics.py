@@ -31,10 +31,27 @@ from dash.exceptions import PreventUpdate
 from flask import current_app, request
 
 from cogbrowser.ui import api, report
-from cogbrowser.ui.analytics_charts import (AXES, GRAPH_CONFIG, GROUPS, KEY_FIELDS, PALETTE, TOP_GROUPS, bar_figure,
-                                            bar_note, blank_figure, box_shapes, scatter_figure, scatter_note)
+from cogbrowser.ui.analytics_charts import (
+    AXES,
+    GRAPH_CONFIG,
+    GROUPS,
+    KEY_FIELDS,
+    PALETTE,
+    TOP_GROUPS,
+    bar_figure,
+    bar_note,
+    blank_figure,
+    box_shapes,
+    scatter_figure,
+    scatter_note,
+)
 from cogbrowser.ui.api import ApiFailure
-from cogbrowser.ui.detection_filters import URL_PARAMETERS, Filters, narrow_all, parse_bbox
+from cogbrowser.ui.detection_filters import (
+    URL_PARAMETERS,
+    Filters,
+    narrow_all,
+    parse_bbox,
+)
 
 DETECTIONS = "/api/v1/detections"
 COUNTS = f"{DETECTIONS}/counts"

@@ -13,6 +13,8 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app
 
+from cogbrowser.web.context import services
+
 
 class ApiFailure(Exception):
     """The API refused or failed a request; `detail` is its problem document's detail."""
@@ -29,7 +31,7 @@ def _client():
 def _headers(write: bool) -> dict[str, str]:
     if not write:
         return {}
-    return {"Authorization": f"Bearer {current_app.extensions['cogbrowser.internal_token']}"}
+    return {"Authorization": f"Bearer {services().internal_token}"}
 
 
 def _answer(response) -> Any:

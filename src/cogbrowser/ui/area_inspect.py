@@ -22,8 +22,20 @@ from cogbrowser.ui import api
 from cogbrowser.ui.analytics_charts import FONT, GRAPH_CONFIG
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.image_search import AOI
-from cogbrowser.ui.tool_area import AS_DRAWN, EVERY_BAND, ToolArea, tool_area, value_params
-from cogbrowser.ui.visualization import CHANNEL_COLOURS, IMAGE, IMAGE_INFO, VIS, image_bands
+from cogbrowser.ui.tool_area import (
+    AS_DRAWN,
+    EVERY_BAND,
+    ToolArea,
+    tool_area,
+    value_params,
+)
+from cogbrowser.ui.visualization import (
+    CHANNEL_COLOURS,
+    IMAGE,
+    IMAGE_INFO,
+    VIS,
+    image_bands,
+)
 
 VALUES = "browse-area-values"
 STATISTICS = "browse-area-statistics"

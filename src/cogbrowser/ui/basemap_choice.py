@@ -22,10 +22,10 @@ import dash_leaflet as dl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from cogbrowser.ui import api
-from cogbrowser.ui.basemap import user_basemap
 from cogbrowser.ui.browse_map import BASEMAP_CHOICE as CHOSEN
 from cogbrowser.ui.browse_map import RASTER_BASEMAP_PANE
 from cogbrowser.ui.visualization import IMAGE
+from cogbrowser.web.context import services
 
 CHOICE = "browse-basemap-select"
 RESTORED = "browse-basemap-restored"  # the link's choice, set by browse._restore
@@ -57,7 +57,7 @@ def map_overlays() -> list:
 def options(chosen: str | None, shown_image: str | None, search: str | None) -> list[dict]:
     """Natural Earth (over the user's own basemap file, if the server has one), every collection
     (a mosaic, newest on top), the shown image, the images a search finds, and the chosen layer."""
-    own = user_basemap()
+    own = services().basemap
     entries = [{"label": "Natural Earth" + (f" over {own.name}" if own is not None else " (shipped)"),
                 "value": NATURAL_EARTH}]
     try:

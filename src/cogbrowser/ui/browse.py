@@ -33,8 +33,18 @@ import dash
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from cogbrowser.ui import api, browse_map, detections_overlay, image_search, pixel_inspect, visualization
-from cogbrowser.ui import area_inspect, basemap_choice, compare, export
+from cogbrowser.ui import (
+    api,
+    area_inspect,
+    basemap_choice,
+    browse_map,
+    compare,
+    detections_overlay,
+    export,
+    image_search,
+    pixel_inspect,
+    visualization,
+)
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
 from cogbrowser.ui.image_search import TABS
 from cogbrowser.ui.map_state import BrowseState, View, Visualization

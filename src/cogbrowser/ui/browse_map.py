@@ -28,7 +28,7 @@ import dash_leaflet as dl
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from cogbrowser.ui.basemap import user_basemap
+from cogbrowser.web.context import services
 
 MAP = "browse-map"
 VIEW = "browse-view"  # the map's centre and zoom as last reported (for the URL)
@@ -96,7 +96,7 @@ def measure_control() -> dl.MeasureControl:
 def basemap_layers() -> list:
     """A user's raster basemap if the server has one, the Natural Earth layers and a graticule."""
     layers: list = []
-    own = user_basemap()
+    own = services().basemap
     if own is not None:
         layers.append(dl.TileLayer(url="/ui/basemap/tiles/{z}/{x}/{y}", pane=RASTER_BASEMAP_PANE,
                                    minNativeZoom=own.minzoom, maxNativeZoom=own.maxzoom, maxZoom=21,
@@ -110,7 +110,7 @@ def natural_earth(detail: str, over_raster: bool = False) -> list[dl.GeoJSON]:
     """Countries (filled, unless a raster basemap lies below: the user's file or a catalog layer,
     `over_raster`) with their borders, and at the 50m detail the coastlines drawn from the land
     polygons. A new id for each detail and fill: Leaflet gets a new layer rather than a restyle."""
-    filled = user_basemap() is None and not over_raster
+    filled = services().basemap is None and not over_raster
     countries = {**COUNTRY_STYLE, "fillOpacity": COUNTRY_STYLE["fillOpacity"] if filled else 0}
     suffix = "" if filled else "-outline"
     layers = [dl.GeoJSON(id=f"browse-countries-{detail}{suffix}", url=f"/ui/basemap/countries-{detail}.geojson",

@@ -24,12 +24,19 @@ from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api
-from cogbrowser.ui.detection_filters import Filters
 from cogbrowser.ui.browse_map import COMPARE_PANE
+from cogbrowser.ui.detection_filters import Filters
 from cogbrowser.ui.image_search import RESULTS
 from cogbrowser.ui.map_state import Compare, Visualization
-from cogbrowser.ui.visualization import (IMAGE_INFO, VIS, default_visualization, describe_time, fits, presets,
-                                         wms_layer)
+from cogbrowser.ui.visualization import (
+    IMAGE_INFO,
+    VIS,
+    default_visualization,
+    describe_time,
+    fits,
+    presets,
+    wms_layer,
+)
 
 COMPARED = "browse-compared"  # what the shown image is compared with (an image id or collection@day), or None
 TARGET = "browse-compare-target"  # the dropdown that chooses it

@@ -24,7 +24,13 @@ from cogbrowser.ui.area_inspect import chosen_area, message
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.image_search import AOI
 from cogbrowser.ui.map_state import Visualization
-from cogbrowser.ui.tool_area import AS_DRAWN, EVERY_BAND, ToolArea, longest_side_params, value_params
+from cogbrowser.ui.tool_area import (
+    AS_DRAWN,
+    EVERY_BAND,
+    ToolArea,
+    longest_side_params,
+    value_params,
+)
 from cogbrowser.ui.visualization import IMAGE_INFO, VIS
 
 CRS = "browse-export-crs"

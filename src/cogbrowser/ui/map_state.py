@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, urlencode
 

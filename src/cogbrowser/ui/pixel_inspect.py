@@ -18,7 +18,12 @@ from dash.exceptions import PreventUpdate
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.map_state import Visualization
-from cogbrowser.ui.visualization import IMAGE_INFO, VIS, metadata_table, preset_expression
+from cogbrowser.ui.visualization import (
+    IMAGE_INFO,
+    VIS,
+    metadata_table,
+    preset_expression,
+)
 
 CARD = "browse-inspect"
 MARKER = "browse-inspect-marker"

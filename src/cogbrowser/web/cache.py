@@ -1,4 +1,5 @@
-"""A bounded in-memory cache of encoded tiles, shared by the server's threads.
+"""A bounded in-memory cache of encoded pictures (tiles, maps, legends, exports), shared by the
+server's threads.
 
 Map clients ask for the same tiles again (panning back, a second user, a refresh); rendering one
 costs 5-50 ms, a cache hit microseconds. Bounded by total bytes, least recently used out first.
@@ -12,8 +13,8 @@ from collections import OrderedDict
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
-class TileCache:
-    """key -> encoded tile bytes, at most `max_bytes` in all; safe to use from many threads."""
+class ResponseCache:
+    """key -> encoded picture bytes, at most `max_bytes` in all; safe to use from many threads."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes

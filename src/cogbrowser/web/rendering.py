@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from flask import Response, current_app, request
+from flask import Response, request
 from rasterio.crs import CRS
 
 from cogbrowser.layers import render_layer
-from cogbrowser.ogc.tile_cache import TileCache
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
+from cogbrowser.web.context import services
 
 CACHE_CONTROL = "public, max-age=3600"
 
@@ -34,8 +34,8 @@ def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds
                 fmt, sorted(request.args.items(multi=True))))
 
     def draw() -> bytes:
-        settings = current_app.config["COGBROWSER_SETTINGS"]
-        rgba = render_layer(images, [settings.image_file(i["path"]) for i in images], spec, crs, bounds, width, height)
+        files = [services().image_file(i["path"]) for i in images]
+        rgba = render_layer(images, files, spec, crs, bounds, width, height)
         return encode(rgba, fmt)
 
     return cached_response(key, draw, FORMATS[fmt], headers)
@@ -55,7 +55,7 @@ def cached_response(key: str, produce: Callable[[], bytes], content_type: str,
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
 
-    cache: TileCache = current_app.extensions["cogbrowser.tile_cache"]
+    cache = services().cache
     body = cache.get(etag)
     if body is None:
         body = produce()

@@ -1,8 +1,8 @@
 """A user's own offline basemap: an MBTiles or PMTiles file of raster tiles, or a COG.
 
 `cogbrowser serve --basemap FILE` opens one with `open_basemap` and the app serves its tiles at
-/ui/basemap/tiles/{z}/{x}/{y} (XYZ, WebMercatorQuad) with a TileJSON at /ui/basemap/tiles.json;
-the Browse page offers it under the shipped Natural Earth layers. Tiles come straight from the
+/ui/basemap/tiles/{z}/{x}/{y} (XYZ, WebMercatorQuad) with a TileJSON at /ui/basemap/tiles.json
+(ogc/basemap.py); the Browse page offers it under the shipped Natural Earth layers. Tiles come straight from the
 file (MBTiles rows, PMTiles byte ranges) or, for a COG, are rendered by the raster core like any
 image's, with its default look.
 """
@@ -14,13 +14,14 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import morecantile
+import rasterio
 
 from cogbrowser.errors import CogbrowserError
-
-WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
-FORMATS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
-TILE_SIZE = 256
+from cogbrowser.layers import render_layer
+from cogbrowser.raster.metadata import describe
+from cogbrowser.raster.render import FORMATS, encode
+from cogbrowser.raster.render_spec import parse_render_spec
+from cogbrowser.tile_grid import TILE_SIZE, WEB_MERCATOR_QUAD, zoom_range
 
 
 class BasemapError(CogbrowserError):
@@ -30,10 +31,12 @@ class BasemapError(CogbrowserError):
 class Basemap:
     """What the Browse page needs to draw a basemap: its tiles' zooms, box, format and credit."""
 
-    def __init__(self, name: str, minzoom: int, maxzoom: int, bounds: tuple[float, float, float, float],
-                 format: str, attribution: str) -> None:
-        self.name, self.minzoom, self.maxzoom, self.bounds = name, minzoom, maxzoom, bounds
+    def __init__(self, path: Path, name: str, minzoom: int, maxzoom: int,
+                 bounds: tuple[float, float, float, float], format: str, attribution: str) -> None:
+        self.path, self.name, self.minzoom, self.maxzoom, self.bounds = path, name, minzoom, maxzoom, bounds
         self.format, self.attribution = format, attribution
+        stat = path.stat()
+        self.version = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"  # a new file is a new basemap (ETags)
 
     @property
     def content_type(self) -> str:
@@ -57,7 +60,7 @@ class MBTiles(Basemap):
         zooms = self._db().execute("SELECT min(zoom_level), max(zoom_level) FROM tiles").fetchone()
         if zooms[0] is None:
             raise BasemapError(f"{path.name} holds no tiles")
-        super().__init__(meta.get("name") or path.stem, int(meta.get("minzoom", zooms[0])),
+        super().__init__(path, meta.get("name") or path.stem, int(meta.get("minzoom", zooms[0])),
                          int(meta.get("maxzoom", zooms[1])), _bounds(meta.get("bounds")), fmt,
                          meta.get("attribution", ""))
 
@@ -95,7 +98,7 @@ class PMTiles(Basemap):
         bounds = (header["min_lon_e7"] / 1e7, header["min_lat_e7"] / 1e7, header["max_lon_e7"] / 1e7,
                   header["max_lat_e7"] / 1e7)
         metadata = self._reader.metadata() or {}
-        super().__init__(metadata.get("name") or path.stem, int(header["min_zoom"]), int(header["max_zoom"]),
+        super().__init__(path, metadata.get("name") or path.stem, int(header["min_zoom"]), int(header["max_zoom"]),
                          bounds, fmt, metadata.get("attribution", ""))
 
     def _read(self, offset: int, length: int) -> bytes:
@@ -113,11 +116,6 @@ class CogBasemap(Basemap):
     image's default look (bands 1-3 or band 1, its 2-98 % stretch), as it renders any layer."""
 
     def __init__(self, path: Path) -> None:
-        import rasterio
-
-        from cogbrowser.ogc.tile_grid import zoom_range
-        from cogbrowser.raster.metadata import describe
-
         try:
             info = describe(path)
         except (rasterio.errors.RasterioError, CogbrowserError) as exc:
@@ -125,18 +123,14 @@ class CogBasemap(Basemap):
         self._path = path
         self._image = {"bands": info.bands, "nodata": info.nodata, "native_bounds": info.native_bounds,
                        "resolution": info.resolution, "crs": info.crs_wkt}
-        minzoom, maxzoom = zoom_range(self._image, WEB_MERCATOR)
+        minzoom, maxzoom = zoom_range(self._image, WEB_MERCATOR_QUAD)
         west, south, east, north = info.bbox
-        super().__init__(path.stem, minzoom, maxzoom, (max(west, -180), south, min(east, 180), north), "png", "")
+        super().__init__(path, path.stem, minzoom, maxzoom, (max(west, -180), south, min(east, 180), north), "png", "")
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
-        from cogbrowser.layers import render_layer
-        from cogbrowser.raster.render import encode
-        from cogbrowser.raster.render_spec import parse_render_spec
-
         spec = parse_render_spec({}, [band.get("name") for band in self._image["bands"]])
-        rgba = render_layer([self._image], [self._path], spec, WEB_MERCATOR.rasterio_crs,
-                            tuple(WEB_MERCATOR.xy_bounds(x, y, z)), TILE_SIZE, TILE_SIZE)
+        rgba = render_layer([self._image], [self._path], spec, WEB_MERCATOR_QUAD.rasterio_crs,
+                            tuple(WEB_MERCATOR_QUAD.xy_bounds(x, y, z)), TILE_SIZE, TILE_SIZE)
         return encode(rgba, "png") if rgba[3].any() else None
 
 

@@ -8,7 +8,7 @@ way:
   and the ones allowed), a parameter given twice is refused unless it is a list, lists may be
   comma-separated or repeated, and every validation error names its field;
 - parses a JSON body into the `body` model (`raw_body` endpoints read the stream themselves);
-- declares access (read or write), which auth.py checks before the view runs;
+- declares access (read or write), which auth.py checks before the view runs (`declared_access`);
 - is what `/api/v1/openapi.json` is generated from (openapi.py), so the description cannot drift.
 
 Views get the parsed `query` and `body` as keyword arguments and return a Response or a pydantic
@@ -29,8 +29,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from cogbrowser.api.auth import TOKEN_PARAMETER
-from cogbrowser.api.problems import ApiError
+from cogbrowser.web.problems import ApiError
+from cogbrowser.web.tokens import TOKEN_PARAMETER
 
 Access = Literal["read", "write"]
 JSON_TYPES = ("application/json",)
@@ -65,6 +65,12 @@ class Endpoint:
 
 
 ENDPOINTS: list[Endpoint] = []
+_ACCESS: dict[str, Access] = {}  # Flask endpoint name -> declared access, for the check before each request
+
+
+def declared_access(name: str | None) -> Access | None:
+    """The access an endpoint (by its Flask endpoint name) declares; None for undeclared routes."""
+    return _ACCESS.get(name or "")
 
 
 def endpoint(blueprint: Blueprint, method: str, rule: str, *, summary: str,
@@ -85,6 +91,7 @@ def endpoint(blueprint: Blueprint, method: str, rule: str, *, summary: str,
             query=query, body=body, raw_body=raw_body, responses=responses,
             path_parameters=path_parameters or {})
         ENDPOINTS.append(spec)
+        _ACCESS[spec.name] = spec.access
         success = min((status for status in responses if 200 <= status < 300), default=200)
 
         @functools.wraps(view)
@@ -210,7 +217,7 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(415, "Unsupported Media Type", f"send the body as application/json, not "
                        f"{request.mimetype or 'nothing'!r}")
     length = request.content_length
-    limit = current_app.config.get("COGBROWSER_MAX_JSON_BYTES", MAX_JSON_BYTES)
+    limit = MAX_JSON_BYTES
     if length is not None and length > limit:
         raise ApiError(413, "Content Too Large", f"the JSON body is {length} bytes; at most {limit} are accepted")
     raw = request.get_data(cache=True)

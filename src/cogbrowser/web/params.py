@@ -1,5 +1,5 @@
-"""Pydantic models the API shares: problem details, links, and the query parameter types every
-search uses (bbox, datetime intervals, id lists, page limits), each parsed once and the same way.
+"""Pydantic models every endpoint shares: links, the bases of query and body models, and the query
+parameter types every search uses (bbox, datetime intervals, id lists, page limits), each parsed once and the same way.
 
 Query parameters arrive as text; these types say what a value must look like (for validation and
 for the OpenAPI description alike). Lists come comma-separated or repeated (endpoints.parse_query
@@ -19,16 +19,6 @@ from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import parse_time_range
 
 ID = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details: what went wrong, with `detail` precise enough to act on."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[dict[str, str]] | None = Field(None, description="One entry per field at fault: field, message")
 
 
 class Link(BaseModel):

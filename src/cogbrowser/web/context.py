@@ -1,0 +1,52 @@
+"""The app's services as one typed object: what a view needs besides its request.
+
+`create_app` builds one `Services` and installs it on the Flask app; views, callbacks and the
+response path reach it with `services()` (inside a request or an app context). One object, typed,
+instead of string-keyed look-ups in `app.extensions` and `app.config` spread over the adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from cogbrowser.basemap import Basemap
+from cogbrowser.catalog.database import Database
+from cogbrowser.config import Settings
+from cogbrowser.jobs import JobStore
+from cogbrowser.layers import LayerCache
+from cogbrowser.web.cache import ResponseCache
+from cogbrowser.web.tokens import TokenChecker
+
+EXTENSION = "cogbrowser"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything long-lived a request may use, made once per app."""
+
+    settings: Settings
+    db: Database
+    layers: LayerCache  # layers by name, until the catalog changes
+    tokens: TokenChecker  # which API tokens are valid
+    internal_token: str  # the UI's own calls to the API; never leaves the process
+    cache: ResponseCache  # encoded pictures, shared by the server's threads
+    jobs: JobStore  # background work (uploads)
+    basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
+
+    def image_file(self, stored_path: str) -> Path:
+        """The file of a catalog image (see Settings.image_file)."""
+        return self.settings.image_file(stored_path)
+
+
+def install(app: Flask, context: Services) -> None:
+    """Make `context` the services of `app`."""
+    app.extensions[EXTENSION] = context
+
+
+def services() -> Services:
+    """The services of the current app."""
+    context: Services = current_app.extensions[EXTENSION]
+    return context
