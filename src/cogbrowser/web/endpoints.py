@@ -6,7 +6,8 @@ way:
 
 - parses the query string into the `query` model: unknown parameters are refused (400, naming them
   and the ones allowed), a parameter given twice is refused unless it is a list, lists may be
-  comma-separated or repeated, and every validation error names its field;
+  comma-separated (an item holding a comma double-quoted, as in CSV) or repeated, and every
+  validation error names its field;
 - parses a JSON body into the `body` model (`raw_body` endpoints read the stream themselves);
 - declares access (read or write), which auth.py checks before the view runs (`declared_access`);
 - is what `/api/v1/openapi.json` is generated from (openapi.py), so the description cannot drift.
@@ -18,10 +19,12 @@ model (sent as JSON with the status of the first 2xx answer declared). Errors ra
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -160,16 +163,36 @@ def parse_query(model: type[BaseModel], args: Mapping) -> BaseModel:
         if name in multiple and name in getattr(model, "repeated", ()):
             data[name] = values  # values that hold commas themselves (rescale=0,3000): only repeated
         elif name in multiple:
-            data[name] = [part.strip() for value in values for part in value.split(",")]
-            if not all(data[name]):
-                raise ApiError(400, "Bad Request", f"{name}: an empty value in the list {','.join(values)!r}",
-                               errors=[{"field": name, "message": "empty value in the list"}])
+            data[name] = [item for value in values for item in split_list(value, name)]
         elif len(values) > 1:
             raise ApiError(400, "Bad Request", f"{name}: given {len(values)} times; give it once",
                            errors=[{"field": name, "message": "given more than once"}])
         else:
             data[name] = values[0]
     return validate(model, data)
+
+
+def split_list(value: str, name: str) -> list[str]:
+    """The items of one comma-separated list value. An item holding a comma is double-quoted, as
+    in CSV (`"Smith, John",MV Aurora`; a quote inside one is doubled); blanks around items are
+    dropped; an empty item is an error naming the parameter."""
+    try:
+        rows = list(csv.reader([value], skipinitialspace=True, strict=True))
+    except csv.Error as exc:
+        raise ApiError(400, "Bad Request", f"{name}: {value!r} is not a list of values ({exc})",
+                       errors=[{"field": name, "message": "malformed list"}]) from None
+    items = [item.strip() for item in rows[0]] if rows and rows[0] else [""]
+    if not all(items):
+        raise ApiError(400, "Bad Request", f"{name}: an empty value in the list {value!r}",
+                       errors=[{"field": name, "message": "empty value in the list"}])
+    return items
+
+
+def list_value(items: Sequence[str]) -> str:
+    """Items as one list value that `split_list` reads back: quoted where they hold a comma or quote."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(items)
+    return out.getvalue()
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:

@@ -79,7 +79,9 @@ def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
 
 IdList = Annotated[list[ID], Field(max_length=500, description="Comma-separated ids (or the parameter repeated)")]
 TextList = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
-                     Field(max_length=500, description="Comma-separated values (or the parameter repeated)")]
+                     Field(max_length=500, description=(
+                         'Comma-separated values (or the parameter repeated); a value holding a comma is '
+                         'double-quoted, as in CSV: "Smith, John",MV Aurora'))]
 
 
 def json_number(value: float | None) -> float | str | None:
