@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
 )
 from cogbrowser.catalog import queries  # noqa: E402
 from cogbrowser.catalog.queries import DetectionQuery, ImageQuery  # noqa: E402
+from cogbrowser.raster.bbox import BBox  # noqa: E402
 
 SEARCH_P95_MS = 50.0  # issue 2: catalog search with bbox + time + class filters
 AGGREGATION_P95_MS = 150.0  # issue 4: dashboard aggregations over 1,000,000 detections
@@ -175,7 +176,7 @@ class Kind:
     warm: list = field(default_factory=list)  # untimed, run first
 
 
-def random_bbox(rng: random.Random) -> tuple[float, float, float, float]:
+def random_bbox(rng: random.Random) -> BBox:
     """A 1-10 degree box: 80 % of them where the data is (an area of interest), 20 % anywhere."""
     w, h = rng.uniform(1, 10), rng.uniform(1, 10)
     if rng.random() < 0.8:
@@ -183,7 +184,7 @@ def random_bbox(rng: random.Random) -> tuple[float, float, float, float]:
         cx, cy = rng.uniform(west, east), rng.uniform(south, north)
     else:
         cx, cy = rng.uniform(-175, 175), rng.uniform(-55, 65)
-    return cx - w / 2, max(-90.0, cy - h / 2), cx + w / 2, min(90.0, cy + h / 2)
+    return BBox(cx - w / 2, max(-90.0, cy - h / 2), cx + w / 2, min(90.0, cy + h / 2))
 
 
 def random_period(rng: random.Random, days: int) -> tuple[datetime, datetime]:

@@ -49,6 +49,7 @@ from _common import (  # noqa: E402
     timed,
     warm_page_cache,
 )
+from cogbrowser.catalog.records import ImageRecord  # noqa: E402
 from ingest_bench import ORIGIN_X, ORIGIN_Y, PIXEL, _scene_window, make_source, source_path  # noqa: E402
 
 FULL_SIZE = 10980
@@ -91,8 +92,16 @@ def make_rgb_source(path: Path, size: int) -> None:
     say(f"RGB source written in {t.wall:.1f} s: {mib(path.stat().st_size)}")
 
 
-def ingest_sources(sources: dict[str, Path], data_dir: Path) -> dict[str, dict]:
-    """ingest_file() each source into a fresh embedded catalog: {dataset: image row}."""
+@dataclass(frozen=True)
+class Ingested:
+    """A benchmark image: its catalog row and its COG."""
+
+    image: ImageRecord
+    file: Path
+
+
+def ingest_sources(sources: dict[str, Path], data_dir: Path) -> dict[str, Ingested]:
+    """ingest_file() each source into a fresh embedded catalog: {dataset: its row and COG}."""
     from cogbrowser.catalog import queries
     from cogbrowser.ingest.images import IngestRequest, ingest_file
 
@@ -105,10 +114,9 @@ def ingest_sources(sources: dict[str, Path], data_dir: Path) -> dict[str, dict]:
             if result.status != "added":
                 raise SystemExit(f"ingest of {source} failed: {result.status}: {result.message}")
             with db.connection() as conn:
-                row = queries.get_image(conn, result.image_id)
-            row["_file"] = settings.image_file(row["path"])
-            rows[name] = row
-            say(f"  {result.image_id}: {t.wall:.1f} s, {mib(Path(row['_file']).stat().st_size)}")
+                image = queries.get_image(conn, result.image_id)
+            rows[name] = row = Ingested(image, settings.image_file(image.path))
+            say(f"  {result.image_id}: {t.wall:.1f} s, {mib(row.file.stat().st_size)}")
     return rows
 
 
@@ -209,10 +217,10 @@ def _inside(b, box) -> bool:
     return b.left >= box[0] and b.bottom >= box[1] and b.right <= box[2] and b.top <= box[3]
 
 
-def build_cases(tms, rows: dict[str, dict], zooms: dict[str, dict[str, int]], n: int) -> list[Case]:
+def build_cases(tms, rows: dict[str, Ingested], zooms: dict[str, dict[str, int]], n: int) -> list[Case]:
     cases = []
     for dataset in ("uint8", "uint16"):
-        bbox = rows[dataset]["bbox"]
+        bbox = rows[dataset].image.bbox
         for zoom_name, z in zooms[dataset].items():
             tiles = tile_list(tms, bbox, z, interior=zoom_name != "out")
             for i, fmt in enumerate(("png", "jpg")):
@@ -227,9 +235,9 @@ def build_cases(tms, rows: dict[str, dict], zooms: dict[str, dict[str, int]], n:
     return cases
 
 
-def url(row: dict, fmt: str, req: tuple[int, int, int, dict]) -> str:
+def url(row: Ingested, fmt: str, req: tuple[int, int, int, dict]) -> str:
     z, x, y, params = req
-    return f"/tiles/{row['id']}/{TMS_ID}/{z}/{x}/{y}.{fmt}?{urlencode(params)}"
+    return f"/tiles/{row.image.id}/{TMS_ID}/{z}/{x}/{y}.{fmt}?{urlencode(params)}"
 
 
 # -- load generator ---------------------------------------------------------------------------------
@@ -306,13 +314,13 @@ def render_tile(row: dict, tms, fmt: str, req: tuple[int, int, int, dict]) -> by
     from cogbrowser.raster.render import encode
 
     z, x, y, params = req
-    spec = Layer(row["id"], row, None, False).spec({k: [v] for k, v in params.items()})
-    rgba = render_layer([row], [row["_file"]], spec, tms.rasterio_crs, tuple(tms.xy_bounds(x, y, z)),
+    spec = Layer(row.image.id, row.image, None, False).spec({k: [v] for k, v in params.items()})
+    rgba = render_layer([row.image], [row.file], spec, tms.rasterio_crs, tuple(tms.xy_bounds(x, y, z)),
                         TILE_SIZE, TILE_SIZE)
     return encode(rgba, fmt)
 
 
-def ceiling(row: dict, tms, case: Case, threads: int) -> float:
+def ceiling(row: Ingested, tms, case: Case, threads: int) -> float:
     """Tiles/s rendering the case's tiles in-process on `threads` threads (each its own handle pool)."""
     reqs = case.requests
     position = iter(range(len(reqs)))
@@ -335,7 +343,7 @@ def ceiling(row: dict, tms, case: Case, threads: int) -> float:
     return len(reqs) / (time.perf_counter() - t0)
 
 
-def profile_case(row: dict, tms, case: Case, limit: int = 18) -> None:
+def profile_case(row: Ingested, tms, case: Case, limit: int = 18) -> None:
     import cProfile
     import io
     import pstats
@@ -397,20 +405,20 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = scratch / "data"
         rows = ingest_sources(sources, data_dir)
         for row in rows.values():
-            warm_page_cache(Path(row["_file"]))
+            warm_page_cache(row.file)
         port = free_port()
         say(f"starting cogbrowser serve on port {port}")
         server = start_server(data_dir, port, args.server_threads)
         try:
             zooms = {}
             for name, row in rows.items():
-                status, body, _ = http_get(port, f"/tiles/{row['id']}/{TMS_ID}/tilejson.json")
+                status, body, _ = http_get(port, f"/tiles/{row.image.id}/{TMS_ID}/tilejson.json")
                 if status != 200:
-                    raise SystemExit(f"tilejson of {row['id']}: HTTP {status}")
+                    raise SystemExit(f"tilejson of {row.image.id}: HTTP {status}")
                 import json
 
                 maxzoom = json.loads(body)["maxzoom"]
-                zooms[name] = zoom_levels(tms, row["bbox"], maxzoom)
+                zooms[name] = zoom_levels(tms, row.image.bbox, maxzoom)
             cases = build_cases(tms, rows, zooms, n)
             say(f"zooms: {zooms}; {len(cases)} cases x {n} requests")
 
@@ -470,10 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         # -- report
         print(f"\nmachine: {threads} CPUs, rasterio {rasterio.__version__}, GDAL {rasterio.__gdal_version__}")
         for name, row in rows.items():
-            with rasterio.open(row["_file"]) as cog:
-                print(f"{name}: {row['id']}: {cog.width} x {cog.height} x {cog.count} {cog.dtypes[0]}, "
+            with rasterio.open(row.file) as cog:
+                print(f"{name}: {row.image.id}: {cog.width} x {cog.height} x {cog.count} {cog.dtypes[0]}, "
                       f"{cog.compression.name if cog.compression else '-'}, blocks {cog.block_shapes[0]}, "
-                      f"overviews {cog.overviews(1)}, {mib(Path(row['_file']).stat().st_size)}; "
+                      f"overviews {cog.overviews(1)}, {mib(row.file.stat().st_size)}; "
                       f"zooms {zooms[name]}")
         print(f"server: `python -m cogbrowser serve` (waitress, {args.server_threads or 'default'} threads), {CLIENTS} client threads with "
               f"keep-alive http.client on loopback, {n} requests a case, all URLs of the run distinct "

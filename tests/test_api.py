@@ -63,9 +63,9 @@ def catalog(postgres, tmp_path_factory):
         detections = []
         for n in range(30):  # ships and planes on TCI, ships on cog1
             image = rows["tci"] if n < 20 else rows["cog1"]
-            w, s, e, north = image["bbox"]
+            w, s, e, north = image.bbox
             lon, lat = w + (e - w) * (n + 1) / 40, s + (north - s) / 2
-            detections.append({"image_id": image["id"], "target_class": "ship" if n % 3 else "aircraft",
+            detections.append({"image_id": image.id, "target_class": "ship" if n % 3 else "aircraft",
                                "target_name": f"vessel {n % 4}" if n % 3 else None, "score": 0.3 + n / 50,
                                "bbox": [lon, lat, lon + 0.001, lat + 0.001]})
         from cogbrowser.ingest.detections import create_detections
@@ -112,7 +112,7 @@ def test_search_by_place(catalog):
     url = f"{base}/api/v1/images"
     with db.connection() as conn:
         tci = queries.get_image(conn, "tci")
-    w, s, e, n = tci["bbox"]
+    w, s, e, n = tci.bbox
     assert ids(requests.get(url, params={"bbox": f"{w + 0.1},{s + 0.1},{w + 0.2},{s + 0.2}"})) == ["tci"]
     # Across the antimeridian: a box on the west side of 180 and one on the east side both find it.
     assert "dateline" in ids(requests.get(url, params={"bbox": "179.5,50,180,60"}))
@@ -349,7 +349,7 @@ def one_image(api, db, settings):
     with db.connection() as conn:
         image = queries.get_image(conn, "tci")
         queries.upsert_collection(conn, "s2", "S2")
-    w, s, e, n = image["bbox"]
+    w, s, e, n = image.bbox
     from cogbrowser.ingest.detections import create_detections
     ids, problems = create_detections(db, [{"image_id": "tci", "target_class": "ship", "score": 0.9,
                                             "bbox": [w + 0.01, s + 0.01, w + 0.02, s + 0.02]}])
@@ -407,7 +407,7 @@ def test_a_failed_delete_changes_nothing(one_image, db, settings, monkeypatch):
 def test_create_and_import_detections(one_image, db, tmp_path):
     url = f"{one_image}/api/v1/detections"
     with db.connection() as conn:
-        w, s, e, n = queries.get_image(conn, "tci")["bbox"]
+        w, s, e, n = queries.get_image(conn, "tci").bbox
     good = {"image_id": "tci", "target_class": "ship", "target_name": "Aurora", "score": 0.8,
             "bbox": [w + 0.1, s + 0.1, w + 0.11, s + 0.11]}
     made = requests.post(url, json={"detections": [good, {**good, "pixel_bbox": [10, 10, 20, 20], "bbox": None}]},

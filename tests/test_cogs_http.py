@@ -27,7 +27,7 @@ def served(db, settings, live_server, tmp_path):
                     IngestRequest(path=in_place, image_id="inplace", in_place=True)):
         assert ingest_file(db, settings, request).status == "added"
         with db.connection() as conn:
-            files[request.image_id] = settings.image_file(queries.get_image(conn, request.image_id)["path"])
+            files[request.image_id] = settings.image_file(queries.get_image(conn, request.image_id).path)
     return live_server, files
 
 

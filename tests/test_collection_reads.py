@@ -24,7 +24,7 @@ def landsat(db, settings, live_server):
         queries.upsert_collection(conn, "landsat", "Landsat")
     ingest_images(db, settings, IMAGES)
     with db.connection() as conn:
-        boxes = [queries.get_image(conn, image_id)["bbox"] for image_id, *_ in IMAGES]
+        boxes = [queries.get_image(conn, image_id).bbox for image_id, *_ in IMAGES]
     # a small box inside both images
     west, south = max(b[0] for b in boxes), max(b[1] for b in boxes)
     east, north = min(b[2] for b in boxes), min(b[3] for b in boxes)

@@ -20,6 +20,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.records import stored_bbox
 from cogbrowser.config import Settings
 from cogbrowser.demo import (
     AERIAL_COLLECTION,
@@ -101,23 +102,23 @@ def test_collections_have_bands_presets_and_version(demo):
         s2 = queries.get_collection(conn, S2_COLLECTION)
         aerial = queries.get_collection(conn, AERIAL_COLLECTION)
         dem = queries.get_collection(conn, DEM_COLLECTION)
-    assert [b["name"] for b in s2["bands"]] == ["B02", "B03", "B04", "B08"]
-    assert [b["common_name"] for b in s2["bands"]] == ["blue", "green", "red", "nir"]
-    assert s2["bands"][3]["center_wavelength"] == pytest.approx(0.842)
-    presets = {p["name"]: p for p in s2["presets"]}
+    assert [b["name"] for b in s2.bands] == ["B02", "B03", "B04", "B08"]
+    assert [b["common_name"] for b in s2.bands] == ["blue", "green", "red", "nir"]
+    assert s2.bands[3]["center_wavelength"] == pytest.approx(0.842)
+    presets = {p["name"]: p for p in s2.presets}
     assert presets["true-color"]["bands"] == ["B04", "B03", "B02"]
     assert presets["false-color"]["bands"] == ["B08", "B04", "B03"]
     assert presets["ndvi"]["expression"] == "(B08-B04)/(B08+B04)" and presets["ndvi"]["colormap"] == "rdylgn"
-    for preset in s2["presets"] + aerial["presets"] + dem["presets"]:
+    for preset in s2.presets + aerial.presets + dem.presets:
         assert {"name", "title"} <= set(preset) <= {"name", "title", "bands", "expression", "rescale", "colormap", "gamma"}
         assert "bands" in preset or "expression" in preset
-    assert [b["name"] for b in aerial["bands"]] == ["red", "green", "blue"]
-    assert aerial["presets"][0]["bands"] == ["red", "green", "blue"]
-    terrain = dem["presets"][0]
+    assert [b["name"] for b in aerial.bands] == ["red", "green", "blue"]
+    assert aerial.presets[0]["bands"] == ["red", "green", "blue"]
+    terrain = dem.presets[0]
     assert terrain["colormap"] == "terrain" and terrain["rescale"][0][0] == 0 and terrain["rescale"][0][1] > 300
     for collection in (s2, aerial, dem):
-        assert collection["properties"]["demo_version"] == DEMO_VERSION
-        assert collection["title"] and collection["description"]
+        assert collection.properties["demo_version"] == DEMO_VERSION
+        assert collection.title and collection.description
 
 
 def test_images_have_their_dates_and_cloud_cover(demo):
@@ -143,11 +144,11 @@ def test_images_have_their_dates_and_cloud_cover(demo):
     dem = rows["dem_demo_30m"]
     assert (dem["dtype"], dem["nodata"], dem["resolution"]) == ("float32", -9999.0, [30.0, 30.0])
     # all of them in one place: the aerial photo inside the Sentinel-2 scene, the DEM around it
-    west, south, east, north = queries.stored_bbox(s2["bbox"])
+    west, south, east, north = stored_bbox(s2["bbox"])
     assert 13.3 < west < east < 13.8 and 45.6 < south < north < 45.9
-    a = queries.stored_bbox(aerial["bbox"])
+    a = stored_bbox(aerial["bbox"])
     assert west < a[0] < a[2] < east and south < a[1] < a[3] < north
-    d = queries.stored_bbox(dem["bbox"])
+    d = stored_bbox(dem["bbox"])
     assert d[0] <= west and d[2] > east and d[1] < south and d[3] > north
 
 
@@ -293,7 +294,7 @@ def test_a_lost_image_is_made_again(demo):
     total = demo.rows("SELECT count(*) AS n FROM detections")[0]["n"]
     with demo.db.connection() as conn:
         row = queries.delete_image(conn, image_id)
-    (demo.settings.data_dir / row["path"]).unlink()
+    (demo.settings.data_dir / row.path).unlink()
     messages: list[str] = []
     ensure_demo_data(demo.db, demo.settings, messages.append)
     assert any(image_id in m for m in messages)
@@ -303,4 +304,4 @@ def test_a_lost_image_is_made_again(demo):
     assert demo.cog(image_id).is_file()
     for collection in COLLECTION_IDS:
         with demo.db.connection() as conn:
-            assert queries.get_collection(conn, collection)["properties"]["demo_version"] == DEMO_VERSION
+            assert queries.get_collection(conn, collection).properties["demo_version"] == DEMO_VERSION

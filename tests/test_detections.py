@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def write_csv(path: Path, lines: list[str], newline: str = "\n") -> Path:
 
 def all_detections(db) -> list[dict]:
     with db.connection() as conn:
-        return queries.search_detections(conn, queries.DetectionQuery(limit=10_000))
+        return [asdict(d) for d in queries.search_detections(conn, queries.DetectionQuery(limit=10_000))]
 
 
 def test_csv_with_pixel_and_lonlat_boxes(db, tci, tmp_path):
@@ -48,7 +49,7 @@ def test_csv_with_pixel_and_lonlat_boxes(db, tci, tmp_path):
 
     ship, tank = sorted(all_detections(db), key=lambda d: d["target_class"])
     assert (ship["target_class"], ship["target_name"], ship["score"]) == ("ship", "MV Aurora", pytest.approx(0.93))
-    assert ship["pixel_bbox"] == [100, 200, 110, 204]
+    assert ship["pixel_bbox"] == (100, 200, 110, 204)
     assert ship["detected_at"] == datetime(2021, 5, 1, 9, 31, tzinfo=timezone.utc)
     # The pixel box's corner, converted by rasterio independently, is the geometry's corner.
     with rasterio.open(TCI) as src:

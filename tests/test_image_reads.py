@@ -60,7 +60,7 @@ def stored(db, settings):
     """image id -> the stored COG's path (the file the server reads)."""
     def path(image_id):
         with db.connection() as conn:
-            return settings.image_file(queries.get_image(conn, image_id)["path"])
+            return settings.image_file(queries.get_image(conn, image_id).path)
     return path
 
 

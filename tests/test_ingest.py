@@ -18,6 +18,7 @@ from rio_cogeo.cogeo import cog_validate
 from cogbrowser.catalog import queries
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest.images import IngestRequest, ingest_file
+from cogbrowser.raster.bbox import BBox
 from conftest import REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.
@@ -48,35 +49,35 @@ def test_every_real_raster_becomes_a_valid_cog_with_the_same_pixels(db, settings
     assert result.status == "added", result.message
     with db.connection() as conn:
         row = queries.get_image(conn, result.image_id)
-    cog_path = settings.data_dir / row["path"]
+    cog_path = settings.data_dir / row.path
     assert cog_path.is_file()
 
     valid, errors, _warnings = cog_validate(str(cog_path), quiet=True)
     assert valid, errors
 
     with rasterio.open(source) as src, rasterio.open(cog_path) as cog:
-        assert (row["width"], row["height"], row["band_count"]) == (src.width, src.height, src.count)
-        assert row["dtype"] == src.dtypes[0]
+        assert (row.width, row.height, row.band_count) == (src.width, src.height, src.count)
+        assert row.dtype == src.dtypes[0]
         assert cog.crs == src.crs
         assert cog.transform.almost_equals(src.transform)
-        assert np.allclose(row["native_bounds"], tuple(src.bounds))
+        assert np.allclose(row.native_bounds, tuple(src.bounds))
         if src.nodata is None:
-            assert row["nodata"] is None
+            assert row.nodata is None
         elif math.isnan(src.nodata):
-            assert math.isnan(row["nodata"])
+            assert math.isnan(row.nodata)
         else:
-            assert row["nodata"] == pytest.approx(src.nodata)
+            assert row.nodata == pytest.approx(src.nodata)
         # Lossless: the full-resolution pixels and the validity mask are those of the source.
         assert np.array_equal(src.read(), cog.read(), equal_nan=True)
         assert np.array_equal(src.dataset_mask(), cog.dataset_mask())
         if max(src.width, src.height) > 512:
             assert cog.overviews(1), "a COG larger than 512 px must have overviews"
-        assert row["overviews"] == cog.overviews(1)
+        assert list(row.overviews) == cog.overviews(1)
 
-    west, south, east, north = row["bbox"]
+    west, south, east, north = row.bbox
     assert -180 <= west < east <= 540 and -90 <= south < north <= 90
-    assert row["footprint"]["type"] in ("Polygon", "MultiPolygon")
-    for band in row["bands"]:
+    assert row.footprint["type"] in ("Polygon", "MultiPolygon")
+    for band in row.bands:
         stats = band["statistics"]
         if stats["valid_percent"] > 0:
             assert stats["min"] <= stats["p2"] <= stats["p98"] <= stats["max"]
@@ -96,7 +97,7 @@ def test_statistics_respect_nodata_nan_and_masks(db, settings):
             band = src.read(1, masked=True)
             values = band.compressed().astype("float64")
             values = values[np.isfinite(values)]
-        stats = row["bands"][0]["statistics"]
+        stats = row.bands[0]["statistics"]
         assert stats["exact"] is True
         assert stats["min"] == pytest.approx(values.min())
         assert stats["max"] == pytest.approx(values.max())
@@ -121,7 +122,7 @@ def test_bounding_boxes_of_hard_projections(db, settings, name, expected):
     result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))
     assert result.status == "added", result.message
     with db.connection() as conn:
-        west, south, east, north = queries.get_image(conn, result.image_id)["bbox"]
+        west, south, east, north = queries.get_image(conn, result.image_id).bbox
     assert expected["west"][0] <= west <= expected["west"][1]
     assert expected["east"][0] <= east <= expected["east"][1]
     if "width_max" in expected:
@@ -133,10 +134,10 @@ def test_bounding_boxes_of_hard_projections(db, settings, name, expected):
 def test_antimeridian_image_is_found_from_both_sides(db, settings):
     result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rio-tiler/cog_dateline.tif"))
     with db.connection() as conn:
-        west_side = queries.search_images(conn, queries.ImageQuery(bbox=(179.0, 51.0, 179.9, 52.0)))
-        east_side = queries.search_images(conn, queries.ImageQuery(bbox=(-179.9, 51.0, -179.0, 52.0)))
-        crossing = queries.search_images(conn, queries.ImageQuery(bbox=(170.0, 50.0, -170.0, 53.0)))
-        elsewhere = queries.search_images(conn, queries.ImageQuery(bbox=(0.0, 51.0, 10.0, 52.0)))
+        west_side = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(179.0, 51.0, 179.9, 52.0)))
+        east_side = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(-179.9, 51.0, -179.0, 52.0)))
+        crossing = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(170.0, 50.0, -170.0, 53.0)))
+        elsewhere = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(0.0, 51.0, 10.0, 52.0)))
     assert [r["id"] for r in west_side] == [result.image_id]
     assert [r["id"] for r in east_side] == [result.image_id]
     assert [r["id"] for r in crossing] == [result.image_id]
@@ -153,7 +154,7 @@ def test_antimeridian_image_is_found_from_both_sides(db, settings):
 def test_acquisition_time_from_product_names(db, settings, name, when):
     result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))
     with db.connection() as conn:
-        assert queries.get_image(conn, result.image_id)["acquired_at"] == when
+        assert queries.get_image(conn, result.image_id).acquired_at == when
 
 
 def test_acquisition_time_and_cloud_cover_from_tags(db, settings, tmp_path):
@@ -164,8 +165,8 @@ def test_acquisition_time_and_cloud_cover_from_tags(db, settings, tmp_path):
     result = ingest_file(db, settings, IngestRequest(path=source))
     with db.connection() as conn:
         row = queries.get_image(conn, result.image_id)
-    assert row["acquired_at"] == datetime(2023, 7, 1, 10, 20, 30, tzinfo=timezone.utc)
-    assert row["cloud_cover"] == pytest.approx(12.5)
+    assert row.acquired_at == datetime(2023, 7, 1, 10, 20, 30, tzinfo=timezone.utc)
+    assert row.cloud_cover == pytest.approx(12.5)
 
 
 def test_values_given_by_the_user_win(db, settings):
@@ -177,10 +178,10 @@ def test_values_given_by_the_user_win(db, settings):
     with db.connection() as conn:
         row = queries.get_image(conn, "my-scene")
         assert queries.get_collection(conn, "s2") is not None
-    assert (row["acquired_at"], row["cloud_cover"], row["nodata"], row["collection_id"]) == (when, 40, 0, "s2")
-    with rasterio.open(settings.data_dir / row["path"]) as cog:
+    assert (row.acquired_at, row.cloud_cover, row.nodata, row.collection_id) == (when, 40, 0, "s2")
+    with rasterio.open(settings.data_dir / row.path) as cog:
         assert cog.nodata == 0  # written into the COG itself, not only the catalog
-    assert cog_validate(str(settings.data_dir / row["path"]), quiet=True)[0]
+    assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]
 
 
 def test_reingest_is_a_noop_that_says_so(db, settings):
@@ -208,7 +209,7 @@ def test_in_place_references_a_valid_cog_without_copying(db, settings, tmp_path)
     assert result.status == "added", result.message
     with db.connection() as conn:
         row = queries.get_image(conn, result.image_id)
-    assert (row["managed"], Path(row["path"])) == (False, source.resolve())
+    assert (row.managed, Path(row.path)) == (False, source.resolve())
     assert catalog_state(db, settings)[1] == []
 
     refused = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rasterio/RGB.byte.tif", in_place=True))
@@ -295,6 +296,6 @@ def test_zstd_compression_on_request(db, settings):
                          options=CogOptions(compress="ZSTD"))
     with db.connection() as conn:
         row = queries.get_image(conn, result.image_id)
-    with rasterio.open(settings.data_dir / row["path"]) as cog:
+    with rasterio.open(settings.data_dir / row.path) as cog:
         assert cog.compression.name.upper() == "ZSTD"
-    assert cog_validate(str(settings.data_dir / row["path"]), quiet=True)[0]
+    assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]

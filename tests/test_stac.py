@@ -23,6 +23,7 @@ from shapely.ops import unary_union
 
 from cogbrowser.api import stac
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import ImageRecord
 from conftest import ingest_images, serving, shared_catalog
 
 UTC = timezone.utc
@@ -74,7 +75,7 @@ def client(base):
     return Client.open(f"{base}/stac")
 
 
-def row(catalog, image_id: str) -> dict:
+def row(catalog, image_id: str) -> ImageRecord:
     with catalog[2].connection() as conn:
         return queries.get_image(conn, image_id)
 
@@ -131,7 +132,7 @@ def test_collections(client, base, catalog):
     assert landsat.license == "CC0-1.0"
     assert landsat.extent.temporal.intervals == [[datetime(2024, 5, 1, 10, tzinfo=UTC),
                                                   datetime(2024, 6, 1, 10, tzinfo=UTC)]]
-    both = [row(catalog, "cog1")["bbox"], row(catalog, "cog2")["bbox"]]
+    both = [row(catalog, "cog1").bbox, row(catalog, "cog2").bbox]
     west, south, east, north = landsat.extent.spatial.bboxes[0]
     assert west == min(b[0] for b in both) and east == max(b[2] for b in both)
     assert south == min(b[1] for b in both) and north == max(b[3] for b in both)
@@ -192,13 +193,13 @@ def test_post_search_next_link_is_a_post_of_the_same_search(base):
 
 
 def test_search_intersects_uses_the_footprint(client, catalog):
-    footprints = {image_id: shape(row(catalog, image_id)["footprint"]) for image_id, *_ in IMAGES}
+    footprints = {image_id: shape(row(catalog, image_id).footprint) for image_id, *_ in IMAGES}
     inside_cog1 = footprints["cog1"].difference(footprints["cog2"]).difference(footprints["albers"])
     point = inside_cog1.representative_point()
     for method in ("GET", "POST"):
         assert found(client.search(method=method, intersects=mapping(point.buffer(0.001)))) == ["cog1"]
     # a corner of cog2's bbox that no footprint covers: bbox search finds cog2, intersects must not
-    corner = box(*row(catalog, "cog2")["bbox"]).difference(unary_union(list(footprints.values())))
+    corner = box(*row(catalog, "cog2").bbox).difference(unary_union(list(footprints.values())))
     assert not corner.is_empty
     spot = corner.representative_point()
     assert "cog2" in found(client.search(bbox=[spot.x - 1e-6, spot.y - 1e-6, spot.x + 1e-6, spot.y + 1e-6]))
@@ -208,7 +209,7 @@ def test_search_intersects_uses_the_footprint(client, catalog):
 
 
 def test_antimeridian_bbox(client, base, catalog):
-    west, south, east, north = row(catalog, "dateline")["bbox"]
+    west, south, east, north = row(catalog, "dateline").bbox
     assert west < 180 < east, "the catalog stores it with east past 180"
     item = requests.get(f"{base}/stac/collections/aleutians/items/dateline").json()
     assert item["bbox"] == pytest.approx([west, south, east - 360, north])
@@ -234,19 +235,19 @@ def test_item_fields(client, base, catalog):
     document = raw.json()
     assert document["type"] == "Feature" and document["stac_version"] == "1.0.0"
     assert {PROJECTION, EO} <= set(document["stac_extensions"])
-    assert document["geometry"] == image["footprint"]
-    assert document["bbox"] == pytest.approx(list(image["bbox"]))
+    assert document["geometry"] == image.footprint
+    assert document["bbox"] == pytest.approx(list(image.bbox))
     properties = document["properties"]
     assert properties["datetime"] == "2024-05-01T10:00:00Z"
     assert properties["title"] == "cog1" and properties["eo:cloud_cover"] == 12.5
     assert [(b["name"], b["common_name"], b["center_wavelength"]) for b in properties["eo:bands"]] == \
         [(b["name"], b["common_name"], b["center_wavelength"]) for b in LANDSAT_BANDS]
-    with rasterio.open(catalog[1].image_file(image["path"])) as src:
+    with rasterio.open(catalog[1].image_file(image.path)) as src:
         assert properties["proj:epsg"] == src.crs.to_epsg() == 32618
         assert properties["proj:shape"] == [src.height, src.width] == [790, 779]
         assert properties["proj:transform"] == pytest.approx(list(src.transform)[:6])
         assert properties["proj:bbox"] == pytest.approx(list(src.bounds))
-    with open(catalog[1].image_file(image["path"]), "rb") as stored:
+    with open(catalog[1].image_file(image.path), "rb") as stored:
         first_bytes = stored.read(100)
 
     data, thumbnail = document["assets"]["data"], document["assets"]["thumbnail"]
@@ -274,8 +275,8 @@ def test_item_without_collection_or_time(client, base, catalog):
     properties = item["properties"]
     assert properties["datetime"] is None, "its acquisition time is unknown"
     assert properties["start_datetime"] == "1970-01-01T00:00:00Z"
-    assert datetime.fromisoformat(properties["end_datetime"]) == image["created_at"]
-    assert pystac.Item.from_dict(item).common_metadata.end_datetime == image["created_at"]
+    assert datetime.fromisoformat(properties["end_datetime"]) == image.created_at
+    assert pystac.Item.from_dict(item).common_metadata.end_datetime == image.created_at
     assert "eo:cloud_cover" not in properties
     assert "rgb" not in found(client.search(datetime="../2100-01-01")), "a time filter needs a known time"
     assert item["assets"]["data"]["href"] == f"{base}/cogs/rgb.tif"
@@ -284,7 +285,7 @@ def test_item_without_collection_or_time(client, base, catalog):
 def test_item_in_a_crs_without_epsg_code(base, catalog):
     [item] = requests.get(f"{base}/stac/search", params={"ids": "albers"}).json()["features"]
     assert item["properties"]["proj:epsg"] is None
-    assert item["properties"]["proj:wkt2"] == row(catalog, "albers")["crs"]
+    assert item["properties"]["proj:wkt2"] == row(catalog, "albers").crs
     assert item["properties"]["proj:shape"] == [500, 500]
 
 
@@ -297,8 +298,8 @@ def test_collection_items_and_their_pages(client, base, catalog):
     assert [f["id"] for f in rest["features"]] == ["TCI"] and link(rest, "next") is None
     later = requests.get(f"{base}/stac/collections/landsat/items", params={"datetime": "2024-05-15/.."}).json()
     assert [f["id"] for f in later["features"]] == ["cog2"]
-    west, south, _, north = row(catalog, "cog1")["bbox"]
-    west_of_cog2 = f"{west},{south},{row(catalog, 'cog2')['bbox'][0] - 0.01},{north}"
+    west, south, _, north = row(catalog, "cog1").bbox
+    west_of_cog2 = f"{west},{south},{row(catalog, 'cog2').bbox[0] - 0.01},{north}"
     quebec_west = requests.get(f"{base}/stac/collections/landsat/items", params={"bbox": west_of_cog2}).json()
     assert [f["id"] for f in quebec_west["features"]] == ["cog1"]
 

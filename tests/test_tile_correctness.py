@@ -61,6 +61,7 @@ from rasterio.warp import reproject, transform_bounds
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.layers import Layer, find_layer, read_image_area, render_layer
@@ -97,15 +98,15 @@ def name_of(source: Path) -> str:
 class Catalog:
     settings: Settings
     db: Database
-    rows: dict[str, dict]  # by source name (relative to REAL_DATA)
+    rows: dict[str, ImageRecord]  # by source name (relative to REAL_DATA)
     refused: dict[str, str]  # source name -> the ingest's message
 
     def path(self, name: str) -> Path:
-        return self.settings.image_file(self.rows[name]["path"])
+        return self.settings.image_file(self.rows[name].path)
 
     def layer(self, name: str) -> Layer:
         with self.db.connection() as conn:
-            return find_layer(conn, self.rows[name]["id"])
+            return find_layer(conn, self.rows[name].id)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -332,11 +333,11 @@ def anchor(path: Path, tms_name: str) -> tuple[float, float] | None:
     return float(lon[i]), float(lat[i])
 
 
-def whole_image_zoom(row: dict, tms: morecantile.TileMatrixSet, native: int) -> int:
+def whole_image_zoom(row: ImageRecord, tms: morecantile.TileMatrixSet, native: int) -> int:
     """The finest zoom at which one tile holds the whole image (its WGS84 box). An image across the
     antimeridian fits one tile only where a tile spans the whole world (WebMercatorQuad 0); where
     none fits (WorldCRS84Quad 0 has two tiles), the TMS's first zoom."""
-    west, south, east, north = row["bbox"]
+    west, south, east, north = row.bbox
     if tms is WEB:
         south, north = max(south, -WEB_MERCATOR_MAX_LAT + 1e-9), min(north, WEB_MERCATOR_MAX_LAT - 1e-9)
     for z in range(native, tms.minzoom - 1, -1):
@@ -393,7 +394,7 @@ def read_and_reference(catalog: Catalog, name: str, crs: CRS, bounds, width: int
     row, path = catalog.rows[name], catalog.path(name)
     spec = layer.spec({})
     area = read_image_area(row, path, spec, crs, bounds, width, height)
-    level = load_level(path, area.overview_level, tuple(spec.source_bands), row["nodata"])
+    level = load_level(path, area.overview_level, tuple(spec.source_bands), row.nodata)
     return area, reference(level, crs, bounds, width, height), layer
 
 
@@ -455,14 +456,14 @@ def check_rendering(rgba: np.ndarray, ref: Reference, layer: Layer) -> None:
     """A picture equals the reference rendered by the same render code on every unambiguous pixel,
     and one of the correct nearest picks rendered on the others."""
     spec = layer.spec({})
-    expected = render(ref.data, ref.valid, spec, layer.image["bands"])
+    expected = render(ref.data, ref.valid, spec, layer.image.bands)
     assert rgba.shape == expected.shape
     settled = ~ref.ambiguous
     off = settled & np.any(rgba != expected, axis=0)
     assert not off.any(), f"picture differs from the GDAL reference rendered: {where(off)}"
     explained = settled.copy()
     for data, valid in ref.candidates:
-        explained |= np.all(rgba == render(data, valid, spec, layer.image["bands"]), axis=0)
+        explained |= np.all(rgba == render(data, valid, spec, layer.image.bands), axis=0)
     assert explained.all(), f"ambiguous pixels rendered from no nearby source pixel: {where(~explained)}"
 
 
@@ -473,7 +474,7 @@ def test_png_tile_over_http_matches_gdal_reference(catalog, server, name, tms_na
     tms = TMSS[tms_name]
     tile = pick_tile(catalog, name, tms_name, zoom)
     area, ref, layer = read_and_reference(catalog, name, tms.rasterio_crs, tuple(tms.xy_bounds(tile)))
-    rgba = fetch_rgba(f"{server}/tiles/{catalog.rows[name]['id']}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
+    rgba = fetch_rgba(f"{server}/tiles/{catalog.rows[name].id}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
     check_rendering(rgba, ref, layer)
     if zoom == "native":
         assert (rgba[3] == 255).any(), "the tile shows the image"
@@ -487,7 +488,7 @@ DATELINE = "rio-tiler/cog_dateline.tif"
 @pytest.mark.parametrize("tms_name", list(TMSS))
 def test_antimeridian_image_shows_on_both_sides_of_180(catalog, server, tms_name):
     row, tms = catalog.rows[DATELINE], TMSS[tms_name]
-    west, south, east, north = row["bbox"]
+    west, south, east, north = row.bbox
     assert west < 180 < east, "the image crosses the antimeridian"
     zoom = _native_zoom(row, tms)
     for lon in ((west + 180) / 2, (180 + east) / 2 - 360):
@@ -495,7 +496,7 @@ def test_antimeridian_image_shows_on_both_sides_of_180(catalog, server, tms_name
         area, ref, layer = read_and_reference(catalog, DATELINE, tms.rasterio_crs, tuple(tms.xy_bounds(tile)))
         check_against_gdal(area, ref)
         assert area.valid.mean() > 0.5, f"the tile at {lon:.2f}° shows the image"
-        rgba = fetch_rgba(f"{server}/tiles/{row['id']}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
+        rgba = fetch_rgba(f"{server}/tiles/{row.id}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
         check_rendering(rgba, ref, layer)
 
     # Zoomed out to the whole world, the image shows at both ends of the map.
@@ -553,7 +554,7 @@ def test_geostationary_disk_shows_and_space_is_transparent(catalog, name, tms_na
 @pytest.mark.parametrize("name", GEOSTATIONARY)
 def test_geostationary_disk_has_data_around_the_sub_satellite_point(catalog, server, name):
     row = catalog.rows[name]
-    lon0 = CRS.from_wkt(row["crs"]).to_dict()["lon_0"]
+    lon0 = CRS.from_wkt(row.crs).to_dict()["lon_0"]
     # (lon, lat, share of the tile on the disk); Himawari (140.7°E) sees across the antimeridian,
     # where its 900-pixel-wide crop of the disk ends 22° beyond it: half of that tile.
     points = [(lon0, 0, 0.95), (lon0 - 15, 0, 0.95), (lon0 + 15, 0, 0.95), (lon0, 15, 0.95), (lon0, -15, 0.95)]
@@ -565,7 +566,7 @@ def test_geostationary_disk_has_data_around_the_sub_satellite_point(catalog, ser
         area, ref, layer = read_and_reference(catalog, name, WEB.rasterio_crs, tuple(WEB.xy_bounds(tile)))
         check_against_gdal(area, ref)
         assert area.valid.mean() > share, f"tile at {lon}°, {lat}° is on the disk"
-        rgba = fetch_rgba(f"{server}/tiles/{row['id']}/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
+        rgba = fetch_rgba(f"{server}/tiles/{row.id}/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
         check_rendering(rgba, ref, layer)
 
 
@@ -611,8 +612,8 @@ def test_missing_pixels_are_transparent_over_http(catalog, server, name, kind, t
     # The edge of a missing area nearest the image's centre, where a 65-pixel window is at least
     # 30 % missing and 30 % data (not a lone missing pixel); else any missing pixel (the four NaNs
     # of cog_nodata_nan).
-    gone = missing(path, None, bands, row["nodata"], kind)
-    data = load_level(path, None, bands, row["nodata"]).valid
+    gone = missing(path, None, bands, row.nodata, kind)
+    data = load_level(path, None, bands, row.nodata).valid
     edge = (window_fraction(gone, 32) >= 0.3) & (window_fraction(data, 32) >= 0.3) & gone
     with rasterio.open(path) as src:
         rows, cols = np.nonzero(edge if edge.any() else gone)
@@ -625,10 +626,10 @@ def test_missing_pixels_are_transparent_over_http(catalog, server, name, kind, t
     tile = tms.tile(float(lons[i]), float(lats[i]), _native_zoom(row, tms))
     area, ref, layer = read_and_reference(catalog, name, tms.rasterio_crs, tuple(tms.xy_bounds(tile)))
     check_against_gdal(area, ref)
-    rgba = fetch_rgba(f"{server}/tiles/{row['id']}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
+    rgba = fetch_rgba(f"{server}/tiles/{row.id}/{tms_name}/{tile.z}/{tile.x}/{tile.y}.png")
     check_rendering(rgba, ref, layer)
 
-    gone = missing(path, area.overview_level, bands, row["nodata"], kind)
+    gone = missing(path, area.overview_level, bands, row.nodata, kind)
     r, c = ref.nearest
     under = np.where(r >= 0, gone[r, c], False) & ~ref.ambiguous
     holds_data = ref.valid & ~ref.ambiguous
@@ -650,12 +651,12 @@ GETMAP = [  # (file, CRS of the request or None for the image's own, bounds: Non
 ]
 
 
-def getmap_area(row: dict, crs: str | None, bounds) -> tuple[CRS, tuple[float, ...]]:
+def getmap_area(row: ImageRecord, crs: str | None, bounds) -> tuple[CRS, tuple[float, ...]]:
     """The CRS and bounds of a GETMAP case: by default the image's own, or its box in `crs`."""
-    own = CRS.from_wkt(row["crs"])
+    own = CRS.from_wkt(row.crs)
     crs = own if crs is None else CRS.from_user_input(crs)
     if bounds is None:
-        bounds = row["native_bounds"] if crs == own else transform_bounds("EPSG:4326", crs, *row["bbox"])
+        bounds = row.native_bounds if crs == own else transform_bounds("EPSG:4326", crs, *row.bbox)
     return crs, tuple(bounds)
 
 
@@ -685,7 +686,7 @@ def test_wms_getmap_matches_gdal_warper(catalog, server, name, crs, bounds, size
     width, height = size
     area, ref, layer = read_and_reference(catalog, name, crs, bounds, width, height)
     rgba = fetch_rgba(f"{server}/wms", {
-        "SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": row["id"], "STYLES": "",
+        "SERVICE": "WMS", "VERSION": "1.1.1", "REQUEST": "GetMap", "LAYERS": row.id, "STYLES": "",
         "SRS": f"EPSG:{crs.to_epsg()}", "BBOX": ",".join(repr(float(v)) for v in bounds),
         "WIDTH": width, "HEIGHT": height, "FORMAT": "image/png", "TRANSPARENT": "TRUE"})
     check_rendering(rgba, ref, layer)

@@ -42,7 +42,7 @@ def fetch_image(url, **params):
 
 def test_png_tile_shows_the_image(tiles, db):
     with db.connection() as conn:
-        bbox = queries.get_image(conn, "tci")["bbox"]
+        bbox = queries.get_image(conn, "tci").bbox
     t = centre_tile(bbox, 10)
     response, image = fetch_image(f"{tiles}/tiles/tci/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png")
     assert response.headers["Content-Type"] == "image/png" and image.size == (256, 256)
@@ -57,7 +57,7 @@ def test_png_tile_shows_the_image(tiles, db):
 @pytest.mark.parametrize("fmt, kind", [("jpg", "JPEG"), ("webp", "WEBP")])
 def test_other_formats(tiles, db, fmt, kind):
     with db.connection() as conn:
-        bbox = queries.get_image(conn, "tci")["bbox"]
+        bbox = queries.get_image(conn, "tci").bbox
     t = centre_tile(bbox, 9)
     _, image = fetch_image(f"{tiles}/tiles/tci/WebMercatorQuad/{t.z}/{t.x}/{t.y}.{fmt}")
     assert image.format == kind
@@ -65,7 +65,7 @@ def test_other_formats(tiles, db, fmt, kind):
 
 def test_styles_colormaps_and_worldcrs84(tiles, db):
     with db.connection() as conn:
-        bbox = queries.get_image(conn, "cog1")["bbox"]
+        bbox = queries.get_image(conn, "cog1").bbox
     t = centre_tile(bbox, 8)
     url = f"{tiles}/tiles/cog1/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
     _, natural = fetch_image(url, style="natural")
@@ -132,7 +132,7 @@ def rgba(url, **params):
 
 def test_collection_layer_is_a_mosaic_newest_on_top(mosaic, db):
     with db.connection() as conn:
-        one, two = (queries.get_image(conn, i)["bbox"] for i in ("cog1", "cog2"))
+        one, two = (queries.get_image(conn, i).bbox for i in ("cog1", "cog2"))
     overlap_lon, overlap_lat = (max(one[0], two[0]) + min(one[2], two[2])) / 2, (one[1] + one[3]) / 2
     t = WEB.tile(overlap_lon, overlap_lat, 8)
     path = f"WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
@@ -155,7 +155,7 @@ def test_collection_layer_is_a_mosaic_newest_on_top(mosaic, db):
 def test_collection_tilejson_covers_all_its_images(mosaic, db):
     doc = requests.get(f"{mosaic}/tiles/landsat/WebMercatorQuad/tilejson.json").json()
     with db.connection() as conn:
-        one, two = (queries.get_image(conn, i)["bbox"] for i in ("cog1", "cog2"))
+        one, two = (queries.get_image(conn, i).bbox for i in ("cog1", "cog2"))
     assert doc["bounds"] == pytest.approx([min(one[0], two[0]), min(one[1], two[1]),
                                            max(one[2], two[2]), max(one[3], two[3])])
     with db.connection() as conn:

@@ -177,7 +177,7 @@ def same_pixels(source: Path | bytes, cog: Path) -> None:
 def cog_of(server: Server, image_id: str) -> Path:
     with server.db.connection() as conn:
         row = queries.get_image(conn, image_id)
-    return server.settings.image_file(row["path"])
+    return server.settings.image_file(row.path)
 
 
 # ---------------------------------------------------------------- every real raster

@@ -65,9 +65,9 @@ def test_ingest_of_files_with_spaces_in_names_and_folders(db, settings, live_ser
     assert all(c.isalnum() or c in "._-" for c in result.image_id), result.image_id  # URL-safe
     with db.connection() as conn:
         row = queries.get_image(conn, result.image_id)
-    assert row["path"] == f"cogs/{result.image_id}.tif"  # relative, '/': the same on Windows and Linux
-    assert PureWindowsPath(row["path"]).parts == PurePosixPath(row["path"]).parts
-    assert settings.image_file(row["path"]).is_file()
+    assert row.path == f"cogs/{result.image_id}.tif"  # relative, '/': the same on Windows and Linux
+    assert PureWindowsPath(row.path).parts == PurePosixPath(row.path).parts
+    assert settings.image_file(row.path).is_file()
     response = requests.get(f"{live_server}/cogs/{result.image_id}.tif", headers={"Range": "bytes=0-3"}, timeout=30)
     assert response.status_code == 206 and response.content[:2] in (b"II", b"MM")
 
@@ -79,7 +79,7 @@ def test_in_place_ingest_of_a_file_with_spaces_keeps_its_absolute_path(db, setti
     result = ingest_file(db, settings, IngestRequest(path=folder / "aerial tile 7.tif", in_place=True))
     assert result.status == "added", result.message
     with db.connection() as conn:
-        stored = queries.get_image(conn, result.image_id)["path"]
+        stored = queries.get_image(conn, result.image_id).path
     assert Path(stored).is_absolute() and settings.image_file(stored) == folder / "aerial tile 7.tif"
 
 

@@ -27,6 +27,7 @@ from rasterio.windows import Window
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from conftest import REAL_DATA, new_database, serving
@@ -63,7 +64,7 @@ class Service:
     def url(self) -> str:
         return f"{self.base}/wms"
 
-    def image(self, image_id: str) -> dict:
+    def image(self, image_id: str) -> ImageRecord:
         with self.db.connection() as conn:
             return queries.get_image(conn, image_id)
 
@@ -99,10 +100,10 @@ def wms(postgres, tmp_path_factory) -> Service:
             db.close()
 
 
-def native_box(image: dict, col: int, row: int, width: int, height: int) -> tuple[float, float, float, float]:
+def native_box(image: ImageRecord, col: int, row: int, width: int, height: int) -> tuple[float, float, float, float]:
     """The bounds of a window of an image's pixels, in its own CRS."""
-    left, _, _, top = image["native_bounds"]
-    rx, ry = image["resolution"]
+    left, _, _, top = image.native_bounds
+    rx, ry = image.resolution
     return left + col * rx, top - (row + height) * ry, left + (col + width) * rx, top - row * ry
 
 
@@ -150,11 +151,11 @@ def test_capabilities_130_describe_every_layer(wms):
 
     cog1, image = service["cog1"], wms.image("cog1")
     assert cog1.queryable == 1 and "3-band uint16" in cog1.abstract
-    assert cog1.boundingBoxWGS84 == pytest.approx(image["bbox"])
+    assert cog1.boundingBoxWGS84 == pytest.approx(image.bbox)
     boxes = {box[4]: box[:4] for box in cog1.crs_list}  # OWSLib swaps EPSG:4326 back to x,y
-    assert boxes["CRS:84"] == pytest.approx(image["bbox"]) and boxes["EPSG:4326"] == pytest.approx(image["bbox"])
-    assert boxes["EPSG:32618"] == pytest.approx(image["native_bounds"])
-    assert boxes["EPSG:3857"][0] == pytest.approx(image["bbox"][0] * 20037508.342789244 / 180)
+    assert boxes["CRS:84"] == pytest.approx(image.bbox) and boxes["EPSG:4326"] == pytest.approx(image.bbox)
+    assert boxes["EPSG:32618"] == pytest.approx(image.native_bounds)
+    assert boxes["EPSG:3857"][0] == pytest.approx(image.bbox[0] * 20037508.342789244 / 180)
     assert {"EPSG:4326", "CRS:84", "EPSG:3857", "EPSG:32618", "EPSG:32760"} <= set(cog1.crsOptions)
     # Styles: default plus the presets the bands can draw ("infrared" needs a fifth band).
     assert set(cog1.styles) == {"default", "natural", "red-viridis", "classes"}
@@ -175,7 +176,7 @@ def test_capabilities_130_describe_every_layer(wms):
 def test_capabilities_130_write_epsg4326_boxes_as_lat_lon(wms):
     root = etree.fromstring(wms.get(SERVICE="WMS", REQUEST="GetCapabilities", VERSION="1.3.0").content)
     layer = next(layer for layer in root.iter(f"{WMS}Layer") if layer.findtext(f"{WMS}Name") == "nan")
-    west, south, east, north = wms.image("nan")["bbox"]
+    west, south, east, north = wms.image("nan").bbox
     box = next(b for b in layer.findall(f"{WMS}BoundingBox") if b.get("CRS") == "EPSG:4326")
     assert [float(box.get(k)) for k in ("minx", "miny", "maxx", "maxy")] == pytest.approx([south, west, north, east])
     box = next(b for b in layer.findall(f"{WMS}BoundingBox") if b.get("CRS") == "CRS:84")
@@ -188,8 +189,8 @@ def test_capabilities_111(wms):
     service = WebMapService(wms.url, version="1.1.1")
     assert service.identification.type == "OGC:WMS"
     cog1 = service["cog1"]
-    assert cog1.boundingBoxWGS84 == pytest.approx(wms.image("cog1")["bbox"])
-    assert cog1.boundingBox[4] == "EPSG:4326" and cog1.boundingBox[:4] == pytest.approx(wms.image("cog1")["bbox"])
+    assert cog1.boundingBoxWGS84 == pytest.approx(wms.image("cog1").bbox)
+    assert cog1.boundingBox[4] == "EPSG:4326" and cog1.boundingBox[:4] == pytest.approx(wms.image("cog1").bbox)
     assert "EPSG:32618" in cog1.crsOptions and cog1.queryable == 1
     assert set(cog1.styles) == {"default", "natural", "red-viridis", "classes"}
     assert service["landsat"].timepositions == ["2020-01-01T00:00:00Z", "2020-01-20T00:00:00Z"]
@@ -261,7 +262,7 @@ def test_getmap_with_owslib_and_styles(wms):
 
 def test_epsg4326_in_130_is_lat_lon(wms):
     """EPSG:4326 in 1.3.0 takes BBOX as lat,lon: the same picture as CRS:84 (and 1.1.1) with lon,lat."""
-    west, south, east, north = wms.image("nan")["bbox"]
+    west, south, east, north = wms.image("nan").bbox
     common = dict(SERVICE="WMS", REQUEST="GetMap", LAYERS="nan", WIDTH=200, HEIGHT=160, FORMAT="image/png",
                   TRANSPARENT="TRUE", colormap="viridis", rescale="0,500")
     lonlat = f"{west},{south},{east},{north}"
@@ -277,7 +278,7 @@ def test_epsg4326_in_130_is_lat_lon(wms):
 def overlap_map(wms, **params) -> dict:
     """A 200 x 100 GetMap in EPSG:32618 over the west edge of cog2, inside cog1 (both scenes, and
     cog1 alone)."""
-    x = wms.image("cog2")["native_bounds"][0]
+    x = wms.image("cog2").native_bounds[0]
     return dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", CRS="EPSG:32618",
                 BBOX=f"{x - 30000},5080000,{x + 30000},5110000", WIDTH=200, HEIGHT=100, FORMAT="image/png",
                 TRANSPARENT="TRUE", **params)
@@ -316,14 +317,14 @@ def test_transparent_and_bgcolor(wms):
 @pytest.mark.parametrize("mime, kind", [("image/png", "PNG"), ("image/jpeg", "JPEG"), ("image/webp", "WEBP")])
 def test_picture_formats(wms, mime, kind):
     response = wms.get(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", LAYERS="alpha", CRS="EPSG:32750",
-                       BBOX=",".join(map(str, wms.image("alpha")["native_bounds"])), WIDTH=300, HEIGHT=320,
+                       BBOX=",".join(map(str, wms.image("alpha").native_bounds)), WIDTH=300, HEIGHT=320,
                        FORMAT=mime)
     assert response.headers["Content-Type"] == mime
     assert Image.open(io.BytesIO(response.content)).format == kind
 
 
 def test_geotiff_is_georeferenced_in_the_requested_crs(wms):
-    west, south, east, north = wms.image("nan")["bbox"]
+    west, south, east, north = wms.image("nan").bbox
     common = dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", LAYERS="nan", CRS="EPSG:3857", WIDTH=256,
                   HEIGHT=200, TRANSPARENT="TRUE", colormap="magma", rescale="0,500")
     x0, y0, x1, y1 = 8870000.0, 2460000.0, 9000000.0, 2580000.0
@@ -338,9 +339,9 @@ def test_geotiff_is_georeferenced_in_the_requested_crs(wms):
 
 def test_alpha_band_becomes_transparency(wms):
     image = wms.image("alpha")
-    bbox = ",".join(map(str, native_box(image, 0, 0, image["width"], image["height"])))
+    bbox = ",".join(map(str, native_box(image, 0, 0, image.width, image.height)))
     got = wms.picture(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", LAYERS="alpha", CRS="EPSG:32750", BBOX=bbox,
-                      WIDTH=image["width"], HEIGHT=image["height"], FORMAT="image/png", TRANSPARENT="TRUE")
+                      WIDTH=image.width, HEIGHT=image.height, FORMAT="image/png", TRANSPARENT="TRUE")
     with rasterio.open(REAL_DATA / "rio-tiler/pix4d_alpha_nodata.tif") as src:
         alpha = src.read(4)
     assert (alpha == 0).any() and (alpha == 255).any()
@@ -384,18 +385,18 @@ def test_polar_and_antimeridian_images(wms):
     polar = wms.image("polar")
     common = dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", WIDTH=128, HEIGHT=128, FORMAT="image/png",
                   TRANSPARENT="TRUE", rescale="0,100", colormap="blues")
-    own = wms.picture(LAYERS="polar", CRS="EPSG:3031", BBOX=",".join(map(str, polar["native_bounds"])), **common)
+    own = wms.picture(LAYERS="polar", CRS="EPSG:3031", BBOX=",".join(map(str, polar.native_bounds)), **common)
     assert (own[..., 3] == 255).mean() > 0.2
     lat_lon = wms.picture(LAYERS="polar", CRS="EPSG:4326", BBOX="-90,-180,-50,180", **common)
     assert (lat_lon[..., 3] == 255).mean() > 0.2
     # Across the antimeridian, in lon/lat beyond 180 and in the image's own UTM zone 60.
-    west, south, east, north = wms.image("dateline")["bbox"]
+    west, south, east, north = wms.image("dateline").bbox
     assert west < 180 < east
     across = wms.picture(LAYERS="dateline", CRS="CRS:84", BBOX=f"{west},{south},{east},{north}", **common)
     half = across.shape[1] * (180 - west) / (east - west)
     assert (across[:, : int(half) - 2, 3] == 255).any() and (across[:, int(half) + 2:, 3] == 255).any()
     native = wms.picture(LAYERS="dateline", CRS="EPSG:32660",
-                         BBOX=",".join(map(str, wms.image("dateline")["native_bounds"])), **common)
+                         BBOX=",".join(map(str, wms.image("dateline").native_bounds)), **common)
     assert (native[..., 3] == 255).mean() > 0.5
 
 
@@ -404,14 +405,14 @@ def test_polar_and_antimeridian_images(wms):
 def test_gdal_wms_driver_reads_a_window(wms):
     """GDAL opens the service like any raster, asks tiles by GetMap and gets the file's pixels."""
     image = wms.image("cog1")
-    left, bottom, right, top = image["native_bounds"]
-    resolution = image["resolution"][0]
+    left, bottom, right, top = image.native_bounds
+    resolution = image.resolution[0]
     url = (f"WMS:{wms.url}?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=cog1&SRS=EPSG:32618"
            f"&BBOX={left},{bottom},{right},{top}&FORMAT=image/png&TRANSPARENT=TRUE&rescale=0,20000"
            f"&MINRESOLUTION={resolution}&OVERVIEWCOUNT=2&TILESIZE=256")
     with rasterio.open(url) as dataset:
         assert dataset.driver == "WMS" and dataset.crs.to_epsg() == 32618 and dataset.count == 4
-        assert (dataset.width, dataset.height) == (image["width"], image["height"])
+        assert (dataset.width, dataset.height) == (image.width, image.height)
         window = Window(240, 250, 300, 200)  # spans four of GDAL's 256-pixel blocks
         got = np.moveaxis(dataset.read(window=window), 0, -1)
     expected = expected_render(REAL_DATA / "titiler/cog1.tif", window, 0, 20000)
@@ -421,7 +422,7 @@ def test_gdal_wms_driver_reads_a_window(wms):
 
 def test_gdal_wms_driver_130_swaps_epsg4326(wms):
     """GDAL sends 1.3.0 EPSG:4326 boxes as lat,lon: the service must read them so."""
-    west, south, east, north = wms.image("nan")["bbox"]
+    west, south, east, north = wms.image("nan").bbox
     url = (f"WMS:{wms.url}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=nan&CRS=EPSG:4326"
            f"&BBOX={south},{west},{north},{east}&FORMAT=image/png&TRANSPARENT=TRUE&colormap=viridis&rescale=0,500"
            f"&TILESIZE=256&OVERVIEWCOUNT=0&MINRESOLUTION={(east - west) / 256}")
@@ -454,7 +455,7 @@ def test_getfeatureinfo_values_are_the_files(wms):
     assert properties["acquired_at"] == "2020-01-01T00:00:00Z"
     assert [properties[name] for name in ("b1", "b2", "b3")] == expected
     lon, lat = feature["geometry"]["coordinates"]
-    assert image["bbox"][0] < lon < image["bbox"][2] and image["bbox"][1] < lat < image["bbox"][3]
+    assert image.bbox[0] < lon < image.bbox[2] and image.bbox[1] < lat < image.bbox[3]
 
     old = WebMapService(wms.url, version="1.1.1")  # X/Y
     text = old.getfeatureinfo(layers=["cog1"], srs="EPSG:32618", bbox=bbox, size=(256, 192), format="image/png",
@@ -467,7 +468,7 @@ def test_getfeatureinfo_values_are_the_files(wms):
 
 
 def test_getfeatureinfo_float_values_and_no_data(wms):
-    west, south, east, north = wms.image("nan")["bbox"]
+    west, south, east, north = wms.image("nan").bbox
     common = dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetFeatureInfo", LAYERS="nan", QUERY_LAYERS="nan",
                   CRS="CRS:84", WIDTH=101, HEIGHT=101, INFO_FORMAT="application/json")
     with rasterio.open(REAL_DATA / "titiler/cog_with_nan.tif") as src:
@@ -488,7 +489,7 @@ def test_getfeatureinfo_float_values_and_no_data(wms):
 
 
 def test_getfeatureinfo_feature_count_lists_the_mosaic(wms):
-    one, two = wms.image("cog1")["native_bounds"], wms.image("cog2")["native_bounds"]
+    one, two = wms.image("cog1").native_bounds, wms.image("cog2").native_bounds
     x, y = (two[0] + one[2]) / 2, 5100000
     common = dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetFeatureInfo", LAYERS="landsat", QUERY_LAYERS="landsat",
                   CRS="EPSG:32618", BBOX=f"{x - 500},{y - 500},{x + 500},{y + 500}", WIDTH=11, HEIGHT=11, I=5,

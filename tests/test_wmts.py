@@ -119,7 +119,7 @@ def centre_tile(tms_id, bbox, zoom) -> morecantile.Tile:
 
 def overlap_tile(db, tms_id, zoom) -> morecantile.Tile:
     """A tile across the east edge of cog1, where cog2 (newer) covers cog1's right part."""
-    one, two = image_row(db, "cog1")["bbox"], image_row(db, "cog2")["bbox"]
+    one, two = image_row(db, "cog1").bbox, image_row(db, "cog2").bbox
     return TMS[tms_id].tile((max(one[0], two[0]) + min(one[2], two[2])) / 2, (one[1] + one[3]) / 2, zoom)
 
 
@@ -141,7 +141,7 @@ def test_capabilities_through_owslib(catalog, db):
     assert landsat.infoformats == ["application/json", "text/plain", "text/html"]
     assert landsat.dimensions["Time"]["values"] == [JANUARY_1, JANUARY_20]
     assert landsat.dimensions["Time"]["default"] == JANUARY_20
-    one, two = image_row(db, "cog1")["bbox"], image_row(db, "cog2")["bbox"]
+    one, two = image_row(db, "cog1").bbox, image_row(db, "cog2").bbox
     assert landsat.boundingBoxWGS84 == pytest.approx((min(one[0], two[0]), min(one[1], two[1]),
                                                       max(one[2], two[2]), max(one[3], two[3])))
 
@@ -185,7 +185,7 @@ def test_tile_matrix_sets_and_limits(catalog, db):
     assert "<WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>" in xml
 
     # The limits are TileJSON's zooms, and at each the tiles the layer's box touches.
-    bbox = image_row(db, "cog1")["bbox"]
+    bbox = image_row(db, "cog1").bbox
     for tms_id in TMS:
         tilejson = get_ok(f"{catalog}/tiles/cog1/{tms_id}/tilejson.json").json()
         limits = service["cog1"].tilematrixsetlinks[tms_id].tilematrixlimits
@@ -223,7 +223,7 @@ def test_capabilities_reference_no_other_host(catalog):
 def test_tiles_equal_xyz_tiles_kvp_and_rest(catalog, db, tms_id):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", tms_id)
-    tile = centre_tile(tms_id, image_row(db, "cog1")["bbox"], zoom)
+    tile = centre_tile(tms_id, image_row(db, "cog1").bbox, zoom)
     expected = xyz_tile(catalog, "cog1", tms_id, tile)
     assert expected[..., 3].mean() > 0.5, "the tile shows the image"
 
@@ -243,7 +243,7 @@ def test_tiles_equal_xyz_tiles_kvp_and_rest(catalog, db, tms_id):
 def test_other_formats(catalog, db, mime, kind):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", "WebMercatorQuad")
-    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1")["bbox"], zoom)
+    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1").bbox, zoom)
     kvp = service.gettile(layer="cog1", tilematrixset="WebMercatorQuad", tilematrix=str(zoom), row=tile.y,
                           column=tile.x, format=mime)
     assert kvp.info()["Content-Type"] == mime and Image.open(io.BytesIO(kvp.read())).format == kind
@@ -279,7 +279,7 @@ def test_time_picks_acquisitions_of_a_collection(catalog, db):
 def test_styles_and_vendor_parameters(catalog, db):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", "WebMercatorQuad")
-    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1")["bbox"], zoom)
+    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1").bbox, zoom)
     kvp = dict(layer="cog1", tilematrixset="WebMercatorQuad", tilematrix=str(zoom), row=tile.y, column=tile.x,
                format="image/png")
     natural = xyz_tile(catalog, "cog1", "WebMercatorQuad", tile, style="natural")
@@ -300,7 +300,7 @@ def test_styles_and_vendor_parameters(catalog, db):
 def test_antimeridian_layer(catalog, db):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "dateline", "WebMercatorQuad") - 2
-    west, south, east, north = image_row(db, "dateline")["bbox"]
+    west, south, east, north = image_row(db, "dateline").bbox
     assert west < 180 < east
     for lon in (179.9, -179.9):  # both sides of the antimeridian
         tile = TMS["WebMercatorQuad"].tile(lon, (south + north) / 2, zoom)
@@ -313,7 +313,7 @@ def test_antimeridian_layer(catalog, db):
 def test_zooms_beyond_the_native_one_are_drawn(catalog, db):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", "WebMercatorQuad") + 2
-    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1")["bbox"], zoom)
+    tile = centre_tile("WebMercatorQuad", image_row(db, "cog1").bbox, zoom)
     url = f"{catalog}/wmts/1.0.0/cog1/default/WebMercatorQuad/{zoom}/{tile.y}/{tile.x}.png"
     assert np.array_equal(rgba(get_ok(url).content), xyz_tile(catalog, "cog1", "WebMercatorQuad", tile))
 
@@ -326,7 +326,7 @@ def pixel_centre(tms_id, tile, i, j):
 
 def rasterio_values(settings, row, tms_id, x, y):
     """The oracle: the stored COG's full-resolution pixel under (x, y), read with rasterio."""
-    with rasterio.open(settings.image_file(row["path"])) as src:
+    with rasterio.open(settings.image_file(row.path)) as src:
         to_image = Transformer.from_crs(TMS[tms_id].rasterio_crs, src.crs, always_xy=True)
         ix, iy = to_image.transform(x, y)
         r, c = src.index(ix, iy, op=math.floor)
@@ -344,7 +344,7 @@ def test_feature_info_values_are_rasterio_values(catalog, db, settings, tms_id):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", tms_id)
     row = image_row(db, "cog1")
-    tile = centre_tile(tms_id, row["bbox"], zoom)
+    tile = centre_tile(tms_id, row.bbox, zoom)
     i, j = 77, 201
     expected, _ = rasterio_values(settings, row, tms_id, *pixel_centre(tms_id, tile, i, j))
     assert any(expected), "a pixel with data"
@@ -352,7 +352,7 @@ def test_feature_info_values_are_rasterio_values(catalog, db, settings, tms_id):
     doc = feature_info(catalog, "cog1", tms_id, zoom, tile, i, j).json()
     (feature,) = doc["features"]
     properties = feature["properties"]
-    names = [band["name"] or f"b{n}" for n, band in enumerate(row["bands"], start=1)]
+    names = [band["name"] or f"b{n}" for n, band in enumerate(row.bands, start=1)]
     assert [properties[name] for name in names] == expected
     assert properties["image_id"] == "cog1" and properties["acquired_at"] == JANUARY_1
     lon, lat = TMS[tms_id].lnglat(*pixel_centre(tms_id, tile, i, j))
@@ -372,8 +372,8 @@ def test_feature_info_of_a_collection_follows_time(catalog, db, settings):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "landsat", "WebMercatorQuad")
     one, two = image_row(db, "cog1"), image_row(db, "cog2")
-    lon, lat = (max(one["bbox"][0], two["bbox"][0]) + min(one["bbox"][2], two["bbox"][2])) / 2, \
-        (max(one["bbox"][1], two["bbox"][1]) + min(one["bbox"][3], two["bbox"][3])) / 2
+    lon, lat = (max(one.bbox[0], two.bbox[0]) + min(one.bbox[2], two.bbox[2])) / 2, \
+        (max(one.bbox[1], two.bbox[1]) + min(one.bbox[3], two.bbox[3])) / 2
     tile = TMS["WebMercatorQuad"].tile(lon, lat, zoom)
     x, y = pixel_centre("WebMercatorQuad", tile, 128, 128)
     for time, row in ((None, two), (JANUARY_20, two), (JANUARY_1, one)):
@@ -381,7 +381,7 @@ def test_feature_info_of_a_collection_follows_time(catalog, db, settings):
         answer = feature_info(catalog, "landsat", "WebMercatorQuad", zoom, tile, 128, 128, **extra)
         (feature,) = answer.json()["features"]
         expected, _ = rasterio_values(settings, row, "WebMercatorQuad", x, y)
-        assert feature["properties"]["image_id"] == row["id"]
+        assert feature["properties"]["image_id"] == row.id
         assert [v for k, v in feature["properties"].items() if k not in
                 ("layer", "image_id", "collection_id", "acquired_at")] == expected
         assert feature["properties"]["collection_id"] == "landsat"
@@ -391,7 +391,7 @@ def test_feature_info_float_values_and_no_data(catalog, db, settings):
     service = WebMapTileService(f"{catalog}/wmts")
     row = image_row(db, "india")
     zoom = native_zoom(service, "india", "WorldCRS84Quad")
-    tile = centre_tile("WorldCRS84Quad", row["bbox"], zoom)
+    tile = centre_tile("WorldCRS84Quad", row.bbox, zoom)
     values = {ij: rasterio_values(settings, row, "WorldCRS84Quad", *pixel_centre("WorldCRS84Quad", tile, *ij))[0][0]
               for ij in ((i, j) for i in range(0, 256, 51) for j in range(0, 256, 51))}
     data = [ij for ij, value in values.items() if not math.isnan(value)]
@@ -403,7 +403,7 @@ def test_feature_info_float_values_and_no_data(catalog, db, settings):
     (feature,) = feature_info(catalog, "india", "WorldCRS84Quad", zoom, tile, *nan[0]).json()["features"]
     assert list(feature["properties"].values())[-1] is None, "NaN is no data: null, not NaN (invalid JSON)"
 
-    west, south, east, north = row["bbox"]
+    west, south, east, north = row.bbox
     outside = TMS["WorldCRS84Quad"].tile(east + 1, north + 1, zoom - 6)
     doc = feature_info(catalog, "india", "WorldCRS84Quad", zoom - 6, outside, 0, 0).json()
     assert doc == {"type": "FeatureCollection", "features": []}
@@ -415,7 +415,7 @@ def test_feature_info_float_values_and_no_data(catalog, db, settings):
 def test_gdal_wmts_driver_reads_the_tiles(catalog, db, tmp_path, tms_id):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "cog1", tms_id)
-    tile = centre_tile(tms_id, image_row(db, "cog1")["bbox"], zoom)
+    tile = centre_tile(tms_id, image_row(db, "cog1").bbox, zoom)
     expected = xyz_tile(catalog, "cog1", tms_id, tile)
     left, _, _, top = TMS[tms_id].xy_bounds(tile)
     opened = f"WMTS:{catalog}/wmts/1.0.0/WMTSCapabilities.xml,layer=cog1,tilematrixset={tms_id},zoom_level={zoom}"
@@ -435,7 +435,7 @@ def test_gdal_wmts_driver_reads_the_tiles(catalog, db, tmp_path, tms_id):
 def test_gdal_reads_a_collection_at_its_default_time(catalog, db, tmp_path):
     service = WebMapTileService(f"{catalog}/wmts")
     zoom = native_zoom(service, "landsat", "WebMercatorQuad")
-    bbox = image_row(db, "cog2")["bbox"]
+    bbox = image_row(db, "cog2").bbox
     tile = centre_tile("WebMercatorQuad", bbox, zoom)
     expected = xyz_tile(catalog, "cog2", "WebMercatorQuad", tile)
     left, _, _, top = TMS["WebMercatorQuad"].xy_bounds(tile)

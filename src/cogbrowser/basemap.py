@@ -121,14 +121,13 @@ class CogBasemap(Basemap):
         except (rasterio.errors.RasterioError, CogbrowserError) as exc:
             raise BasemapError(f"{path.name} cannot be read as a raster ({exc})") from None
         self._path = path
-        self._image = {"bands": info.bands, "nodata": info.nodata, "native_bounds": info.native_bounds,
-                       "resolution": info.resolution, "crs": info.crs_wkt}
-        minzoom, maxzoom = zoom_range(self._image, WEB_MERCATOR_QUAD)
+        self._image = info
+        minzoom, maxzoom = zoom_range(info, WEB_MERCATOR_QUAD)
         west, south, east, north = info.bbox
         super().__init__(path, path.stem, minzoom, maxzoom, (max(west, -180), south, min(east, 180), north), "png", "")
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
-        spec = parse_render_spec({}, [band.get("name") for band in self._image["bands"]])
+        spec = parse_render_spec({}, [band.get("name") for band in self._image.bands])
         rgba = render_layer([self._image], [self._path], spec, WEB_MERCATOR_QUAD.rasterio_crs,
                             tuple(WEB_MERCATOR_QUAD.xy_bounds(x, y, z)), TILE_SIZE, TILE_SIZE)
         return encode(rgba, "png") if rgba[3].any() else None

@@ -324,9 +324,10 @@ def token_list(obj: Context) -> None:
     if not rows:
         click.echo("No tokens (cogbrowser token create NAME makes one).", err=True)
     for row in rows:
-        when = {k: row[k].strftime("%Y-%m-%d %H:%M") if row[k] else "-" for k in ("created_at", "last_used_at")}
-        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
-        click.echo(f"{row['name']}\tcreated {when['created_at']}\tlast used {when['last_used_at']}\t{state}")
+        created = f"{row.created_at:%Y-%m-%d %H:%M}"
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "-"
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(f"{row.name}\tcreated {created}\tlast used {used}\t{state}")
 
 
 @cli.command()

@@ -16,14 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
-import psycopg
 from rasterio.crs import CRS
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.database import Connection, Database
+from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.raster.reader import Area, read_area, read_point, transformer
 from cogbrowser.raster.render import render
@@ -49,29 +51,29 @@ class Layer:
     """
 
     id: str
-    image: dict
-    collection: dict | None
+    image: ImageRecord
+    collection: CollectionRecord | None
     is_collection: bool
-    extent: tuple[float, float, float, float] | None = None
+    extent: BBox | None = None
 
     @property
-    def bbox(self) -> tuple[float, float, float, float]:
+    def bbox(self) -> BBox:
         """The layer's WGS84 box as the catalog stores it (east past 180 across the antimeridian)."""
-        return tuple(self.extent if self.is_collection and self.extent else self.image["bbox"])
+        return self.extent if self.is_collection and self.extent else self.image.bbox
 
     @property
     def presets(self) -> list[dict]:
-        return list(self.collection["presets"]) if self.collection else []
+        return list(self.collection.presets) if self.collection else []
 
     @property
     def band_names(self) -> list[str | None]:
-        return [band.get("name") for band in self.image["bands"]]
+        return self.image.band_names
 
     @property
     def title(self) -> str:
-        if self.is_collection:
-            return self.collection.get("title") or self.id
-        return self.image.get("title") or self.id
+        if self.is_collection and self.collection is not None:
+            return self.collection.title or self.id
+        return self.image.title or self.id
 
     def spec(self, params: Mapping[str, Sequence[str]]) -> RenderSpec:
         """The render parameters (each name → the values given) parsed against this layer."""
@@ -99,19 +101,19 @@ class Layer:
         image = self.image
         bands = ", ".join(str(n) for n in self.band_names if n)
         if self.is_collection:
-            description = (self.collection or {}).get("description") or ""
+            description = self.collection.description if self.collection else ""
             return (f"{description} " if description else "") + (
                 "A mosaic of the collection's images, newest on top; TIME picks acquisitions "
                 f"(default: the newest). Bands: {bands}.")
-        parts = [f"{image['band_count']}-band {image['dtype']} image, {image['width']} x {image['height']} pixels"]
-        if image.get("epsg"):
-            parts.append(f"EPSG:{image['epsg']}")
-        if image.get("acquired_at"):
-            parts.append(f"acquired {utc_iso(image['acquired_at'])}")
-        if image.get("cloud_cover") is not None:
-            parts.append(f"cloud cover {image['cloud_cover']:g} %")
-        if image.get("collection_id"):
-            parts.append(f"collection {image['collection_id']}")
+        parts = [f"{image.band_count}-band {image.dtype} image, {image.width} x {image.height} pixels"]
+        if image.epsg:
+            parts.append(f"EPSG:{image.epsg}")
+        if image.acquired_at:
+            parts.append(f"acquired {utc_iso(image.acquired_at)}")
+        if image.cloud_cover is not None:
+            parts.append(f"cloud cover {image.cloud_cover:g} %")
+        if image.collection_id:
+            parts.append(f"collection {image.collection_id}")
         return "; ".join(parts) + (f". Bands: {bands}." if bands else ".")
 
 
@@ -120,7 +122,7 @@ def utc_iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def find_layer(conn: psycopg.Connection, name: str) -> Layer:
+def find_layer(conn: Connection, name: str) -> Layer:
     """The layer called `name` (an image id first, then a collection id); NotFound if none.
 
     A collection without images is not a layer: there is nothing to draw and no bands to describe.
@@ -129,7 +131,7 @@ def find_layer(conn: psycopg.Connection, name: str) -> Layer:
         raise NotFound(f"no image or collection {name!r} in the catalog")
     image = queries.get_image(conn, name)
     if image is not None:
-        collection = queries.get_collection(conn, image["collection_id"]) if image["collection_id"] else None
+        collection = queries.get_collection(conn, image.collection_id) if image.collection_id else None
         return Layer(name, image, collection, False)
     collection = queries.get_collection(conn, name)
     if collection is None:
@@ -168,26 +170,26 @@ class LayerCache:
         return layer
 
 
-def list_layers(conn: psycopg.Connection) -> list[Layer]:
+def list_layers(conn: Connection) -> list[Layer]:
     """Every layer of the catalog: the collections that have images, then every image."""
     layers = []
     images = queries.search_images(conn, queries.ImageQuery(sort="id", limit=None))
-    collections = {c["id"]: c for c in queries.list_collections(conn)}
-    newest: dict[str, dict] = {}
+    collections = {c.id: c for c in queries.list_collections(conn)}
+    newest: dict[str, ImageRecord] = {}
     for image in images:
-        cid = image["collection_id"]
+        cid = image.collection_id
         if cid and (cid not in newest or _newer(image, newest[cid])):
             newest[cid] = image
     for cid in sorted(newest):
         layers.append(Layer(cid, newest[cid], collections.get(cid), True, queries.collection_extent(conn, cid)))
     for image in images:
-        cid = image["collection_id"]
-        layers.append(Layer(image["id"], image, collections.get(cid) if cid else None, False))
+        cid = image.collection_id
+        layers.append(Layer(image.id, image, collections.get(cid) if cid else None, False))
     return layers
 
 
-def _newer(a: dict, b: dict) -> bool:
-    at, bt = a.get("acquired_at"), b.get("acquired_at")
+def _newer(a: ImageRecord, b: ImageRecord) -> bool:
+    at, bt = a.acquired_at, b.acquired_at
     if at is None:
         return False
     return bt is None or at > bt
@@ -223,23 +225,24 @@ def parse_time_range(text: str | None, parameter: str = "datetime") -> TimeRange
     return values[0], values[1]
 
 
-def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> tuple[float, float, float, float] | None:
-    """`bounds` in `crs` as a lon/lat box (densified edges), or None if it cannot be computed."""
+def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> BBox | None:
+    """`bounds` in `crs` as a lon/lat box (densified edges; across the antimeridian, east past 180),
+    or None if it cannot be computed."""
     crs = CRS.from_user_input(crs)
     if crs.is_geographic and crs.to_epsg() in (4326, None) and abs(bounds[0]) <= 540:
-        box = tuple(float(v) for v in bounds)
+        west, south, east, north = (float(v) for v in bounds)
     else:
         try:
-            box = transformer(crs, WGS84).transform_bounds(*bounds, densify_pts=21)
+            west, south, east, north = transformer(crs, WGS84).transform_bounds(*bounds, densify_pts=21)
         except Exception:
             return None
-    if not all(math.isfinite(v) for v in box):
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
         return None
-    return box
+    return BBox(west, south, east + 360.0 if west > east else east, north)
 
 
 def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence[float],
-                    time: TimeRange = (None, None)) -> list[dict]:
+                    time: TimeRange = (None, None)) -> list[ImageRecord]:
     """The images to draw for `bounds` (in `crs`): the image itself, or the collection's images
     that touch the area within `time`, newest first (the catalog's GiST index does the search;
     only then is a connection taken from the pool)."""
@@ -253,15 +256,26 @@ def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence
             sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
 
 
-def read_image_area(image: dict, image_file: Path, spec: RenderSpec, crs: CRS | str,
+class Drawable(Protocol):
+    """What drawing an image needs besides its file: its bands (names, statistics for the default
+    stretch) and its nodata. A catalog image is one; so is a raster described straight from a file."""
+
+    @property
+    def bands(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def nodata(self) -> float | None: ...
+
+
+def read_image_area(image: Drawable, image_file: Path, spec: RenderSpec, crs: CRS | str,
                     bounds: Sequence[float], width: int, height: int) -> Area:
     """The raw values of `spec.source_bands` of one image over an area, with its validity."""
-    nodata = spec.nodata if spec.nodata is not None else image.get("nodata")
+    nodata = spec.nodata if spec.nodata is not None else image.nodata
     return read_area(image_file, crs, tuple(bounds), width, height, spec.source_bands,
                      resampling=spec.resampling, nodata=nodata)
 
 
-def render_layer(images: Sequence[dict], files: Sequence[Path], spec: RenderSpec, crs: CRS | str,
+def render_layer(images: Sequence[Drawable], files: Sequence[Path], spec: RenderSpec, crs: CRS | str,
                  bounds: Sequence[float], width: int, height: int) -> np.ndarray:
     """RGBA (4, height, width) uint8: each image in turn (newest first) drawn into the pixels still
     empty, stopping once none are. `files` are the images' COG paths, in the same order."""
@@ -273,7 +287,7 @@ def render_layer(images: Sequence[dict], files: Sequence[Path], spec: RenderSpec
             raise InvalidInput(str(exc)) from None
         if not area.valid.any():
             continue
-        drawn = render(area.data, area.valid, spec, image["bands"])
+        drawn = render(area.data, area.valid, spec, image.bands)
         if not rgba[3].any():
             rgba = drawn
         else:
@@ -284,14 +298,14 @@ def render_layer(images: Sequence[dict], files: Sequence[Path], spec: RenderSpec
     return rgba
 
 
-def value_at(images: Sequence[dict], files: Sequence[Path], crs: CRS | str, x: float, y: float,
-             nodata: float | None = None) -> tuple[dict, list[float | None]] | None:
+def value_at(images: Sequence[ImageRecord], files: Sequence[Path], crs: CRS | str, x: float, y: float,
+             nodata: float | None = None) -> tuple[ImageRecord, list[float | None]] | None:
     """The topmost image with data at (x, y) in `crs` and its raw band values, as a map shows it:
     the first of `images` (newest first) whose pixel there is valid, or None where none has data.
     An image that covers the point with nodata is returned only if no other image has data."""
     fallback = None
     for image, path in zip(images, files):
-        values = read_point(path, crs, x, y, nodata if nodata is not None else image.get("nodata"))
+        values = read_point(path, crs, x, y, nodata if nodata is not None else image.nodata)
         if values is None:
             continue
         if any(v is not None for v in values):

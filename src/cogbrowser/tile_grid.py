@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import morecantile
 import numpy as np
 
 from cogbrowser.layers import Layer
+from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.reader import transformer
 
 # Loaded once: morecantile.tms.get() deep-copies its definition on every call (1.7 ms, a fifth of a
@@ -28,7 +30,6 @@ ZOOM_SPAN = 12  # zooms advertised below the native one: coarser ones show the i
 SAMPLES = 5  # points a side at which native_zoom measures the image's pixel size
 EDGE = 1e-9  # a fraction of a tile: a box edge exactly on a tile edge does not reach into the next tile
 
-BBox = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class TileLimits:
     max_col: int
 
 
-def advertised_bounds(layer: Layer) -> BBox:
+def advertised_bounds(layer: Layer) -> Bounds:
     """The layer's WGS84 box as clients are told it: a collection's covers all its images.
 
     The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds
@@ -54,18 +55,31 @@ def advertised_bounds(layer: Layer) -> BBox:
     return west, south, east, north
 
 
-def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
+class PixelGrid(Protocol):
+    """Where an image's pixels lie: a catalog image, or a raster described straight from its file."""
+
+    @property
+    def crs(self) -> str: ...  # WKT
+
+    @property
+    def native_bounds(self) -> tuple[float, float, float, float]: ...
+
+    @property
+    def resolution(self) -> tuple[float, float]: ...
+
+
+def native_zoom(image: PixelGrid, tms: morecantile.TileMatrixSet) -> int:
     """The zoom whose pixels are as fine as the image's where the image is most detailed in the
     TMS's CRS: one pixel step measured at SAMPLES x SAMPLES points across the image, the finest kept.
 
     Not at the centre alone: that may be a point where a pixel has no size in the TMS's CRS (the
     South Pole at the centre of an Antarctic grid) or off the Earth (beside a geostationary disk).
     """
-    left, bottom, right, top = image["native_bounds"]
-    step_x, step_y = image["resolution"]
+    left, bottom, right, top = image.native_bounds
+    step_x, step_y = image.resolution
     xs, ys = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1], np.linspace(bottom, top, SAMPLES + 2)[1:-1])
     xs, ys = xs.ravel(), ys.ravel()
-    to_tms = transformer(image["crs"], tms.rasterio_crs)
+    to_tms = transformer(image.crs, tms.rasterio_crs)
     tx, ty = (np.asarray(v) for v in to_tms.transform(np.concatenate([xs, xs + step_x, xs]),
                                                        np.concatenate([ys, ys, ys + step_y]), errcheck=False))
     n = xs.size
@@ -78,13 +92,13 @@ def native_zoom(image: dict, tms: morecantile.TileMatrixSet) -> int:
     return int(min(tms.maxzoom, max(tms.minzoom, tms.zoom_for_res(float(sizes.min())))))
 
 
-def zoom_range(image: dict, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
+def zoom_range(image: PixelGrid, tms: morecantile.TileMatrixSet) -> tuple[int, int]:
     """The zooms worth drawing the image at: its native zoom and ZOOM_SPAN coarser ones."""
     maxzoom = native_zoom(image, tms)
     return max(tms.minzoom, maxzoom - ZOOM_SPAN), maxzoom
 
 
-def tile_limits(tms: morecantile.TileMatrixSet, bounds: BBox, zoom: int) -> TileLimits:
+def tile_limits(tms: morecantile.TileMatrixSet, bounds: Bounds, zoom: int) -> TileLimits:
     """The tiles of `zoom` that a WGS84 box (west <= east) touches, clamped to the matrix.
 
     Arithmetic on the matrix's origin and tile size, not morecantile's tile(), which recomputes the
@@ -106,7 +120,7 @@ def tile_limits(tms: morecantile.TileMatrixSet, bounds: BBox, zoom: int) -> Tile
                       index(right - origin_x, width, matrix.matrixWidth, -EDGE))
 
 
-def tms_bounds(tms: morecantile.TileMatrixSet, bounds: BBox) -> BBox:
+def tms_bounds(tms: morecantile.TileMatrixSet, bounds: Bounds) -> Bounds:
     """A WGS84 box (west <= east) in the TMS's CRS, clamped to the TMS (Web Mercator stops at 85.05)."""
     limit = _geographic_bounds(tms)
     west, south, east, north = bounds
@@ -117,10 +131,10 @@ def tms_bounds(tms: morecantile.TileMatrixSet, bounds: BBox) -> BBox:
     return left, bottom, right, top
 
 
-_GEOGRAPHIC_BOUNDS: dict[str, BBox] = {}
+_GEOGRAPHIC_BOUNDS: dict[str, Bounds] = {}
 
 
-def _geographic_bounds(tms: morecantile.TileMatrixSet) -> BBox:
+def _geographic_bounds(tms: morecantile.TileMatrixSet) -> Bounds:
     """The TMS's lon/lat bounds, computed once per TMS id (morecantile recomputes them, a densified
     reprojection, on each access)."""
     if tms.id not in _GEOGRAPHIC_BOUNDS:

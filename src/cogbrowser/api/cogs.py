@@ -18,6 +18,7 @@ from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
 from werkzeug.wsgi import wrap_file
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.web.context import services
 from cogbrowser.web.problems import problem
 
@@ -42,7 +43,7 @@ def cog(image_id: str) -> Response:
         row = queries.get_image(conn, image_id)
     if row is None:
         return _with_cors(problem(404, "Not Found", f"no image {image_id!r} in the catalog"))
-    path = services().image_file(row["path"])
+    path = services().image_file(row.path)
     try:
         stat = path.stat()
     except OSError:
@@ -80,10 +81,10 @@ def cog(image_id: str) -> Response:
     return _response(body, 206, headers, f"multipart/byteranges; boundary={boundary}", length)
 
 
-def _etag(row: dict, stat: os.stat_result) -> str:
+def _etag(row: ImageRecord, stat: os.stat_result) -> str:
     """The catalog's sha256 for the files we own; size and mtime for files referenced in place."""
-    if row["managed"]:
-        return row["checksum"][:32]
+    if row.managed:
+        return row.checksum[:32]
     return f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
 
 

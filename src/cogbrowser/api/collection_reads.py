@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -22,8 +23,10 @@ from pydantic import Field
 from rasterio.crs import CRS
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, render_layer, utc_iso
+from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.legend import default_font
 from cogbrowser.raster.outputs import output_names, parse_outputs
 from cogbrowser.raster.reader import transformer
@@ -103,22 +106,22 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
     """Mean, min, max, std and median of the band or expression over `bbox` or `geometry`, for
     each image of the collection that covers the area (at most 200, oldest first)."""
     layer, images = _images(collection_id, query.bbox, query.geometry, query.datetime)
-    shapes_lonlat = parse_geometry(query.geometry) if query.geometry else [rectangle(tuple(query.bbox))]
+    shapes_lonlat = parse_geometry(query.geometry) if query.geometry else [rectangle(query.bbox)]
     params = {k: [v] for k, v in (("expression", query.expression), ("bands", query.bands), ("style", query.style))
               if v}
     points = []
     for image in images:
-        spec = parse_outputs(params or {"bands": ["1"]}, [b.get("name") for b in image["bands"]], layer.presets)
-        names = output_names(spec, [b.get("name") for b in image["bands"]])
+        spec = parse_outputs(params or {"bands": ["1"]}, [b.get("name") for b in image.bands], layer.presets)
+        names = output_names(spec, [b.get("name") for b in image.bands])
         try:
-            shapes = shapes_to_crs(shapes_lonlat, WGS84, CRS.from_wkt(image["crs"]), "the area")
+            shapes = shapes_to_crs(shapes_lonlat, WGS84, CRS.from_wkt(image.crs), "the area")
             result = zonal_statistics(_file(image), spec, shapes, what="the area")
             summaries = result.outputs
         except (OutsideImage, InvalidInput):
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
         for name, summary in zip(names, summaries):
             points.append(TimeSeriesPoint(
-                image_id=image["id"], acquired_at=utc_iso(image["acquired_at"]) if image["acquired_at"] else None,
+                image_id=image.id, acquired_at=utc_iso(image.acquired_at) if image.acquired_at else None,
                 name=name, count=summary["count"], valid_percent=summary["valid_percent"],
                 **{k: summary.get(k) for k in ("mean", "min", "max", "std", "median")}))
     answer = TimeSeries(collection_id=collection_id, points=points)
@@ -146,8 +149,8 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
         frame = Image.fromarray(np.moveaxis(rgba, 0, -1), "RGBA")
         background = Image.new("RGBA", frame.size, (236, 240, 234, 255))
         frame = Image.alpha_composite(background, frame).convert("RGB")
-        if query.label and image["acquired_at"]:
-            _label(frame, image["acquired_at"].strftime("%Y-%m-%d"))
+        if query.label and image.acquired_at:
+            _label(frame, image.acquired_at.strftime("%Y-%m-%d"))
         frames.append(frame)
     if not frames:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data in the bbox "
@@ -161,7 +164,7 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
 
 # ---------------------------------------------------------------- helpers
 
-def _images(collection_id: str, bbox, geometry: str | None, when: str | None) -> tuple[Layer, list[dict]]:
+def _images(collection_id: str, bbox: BBox | None, geometry: str | None, when: str | None) -> tuple[Layer, list[ImageRecord]]:
     """The collection as a layer, and its images covering the area within the dates, oldest first."""
     if bbox is None and geometry is None:
         raise ApiError(400, "Bad Request", "bbox: give the area as bbox or geometry",
@@ -169,7 +172,7 @@ def _images(collection_id: str, bbox, geometry: str | None, when: str | None) ->
     if bbox is not None and geometry is not None:
         raise ApiError(400, "Bad Request", "geometry: give bbox or geometry, not both",
                        errors=[{"field": "geometry", "message": "not with bbox"}])
-    area = tuple(bbox) if bbox is not None else shapes_bounds(parse_geometry(geometry))
+    area = bbox if bbox is not None else BBox(*shapes_bounds(parse_geometry(geometry)))
     start, end = interval(when)
     with services().db.connection() as conn:
         layer = find_layer(conn, collection_id)
@@ -210,5 +213,5 @@ def _csv(answer: TimeSeries) -> str:
     return out.getvalue()
 
 
-def _file(image: dict):
-    return services().image_file(image["path"])
+def _file(image: ImageRecord) -> Path:
+    return services().image_file(image.path)

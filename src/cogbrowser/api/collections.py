@@ -19,8 +19,10 @@ from flask import Blueprint, Response, request, url_for
 from pydantic import Field, StringConstraints, model_validator
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import CollectionRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.delete import delete_images
+from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.render_spec import parse_render_spec
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
@@ -115,8 +117,8 @@ def list_collections() -> CollectionList:
     """Every collection with its image count, extent and time span."""
     with services().db.connection() as conn:
         rows = queries.list_collections(conn)
-        extents = {row["id"]: queries.collection_extent(conn, row["id"]) for row in rows}
-    items = [_collection(row, extents[row["id"]]) for row in rows]
+        extents = {row.id: queries.collection_extent(conn, row.id) for row in rows}
+    items = [_collection(row, extents[row.id]) for row in rows]
     return CollectionList(collections=items, count=len(items))
 
 
@@ -151,7 +153,7 @@ def update_collection(collection_id: str, body: CollectionUpdate) -> Collection:
         if row is None:
             raise NotFound(f"no collection {collection_id!r} in the catalog")
         bands = [band.name for band in body.bands] if body.bands is not None else \
-            [str(band.get("name")) for band in row["bands"] if band.get("name")]
+            [str(band.get("name")) for band in row.bands if band.get("name")]
         if not bands:
             bands = _image_band_names(conn, collection_id)
         _check_presets(body.presets, bands)
@@ -186,22 +188,22 @@ def get_collection_resource(collection_id: str) -> Collection:
         return _collection(rows[0], queries.collection_extent(conn, collection_id))
 
 
-def _collection(row: dict, bbox: tuple | None) -> Collection:
-    cid = row["id"]
+def _collection(row: CollectionRecord, bbox: BBox | None) -> Collection:
+    cid = row.id
     root = request.url_root.rstrip("/")
     links = [Link(href=f"{root}/api/v1/collections/{cid}", rel="self", type="application/json"),
              Link(href=f"{root}/api/v1/images?collections={cid}", rel="items", type="application/json",
                   title="the collection's images"),
              Link(href=f"{root}/stac/collections/{cid}", rel="alternate", type="application/json",
                   title="as a STAC collection")]
-    if row["image_count"]:
+    if row.image_count:
         links.append(Link(href=f"{root}/tiles/{cid}/WebMercatorQuad/tilejson.json", rel="tiles",
                           type="application/json", title="XYZ tiles of the mosaic (TileJSON)"))
     return Collection(
-        id=cid, title=row["title"], description=row["description"], bands=jsonable(row["bands"]),
-        presets=jsonable(row["presets"]), properties=jsonable(row["properties"]), image_count=row["image_count"],
-        extent=Extent(bbox=list(bbox) if bbox else None, start=row["start_datetime"], end=row["end_datetime"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], links=links)
+        id=cid, title=row.title, description=row.description, bands=jsonable(row.bands),
+        presets=jsonable(row.presets), properties=jsonable(row.properties), image_count=row.image_count,
+        extent=Extent(bbox=list(bbox) if bbox else None, start=row.start_datetime, end=row.end_datetime),
+        created_at=row.created_at, updated_at=row.updated_at, links=links)
 
 
 def _check_presets(presets: list[Preset] | None, band_names: list[str]) -> None:
@@ -226,7 +228,7 @@ def _check_presets(presets: list[Preset] | None, band_names: list[str]) -> None:
 
 def _image_band_names(conn, collection_id: str) -> list[str]:
     newest = queries.search_images(conn, queries.ImageQuery(collections=[collection_id], limit=1))
-    return [str(band.get("name") or "") for band in newest[0]["bands"]] if newest else []
+    return [str(band.get("name") or "") for band in newest[0].bands] if newest else []
 
 
 def _dump(items: list | None) -> list | None:

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from flask import Blueprint, Response, request
 from pydantic import Field
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import DetectionRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.detections import create_detections, import_detections
 from cogbrowser.web.context import services
@@ -70,7 +72,7 @@ class DetectionFilters(QueryModel):
         return queries.DetectionQuery(
             image_ids=self.image_ids, target_classes=self.classes, target_names=self.names,
             collections=self.collections, min_score=self.min_score, max_score=self.max_score,
-            bbox=tuple(self.bbox) if self.bbox else None, start=start, end=end, **extra)
+            bbox=self.bbox, start=start, end=end, **extra)
 
 
 class DetectionSearch(DetectionFilters):
@@ -233,7 +235,7 @@ def search_detections(query: DetectionSearch) -> Response:
     page, more = rows[:query.limit], len(rows) > query.limit
     links = [Link(href=request.url, rel="self")]
     if more:
-        links.append(Link(href=url_with("cursor", str(page[-1]["id"])), rel="next"))
+        links.append(Link(href=url_with("cursor", str(page[-1].id)), rel="next"))
     accept = request.accept_mimetypes  # GeoJSON when asked for by name, above plain JSON (not for */*)
     fmt = query.f or ("geojson" if accept.quality(GEOJSON) > accept.quality("application/json") else "json")
     if fmt == "csv":
@@ -322,8 +324,8 @@ def counts(query: CountQuery) -> Counts:
                        errors=[{"field": "split", "message": "same as by"}])
     with services().db.connection() as conn:
         rows = queries.count_detections_by(conn, query.query(limit=None), query.by, query.split, query.limit)
-    return Counts(by=query.by, split=query.split, total=sum(r["count"] for r in rows),
-                  counts=[CountRow(key=_key(r["key"]), split=_key(r.get("split")), count=r["count"]) for r in rows])
+    return Counts(by=query.by, split=query.split, total=sum(r.count for r in rows),
+                  counts=[CountRow(key=_key(r.key), split=_key(r.split), count=r.count) for r in rows])
 
 
 @endpoint(blueprint, "GET", "/api/v1/detections/scores", summary="Histogram of detection scores", tags=TAGS,
@@ -333,7 +335,7 @@ def scores(query: HistogramQuery) -> ScoreHistogram:
         rows = queries.score_histogram(conn, query.query(limit=None), query.bins, query.split)
     histograms: dict[str | None, list[int]] = {}
     for row in rows:
-        histograms.setdefault(_key(row["split"]), [0] * query.bins)[row["bin"]] += row["count"]
+        histograms.setdefault(_key(row.split), [0] * query.bins)[row.bin] += row.count
     edges = [round(i / query.bins, 10) for i in range(query.bins + 1)]
     return ScoreHistogram(edges=edges, histograms=[HistogramRow(split=k, counts=v) for k, v in histograms.items()])
 
@@ -343,7 +345,7 @@ def scores(query: HistogramQuery) -> ScoreHistogram:
 def summary(query: DetectionFilters) -> Summary:
     with services().db.connection() as conn:
         row = queries.detection_summary(conn, query.query(limit=None))
-    return Summary(**row)
+    return Summary(**asdict(row))
 
 
 @endpoint(blueprint, "GET", "/api/v1/detections/sample", summary="A random sample of detections, as points",
@@ -355,33 +357,32 @@ def sample(query: SampleQuery) -> DetectionSample:
     with services().db.connection() as conn:
         matched = queries.count_detections(conn, query.query(limit=None))
         rows = queries.sample_detections(conn, query.query(limit=None), query.size, query.seed)
-    points = [SamplePoint(**row) for row in rows]
+    points = [SamplePoint(**asdict(row)) for row in rows]
     return DetectionSample(matched=matched, count=len(points), sampled=len(points) < matched, seed=query.seed,
                            points=points)
 
 
 # ---------------------------------------------------------------- helpers
 
-def detection_resource(row: dict) -> Detection:
+def detection_resource(row: DetectionRecord) -> Detection:
     root = request.url_root.rstrip("/")
     return Detection(
-        id=row["id"], image_id=row["image_id"], target_class=row["target_class"], target_name=row["target_name"],
-        score=row["score"], detected_at=row["detected_at"], bbox=list(row["bbox"]), geometry=row["geometry"],
-        pixel_bbox=list(row["pixel_bbox"]) if row["pixel_bbox"] else None, area_m2=row["area_m2"],
-        properties=row["properties"],
-        links=[Link(href=f"{root}/api/v1/detections/{row['id']}", rel="self", type="application/json"),
-               Link(href=f"{root}/api/v1/images/{row['image_id']}", rel="image", type="application/json")])
+        id=row.id, image_id=row.image_id, target_class=row.target_class, target_name=row.target_name,
+        score=row.score, detected_at=row.detected_at, bbox=list(row.bbox), geometry=row.geometry,
+        pixel_bbox=list(row.pixel_bbox) if row.pixel_bbox else None, area_m2=row.area_m2, properties=row.properties,
+        links=[Link(href=f"{root}/api/v1/detections/{row.id}", rel="self", type="application/json"),
+               Link(href=f"{root}/api/v1/images/{row.image_id}", rel="image", type="application/json")])
 
 
-def _csv(rows: list[dict]) -> str:
+def _csv(rows: list[DetectionRecord]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        west, south, east, north = row["bbox"]
-        writer.writerow([row["id"], row["image_id"], row["target_class"], row["target_name"] or "",
-                         f"{row['score']:.6g}", row["detected_at"].isoformat() if row["detected_at"] else "",
-                         west, south, east, north, row["area_m2"] if row["area_m2"] is not None else ""])
+        west, south, east, north = row.bbox
+        writer.writerow([row.id, row.image_id, row.target_class, row.target_name or "", f"{row.score:.6g}",
+                         row.detected_at.isoformat() if row.detected_at else "", west, south, east, north,
+                         row.area_m2 if row.area_m2 is not None else ""])
     return out.getvalue()
 
 

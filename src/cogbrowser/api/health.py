@@ -19,4 +19,4 @@ def health():
         summary = queries.catalog_summary(conn)
         version = schema_version(conn)
     return jsonify(status="ok", version=__version__, schema_version=version,
-                   collections=summary["collections"], images=summary["images"], detections=summary["detections"])
+                   collections=summary.collections, images=summary.images, detections=summary.detections)

@@ -18,12 +18,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from affine import Affine
 from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 from rasterio.crs import CRS
 
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
 from cogbrowser.raster.export import Grid, export_geotiff, fit_size, parse_export_grid
@@ -166,7 +168,7 @@ def export(layer: Layer) -> Response:
     fmt = _export_format(request.args.get("format"))
     grid = parse_export_grid(request.args, _extent(image), services().settings.max_image_size)
     epsg = grid.crs.to_epsg()
-    name = f"{image['id']}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{fmt}"
+    name = f"{image.id}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "tif":
         return _geotiff_response(layer, grid, headers)
@@ -187,9 +189,9 @@ def preview(layer: Layer, fmt: str) -> Response:
     max_size = request.args.get("max_size", str(DEFAULT_PREVIEW_SIZE)).strip()
     if not max_size.isdigit() or not 1 <= int(max_size) <= MAX_PREVIEW_SIZE:
         raise InvalidInput(f"max_size: {max_size!r} is not a whole number of pixels in 1..{MAX_PREVIEW_SIZE}")
-    width, height = fit_size(image["width"], image["height"], int(max_size))
+    width, height = fit_size(image.width, image.height, int(max_size))
     spec = layer.spec(_params(*RENDER_PARAMETERS))
-    return rendered_response([image], spec, _extent(image).crs, image["native_bounds"], width, height, fmt)
+    return rendered_response([image], spec, _extent(image).crs, image.native_bounds, width, height, fmt)
 
 
 # ---------------------------------------------------------------- helpers
@@ -218,7 +220,7 @@ def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
             raise InvalidInput(str(exc)) from None
         return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
 
-    key = repr(("export", image["checksum"], request.path, sorted(request.args.items(multi=True))))
+    key = repr(("export", image.checksum, request.path, sorted(request.args.items(multi=True))))
     return cached_response(key, body, "image/tiff", headers)
 
 
@@ -237,19 +239,19 @@ def _params(*names: str) -> dict[str, list[str]]:
     return {name: request.args.getlist(name) for name in names if name in request.args}
 
 
-def _extent(image: dict) -> ImageExtent:
-    return ImageExtent(CRS.from_wkt(image["crs"]), image["epsg"], Affine(*image["transform"]),
-                       tuple(image["native_bounds"]), tuple(image["bbox"]))
+def _extent(image: ImageRecord) -> ImageExtent:
+    return ImageExtent(CRS.from_wkt(image.crs), image.epsg, Affine(*image.transform),
+                       tuple(image.native_bounds), tuple(image.bbox))
 
 
-def _file(image: dict) -> Path:
-    return services().image_file(image["path"])
+def _file(image: ImageRecord) -> Path:
+    return services().image_file(image.path)
 
 
-def _nodata(override: float | None, image: dict) -> float | None:
-    return override if override is not None else image.get("nodata")
+def _nodata(override: float | None, image: ImageRecord) -> float | None:
+    return override if override is not None else image.nodata
 
 
-def _identity(image: dict) -> dict:
-    acquired = image.get("acquired_at")
-    return {"image_id": image["id"], "acquired_at": acquired.isoformat() if acquired else None}
+def _identity(image: ImageRecord) -> dict[str, Any]:
+    acquired = image.acquired_at
+    return {"image_id": image.id, "acquired_at": acquired.isoformat() if acquired else None}

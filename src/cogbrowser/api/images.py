@@ -12,16 +12,21 @@ in image_reads.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, request
 from pydantic import Field, StringConstraints
+from shapely.geometry.base import BaseGeometry
 
 from cogbrowser.api.paging import read_cursor, search_fingerprint, write_cursor
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Connection
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import NotFound
 from cogbrowser.ingest.delete import FileInUse, delete_images
+from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.footprint import geometry_intersects, parse_geojson_geometry
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint, url_with
@@ -130,7 +135,7 @@ def search_images(query: ImageSearch) -> ImageList:
     geometry = parse_geojson_geometry(query.intersects, "intersects") if query.intersects else None
     sort = query.sortby.lstrip("-")
     base = queries.ImageQuery(
-        bbox=tuple(query.bbox) if query.bbox else _geometry_bbox(geometry), start=interval(query.datetime)[0],
+        bbox=query.bbox or _geometry_bbox(geometry), start=interval(query.datetime)[0],
         end=interval(query.datetime)[1], collections=query.collections, ids=query.ids,
         max_cloud_cover=query.max_cloud_cover, with_target_class=query.detection_class, text=query.q, sort=sort,
         descending=query.sortby.startswith("-"), limit=query.limit + 1, after=after)
@@ -141,7 +146,7 @@ def search_images(query: ImageSearch) -> ImageList:
     links = [Link(href=request.url, rel="self", type="application/json")]
     if more:
         last = page[-1]
-        token = write_cursor(filters, query.sortby, last.get(sort), last["id"])
+        token = write_cursor(filters, query.sortby, getattr(last, sort), last.id)
         links.append(Link(href=url_with("cursor", token), rel="next", type="application/json"))
     return ImageList(images=[image_resource(row) for row in page], count=len(page), matched=matched, links=links)
 
@@ -187,9 +192,9 @@ def delete_image(image_id: str) -> Response:
 
 # ---------------------------------------------------------------- the resource
 
-def image_resource(row: dict) -> Image:
+def image_resource(row: ImageRecord) -> Image:
     """A catalog row as the API shows it, with links on the requesting host."""
-    image_id = row["id"]
+    image_id = row.id
     root = request.url_root.rstrip("/")
     links = [
         Link(href=f"{root}/api/v1/images/{image_id}", rel="self", type="application/json"),
@@ -200,21 +205,19 @@ def image_resource(row: dict) -> Image:
         Link(href=f"{root}/wms?SERVICE=WMS&REQUEST=GetCapabilities", rel="wms", type="text/xml",
              title=f"WMS (layer {image_id})"),
         Link(href=f"{root}/api/v1/images/{image_id}/preview.png", rel="thumbnail", type="image/png"),
-        Link(href=f"{root}/stac/collections/{row['collection_id']}/items/{image_id}" if row["collection_id"]
+        Link(href=f"{root}/stac/collections/{row.collection_id}/items/{image_id}" if row.collection_id
              else f"{root}/stac/search?ids={image_id}", rel="alternate", type="application/geo+json",
              title="as a STAC item"),
     ]
     return Image(
-        id=image_id, collection_id=row["collection_id"], title=row["title"], acquired_at=row["acquired_at"],
-        cloud_cover=row["cloud_cover"], epsg=row["epsg"], crs=row["crs"], bbox=list(row["bbox"]),
-        footprint=row["footprint"], native_bounds=list(row["native_bounds"]), width=row["width"],
-        height=row["height"], band_count=row["band_count"], dtype=row["dtype"], nodata=json_number(row["nodata"]),
-        resolution=list(row["resolution"]), transform=list(row["transform"]), overviews=list(row["overviews"]),
-        bands=jsonable(row["bands"]), mask=row["mask"], compression=row["compression"],
-        blocksize=list(row["blocksize"]) if row["blocksize"] else None, size_bytes=row["size_bytes"],
-        checksum=row["checksum"], detection_count=row.get("detection_count") or 0,
-        properties=jsonable(row["properties"]), created_at=row["created_at"], updated_at=row["updated_at"],
-        links=links)
+        id=image_id, collection_id=row.collection_id, title=row.title, acquired_at=row.acquired_at,
+        cloud_cover=row.cloud_cover, epsg=row.epsg, crs=row.crs, bbox=list(row.bbox), footprint=row.footprint,
+        native_bounds=list(row.native_bounds), width=row.width, height=row.height, band_count=row.band_count,
+        dtype=row.dtype, nodata=json_number(row.nodata), resolution=list(row.resolution),
+        transform=list(row.transform), overviews=list(row.overviews), bands=jsonable(row.bands), mask=row.mask,
+        compression=row.compression, blocksize=list(row.blocksize) if row.blocksize else None,
+        size_bytes=row.size_bytes, checksum=row.checksum, detection_count=row.detection_count or 0,
+        properties=jsonable(row.properties), created_at=row.created_at, updated_at=row.updated_at, links=links)
 
 
 def _image_or_404(image_id: str) -> Image:
@@ -228,32 +231,33 @@ def _image_or_404(image_id: str) -> Image:
 
 # ---------------------------------------------------------------- geometry filter
 
-def _geometry_bbox(geometry) -> tuple[float, float, float, float] | None:
-    return tuple(geometry.bounds) if geometry is not None else None
+def _geometry_bbox(geometry: BaseGeometry | None) -> BBox | None:
+    return BBox(*geometry.bounds) if geometry is not None else None
 
 
-def matching_images(conn, base: queries.ImageQuery, geometry, wanted: int) -> list[dict]:
+def matching_images(conn: Connection, base: queries.ImageQuery, geometry: BaseGeometry | None,
+                    wanted: int) -> list[ImageRecord]:
     """Up to `wanted` rows of `base`, keeping (with a geometry) only footprints that touch it: the
     bbox index narrows the candidates, then each footprint is tested, batch after batch. The REST
     search and STAC search share it."""
     if geometry is None:
         return queries.search_images(conn, base)
-    found: list[dict] = []
+    found: list[ImageRecord] = []
     query = base
     while len(found) < wanted:
         batch = queries.search_images(conn, query)
-        found += [row for row in batch if geometry_intersects(row["footprint"], geometry)]
+        found += [row for row in batch if geometry_intersects(row.footprint, geometry)]
         if len(batch) < query.limit:
             break
         last = batch[-1]
-        query = queries.ImageQuery(**{**query.__dict__, "after": (last.get(query.sort), last["id"])})
+        query = replace(query, after=(getattr(last, query.sort), last.id))
     return found[:wanted]
 
 
-def count_matching(conn, base: queries.ImageQuery, geometry) -> int:
+def count_matching(conn: Connection, base: queries.ImageQuery, geometry: BaseGeometry | None) -> int:
     """All rows `matching_images` would find over every page."""
-    everything = queries.ImageQuery(**{**base.__dict__, "limit": None, "after": None})
+    everything = replace(base, limit=None, after=None)
     if geometry is None:
         return queries.count_images(conn, everything)
-    return sum(1 for row in queries.search_images(conn, everything) if geometry_intersects(row["footprint"], geometry))
+    return sum(1 for row in queries.search_images(conn, everything) if geometry_intersects(row.footprint, geometry))
 

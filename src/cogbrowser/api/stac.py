@@ -41,7 +41,10 @@ from cogbrowser import __version__
 from cogbrowser.api.images import count_matching, matching_images
 from cogbrowser.api.paging import read_cursor, search_fingerprint, write_cursor
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Connection
+from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import NotFound
+from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.footprint import parse_geojson_geometry
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint, url_with
@@ -230,7 +233,7 @@ def landing_page() -> Response:
         StacLink(href=f"{root}/api/v1/openapi.json", rel="service-desc",
                  type="application/vnd.oai.openapi+json;version=3.1", title="the API (OpenAPI)"),
         StacLink(href=f"{root}/api/v1/docs", rel="service-doc", type="text/html", title="the API documentation"),
-        *(StacLink(href=f"{root}/stac/collections/{row['id']}", rel="child", type=JSON, title=row["title"])
+        *(StacLink(href=f"{root}/stac/collections/{row.id}", rel="child", type=JSON, title=row.title)
           for row in rows),
     ]
     return _send(LandingPage(id=CATALOG_ID, title="cogbrowser", conforms_to=list(CONFORMS_TO), links=links,
@@ -288,9 +291,9 @@ def item(collection_id: str, item_id: str) -> Response:
     with services().db.connection() as conn:
         found = _collection_row(conn, collection_id)
         row = queries.get_image(conn, item_id)
-        if row is None or row["collection_id"] != collection_id:
+        if row is None or row.collection_id != collection_id:
             raise NotFound(f"no item {item_id!r} in collection {collection_id!r}")
-    return _send(stac_item(row, found["bands"]))
+    return _send(stac_item(row, found.bands))
 
 
 @endpoint(blueprint, "GET", "/stac/search", summary="Search items", tags=TAGS, query=SearchQuery,
@@ -318,21 +321,21 @@ def _item_page(search: SearchQuery | SearchBody, next_link: Callable[[str], Stac
     limit = min(search.limit, MAX_LIMIT)
     start, end = interval(search.datetime)
     base = queries.ImageQuery(
-        bbox=tuple(search.bbox) if search.bbox else (tuple(geometry.bounds) if geometry is not None else None),
+        bbox=search.bbox or (BBox(*geometry.bounds) if geometry is not None else None),
         start=start, end=end, collections=search.collections, ids=search.ids, sort=SORT.lstrip("-"),
         descending=SORT.startswith("-"), limit=limit + 1, after=after)
     with services().db.connection() as conn:
         rows = matching_images(conn, base, geometry, limit + 1)
         matched = count_matching(conn, base, geometry)
-        bands = _collection_bands(conn, {row["collection_id"] for row in rows[:limit]})
+        bands = _collection_bands(conn, {row.collection_id for row in rows[:limit]})
     page = rows[:limit]
     root = _root()
     page_links = [StacLink(href=request.url, rel="self", type=GEOJSON),
                   StacLink(href=f"{root}/stac", rel="root", type=JSON), *links]
     if len(rows) > limit:
         last = page[-1]
-        page_links.append(next_link(write_cursor(fingerprint, SORT, last["acquired_at"], last["id"])))
-    features = [stac_item(row, bands.get(row["collection_id"])) for row in page]
+        page_links.append(next_link(write_cursor(fingerprint, SORT, last.acquired_at, last.id)))
+    features = [stac_item(row, bands.get(row.collection_id or "")) for row in page]
     return _send(ItemCollection(features=features, links=page_links, number_matched=matched,
                                 number_returned=len(features)))
 
@@ -359,17 +362,17 @@ def _next_post(body: SearchBody) -> Callable[[str], StacLink]:
     return link
 
 
-def _collection_bands(conn, collection_ids: set[str | None]) -> dict[str, list[dict]]:
+def _collection_bands(conn: Connection, collection_ids: set[str | None]) -> dict[str, list[dict]]:
     """Band metadata of the collections of a page (common names and wavelengths for eo:bands)."""
     rows = (queries.get_collection(conn, cid) for cid in collection_ids if cid)
-    return {row["id"]: row["bands"] for row in rows if row}
+    return {row.id: row.bands for row in rows if row}
 
 
 # ---------------------------------------------------------------- items
 
-def stac_item(row: dict, collection_bands: list[dict] | None = None) -> Item:
+def stac_item(row: ImageRecord, collection_bands: list[dict] | None = None) -> Item:
     """A catalog image as a STAC item, with links on the requesting host."""
-    image_id, collection_id = row["id"], row["collection_id"]
+    image_id, collection_id = row.id, row.collection_id
     root = _root()
     assets = {
         "data": Asset(href=f"{root}/cogs/{image_id}.tif", type=COG, roles=["data"],
@@ -379,36 +382,36 @@ def stac_item(row: dict, collection_bands: list[dict] | None = None) -> Item:
     }
     return Item(
         stac_extensions=[IDENTIFIERS["projection"], IDENTIFIERS["eo"], IDENTIFIERS["web-map-links"]],
-        id=image_id, collection=collection_id, geometry=row["footprint"], bbox=stac_bbox(row["bbox"]),
+        id=image_id, collection=collection_id, geometry=row.footprint, bbox=stac_bbox(row.bbox),
         properties=_item_properties(row, collection_bands or []), links=_item_links(row), assets=assets)
 
 
-def _item_properties(row: dict, collection_bands: list[dict]) -> dict[str, Any]:
-    properties: dict[str, Any] = {**_item_time(row), "created": _rfc3339(row["created_at"]),
-                                  "updated": _rfc3339(row["updated_at"])}
-    if row["title"]:
-        properties["title"] = row["title"]
-    if row["cloud_cover"] is not None:
-        properties["eo:cloud_cover"] = row["cloud_cover"]
-    properties["eo:bands"] = eo_bands(row["bands"], collection_bands)
-    properties["proj:epsg"] = row["epsg"]
-    if row["epsg"] is None:
-        properties["proj:wkt2"] = row["crs"]
-    properties["proj:shape"] = [row["height"], row["width"]]
-    properties["proj:transform"] = list(row["transform"])
-    properties["proj:bbox"] = list(row["native_bounds"])
+def _item_properties(row: ImageRecord, collection_bands: list[dict]) -> dict[str, Any]:
+    properties: dict[str, Any] = {**_item_time(row), "created": _rfc3339(row.created_at),
+                                  "updated": _rfc3339(row.updated_at)}
+    if row.title:
+        properties["title"] = row.title
+    if row.cloud_cover is not None:
+        properties["eo:cloud_cover"] = row.cloud_cover
+    properties["eo:bands"] = eo_bands(row.bands, collection_bands)
+    properties["proj:epsg"] = row.epsg
+    if row.epsg is None:
+        properties["proj:wkt2"] = row.crs
+    properties["proj:shape"] = [row.height, row.width]
+    properties["proj:transform"] = list(row.transform)
+    properties["proj:bbox"] = list(row.native_bounds)
     return jsonable(properties)
 
 
-def _item_time(row: dict) -> dict[str, str | None]:
+def _item_time(row: ImageRecord) -> dict[str, str | None]:
     """`datetime`, or for an image of unknown acquisition time the interval it lies in (module docstring)."""
-    if row["acquired_at"] is not None:
-        return {"datetime": _rfc3339(row["acquired_at"])}
-    return {"datetime": None, "start_datetime": _rfc3339(UNKNOWN_START), "end_datetime": _rfc3339(row["created_at"])}
+    if row.acquired_at is not None:
+        return {"datetime": _rfc3339(row.acquired_at)}
+    return {"datetime": None, "start_datetime": _rfc3339(UNKNOWN_START), "end_datetime": _rfc3339(row.created_at)}
 
 
-def _item_links(row: dict) -> list[StacLink]:
-    image_id, collection_id = row["id"], row["collection_id"]
+def _item_links(row: ImageRecord) -> list[StacLink]:
+    image_id, collection_id = row.id, row.collection_id
     root = _root()
     links = [StacLink(href=f"{root}/stac", rel="root", type=JSON)]
     if collection_id:
@@ -475,7 +478,7 @@ def _rfc3339(value: datetime) -> str:
 
 # ---------------------------------------------------------------- collections
 
-def _collection_row(conn, collection_id: str) -> dict:
+def _collection_row(conn: Connection, collection_id: str) -> CollectionRecord:
     """The collection with its time span (list_collections), or 404."""
     rows = queries.list_collections(conn, [collection_id])
     if not rows:
@@ -483,13 +486,13 @@ def _collection_row(conn, collection_id: str) -> dict:
     return rows[0]
 
 
-def _collection(conn, row: dict) -> StacCollection:
+def _collection(conn: Connection, row: CollectionRecord) -> StacCollection:
     """A catalog collection as a STAC collection: extent of its images, its bands as a summary."""
-    collection_id = row["id"]
+    collection_id = row.id
     root = _root()
     url = f"{root}/stac/collections/{collection_id}"
     box = queries.collection_extent(conn, collection_id)
-    span = [_rfc3339(row[key]) if row[key] else None for key in ("start_datetime", "end_datetime")]
+    span = [_rfc3339(getattr(row, key)) if getattr(row, key) else None for key in ("start_datetime", "end_datetime")]
     extent = {"spatial": {"bbox": [stac_bbox(box) if box else [-180.0, -90.0, 180.0, 90.0]]},
               "temporal": {"interval": [span]}}
     links = [StacLink(href=url, rel="self", type=JSON), StacLink(href=f"{root}/stac", rel="root", type=JSON),
@@ -500,13 +503,13 @@ def _collection(conn, row: dict) -> StacCollection:
     extensions = [IDENTIFIERS["web-map-links"]] if box else []
     if box:
         links += _map_links(collection_id)
-    bands = [_eo_band(band, band) for band in row["bands"]]
+    bands = [_eo_band(band, band) for band in row.bands]
     if bands:
         extensions.append(IDENTIFIERS["eo"])
-    license_ = (row["properties"] or {}).get("license")
+    license_ = (row.properties or {}).get("license")
     return StacCollection(
-        stac_extensions=extensions, id=collection_id, title=row["title"],
-        description=row["description"] or row["title"],
+        stac_extensions=extensions, id=collection_id, title=row.title,
+        description=row.description or row.title,
         license=license_ if isinstance(license_, str) and license_ else "proprietary", extent=extent,
         summaries={"eo:bands": jsonable(bands)} if bands else None, links=links)
 

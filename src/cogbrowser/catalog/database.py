@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from cogbrowser.catalog.changes import CatalogChanges
@@ -16,6 +18,8 @@ from cogbrowser.config import Settings
 from cogbrowser.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[DictRow]  # a pooled connection: rows come as dicts
 
 
 class Database:
@@ -34,7 +38,7 @@ class Database:
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {_one_line(exc)}") from exc
-        self.pool = ConnectionPool(
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False,
             # prepare_threshold=None: no server-side prepared statements. Their generic plans guess a
             # time range's selectivity and picked a full-table plan for year-long detection counts
@@ -68,9 +72,11 @@ class Database:
                 embedded.stop()
             raise
 
-    def connection(self):
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
         """A pooled connection (autocommit; use `with conn.transaction():` for atomic work)."""
-        return self.pool.connection()
+        with self.pool.connection() as conn:
+            yield conn
 
     @property
     def changes(self) -> CatalogChanges:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -22,7 +23,7 @@ def available_migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def migrate(conn: psycopg.Connection) -> list[int]:
+def migrate(conn: psycopg.Connection[Any]) -> list[int]:
     """Apply the migrations this database lacks; return the versions applied."""
     applied_now: list[int] = []
     cur = conn.cursor(row_factory=tuple_row)
@@ -42,6 +43,6 @@ def migrate(conn: psycopg.Connection) -> list[int]:
     return applied_now
 
 
-def schema_version(conn: psycopg.Connection) -> int:
+def schema_version(conn: psycopg.Connection[Any]) -> int:
     row = conn.cursor(row_factory=tuple_row).execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0

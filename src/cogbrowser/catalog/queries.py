@@ -3,24 +3,37 @@
 The REST API, STAC, WMS/WMTS capabilities, the UI and the CLI all read and write the catalog
 through these functions, so there is one definition of "images in this bbox" and of every filter.
 
-Boxes: WGS84 `box` values whose east edge may exceed 180 (antimeridian). A request bbox is tested
-as given and shifted by +-360 degrees, so a query on either side of the antimeridian finds them.
+Rows come back as the typed records of records.py. Boxes: WGS84 `box` values whose east edge may
+exceed 180 (antimeridian), as BBox keeps them. A request bbox is tested as given and shifted by
++-360 degrees, so a query on either side of the antimeridian finds them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-BBox = tuple[float, float, float, float]
+from cogbrowser.catalog.database import Connection
+from cogbrowser.catalog.records import (
+    CatalogSummary,
+    CollectionRecord,
+    DetectionPoint,
+    DetectionRecord,
+    DetectionSummary,
+    GroupCount,
+    ImageFile,
+    ImageGeoRef,
+    ImageRecord,
+    ScoreBin,
+    TokenRecord,
+)
+from cogbrowser.raster.bbox import BBox
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the CHECK on images.id and collections.id
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # the CHECK on api_tokens.name
@@ -28,31 +41,14 @@ IMAGE_SORTS = {"acquired_at": "acquired_at", "cloud_cover": "cloud_cover", "id":
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _box_sql(bbox: BBox) -> tuple[str, list[float]]:
-    west, south, east, north = bbox
-    return "box(point(%s, %s), point(%s, %s))", [west, south, east, north]
-
-
 def bbox_condition(column: str, bbox: BBox) -> tuple[sql.Composable, list[float]]:
-    """`column && bbox` across the antimeridian. A bbox with west > east crosses it (as in STAC)."""
-    west, south, east, north = bbox
-    if west > east:
-        east += 360.0
-    parts, params = [], []
+    """`column && bbox` across the antimeridian: the box as given and shifted by +-360 degrees."""
+    parts: list[sql.Composable] = []
+    params: list[float] = []
     for shift in (0.0, 360.0, -360.0):
-        text, values = _box_sql((west + shift, south, east + shift, north))
-        parts.append(sql.SQL("{} && " + text).format(sql.Identifier(column)))
-        params += values
+        parts.append(sql.SQL("{} && box(point(%s, %s), point(%s, %s))").format(sql.Identifier(column)))
+        params += bbox.shifted(shift)
     return sql.SQL("(") + sql.SQL(" OR ").join(parts) + sql.SQL(")"), params
-
-
-def stored_bbox(row_box: Any) -> BBox | None:
-    """A `box` column value (psycopg returns its text form) as (west, south, east, north)."""
-    if row_box is None:
-        return None
-    numbers = [float(v) for v in str(row_box).replace("(", "").replace(")", "").split(",")]
-    x1, y1, x2, y2 = numbers
-    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
 class _Where:
@@ -79,11 +75,11 @@ class _Where:
 
 
 # -- collections ----------------------------------------------------------------------------
-def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str | None = None,
+def upsert_collection(conn: Connection, collection_id: str, title: str | None = None,
                       description: str | None = None, bands: list | None = None, presets: list | None = None,
-                      properties: dict | None = None) -> dict:
+                      properties: dict | None = None) -> CollectionRecord:
     """Create a collection, or update the fields given for an existing one."""
-    return conn.execute(
+    row = conn.execute(
         """
         INSERT INTO collections (id, title, description, bands, presets, properties)
         VALUES (%(id)s, coalesce(%(title)s::text, %(id)s), coalesce(%(description)s::text, ''),
@@ -103,9 +99,10 @@ def upsert_collection(conn: psycopg.Connection, collection_id: str, title: str |
          "presets": Jsonb(presets) if presets is not None else None,
          "properties": Jsonb(properties) if properties is not None else None},
     ).fetchone()
+    return CollectionRecord.from_row(row)
 
 
-def ensure_collection(conn: psycopg.Connection, collection_id: str) -> None:
+def ensure_collection(conn: Connection, collection_id: str) -> None:
     """Create a bare collection (title = id) unless it exists; ingest --collection uses it."""
     conn.execute("INSERT INTO collections (id, title) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                  (collection_id, collection_id))
@@ -116,15 +113,16 @@ def valid_id(text: str) -> bool:
     return bool(ID_PATTERN.match(text))
 
 
-def get_collection(conn: psycopg.Connection, collection_id: str) -> dict | None:
+def get_collection(conn: Connection, collection_id: str) -> CollectionRecord | None:
     if not valid_id(collection_id):
         return None
-    return conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
+    row = conn.execute("SELECT * FROM collections WHERE id = %s", (collection_id,)).fetchone()
+    return CollectionRecord.from_row(row) if row else None
 
 
-def list_collections(conn: psycopg.Connection, ids: Sequence[str] | None = None) -> list[dict]:
+def list_collections(conn: Connection, ids: Sequence[str] | None = None) -> list[CollectionRecord]:
     """Collections (all, or those of `ids`) with their image count and time span."""
-    return conn.execute(
+    rows = conn.execute(
         """
         SELECT c.*, count(i.id) AS image_count, min(i.acquired_at) AS start_datetime,
                max(i.acquired_at) AS end_datetime
@@ -133,27 +131,28 @@ def list_collections(conn: psycopg.Connection, ids: Sequence[str] | None = None)
         GROUP BY c.id ORDER BY c.id
         """, {"ids": list(ids) if ids is not None else None}
     ).fetchall()
+    return [CollectionRecord.from_row(row) for row in rows]
 
 
-def collection_image_ids(conn: psycopg.Connection, collection_id: str) -> list[str]:
+def collection_image_ids(conn: Connection, collection_id: str) -> list[str]:
     return [r["id"] for r in conn.execute("SELECT id FROM images WHERE collection_id = %s ORDER BY id",
                                           (collection_id,))]
 
 
-def delete_collection(conn: psycopg.Connection, collection_id: str) -> bool:
+def delete_collection(conn: Connection, collection_id: str) -> bool:
     """Delete an empty collection (the foreign key refuses one with images)."""
     return conn.execute("DELETE FROM collections WHERE id = %s RETURNING id", (collection_id,)).fetchone() is not None
 
 
-def collection_extent(conn: psycopg.Connection, collection_id: str) -> BBox | None:
+def collection_extent(conn: Connection, collection_id: str) -> BBox | None:
     """The WGS84 box around all of a collection's images (stored form), or None when it is empty."""
     row = conn.execute(
         "SELECT min((bbox[1])[0]) AS w, min((bbox[1])[1]) AS s, max((bbox[0])[0]) AS e, max((bbox[0])[1]) AS n"
         " FROM images WHERE collection_id = %s", (collection_id,)).fetchone()
-    return None if row["w"] is None else (row["w"], row["s"], row["e"], row["n"])
+    return None if row["w"] is None else BBox(row["w"], row["s"], row["e"], row["n"])
 
 
-def collection_dates(conn: psycopg.Connection, collection_id: str) -> list[datetime]:
+def collection_dates(conn: Connection, collection_id: str) -> list[datetime]:
     """Distinct acquisition times of a collection's images, oldest first (the TIME dimension)."""
     rows = conn.execute(
         "SELECT DISTINCT acquired_at FROM images WHERE collection_id = %s AND acquired_at IS NOT NULL "
@@ -163,18 +162,19 @@ def collection_dates(conn: psycopg.Connection, collection_id: str) -> list[datet
 
 
 # -- images ---------------------------------------------------------------------------------
-def image_id_taken(conn: psycopg.Connection, image_id: str) -> bool:
+def image_id_taken(conn: Connection, image_id: str) -> bool:
     return conn.execute("SELECT 1 FROM images WHERE id = %s", (image_id,)).fetchone() is not None
 
 
-def find_image_by_checksum(conn: psycopg.Connection, checksum: str) -> dict | None:
+def find_image_by_checksum(conn: Connection, checksum: str) -> ImageFile | None:
     """The image whose source file, or stored COG, has this sha256."""
-    return conn.execute(
-        "SELECT id, path FROM images WHERE source_checksum = %s OR checksum = %s LIMIT 1", (checksum, checksum)
+    row = conn.execute(
+        "SELECT id, path, managed FROM images WHERE source_checksum = %s OR checksum = %s LIMIT 1", (checksum, checksum)
     ).fetchone()
+    return ImageFile(**row) if row else None
 
 
-def insert_image(conn: psycopg.Connection, record: dict) -> None:
+def insert_image(conn: Connection, record: dict) -> None:
     """Insert one image row. `record` has the columns of `images` (bbox as a 4-tuple)."""
     west, south, east, north = record["bbox"]
     values = dict(record)
@@ -201,29 +201,20 @@ def insert_image(conn: psycopg.Connection, record: dict) -> None:
     )
 
 
-def get_image(conn: psycopg.Connection, image_id: str) -> dict | None:
+def get_image(conn: Connection, image_id: str) -> ImageRecord | None:
     if not valid_id(image_id):
         return None
     row = conn.execute("SELECT * FROM images WHERE id = %s", (image_id,)).fetchone()
-    return _image_row(row) if row else None
+    return ImageRecord.from_row(row) if row else None
 
 
-def _image_row(row: dict) -> dict:
-    row = dict(row)
-    row["bbox"] = stored_bbox(row.get("bbox"))
-    if "nodata" in row:
-        row["nodata_is_nan"] = row["nodata"] is not None and math.isnan(row["nodata"])
-    return row
+def delete_image(conn: Connection, image_id: str) -> ImageFile | None:
+    """Delete an image row (its detections go with it); returns where its file was."""
+    row = conn.execute("DELETE FROM images WHERE id = %s RETURNING id, path, managed", (image_id,)).fetchone()
+    return ImageFile(**row) if row else None
 
 
-def delete_image(conn: psycopg.Connection, image_id: str) -> dict | None:
-    """Delete an image row (its detections go with it); returns the deleted row's path info."""
-    return conn.execute(
-        "DELETE FROM images WHERE id = %s RETURNING id, path, managed", (image_id,)
-    ).fetchone()
-
-
-def managed_paths(conn: psycopg.Connection) -> set[str]:
+def managed_paths(conn: Connection) -> set[str]:
     """Relative paths of the COGs the catalog owns (to find files left without a row)."""
     return {r["path"] for r in conn.execute("SELECT path FROM images WHERE managed")}
 
@@ -279,7 +270,7 @@ def _keyset(where: _Where, q: ImageQuery) -> None:
                   value, value, last_id)
 
 
-def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
+def search_images(conn: Connection, q: ImageQuery) -> list[ImageRecord]:
     """Images matching every filter of `q`, sorted and paginated (ties broken by id)."""
     where, params = _image_where(q)
     order = sql.Identifier(IMAGE_SORTS[q.sort])
@@ -290,13 +281,13 @@ def search_images(conn: psycopg.Connection, q: ImageQuery) -> list[dict]:
         "FROM images i WHERE {where} ORDER BY i.{order} {direction}{tiebreak} LIMIT %s OFFSET %s"
     ).format(where=where, order=order, direction=direction, tiebreak=tiebreak)
     rows = conn.execute(query, [*params, q.limit, q.offset]).fetchall()
-    return [_image_row(r) for r in rows]
+    return [ImageRecord.from_row(r) for r in rows]
 
 
 IMAGE_UPDATABLE = ("title", "collection_id", "acquired_at", "cloud_cover", "properties")
 
 
-def update_image(conn: psycopg.Connection, image_id: str, changes: dict) -> None:
+def update_image(conn: Connection, image_id: str, changes: dict) -> None:
     """Set the given metadata columns (keys of IMAGE_UPDATABLE) of one image."""
     unknown = set(changes) - set(IMAGE_UPDATABLE)
     if unknown:
@@ -307,7 +298,7 @@ def update_image(conn: psycopg.Connection, image_id: str, changes: dict) -> None
         assignments, sql.Placeholder("image_id")), {**values, "image_id": image_id})
 
 
-def count_images(conn: psycopg.Connection, q: ImageQuery | None = None) -> int:
+def count_images(conn: Connection, q: ImageQuery | None = None) -> int:
     where, params = _image_where(q or ImageQuery())
     row = conn.execute(sql.SQL("SELECT count(*) AS n FROM images i WHERE {}").format(where), params).fetchone()
     return int(row["n"])
@@ -318,7 +309,7 @@ DETECTION_COLUMNS = ("image_id", "target_class", "target_name", "score", "geomet
                      "bbox_n", "pixel_bbox", "area_m2", "detected_at", "properties")
 
 
-def insert_detections(conn: psycopg.Connection, rows: Iterable[dict], returning_ids: bool = False) -> int | list[int]:
+def insert_detections(conn: Connection, rows: Iterable[dict], returning_ids: bool = False) -> int | list[int]:
     """Bulk-insert detections with COPY into a staging table (fast for millions); returns the count
     (or, with `returning_ids`, the new ids in the order of `rows`).
 
@@ -396,15 +387,13 @@ def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
     return where.composed()
 
 
-def search_detections(conn: psycopg.Connection, q: DetectionQuery) -> list[dict]:
+def search_detections(conn: Connection, q: DetectionQuery) -> list[DetectionRecord]:
     where, params = _detection_where(q)
     rows = conn.execute(
         sql.SQL("SELECT d.* FROM detections d WHERE {} ORDER BY d.id LIMIT %s OFFSET %s").format(where),
         [*params, q.limit, q.offset],
     ).fetchall()
-    for row in rows:
-        row["bbox"] = stored_bbox(row["bbox"])
-    return rows
+    return [DetectionRecord.from_row(row) for row in rows]
 
 
 DETECTION_GROUPS = {"class": "d.target_class", "name": "d.target_name", "image": "d.image_id",
@@ -412,8 +401,8 @@ DETECTION_GROUPS = {"class": "d.target_class", "name": "d.target_name", "image":
                     "collection": "(SELECT collection_id FROM images WHERE id = d.image_id)"}
 
 
-def count_detections_by(conn: psycopg.Connection, q: DetectionQuery, group: str, split: str | None = None,
-                        limit: int | None = None) -> list[dict]:
+def count_detections_by(conn: Connection, q: DetectionQuery, group: str, split: str | None = None,
+                        limit: int | None = None) -> list[GroupCount]:
     """Detection counts grouped by one key of DETECTION_GROUPS (`key`), and optionally split by a
     second (`split`, e.g. by day split by class for a stacked bar); largest groups first."""
     for name in filter(None, (group, split)):
@@ -432,10 +421,11 @@ def count_detections_by(conn: psycopg.Connection, q: DetectionQuery, group: str,
         query = sql.SQL("SELECT {key} AS key, {split} AS split, count(*) AS count FROM detections d WHERE {where} "
                         "GROUP BY 1, 2 ORDER BY {order} LIMIT %s").format(
                             key=key, split=sql.SQL(DETECTION_GROUPS[split]), where=where, order=order)
-    return conn.execute(query, [*params, limit]).fetchall()
+    return [GroupCount(**row) for row in conn.execute(query, [*params, limit]).fetchall()]
 
 
-def score_histogram(conn: psycopg.Connection, q: DetectionQuery, bins: int, split: str | None = None) -> list[dict]:
+def score_histogram(conn: Connection, q: DetectionQuery, bins: int,
+                    split: str | None = None) -> list[ScoreBin]:
     """Counts of scores in `bins` equal bins over 0..1 (`bin` 0..bins-1), optionally per `split` group."""
     if split is not None and split not in DETECTION_GROUPS:
         raise ValueError(f"unknown grouping {split!r}; use one of {', '.join(DETECTION_GROUPS)}")
@@ -444,45 +434,45 @@ def score_histogram(conn: psycopg.Connection, q: DetectionQuery, bins: int, spli
     query = sql.SQL("SELECT least(width_bucket(d.score, 0, 1, %s), %s) - 1 AS bin, {split} AS split, "
                     "count(*) AS count FROM detections d WHERE {where} GROUP BY 1, 2 ORDER BY 2, 1"
                     ).format(split=split_sql, where=where)
-    return conn.execute(query, [bins, bins, *params]).fetchall()
+    return [ScoreBin(**row) for row in conn.execute(query, [bins, bins, *params]).fetchall()]
 
 
-def detection_summary(conn: psycopg.Connection, q: DetectionQuery) -> dict:
+def detection_summary(conn: Connection, q: DetectionQuery) -> DetectionSummary:
     """Totals of a selection: detections, images, classes, names, time span, score statistics."""
     where, params = _detection_where(q)
-    return conn.execute(sql.SQL(
+    return DetectionSummary(**conn.execute(sql.SQL(
         "SELECT count(*) AS detections, count(DISTINCT d.image_id) AS images, "
         "count(DISTINCT d.target_class) AS classes, count(DISTINCT d.target_name) AS names, "
         "min(d.detected_at) AS first, max(d.detected_at) AS last, avg(d.score) AS mean_score, "
         "min(d.score) AS min_score, max(d.score) AS max_score FROM detections d WHERE {}").format(where),
-        params).fetchone()
+        params).fetchone())
 
 
-def delete_detections(conn: psycopg.Connection, ids: Sequence[int]) -> int:
+def delete_detections(conn: Connection, ids: Sequence[int]) -> int:
     return conn.execute("DELETE FROM detections WHERE id = ANY(%s)", (list(ids),)).rowcount
 
 
-def catalog_summary(conn: psycopg.Connection) -> dict:
+def catalog_summary(conn: Connection) -> CatalogSummary:
     """Counts for a status line: collections, images, detections, and the time span."""
-    return conn.execute(
+    return CatalogSummary(**conn.execute(
         "SELECT (SELECT count(*) FROM collections) AS collections, (SELECT count(*) FROM images) AS images,"
         " (SELECT count(*) FROM detections) AS detections,"
         " (SELECT min(acquired_at) FROM images) AS first_acquired, (SELECT max(acquired_at) FROM images) AS last_acquired"
-    ).fetchone()
+    ).fetchone())
 
 
-def image_geo_refs(conn: psycopg.Connection, image_ids: Sequence[str]) -> dict[str, dict]:
+def image_geo_refs(conn: Connection, image_ids: Sequence[str]) -> dict[str, ImageGeoRef]:
     """What detections import needs of each image: CRS, transform, size, acquisition time."""
     rows = conn.execute(
         "SELECT id, crs, transform, width, height, acquired_at FROM images WHERE id = ANY(%s)", (list(image_ids),)
     ).fetchall()
-    return {r["id"]: r for r in rows}
+    return {r["id"]: ImageGeoRef(**{**r, "transform": tuple(r["transform"])}) for r in rows}
 
 
 # -- API tokens -----------------------------------------------------------------------------
-def create_token(conn: psycopg.Connection, name: str, token_hash: str) -> dict | None:
-    """Store a new token's hash under `name` (a revoked token of that name is replaced); None when
-    an active token already has the name."""
+def create_token(conn: Connection, name: str, token_hash: str) -> datetime | None:
+    """Store a new token's hash under `name` (a revoked token of that name is replaced); when it was
+    created, or None when an active token already has the name."""
     row = conn.execute(
         """
         INSERT INTO api_tokens (name, token_hash) VALUES (%s, %s)
@@ -491,40 +481,41 @@ def create_token(conn: psycopg.Connection, name: str, token_hash: str) -> dict |
         WHERE api_tokens.revoked_at IS NOT NULL
         RETURNING name, created_at
         """, (name, token_hash)).fetchone()
-    return row
+    return row["created_at"] if row else None
 
 
-def revoke_token(conn: psycopg.Connection, name: str) -> bool:
+def revoke_token(conn: Connection, name: str) -> bool:
     """Revoke the active token called `name`; False when there is none."""
     row = conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL "
                        "RETURNING name", (name,)).fetchone()
     return row is not None
 
 
-def list_tokens(conn: psycopg.Connection) -> list[dict]:
-    return conn.execute("SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name").fetchall()
+def list_tokens(conn: Connection) -> list[TokenRecord]:
+    rows = conn.execute("SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY name").fetchall()
+    return [TokenRecord(**row) for row in rows]
 
 
-def active_token_name(conn: psycopg.Connection, token_hash: str) -> str | None:
+def active_token_name(conn: Connection, token_hash: str) -> str | None:
     """The name of the active (not revoked) token with this hash, or None."""
     row = conn.execute("SELECT name FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
                        (token_hash,)).fetchone()
     return row["name"] if row else None
 
 
-def touch_token(conn: psycopg.Connection, name: str) -> None:
+def touch_token(conn: Connection, name: str) -> None:
     conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE name = %s", (name,))
 
 
 # -- detection samples (the dashboard's scatter plot) ---------------------------------------
-def count_detections(conn: psycopg.Connection, q: DetectionQuery) -> int:
+def count_detections(conn: Connection, q: DetectionQuery) -> int:
     """How many detections the filters of `q` select (its limit and paging are ignored)."""
     where, params = _detection_where(q)
     return int(conn.execute(sql.SQL("SELECT count(*) AS n FROM detections d WHERE {}").format(where),
                             params).fetchone()["n"])
 
 
-def sample_detections(conn: psycopg.Connection, q: DetectionQuery, size: int, seed: int = 0) -> list[dict]:
+def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int = 0) -> list[DetectionPoint]:
     """At most `size` of the selected detections, picked at random but repeatably: ordered by a hash
     of the id salted with `seed`, so the same filters and seed give the same points (a link reopens
     the same scatter) and a narrower filter keeps the points it still selects. One pass over the
@@ -539,7 +530,5 @@ def sample_detections(conn: psycopg.Connection, q: DetectionQuery, size: int, se
         "SELECT d.id FROM detections d WHERE {} ORDER BY hashint8extended(d.id, %s), d.id LIMIT %s) "
         "ORDER BY d.id").format(where)
     rows = conn.execute(query, [*params, seed, size]).fetchall()
-    for row in rows:
-        if row["lon"] > 180:  # a box across the antimeridian keeps its east edge past 180
-            row["lon"] -= 360.0
-    return rows
+    # a box across the antimeridian keeps its east edge past 180: its centre may be past 180 too
+    return [DetectionPoint(**{**row, "lon": row["lon"] - 360.0 if row["lon"] > 180 else row["lon"]}) for row in rows]

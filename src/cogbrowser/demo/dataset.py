@@ -247,8 +247,8 @@ def _remove_images(db: Database, settings: Settings, where: str, params: tuple) 
         rows = conn.execute(f"SELECT id FROM images WHERE {where}", params).fetchall()
         for row in rows:
             deleted = queries.delete_image(conn, row["id"])
-            if deleted and deleted["managed"]:
-                (settings.data_dir / deleted["path"]).unlink(missing_ok=True)
+            if deleted and deleted.managed:
+                (settings.data_dir / deleted.path).unlink(missing_ok=True)
             removed += 1
     return removed
 

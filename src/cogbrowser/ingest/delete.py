@@ -42,11 +42,11 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
                 row = queries.delete_image(conn, image_id)
                 if row is None:
                     continue
-                deleted.append(row["id"])
-                if row["managed"]:
-                    source = settings.image_file(row["path"])
+                deleted.append(row.id)
+                if row.managed:
+                    source = settings.image_file(row.path)
                     if source.exists():
-                        aside = settings.tmp_dir / f"{DELETING_PREFIX}{uuid.uuid4().hex}--{row['id']}.tif"
+                        aside = settings.tmp_dir / f"{DELETING_PREFIX}{uuid.uuid4().hex}--{row.id}.tif"
                         try:
                             os.replace(source, aside)
                         except PermissionError as exc:
@@ -72,9 +72,9 @@ def restore_interrupted(db: Database, settings: Settings, leftover: Path) -> boo
     image_id = leftover.stem.split("--", 1)[1]
     with db.connection() as conn:
         row = queries.get_image(conn, image_id)
-    if row is None or not row["managed"]:
+    if row is None or not row.managed:
         return False
-    target = settings.image_file(row["path"])
+    target = settings.image_file(row.path)
     if target.exists():
         return False
     os.replace(leftover, target)

@@ -17,10 +17,11 @@ from typing import Any, Iterator
 import numpy as np
 import psycopg
 from affine import Affine
-from pyproj import Geod
+from pyproj import CRS, Geod, Transformer
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.database import Connection, Database
+from cogbrowser.catalog.records import ImageGeoRef
 from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.footprint import bbox_polygon, ring_bbox, to_wgs84_transformer
 from cogbrowser.raster.metadata import parse_datetime
@@ -200,7 +201,7 @@ def _validate(row: dict, images: "_ImageCache", default_image_id: str | None) ->
     score = _number(row.get("score"), "score")
     if not 0 <= score <= 1:
         raise _RowError(f"score {score:g} is outside 0..1")
-    detected_at = image["acquired_at"]
+    detected_at = image.ref.acquired_at
     if row.get("detected_at") not in (None, ""):
         detected_at = parse_datetime(str(row["detected_at"]))
         if detected_at is None:
@@ -218,7 +219,7 @@ def _validate(row: dict, images: "_ImageCache", default_image_id: str | None) ->
     }
 
 
-def _geometry(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]:
+def _geometry(row: dict, image: _PlacedImage) -> tuple[dict, tuple, tuple | None]:
     if "__geometry__" in row:
         geometry = row["__geometry__"]
         if geometry is None and all(row.get(c) not in (None, "") for c in PIXEL_COLUMNS):
@@ -231,7 +232,7 @@ def _geometry(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]:
     raise _RowError("no box: fill lon_min, lat_min, lon_max, lat_max or px_min, py_min, px_max, py_max")
 
 
-def _from_lonlat_box(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]:
+def _from_lonlat_box(row: dict, image: _PlacedImage) -> tuple[dict, tuple, tuple | None]:
     west, south, east, north = (_number(row[c], c) for c in LONLAT_COLUMNS)
     for name, value, limit in (("lon_min", west, 180), ("lon_max", east, 180), ("lat_min", south, 90),
                                ("lat_max", north, 90)):
@@ -245,20 +246,20 @@ def _from_lonlat_box(row: dict, image: dict) -> tuple[dict, tuple, tuple | None]
     return bbox_polygon(stored), stored, _to_pixels(stored, image)
 
 
-def _from_pixels(row: dict, image: dict) -> tuple[dict, tuple, tuple]:
+def _from_pixels(row: dict, image: _PlacedImage) -> tuple[dict, tuple, tuple]:
     px_min, py_min, px_max, py_max = (_number(row[c], c) for c in PIXEL_COLUMNS)
     if px_min >= px_max or py_min >= py_max:
         raise _RowError("pixel box is empty or inverted (need px_min < px_max and py_min < py_max)")
-    if px_min < 0 or py_min < 0 or px_max > image["width"] or py_max > image["height"]:
+    if px_min < 0 or py_min < 0 or px_max > image.ref.width or py_max > image.ref.height:
         raise _RowError(f"pixel box ({px_min:g}, {py_min:g}, {px_max:g}, {py_max:g}) is outside the image "
-                        f"({image['width']} x {image['height']} pixels)")
+                        f"({image.ref.width} x {image.ref.height} pixels)")
     t = np.linspace(0.0, 1.0, 5)[:-1]
     cols = np.concatenate([px_min + t * (px_max - px_min), np.full(4, px_max), px_max - t * (px_max - px_min),
                            np.full(4, px_min)])
     rows = np.concatenate([np.full(4, py_min), py_min + t * (py_max - py_min), np.full(4, py_max),
                            py_max - t * (py_max - py_min)])
-    xs, ys = image["affine"] @ (cols, rows)
-    lon, lat = image["to_wgs84"].transform(xs, ys)
+    xs, ys = image.affine @ (cols, rows)
+    lon, lat = image.to_wgs84.transform(xs, ys)
     ring = [[round(float(x), 8), round(float(y), 8)] for x, y in zip(lon, lat)]
     if not all(math.isfinite(v) for point in ring for v in point):
         raise _RowError("pixel box does not land on the Earth")
@@ -268,7 +269,7 @@ def _from_pixels(row: dict, image: dict) -> tuple[dict, tuple, tuple]:
     return geometry, bbox, (px_min, py_min, px_max, py_max)
 
 
-def _from_geojson(geometry: Any, image: dict) -> tuple[dict, tuple, tuple | None]:
+def _from_geojson(geometry: Any, image: _PlacedImage) -> tuple[dict, tuple, tuple | None]:
     if not isinstance(geometry, dict):
         raise _RowError("geometry is missing")
     kind, coordinates = geometry.get("type"), geometry.get("coordinates")
@@ -313,17 +314,17 @@ def _position(value: Any) -> list[float]:
     return [lon, lat]
 
 
-def _to_pixels(bbox: tuple, image: dict) -> tuple | None:
+def _to_pixels(bbox: tuple, image: _PlacedImage) -> tuple | None:
     """The pixel box of a WGS84 box in the image's grid, when it can be computed."""
     west, south, east, north = bbox
     lons = np.array([west, east, east, west]) % 360.0
     lons = np.where(lons > 180, lons - 360, lons)
     lats = np.array([south, south, north, north])
     with np.errstate(all="ignore"):
-        xs, ys = image["from_wgs84"].transform(lons, lats, errcheck=False)
+        xs, ys = image.from_wgs84.transform(lons, lats, errcheck=False)
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return None
-    cols, rows = (~image["affine"]) @ (np.asarray(xs), np.asarray(ys))
+    cols, rows = (~image.affine) @ (np.asarray(xs), np.asarray(ys))
     return (round(float(np.min(cols)), 3), round(float(np.min(rows)), 3), round(float(np.max(cols)), 3),
             round(float(np.max(rows)), 3))
 
@@ -351,30 +352,34 @@ def _number(value: Any, name: str) -> float:
     return number
 
 
+@dataclass(frozen=True)
+class _PlacedImage:
+    """An image's georeference, with the transforms that move boxes between its pixels and lon/lat."""
+
+    ref: ImageGeoRef
+    affine: Affine
+    to_wgs84: Transformer
+    from_wgs84: Transformer
+
+
 class _ImageCache:
     """Georeference of the images rows refer to, looked up once each on a connection of its own
     (the import's connection is busy with COPY)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._conn = None
-        self._cache: dict[str, dict | None] = {}
+        self._conn: Connection | None = None
+        self._cache: dict[str, _PlacedImage | None] = {}
 
-    def get(self, image_id: str) -> dict | None:
+    def get(self, image_id: str) -> _PlacedImage | None:
         if image_id not in self._cache:
             if self._conn is None:
                 self._conn_cm = self._db.connection()
                 self._conn = self._conn_cm.__enter__()
             found = queries.image_geo_refs(self._conn, [image_id]).get(image_id)
-            if found:
-                from pyproj import CRS, Transformer
-
-                found = dict(found)
-                found["affine"] = Affine(*found["transform"])
-                found["to_wgs84"] = to_wgs84_transformer(found["crs"])
-                found["from_wgs84"] = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(found["crs"]),
-                                                           always_xy=True)
-            self._cache[image_id] = found
+            self._cache[image_id] = None if found is None else _PlacedImage(
+                found, Affine(*found.transform), to_wgs84_transformer(found.crs),
+                Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(found.crs), always_xy=True))
         return self._cache[image_id]
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ import psycopg
 import rasterio
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
@@ -94,7 +94,7 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
     with db.connection() as conn:
         existing = queries.find_image_by_checksum(conn, source_checksum)
         if existing:
-            return "skipped", existing["id"], f"already in the catalog as {existing['id']}"
+            return "skipped", existing.id, f"already in the catalog as {existing.id}"
         band_names = _collection_band_names(conn, request.collection)
         if request.image_id and queries.image_id_taken(conn, request.image_id):
             raise IngestError(f"image id {request.image_id!r} is already taken")
@@ -182,7 +182,7 @@ def _record(request: IngestRequest, source: Path, stored: Path, info: RasterInfo
         "id": image_id, "collection_id": request.collection, "title": request.title or source.stem,
         "path": f"cogs/{image_id}.tif" if managed else str(stored),
         "managed": managed, "source_path": str(source.resolve()),
-        "acquired_at": info.acquired_at, "cloud_cover": info.cloud_cover, "crs": info.crs_wkt, "epsg": info.epsg,
+        "acquired_at": info.acquired_at, "cloud_cover": info.cloud_cover, "crs": info.crs, "epsg": info.epsg,
         "native_bounds": info.native_bounds, "bbox": info.bbox, "footprint": info.footprint,
         "width": info.width, "height": info.height, "band_count": info.band_count, "dtype": info.dtype,
         "nodata": info.nodata, "resolution": info.resolution, "transform": info.transform,
@@ -335,11 +335,11 @@ def _cog_problems_or_error(path: Path) -> list[str]:
         raise IngestError(f"cannot read its TIFF structure: {first_line(exc)}") from exc
 
 
-def _collection_band_names(conn: psycopg.Connection, collection_id: str | None) -> list[str] | None:
+def _collection_band_names(conn: Connection, collection_id: str | None) -> list[str] | None:
     if not collection_id:
         return None
     collection = queries.get_collection(conn, collection_id)
-    if not collection or not collection["bands"]:
+    if not collection or not collection.bands:
         return None
-    return [band.get("name") for band in collection["bands"]]
+    return [band.get("name") for band in collection.bands]
 

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from flask import Response
 
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.layers import utc_iso
 from cogbrowser.raster.outputs import band_label
 
@@ -39,17 +40,17 @@ class PointValues:
     layer: str
     lon: float
     lat: float
-    image: dict
+    image: ImageRecord
     values: Sequence[float | int | None]
 
     def properties(self) -> dict[str, object]:
         """Layer, image, collection, acquisition time, then one entry per band."""
-        acquired = self.image.get("acquired_at")
+        acquired = self.image.acquired_at
         properties: dict[str, object] = {
-            "layer": self.layer, "image_id": self.image["id"], "collection_id": self.image.get("collection_id"),
+            "layer": self.layer, "image_id": self.image.id, "collection_id": self.image.collection_id,
             "acquired_at": utc_iso(acquired) if isinstance(acquired, datetime) else None,
         }
-        for name, value in zip(band_labels(self.image.get("bands") or []), self.values):
+        for name, value in zip(band_labels(self.image.bands), self.values):
             properties[name] = value
         return properties
 
@@ -79,7 +80,7 @@ def feature_info_response(info_format: str, layers: Sequence[str], features: Seq
 
 def _geojson(layers: Sequence[str], features: Sequence[PointValues], where: str) -> str:
     return json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": f"{f.layer}/{f.image['id']}",
+        {"type": "Feature", "id": f"{f.layer}/{f.image.id}",
          "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]}, "properties": f.properties()}
         for f in features]})
 

@@ -21,9 +21,11 @@ answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 30
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from flask import Blueprint, Response, request, url_for
 
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import (
     Layer,
@@ -109,9 +111,9 @@ def _max_size() -> int:
     return services().settings.max_image_size
 
 
-def _files(images: Sequence[dict]) -> list:
+def _files(images: Sequence[ImageRecord]) -> list[Path]:
     settings = services().settings
-    return [settings.image_file(image["path"]) for image in images]
+    return [settings.image_file(image.path) for image in images]
 
 
 # ------------------------------------------------------------------------------ GetCapabilities
@@ -177,7 +179,7 @@ def _time(layer: Layer, params: Params) -> TimeRange:
             return parse_time_range(text, "TIME")
         except InvalidInput as exc:
             raise WMSError("InvalidDimensionValue", str(exc), "TIME") from None
-    newest = layer.image.get("acquired_at")  # a collection layer's image is its newest
+    newest = layer.image.acquired_at  # a collection layer's image is its newest
     return newest, newest
 
 
@@ -218,7 +220,7 @@ def _get_map(params: Params, version: str) -> Response:
                     for spec, images in plans)
         return encode_map(stack(pictures), MAP_FORMATS[fmt], background, transparent, (crs.crs, bounds))
 
-    key = repr(("wms", [[i["checksum"] for i in images] for _, images in plans], crs.crs.to_string(), bounds,
+    key = repr(("wms", [[i.checksum for i in images] for _, images in plans], crs.crs.to_string(), bounds,
                 width, height, fmt, transparent, background, sorted(request.args.items(multi=True))))
     try:
         return cached_response(key, draw, fmt)
@@ -280,7 +282,7 @@ def _queried_layers(names: Sequence[str], queried: Sequence[str]) -> list[Layer]
     return layers
 
 
-def _pixel_values(name: str, images: Sequence[dict], crs: MapCRS, x: float, y: float, nodata: float | None,
+def _pixel_values(name: str, images: Sequence[ImageRecord], crs: MapCRS, x: float, y: float, nodata: float | None,
                   count: int) -> list[PointValues]:
     """Up to `count` images with data at (x, y), topmost (newest) first, as `value_at` picks them."""
     lonlat = wgs84_bounds(crs.crs, (x, y, x, y))
@@ -310,7 +312,7 @@ def get_legend_graphic(params: Params, _: str) -> Response:
     spec = _spec(layer, params, params.get("style"))
 
     def draw() -> bytes:
-        return encode_map(draw_legend(legend_for(spec, layer.image["bands"]), width, height), "png")
+        return encode_map(draw_legend(legend_for(spec, layer.image.bands), width, height), "png")
 
-    key = repr(("wms-legend", layer.image["checksum"], sorted(request.args.items(multi=True))))
+    key = repr(("wms-legend", layer.image.checksum, sorted(request.args.items(multi=True))))
     return cached_response(key, draw, "image/png")

@@ -31,9 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import psycopg
-
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Connection
 from cogbrowser.layers import Layer, list_layers, utc_iso
 from cogbrowser.ogc.wms_params import (
     INFO_FORMATS,
@@ -81,7 +80,7 @@ class LayerInfo:
 
 # ------------------------------------------------------------------------------ from the catalog
 
-def describe_layers(conn: psycopg.Connection) -> list[LayerInfo]:
+def describe_layers(conn: Connection) -> list[LayerInfo]:
     """Every layer of the catalog (collections first, then images), ready to be written."""
     infos = []
     for layer in list_layers(conn):
@@ -91,7 +90,7 @@ def describe_layers(conn: psycopg.Connection) -> list[LayerInfo]:
         else:
             times = ()
             code = native_crs(layer)
-            native = (code, tuple(layer.image["native_bounds"])) if code else None
+            native = (code, layer.image.native_bounds) if code else None
         infos.append(LayerInfo(name=layer.id, title=layer.title, abstract=layer.abstract,
                                wgs84=geographic_box(layer.bbox), native=native, styles=layer_styles(layer), times=times,
                                keywords=tuple(str(n) for n in layer.band_names if n)))
@@ -102,7 +101,7 @@ def native_crs(layer: Layer) -> str | None:
     """The own CRS an image layer offers besides the service's list ("EPSG:nnnn"), if it has one.
 
     Collections offer none: their images may be in different CRSs."""
-    epsg = None if layer.is_collection else layer.image.get("epsg")
+    epsg = None if layer.is_collection else layer.image.epsg
     return f"EPSG:{epsg}" if epsg else None
 
 
@@ -116,7 +115,7 @@ def geographic_box(box: Sequence[float]) -> Box:
 
 def layer_styles(layer: Layer) -> tuple[StyleInfo, ...]:
     """The styles the layer can draw, each with the size of its legend (for LegendURL)."""
-    bands = layer.image["bands"]
+    bands = layer.image.bands
     return tuple(StyleInfo(name, title, legend_size(legend_for(spec, bands))) for name, title, spec in layer.styles())
 
 

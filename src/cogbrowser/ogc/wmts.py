@@ -54,13 +54,13 @@ from cogbrowser.ogc.wmts_capabilities import (
     describe_layers,
     layer_styles,
 )
+from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.colormaps import ColormapError
 from cogbrowser.raster.expression import ExpressionError
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS, RenderSpec
 from cogbrowser.tile_grid import (
     TILE_MATRIX_SETS,
     TILE_SIZE,
-    BBox,
     advertised_bounds,
     tile_limits,
     zoom_range,
@@ -89,7 +89,7 @@ class TileAddress:
     time: TimeRange
 
     @property
-    def bounds(self) -> BBox:
+    def bounds(self) -> Bounds:
         return tuple(self.tms.xy_bounds(self.col, self.row, self.zoom))
 
 
@@ -221,7 +221,7 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
     images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
                              pixel, address.time)
     settings = services().settings
-    found = value_at(images, [settings.image_file(i["path"]) for i in images], address.tms.rasterio_crs, x, y,
+    found = value_at(images, [settings.image_file(i.path) for i in images], address.tms.rasterio_crs, x, y,
                      spec.nodata)
     lon, lat = address.tms.lnglat(x, y)
     features = [PointValues(address.layer.id, lon, lat, *found)] if found else []
@@ -336,7 +336,7 @@ def _time(layer: Layer, text: str | None) -> TimeRange:
     if not layer.is_collection:
         return None, None
     if not (text or "").strip():
-        newest = layer.image.get("acquired_at")
+        newest = layer.image.acquired_at
         return newest, newest
     try:
         return parse_time_range(text, "TIME")
@@ -352,7 +352,7 @@ def _pixel_index(params: Mapping[str, str | None], name: str) -> int:
     return index
 
 
-def _pixel_centre(address: TileAddress, i: int, j: int) -> tuple[float, float, BBox]:
+def _pixel_centre(address: TileAddress, i: int, j: int) -> tuple[float, float, Bounds]:
     """The centre of pixel (i, j) of the tile, and the pixel's bounds, in the TMS's CRS."""
     left, bottom, right, top = address.bounds
     dx, dy = (right - left) / TILE_SIZE, (top - bottom) / TILE_SIZE

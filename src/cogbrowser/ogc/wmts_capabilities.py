@@ -27,12 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import morecantile
-import psycopg
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Connection
 from cogbrowser.layers import DEFAULT_STYLE, Layer, list_layers, utc_iso
+from cogbrowser.raster.bbox import Bounds
 from cogbrowser.tile_grid import (
-    BBox,
     advertised_bounds,
     tile_limits,
     tms_bounds,
@@ -59,7 +59,7 @@ class LayerDescription:
     id: str
     title: str
     abstract: str
-    bounds: BBox
+    bounds: Bounds
     styles: tuple[tuple[str, str], ...]  # (identifier, title), the default first
     times: tuple[str, ...]
     zooms: Mapping[str, tuple[int, int]]  # tile matrix set id -> (min zoom, max zoom)
@@ -82,13 +82,13 @@ def layer_styles(layer: Layer) -> tuple[tuple[str, str], ...]:
     return tuple((name, title) for name, title, _ in layer.styles())
 
 
-def describe_layers(conn: psycopg.Connection,
+def describe_layers(conn: Connection,
                     tile_matrix_sets: Mapping[str, morecantile.TileMatrixSet]) -> list[LayerDescription]:
     """Every catalog layer as the capabilities describe it."""
     return [_describe(conn, layer, tile_matrix_sets) for layer in list_layers(conn)]
 
 
-def _describe(conn: psycopg.Connection, layer: Layer,
+def _describe(conn: Connection, layer: Layer,
               tile_matrix_sets: Mapping[str, morecantile.TileMatrixSet]) -> LayerDescription:
     times = tuple(utc_iso(t) for t in queries.collection_dates(conn, layer.id)) if layer.is_collection else ()
     return LayerDescription(
@@ -138,7 +138,7 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _corners(parent: ET.Element, tag: str, box: BBox, crs: str | None = None) -> None:
+def _corners(parent: ET.Element, tag: str, box: Bounds, crs: str | None = None) -> None:
     element = _sub(parent, tag, **({"crs": crs} if crs else {}))
     _sub(element, "ows:LowerCorner", f"{_number(box[0])} {_number(box[1])}")
     _sub(element, "ows:UpperCorner", f"{_number(box[2])} {_number(box[3])}")

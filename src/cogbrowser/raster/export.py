@@ -25,7 +25,7 @@ from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.reader import Area
 from cogbrowser.raster.region import (
     WGS84,
-    BBox,
+    Bounds,
     ImageExtent,
     OutsideImage,
     bounds_to_crs,
@@ -50,13 +50,13 @@ class Grid:
     the last bit, which `from_bounds` would not)."""
 
     crs: CRS
-    bounds: BBox
+    bounds: Bounds
     width: int
     height: int
     transform: Affine
 
     @classmethod
-    def over(cls, crs: CRS, bounds: BBox, width: int, height: int) -> "Grid":
+    def over(cls, crs: CRS, bounds: Bounds, width: int, height: int) -> "Grid":
         return cls(crs, bounds, width, height, from_bounds(*bounds, width, height))
 
 
@@ -98,7 +98,7 @@ def parse_export_grid(params: Mapping[str, str | None], image: ImageExtent, max_
     return plan_grid(image, crs, bounds, size, max_size)
 
 
-def plan_grid(image: ImageExtent, crs: CRS, bounds: BBox | None, size: Size, max_size: int) -> Grid:
+def plan_grid(image: ImageExtent, crs: CRS, bounds: Bounds | None, size: Size, max_size: int) -> Grid:
     """The output grid over `bounds` in `crs` (None: the whole image), sized as `size` says.
 
     OutsideImage when the area surely misses the image (when that cannot be told, e.g. for a box
@@ -122,7 +122,7 @@ def plan_grid(image: ImageExtent, crs: CRS, bounds: BBox | None, size: Size, max
     return grid
 
 
-def native_resolution(image: ImageExtent, crs: CRS, bounds: BBox) -> tuple[float, float]:
+def native_resolution(image: ImageExtent, crs: CRS, bounds: Bounds) -> tuple[float, float]:
     """The size in `crs` of one image pixel at the centre of `bounds`: one step east and one step
     north of the image's grid, measured where the export is (projections stretch pixels)."""
     rx, ry = math.hypot(image.transform.a, image.transform.d), math.hypot(image.transform.b, image.transform.e)
@@ -192,7 +192,7 @@ def _pixels(text: str | None, parameter: str, max_size: int) -> int | None:
     return int(text)
 
 
-def _image_bounds(image: ImageExtent, crs: CRS) -> BBox:
+def _image_bounds(image: ImageExtent, crs: CRS) -> Bounds:
     """The image's box in `crs`: its own bounds, or the catalog's lon/lat bbox (right across the
     antimeridian and for geostationary disks, where transforming the corners is not) moved there."""
     if crs == image.crs:
@@ -216,7 +216,7 @@ def _north_up(transform: Affine) -> bool:
     return transform.b == 0 and transform.d == 0 and transform.a > 0 and transform.e < 0
 
 
-def _snapped(crs: CRS, bounds: BBox, transform: Affine) -> Grid:
+def _snapped(crs: CRS, bounds: Bounds, transform: Affine) -> Grid:
     """The grid of the image's own pixels that covers `bounds`."""
     col0 = math.floor((bounds[0] - transform.c) / transform.a + _EDGE_TOLERANCE)
     col1 = math.ceil((bounds[2] - transform.c) / transform.a - _EDGE_TOLERANCE)
@@ -228,7 +228,7 @@ def _snapped(crs: CRS, bounds: BBox, transform: Affine) -> Grid:
     return Grid(crs, (left, bottom, right, top), col1 - col0, row1 - row0, transform * Affine.translation(col0, row0))
 
 
-def _dimensions(bounds: BBox, size: Size, native: Callable[[], tuple[float, float]]) -> tuple[int, int]:
+def _dimensions(bounds: Bounds, size: Size, native: Callable[[], tuple[float, float]]) -> tuple[int, int]:
     """Pixels across and down: as given, one derived from the other by the bbox's aspect, or the
     bbox divided by a resolution (the asked one, else `native()`)."""
     extent_x, extent_y = bounds[2] - bounds[0], bounds[3] - bounds[1]

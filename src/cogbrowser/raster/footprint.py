@@ -25,18 +25,18 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from cogbrowser.errors import IngestError, InvalidInput, first_line
+from cogbrowser.raster.bbox import Bounds
 
 _GRID = 97  # samples per side of the grid (edges included)
 _EDGE = 65  # samples per edge for the footprint ring
 
-BBox = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
 class Extent:
     """A raster's place on the Earth, in WGS84 degrees."""
 
-    bbox: BBox  # west, south, east, north; east > 180 when crossing the antimeridian
+    bbox: Bounds  # west, south, east, north; east > 180 when crossing the antimeridian
     footprint: dict  # GeoJSON Polygon or MultiPolygon
 
 
@@ -123,7 +123,7 @@ def geometry_intersects(footprint: dict, geometry: BaseGeometry) -> bool:
         return True  # a footprint shapely cannot read: its bbox matched, keep it rather than lose it
 
 
-def bbox_polygon(bbox: BBox) -> dict:
+def bbox_polygon(bbox: Bounds) -> dict:
     """A GeoJSON Polygon (or MultiPolygon across the antimeridian) for a stored-form bbox."""
     west, south, east, north = bbox
     if east <= 180:
@@ -134,7 +134,7 @@ def bbox_polygon(bbox: BBox) -> dict:
     }
 
 
-def ring_bbox(coords: list[list[float]]) -> BBox:
+def ring_bbox(coords: list[list[float]]) -> Bounds:
     """Stored-form bbox of a lon/lat ring (or point list), unwrapping across the antimeridian."""
     lon = np.array([c[0] for c in coords], dtype=float)
     lat = np.array([c[1] for c in coords], dtype=float)
@@ -181,7 +181,7 @@ def _pole_inside(crs_wkt: str, transform: Affine, width: int, height: int) -> st
     return None
 
 
-def _footprint(to_wgs84: Transformer, transform: Affine, width: int, height: int, bbox: BBox, pole: bool) -> dict:
+def _footprint(to_wgs84: Transformer, transform: Affine, width: int, height: int, bbox: Bounds, pole: bool) -> dict:
     if pole:
         return bbox_polygon(bbox)
     t = np.linspace(0, 1, _EDGE)[:-1]

@@ -35,7 +35,7 @@ class RasterInfo:
     height: int
     band_count: int
     dtype: str
-    crs_wkt: str
+    crs: str  # WKT 2
     epsg: int | None
     transform: tuple[float, ...]
     native_bounds: tuple[float, float, float, float]
@@ -84,7 +84,7 @@ def describe(path: Path | str, *, nodata: float | None = None, band_names: list[
             })
         return RasterInfo(
             width=src.width, height=src.height, band_count=src.count, dtype=src.dtypes[0],
-            crs_wkt=src.crs.to_wkt(), epsg=src.crs.to_epsg(), transform=tuple(src.transform)[:6],
+            crs=src.crs.to_wkt(), epsg=src.crs.to_epsg(), transform=tuple(src.transform)[:6],
             native_bounds=tuple(src.bounds), bbox=extent.bbox, footprint=extent.footprint,
             resolution=(abs(src.res[0]), abs(src.res[1])),
             nodata=effective_nodata, mask=_mask_kind(src, effective_nodata),

@@ -20,12 +20,12 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds, transform_geom
 
 from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.raster.bbox import Bounds
 
-__all__ = ["BBox", "WGS84", "ImageExtent", "OutsideImage", "parse_number", "parse_bbox", "parse_crs",
+__all__ = ["WGS84", "ImageExtent", "OutsideImage", "parse_number", "parse_bbox", "parse_crs",
            "parse_geometry", "rectangle", "shapes_to_crs", "shapes_bounds", "bounds_to_crs", "clip_to_image",
            "overlaps"]
 
-BBox = tuple[float, float, float, float]
 WGS84 = CRS.from_epsg(4326)
 WEB_MERCATOR = 3857
 UTM_ZONES = frozenset(range(32601, 32661)) | frozenset(range(32701, 32761))  # WGS 84 / UTM north and south
@@ -46,8 +46,8 @@ class ImageExtent:
     crs: CRS
     epsg: int | None
     transform: Affine
-    bounds: BBox
-    bbox: BBox
+    bounds: Bounds
+    bbox: Bounds
 
 
 class OutsideImage(NotFound):
@@ -71,7 +71,7 @@ def parse_number(text: str | None, parameter: str) -> float:
     return value
 
 
-def parse_bbox(text: str, crs: CRS, parameter: str = "bbox") -> BBox:
+def parse_bbox(text: str, crs: CRS, parameter: str = "bbox") -> Bounds:
     """`west,south,east,north` in `crs`; in a geographic CRS, longitudes and latitudes must be real.
 
     West must be less than east: a bbox across the antimeridian is not supported (give two).
@@ -130,7 +130,7 @@ def parse_geometry(value: str | dict, parameter: str = "geometry") -> list[dict]
     return shapes
 
 
-def rectangle(bbox: BBox) -> dict:
+def rectangle(bbox: Bounds) -> dict:
     """The box as a GeoJSON Polygon, in whatever CRS the box is (never split at the antimeridian:
     that is footprint.bbox_polygon's job for stored lon/lat boxes)."""
     west, south, east, north = bbox
@@ -159,7 +159,7 @@ def shapes_to_crs(shapes: Sequence[dict], src_crs: CRS, dst_crs: CRS, what: str)
     return moved
 
 
-def shapes_bounds(shapes: Iterable[dict]) -> BBox:
+def shapes_bounds(shapes: Iterable[dict]) -> Bounds:
     """The box around every vertex of `shapes`."""
     xs, ys = [], []
     for shape in shapes:
@@ -169,7 +169,7 @@ def shapes_bounds(shapes: Iterable[dict]) -> BBox:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def bounds_to_crs(bounds: BBox, src_crs: CRS, dst_crs: CRS) -> BBox | None:
+def bounds_to_crs(bounds: Bounds, src_crs: CRS, dst_crs: CRS) -> Bounds | None:
     """`bounds` as a box in `dst_crs` (densified edges); None when that cannot be computed (edges
     off the projection, or a box that wraps the antimeridian)."""
     if src_crs == dst_crs:
@@ -183,7 +183,7 @@ def bounds_to_crs(bounds: BBox, src_crs: CRS, dst_crs: CRS) -> BBox | None:
     return box
 
 
-def clip_to_image(bbox: BBox, crs: CRS, image: ImageExtent, what: str) -> BBox:
+def clip_to_image(bbox: Bounds, crs: CRS, image: ImageExtent, what: str) -> Bounds:
     """The part of `bbox` (in `crs`) over the image's own box, so a "whole world" box is not
     projected into a CRS that cannot hold it. OutsideImage when they do not meet.
 
@@ -216,7 +216,7 @@ def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
 
 # ---------------------------------------------------------------- helpers
 
-def _intersection(a: Sequence[float], b: Sequence[float]) -> BBox | None:
+def _intersection(a: Sequence[float], b: Sequence[float]) -> Bounds | None:
     return (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])) if overlaps(a, b) else None
 
 

@@ -29,7 +29,7 @@ from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
 from cogbrowser.raster.region import (
     WGS84,
-    BBox,
+    Bounds,
     ImageExtent,
     OutsideImage,
     clip_to_image,
@@ -154,7 +154,7 @@ def summarise(values: np.ndarray, pixels: int, bins: int = DEFAULT_BINS,
 
 # ---------------------------------------------------------------- grid
 
-def _window(src: rasterio.io.DatasetReader, bounds: BBox) -> Window | None:
+def _window(src: rasterio.io.DatasetReader, bounds: Bounds) -> Window | None:
     """The whole pixels of `src` under `bounds` (rounded outward, at least one), or None if none.
 
     From the inverse geotransform of the box's corners, which also holds for rotated images

@@ -145,7 +145,8 @@ def _is_list(annotation: Any) -> bool:
     options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
         else (annotation,)
     unwrapped = [typing.get_args(o)[0] if typing.get_origin(o) is typing.Annotated else o for o in options]
-    return any(typing.get_origin(option) in (list, set, frozenset) for option in unwrapped)
+    return any(typing.get_origin(option) in (list, set, frozenset, tuple)
+               or (isinstance(option, type) and issubclass(option, tuple)) for option in unwrapped)
 
 
 def parse_query(model: type[BaseModel], args: Mapping) -> BaseModel:

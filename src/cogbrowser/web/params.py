@@ -12,11 +12,21 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from cogbrowser.catalog.queries import ID_PATTERN
 from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import parse_time_range
+from cogbrowser.raster.bbox import ANTIMERIDIAN_RULE, BBox
 
 ID = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
 
@@ -40,22 +50,24 @@ class BodyModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_bbox(values: list[float]) -> list[float]:
-    west, south, east, north = values
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError("the numbers must be finite")
-    if not (-180 <= west <= 180 and -180 <= east <= 180):
-        raise ValueError("longitudes must be in -180..180 (west > east crosses the antimeridian)")
-    if not (-90 <= south <= 90 and -90 <= north <= 90):
-        raise ValueError("latitudes must be in -90..90")
-    if south > north:
-        raise ValueError(f"south ({south:g}) is north of north ({north:g})")
-    return values
+def _lonlat_bbox(value: Any) -> BBox:
+    """A bbox parameter or body member (`w,s,e,n` text, or four numbers) as a WGS 84 BBox."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)) or len(parts) != 4:
+        raise ValueError("expected 4 numbers west,south,east,north")
+    try:
+        numbers = [float(part) for part in parts]
+    except (TypeError, ValueError):
+        raise ValueError("west,south,east,north must be numbers") from None
+    try:
+        return BBox.of(numbers)
+    except InvalidInput as exc:
+        raise ValueError(str(exc).removeprefix("bbox: ")) from None
 
 
-BBoxParam = Annotated[list[float], Field(min_length=4, max_length=4, description=(
-    "west,south,east,north in WGS 84 degrees; west > east crosses the antimeridian")),
-    AfterValidator(_check_bbox)]
+BBoxParam = Annotated[BBox, PlainValidator(_lonlat_bbox), PlainSerializer(list), WithJsonSchema({
+    "type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+    "description": f"west,south,east,north in WGS 84 degrees; {ANTIMERIDIAN_RULE}"})]
 
 
 def _check_interval(text: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from flask import Response, request
 from rasterio.crs import CRS
 
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.layers import render_layer
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
@@ -22,7 +23,7 @@ from cogbrowser.web.context import services
 CACHE_CONTROL = "public, max-age=3600"
 
 
-def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
+def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
                       width: int, height: int, fmt: str, headers: dict | None = None) -> Response:
     """The encoded picture of `images` over `bounds` (in `crs`), or a 304 when the client has it.
 
@@ -30,11 +31,11 @@ def rendered_response(images: Sequence[dict], spec: RenderSpec, crs: CRS, bounds
     image's dtype cannot hold); adapters turn that into their own error format.
     """
     fmt = fmt.lower()
-    key = repr(([i["checksum"] for i in images], crs.to_string(), tuple(float(v) for v in bounds), width, height,
+    key = repr(([i.checksum for i in images], crs.to_string(), tuple(float(v) for v in bounds), width, height,
                 fmt, sorted(request.args.items(multi=True))))
 
     def draw() -> bytes:
-        files = [services().image_file(i["path"]) for i in images]
+        files = [services().image_file(i.path) for i in images]
         rgba = render_layer(images, files, spec, crs, bounds, width, height)
         return encode(rgba, fmt)
 
