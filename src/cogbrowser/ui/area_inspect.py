@@ -87,11 +87,21 @@ def chosen_area(info: dict | None, aoi: dict | None, bounds) -> tuple[ToolArea |
     return area, None
 
 
+def register(app: dash.Dash) -> None:
+    """The Inspect area tool's callbacks, on `app`."""
+    app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
+                 Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
+                 Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"),
+                 prevent_initial_call=True)(_statistics)
+    app.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
+                 Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
+                 State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)(_series)
+    app.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
+                 State(IMAGE, "data"), prevent_initial_call=True)(_show_date)
+
+
 # ---------------------------------------------------------------- statistics
 
-@dash.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
-               Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
-               Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"), prevent_initial_call=True)
 def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
                 asked: dict | None):
     """The histogram and statistics of the chosen values over the area: on the button, and again
@@ -184,9 +194,6 @@ def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json") -> d
     return {**area.zone_params(), **params, **({"f": fmt} if fmt != "json" else {})}
 
 
-@dash.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
-               Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
-               State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)
 def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
             asked: dict | None):
     """The time series of the chosen values over the area, with its CSV: on the button, and again
@@ -264,8 +271,6 @@ def _transparent(colour: str, alpha: float = 0.18) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-@dash.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
-               State(IMAGE, "data"), prevent_initial_call=True)
 def _show_date(click: dict | None, drawn: list | None, shown: dict | None):
     """A clicked date of the series is shown, drawn as the current image is."""
     points = (click or {}).get("points") or []

@@ -128,9 +128,23 @@ def from_controls(target: str | None, mode: str | None, swipe: float | None, opa
 
 # ---------------------------------------------------------------- what can be compared
 
-@dash.callback(Output(COMPARED, "data", allow_duplicate=True), Output(TARGET, "options"), Output(TARGET, "value"),
-               Input(TARGET, "value"), Input(COMPARED, "data"), Input(IMAGE_INFO, "data"), Input(RESULTS, "data"),
-               prevent_initial_call="initial_duplicate")
+def register(app: dash.Dash) -> None:
+    """The Compare tool's callbacks, on `app`."""
+    app.callback(Output(COMPARED, "data", allow_duplicate=True), Output(TARGET, "options"), Output(TARGET, "value"),
+                 Input(TARGET, "value"), Input(COMPARED, "data"), Input(IMAGE_INFO, "data"), Input(RESULTS, "data"),
+                 prevent_initial_call="initial_duplicate")(_choose)
+    app.callback(Output(INFO, "data"), Output(MESSAGE, "children"), Output(STYLE, "options"),
+                 Input(COMPARED, "data"), prevent_initial_call=True)(_load_target)
+    app.callback(Output(LAYER, "children"), *[Output(label, "children") for label in LABELS],
+                 Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))(_draw)
+    app.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"),
+                 prevent_initial_call=True)(_stop)
+    app.callback(Output(FADE_ROW, "style"), Input(MODE, "value"))(_fade_row)
+    # the panes clipped to the divider, or the compared one faded (compare.js)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "apply"), Output(APPLIED, "data"),
+                            Input(LAYER, "children"), Input(MODE, "value"), Input(SWIPE, "data"), Input(FADE, "value"))
+
+
 def _choose(picked: str | None, compared: str | None, info: dict | None, results: list | None):
     """A pick in the dropdown is the comparison; any other change (a link, Stop, a new image or
     search) refreshes the dropdown's choices, always with the comparison among them (a dropdown
@@ -172,8 +186,6 @@ def _option(value: str, title: str, detail: str) -> dict:
         html.Span(title, className="compare-option-title"), html.Span(detail, className="hint")])}
 
 
-@dash.callback(Output(INFO, "data"), Output(MESSAGE, "children"), Output(STYLE, "options"),
-               Input(COMPARED, "data"), prevent_initial_call=True)
 def _load_target(target: str | None):
     """The compared side as /wms will draw it: its layer, time, bands and presets."""
     if not target:
@@ -220,8 +232,6 @@ def compared_visualization(compared: dict, style: str | None, shown: Sequence | 
     return vis if fits(vis, compared) else default_visualization(compared)
 
 
-@dash.callback(Output(LAYER, "children"), *[Output(label, "children") for label in LABELS],
-               Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))
 def _draw(compared: dict | None, style: str | None, shown_vis: list | None, shown: dict | None):
     """The compared layer in its pane, and the names of both sides on the divider."""
     if not compared:
@@ -232,18 +242,13 @@ def _draw(compared: dict | None, style: str | None, shown_vis: list | None, show
     return [layer], left, f"{compared['label']} ▶"
 
 
-@dash.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"), prevent_initial_call=True)
 def _stop(clicks: int | None):
     if not clicks:
         raise PreventUpdate
     return None
 
 
-@dash.callback(Output(FADE_ROW, "style"), Input(MODE, "value"))
 def _fade_row(mode: str | None):
     return {} if mode == "opacity" else {"display": "none"}
 
 
-# the panes clipped to the divider, or the compared one faded (compare.js)
-dash.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "apply"), Output(APPLIED, "data"),
-                         Input(LAYER, "children"), Input(MODE, "value"), Input(SWIPE, "data"), Input(FADE, "value"))
