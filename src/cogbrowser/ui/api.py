@@ -4,11 +4,15 @@ Callbacks run in the server while it answers the browser, so they call the API t
 test client: the same routes, validation and problem details as any script, with no socket and no
 second road to the database. Writes carry the app's internal token (auth.py), which never leaves
 the process; the UI decides which users may trigger them.
+
+List parameters go as the parameter repeated, one item each, written as the API reads a list
+(`list_value`: an item holding a comma is double-quoted), so a target named "Smith, John" stays
+one name on its way to the catalog. Callers pass lists as Python lists; none joins them itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 from urllib.parse import quote, urlencode
@@ -16,6 +20,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app
 
 from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import list_value
 
 
 class ApiFailure(Exception):
@@ -48,10 +53,21 @@ def _answer(response) -> Any:
     return response.get_data()
 
 
+def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as (name, value) pairs: a list or tuple is the parameter repeated, each item
+    one list value (quoted where it holds a comma); None, "" and empty lists are left out."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            pairs += [(name, list_value([str(item)])) for item in value]
+        elif value is not None and value != "":
+            pairs.append((name, str(value)))
+    return pairs
+
+
 def get(path: str, **params: Any) -> Any:
-    """GET an API path (e.g. "/api/v1/images") with query parameters; lists become comma lists."""
-    query = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-             for k, v in params.items() if v not in (None, "", [], ())}
+    """GET an API path (e.g. "/api/v1/images") with query parameters (lists as in `query_pairs`)."""
+    query = urlencode(query_pairs(params), quote_via=quote)
     return _answer(_client().get(path, query_string=query, headers=_headers(False)))
 
 

@@ -211,7 +211,7 @@ def _compared(comparison: Compare) -> dict:
         image = api.get(f"/api/v1/images/{quote(layer)}")
         label = f"{image['id']} · {describe_time(image.get('acquired_at'))[:10]}"
     else:
-        found = api.get("/api/v1/images", collections=layer, limit=1,
+        found = api.get("/api/v1/images", collections=[layer], limit=1,
                         datetime=Filters(start=day, end=day).datetime_param())
         if not found["images"]:
             raise api.ApiFailure(404, f"collection {layer} has no image on {day}")
