@@ -12,9 +12,9 @@ one name on its way to the catalog. Callers pass lists as Python lists; none joi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import current_app

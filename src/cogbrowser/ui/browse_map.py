@@ -21,7 +21,8 @@ browse.js keeps their clicks from reaching the map.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import dash
 import dash_leaflet as dl

@@ -15,13 +15,12 @@ the map is as before.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash
 import dash_leaflet as dl
 from dash import Input, Output, State, dcc, html, no_update
-from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import COMPARE_PANE
@@ -243,9 +242,8 @@ def _draw(compared: dict | None, style: str | None, shown_vis: list | None, show
 
 
 def _stop(clicks: int | None):
-    if not clicks:
-        raise PreventUpdate
-    return None
+    """Stop comparing: the comparison emptied (its layer and labels follow)."""
+    return None if clicks else no_update
 
 
 def _fade_row(mode: str | None):

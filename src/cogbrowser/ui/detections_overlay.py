@@ -9,7 +9,7 @@ colour restyles the boxes in the browser without sending them again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash

@@ -12,7 +12,7 @@ own link is shown too, for scripts and GIS clients.
 from __future__ import annotations
 
 import base64
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 import dash

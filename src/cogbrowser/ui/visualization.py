@@ -24,8 +24,9 @@ while opacity alone changes in place. Tiles of a look seen before come from the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import dash
@@ -70,6 +71,7 @@ HISTOGRAM_BINS = 64
 CHANNEL_COLOURS = ("#d43d3d", "#3c9a4a", "#3c64c8")
 HIDDEN, SHOWN = {"display": "none"}, {}
 WMS_VERSION = "1.3.0"
+AS_STORED = Visualization()  # no render parameters: the server draws an image as its collection says
 
 
 # ---------------------------------------------------------------- the one translation to URLs
@@ -97,7 +99,7 @@ def legend_url(image_id: str, vis: Visualization) -> str:
                              *vis.vendor_params()])
 
 
-def preview_url(image_id: str, vis: Visualization = Visualization(), size: int = 96) -> str:
+def preview_url(image_id: str, vis: Visualization = AS_STORED, size: int = 96) -> str:
     """A thumbnail of the whole image in `vis` (/api/v1/images/{id}/preview.png)."""
     return f"/api/v1/images/{quote(image_id)}/preview.png?" + _query([*vis.render_params(), ("max_size", str(size))])
 
