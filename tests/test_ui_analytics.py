@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from cogbrowser.ui.analytics import Chip, View, bar_chip, read_search, scatter_chip, view_filters, write_search
 from cogbrowser.ui.analytics_charts import bar_figure, box_shapes
+from cogbrowser.ui.analytics_chips import bar_chip, scatter_chip
+from cogbrowser.ui.analytics_state import Chip, View, read_search, view_filters, write_search
 from cogbrowser.ui.detection_filters import Filters
 from conftest import browser_page
 
@@ -428,7 +430,7 @@ def test_the_report_downloads_as_markdown_and_as_a_standalone_page(page, base):
     with page.expect_download() as download:
         button.click()
     assert download.value.suggested_filename.endswith(".md")
-    markdown = open(download.value.path(), encoding="utf-8").read()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
     assert f"- **Detections:** {summary['detections']:,}" in markdown
     assert f"- **Images:** {summary['images']:,}" in markdown
     for row in class_table(by_class):
@@ -438,7 +440,7 @@ def test_the_report_downloads_as_markdown_and_as_a_standalone_page(page, base):
     with page.expect_download() as download:
         page.get_by_role("button", name="Download .html").click()
     assert download.value.suggested_filename.endswith(".html")
-    document = open(download.value.path(), encoding="utf-8").read()
+    document = Path(download.value.path()).read_text(encoding="utf-8")
     assert document.startswith("<!DOCTYPE html>") and "<style>" in document
     assert f"{summary['detections']:,}" in document and "<th>Class</th>" in document
     for row in class_table(by_class):

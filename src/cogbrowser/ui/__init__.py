@@ -1,73 +1,62 @@
 """Web pages: the Browse map (`/`) and the Analytics dashboard (`/analytics`), in Dash.
 
-`mount_ui(flask_app)` puts a Dash app on the same Flask server as the APIs. Everything the pages
-load comes from this server: Dash's and Dash-Leaflet's scripts from their packages (served
-locally), the stylesheet and scripts of ui/assets, the offline basemap of ui/basemap, map tiles
-from /wms and /tiles. Callbacks read and write the catalog only through the REST API (ui/api.py).
+`mount_ui(flask_app)` puts a Dash app on the same Flask server as the APIs and declares the pages'
+callbacks on that app: every page module has a `register(app)` (browse.py and analytics.py call
+their features' own), so each app of the process (tests make many) has all of them, and nothing
+is kept in Dash's process-wide registry. Everything the pages load comes from this server: Dash's
+and Dash-Leaflet's scripts from their packages (served locally), the stylesheets and scripts of
+ui/assets, the offline basemap of ui/basemap, map tiles from /wms and /tiles. Callbacks read and
+write the catalog only through the REST API (ui/api.py).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dash
-from dash import _callback, dcc, html
+from dash import Input, Output, dcc, html
 from flask import Flask
+from plotly.io.json import to_json_plotly
 
+from cogbrowser.ui import analytics, browse
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
+CONFIG_START, CONFIG_END = '<script id="_dash-config" type="application/json">', "</script>"
 
 
 class OfflineDash(dash.Dash):
-    """Dash as cogbrowser needs it.
+    """Dash as cogbrowser needs it: the page configuration names no other host. Dash puts the URL
+    of plotly's version check there (used only by the debug tools, never on here); air-gapped
+    pages must not mention one."""
 
-    - The page configuration names no other host: Dash puts the URL of plotly's version check
-      there (used only by the debug tools, never on here); air-gapped pages must not mention one.
-    - Every app of the process gets the pages' callbacks. They are declared with `@dash.callback`
-      when the page modules are imported, into Dash's global registry, which the first app to
-      start *empties*: a second app (tests make many) would serve pages where nothing responds.
-      The registry is copied once the modules are imported and refilled for each app.
-    """
-
-    def _setup_server(self) -> None:
-        if not self._got_first_request["setup_server"]:
-            _refill_callbacks()
-        super()._setup_server()
-
-    def _config(self) -> dict:
-        config = super()._config()
-        config.pop("dash_version_url", None)
-        config["disable_version_check"] = True
-        return config
+    def interpolate_index(self, **kwargs: str) -> str:
+        return super().interpolate_index(**{**kwargs, "config": offline_config(kwargs.get("config", ""))})
 
 
-_CALLBACKS: tuple | None = None  # Dash's global callback registry as the page modules left it
-
-
-def _refill_callbacks() -> None:
-    """Put the pages' callbacks back into Dash's global registry for the next app to take."""
-    callback_map, callback_list, inline_scripts = _CALLBACKS
-    _callback.GLOBAL_CALLBACK_MAP.update(callback_map)
-    _callback.GLOBAL_CALLBACK_LIST[:] = callback_list
-    _callback.GLOBAL_INLINE_SCRIPTS[:] = inline_scripts
+def offline_config(element: str) -> str:
+    """Dash's configuration element of a page without the version check's URL (and with the check
+    off). Anything else than the element Dash writes is refused rather than passed on unchecked."""
+    if not (element.startswith(CONFIG_START) and element.endswith(CONFIG_END)):
+        raise ValueError(f"not Dash's page configuration: {element[:80]!r}")
+    config = json.loads(element[len(CONFIG_START):-len(CONFIG_END)])
+    config.pop("dash_version_url", None)
+    config["disable_version_check"] = True
+    return CONFIG_START + to_json_plotly(config) + CONFIG_END
 
 
 def mount_ui(server: Flask) -> dash.Dash:
-    """The Dash app of both pages, served by `server` at / and /analytics."""
-    global _CALLBACKS
-    from cogbrowser.ui import analytics, browse  # noqa: F401  (their callbacks register on import)
-
-    if _CALLBACKS is None:
-        _CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
-                      list(_callback.GLOBAL_INLINE_SCRIPTS))
-
+    """The Dash app of both pages, served by `server` at / and /analytics, with their callbacks."""
     server.register_blueprint(basemap_blueprint)
     app = OfflineDash(
         "cogbrowser", server=server, url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
         update_title=None, suppress_callback_exceptions=True, serve_locally=True, compress=False)
     app.layout = _shell
+    app.callback(Output("page", "children"), Output("nav", "children"), Input("url", "pathname"))(_route)
+    browse.register(app)
+    analytics.register(app)
     return app
 
 
@@ -83,10 +72,8 @@ def _shell() -> html.Div:
     ])
 
 
-@dash.callback(dash.Output("page", "children"), dash.Output("nav", "children"), dash.Input("url", "pathname"))
 def _route(pathname: str | None):
-    from cogbrowser.ui import analytics, browse
-
+    """The page of the path, and the top bar's links with the current one marked."""
     pathname = pathname or "/"
     page = analytics.layout() if pathname.rstrip("/") == "/analytics" else browse.layout()
     links = [dcc.Link(title, href=path, className="nav-link" + (" active" if path == (pathname or "/") else ""))

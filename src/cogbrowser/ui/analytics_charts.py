@@ -63,12 +63,12 @@ def scatter_figure(points: Sequence[dict], x: str, y: str, colours: dict[str, st
         group = by_class[name]
         figure.add_trace(go.Scatter(
             x=[values[x](p) for p in group], y=[values[y](p) for p in group], mode="markers", name=name,
-            marker=dict(size=7, color=colour(colours, name), opacity=0.75, line=dict(width=0)),
+            marker={"size": 7, "color": colour(colours, name), "opacity": 0.75, "line": {"width": 0}},
             customdata=[[p["id"], p["target_class"], p["target_name"] or "–", p["image_id"], p["score"]]
                         for p in group],
             hovertemplate=("<b>#%{customdata[0]}</b> %{customdata[1]}<br>name: %{customdata[2]}<br>"
                            "image: %{customdata[3]}<br>score: %{customdata[4]:.3f}<extra></extra>"),
-            selected=dict(marker=dict(opacity=0.95)), unselected=dict(marker=dict(opacity=0.15))))
+            selected={"marker": {"opacity": 0.95}}, unselected={"marker": {"opacity": 0.15}}))
     figure.update_layout(**_chart_layout(), dragmode="select", uirevision=f"{x}|{y}",
                          legend=_legend(), xaxis=_axis(x), yaxis=_axis(y))
     return figure, sum(len(group) for group in by_class.values())
@@ -76,7 +76,7 @@ def scatter_figure(points: Sequence[dict], x: str, y: str, colours: dict[str, st
 
 def _axis(name: str) -> dict:
     axis = AXES[name]
-    layout: dict[str, Any] = dict(title=dict(text=axis.label, standoff=8), type=axis.kind, zeroline=False)
+    layout: dict[str, Any] = {"title": {"text": axis.label, "standoff": 8}, "type": axis.kind, "zeroline": False}
     if name == "score":
         layout["range"] = [-0.02, 1.02]
     return layout
@@ -84,14 +84,14 @@ def _axis(name: str) -> dict:
 
 def _legend() -> dict:
     """A one-line legend above the plot (classes, in the colours of every chart)."""
-    return dict(orientation="h", yanchor="bottom", y=1.0, x=0, title_text="", font_size=11, itemwidth=30,
-                traceorder="normal")
+    return {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "title_text": "", "font_size": 11,
+            "itemwidth": 30, "traceorder": "normal"}
 
 
 def _chart_layout() -> dict:
-    return dict(template="plotly_white", height=420, margin=dict(l=56, r=12, t=36, b=48),
-                font=dict(family=FONT, size=12, color="#1d2733"), hoverlabel=dict(font_family=FONT),
-                xaxis_visible=True, yaxis_visible=True)
+    return {"template": "plotly_white", "height": 420, "margin": {"l": 56, "r": 12, "t": 36, "b": 48},
+            "font": {"family": FONT, "size": 12, "color": "#1d2733"}, "hoverlabel": {"font_family": FONT},
+            "xaxis_visible": True, "yaxis_visible": True}
 
 
 def scatter_note(sample: dict, plotted: int, x: str, y: str) -> str:
@@ -111,8 +111,8 @@ def box_shapes(picked: Filters | None, x: str, y: str) -> list[dict]:
     if picked is None:
         return []
     (xref, x0, x1), (yref, y0, y1) = _span(x, picked, "x"), _span(y, picked, "y")
-    return [dict(type="rect", xref=xref, yref=yref, x0=x0, x1=x1, y0=y0, y1=y1, layer="above",
-                 line=dict(color="#2d5f8b", width=1.5, dash="dot"), fillcolor="rgba(45,95,139,0.06)")]
+    return [{"type": "rect", "xref": xref, "yref": yref, "x0": x0, "x1": x1, "y0": y0, "y1": y1, "layer": "above",
+             "line": {"color": "#2d5f8b", "width": 1.5, "dash": "dot"}, "fillcolor": "rgba(45,95,139,0.06)"}]
 
 
 def _span(axis_name: str, filters: Filters, ref: str) -> tuple[str, Any, Any]:
@@ -142,7 +142,7 @@ def bar_figure(counts: dict, by: str, colours: dict[str, str], picked: Filters |
             x=keys, y=[row["count"] for row in rows], marker_color=[colour(colours, k) for k in keys],
             customdata=[[k] for k in keys], text=[f"{row['count']:,}" for row in rows], textposition="outside",
             cliponaxis=False, hovertemplate="%{x}: %{y:,}<extra></extra>",
-            selectedpoints=_picked_indices(keys, by, picked), unselected=dict(marker=dict(opacity=0.3))))
+            selectedpoints=_picked_indices(keys, by, picked), unselected={"marker": {"opacity": 0.3}}))
     else:
         groups = split_groups(counts["counts"])
         if by != "day":
@@ -155,7 +155,7 @@ def bar_figure(counts: dict, by: str, colours: dict[str, str], picked: Filters |
                 x=labels, y=[parts.get(name, 0) for _, parts in groups], name=name,
                 marker_color=colour(colours, name), customdata=[[key, name] for key in keys],
                 hovertemplate=f"%{{x}}<br>{name}: %{{y:,}}<extra></extra>",
-                selectedpoints=_picked_indices(keys, by, picked, name), unselected=dict(marker=dict(opacity=0.3))))
+                selectedpoints=_picked_indices(keys, by, picked, name), unselected={"marker": {"opacity": 0.3}}))
     # A whole column answers hover and click (a bar of 38 among 3,545 is a sliver), and the value
     # axis leaves room for the labels: left to autorange, plotly hit-tests outside-labelled bars
     # against the range it had before fitting the labels, missing their upper part.
@@ -164,9 +164,9 @@ def bar_figure(counts: dict, by: str, colours: dict[str, str], picked: Filters |
         **_chart_layout(), barmode="stack", bargap=0.15 if by != "day" else 0.05, dragmode="select",
         selectdirection="h", hovermode="x" if by == "class" else "x unified", showlegend=by != "class",
         uirevision=by, legend=_legend(),
-        xaxis=dict(title=dict(text=GROUPS[by], standoff=8), type="date" if by == "day" else "category",
-                   automargin=True, tickangle=-35 if by in ("image", "name") else 0),
-        yaxis=dict(title=dict(text="Detections", standoff=8), range=[0, max(1, tallest) * 1.12]))
+        xaxis={"title": {"text": GROUPS[by], "standoff": 8}, "type": "date" if by == "day" else "category",
+               "automargin": True, "tickangle": -35 if by in ("image", "name") else 0},
+        yaxis={"title": {"text": "Detections", "standoff": 8}, "range": [0, max(1, tallest) * 1.12]})
     return figure
 
 
@@ -204,6 +204,6 @@ def bar_note(counts: dict, by: str, total: int) -> str:
 def blank_figure() -> go.Figure:
     """What a chart shows before its first answer: nothing, at its height (no jump when it comes)."""
     figure = go.Figure()
-    figure.update_layout(template="plotly_white", margin=dict(l=40, r=10, t=10, b=40), height=420,
+    figure.update_layout(template="plotly_white", margin={"l": 40, "r": 10, "t": 10, "b": 40}, height=420,
                          xaxis_visible=False, yaxis_visible=False)
     return figure

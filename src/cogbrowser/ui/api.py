@@ -4,16 +4,23 @@ Callbacks run in the server while it answers the browser, so they call the API t
 test client: the same routes, validation and problem details as any script, with no socket and no
 second road to the database. Writes carry the app's internal token (auth.py), which never leaves
 the process; the UI decides which users may trigger them.
+
+List parameters go as the parameter repeated, one item each, written as the API reads a list
+(`list_value`: an item holding a comma is double-quoted), so a target named "Smith, John" stays
+one name on its way to the catalog. Callers pass lists as Python lists; none joins them itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import current_app
 
 from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import list_value
 
 
 class ApiFailure(Exception):
@@ -46,10 +53,21 @@ def _answer(response) -> Any:
     return response.get_data()
 
 
+def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as (name, value) pairs: a list or tuple is the parameter repeated, each item
+    one list value (quoted where it holds a comma); None, "" and empty lists are left out."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            pairs += [(name, list_value([str(item)])) for item in value]
+        elif value is not None and value != "":
+            pairs.append((name, str(value)))
+    return pairs
+
+
 def get(path: str, **params: Any) -> Any:
-    """GET an API path (e.g. "/api/v1/images") with query parameters; lists become comma lists."""
-    query = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-             for k, v in params.items() if v not in (None, "", [], ())}
+    """GET an API path (e.g. "/api/v1/images") with query parameters (lists as in `query_pairs`)."""
+    query = urlencode(query_pairs(params), quote_via=quote)
     return _answer(_client().get(path, query_string=query, headers=_headers(False)))
 
 
@@ -73,3 +91,17 @@ def download(path: str, pairs: Sequence[tuple[str, str]]) -> tuple[bytes, str | 
     if isinstance(body, (dict, list)):  # a JSON answer where a file was expected
         body = response.get_data()
     return body, response.headers.get("Content-Disposition", "").partition('filename="')[2].rstrip('"') or None
+
+
+def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """The answers of several API calls made at once, each in the app's context, in the order of
+    `calls`: a page waits for its slowest question (the detections summary, 2 s over 1,000,000
+    detections), not for their sum."""
+    app = current_app._get_current_object()
+
+    def run(call: Callable[[], Any]) -> Any:
+        with app.app_context():
+            return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="api-calls") as pool:
+        return list(pool.map(run, calls))

@@ -10,7 +10,7 @@ click on a date of the series shows that image, in the same look.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 import dash
@@ -87,11 +87,21 @@ def chosen_area(info: dict | None, aoi: dict | None, bounds) -> tuple[ToolArea |
     return area, None
 
 
+def register(app: dash.Dash) -> None:
+    """The Inspect area tool's callbacks, on `app`."""
+    app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
+                 Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
+                 Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"),
+                 prevent_initial_call=True)(_statistics)
+    app.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
+                 Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
+                 State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)(_series)
+    app.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
+                 State(IMAGE, "data"), prevent_initial_call=True)(_show_date)
+
+
 # ---------------------------------------------------------------- statistics
 
-@dash.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
-               Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
-               Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"), prevent_initial_call=True)
 def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
                 asked: dict | None):
     """The histogram and statistics of the chosen values over the area: on the button, and again
@@ -149,17 +159,17 @@ def histogram_figure(outputs: Sequence[dict]) -> go.Figure:
                                     name=output["name"], marker_color=colour, hovertemplate=hover))
         else:
             figure.add_trace(go.Scatter(x=centres, y=counts, mode="lines", line_shape="hvh", name=output["name"],
-                                        line=dict(color=colour, width=1.5), hovertemplate=hover))
+                                        line={"color": colour, "width": 1.5}, hovertemplate=hover))
     figure.update_layout(**chart_layout(170), bargap=0, showlegend=len(outputs) > 1,
-                         yaxis=dict(title=None, rangemode="tozero"), xaxis=dict(title=None))
+                         yaxis={"title": None, "rangemode": "tozero"}, xaxis={"title": None})
     return figure
 
 
 def chart_layout(height: int) -> dict:
     """Small charts for the panel, in the pages' font."""
-    return dict(template="plotly_white", height=height, margin=dict(l=44, r=8, t=8, b=28),
-                font=dict(family=FONT, size=11, color="#1d2733"), hoverlabel=dict(font_family=FONT),
-                legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font_size=10))
+    return {"template": "plotly_white", "height": height, "margin": {"l": 44, "r": 8, "t": 8, "b": 28},
+            "font": {"family": FONT, "size": 11, "color": "#1d2733"}, "hoverlabel": {"font_family": FONT},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "font_size": 10}}
 
 
 def statistics_table(outputs: Sequence[dict]) -> html.Div:
@@ -184,9 +194,6 @@ def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json") -> d
     return {**area.zone_params(), **params, **({"f": fmt} if fmt != "json" else {})}
 
 
-@dash.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
-               Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
-               State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)
 def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
             asked: dict | None):
     """The time series of the chosen values over the area, with its CSV: on the button, and again
@@ -237,21 +244,21 @@ def series_figure(points: Sequence[dict], shown: dict) -> go.Figure:
     figure = go.Figure()
     for (name, rows), colour in zip(by_name.items(), colours(len(by_name))):
         x = [p["acquired_at"] for p in rows]
-        figure.add_trace(go.Scatter(x=x, y=[p["max"] for p in rows], mode="lines", line=dict(width=0),
+        figure.add_trace(go.Scatter(x=x, y=[p["max"] for p in rows], mode="lines", line={"width": 0},
                                     showlegend=False, hoverinfo="skip", legendgroup=name))
-        figure.add_trace(go.Scatter(x=x, y=[p["min"] for p in rows], mode="lines", line=dict(width=0),
+        figure.add_trace(go.Scatter(x=x, y=[p["min"] for p in rows], mode="lines", line={"width": 0},
                                     fill="tonexty", fillcolor=_transparent(colour), showlegend=False,
                                     hoverinfo="skip", legendgroup=name))
         figure.add_trace(go.Scatter(
             x=x, y=[p["mean"] for p in rows], mode="lines+markers", name=name, legendgroup=name,
-            line=dict(color=colour, width=2), marker=dict(size=7), connectgaps=False,
+            line={"color": colour, "width": 2}, marker={"size": 7}, connectgaps=False,
             customdata=[[p["image_id"], _num(p["min"]), _num(p["max"]), p["valid_percent"]] for p in rows],
             hovertemplate=("%{x|%Y-%m-%d}<br>mean %{y:.4g} (min %{customdata[1]}, max %{customdata[2]})<br>"
                            "%{customdata[3]:.1f} % valid · %{customdata[0]}<extra>" + name + "</extra>")))
     if shown.get("acquired_at"):
-        figure.add_vline(x=shown["acquired_at"], line=dict(color="#7a3db8", width=1, dash="dot"))
+        figure.add_vline(x=shown["acquired_at"], line={"color": "#7a3db8", "width": 1, "dash": "dot"})
     figure.update_layout(**chart_layout(220), showlegend=len(by_name) > 1, hovermode="closest",
-                         xaxis=dict(title=None, type="date"), yaxis=dict(title=None))
+                         xaxis={"title": None, "type": "date"}, yaxis={"title": None})
     return figure
 
 
@@ -264,8 +271,6 @@ def _transparent(colour: str, alpha: float = 0.18) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-@dash.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
-               State(IMAGE, "data"), prevent_initial_call=True)
 def _show_date(click: dict | None, drawn: list | None, shown: dict | None):
     """A clicked date of the series is shown, drawn as the current image is."""
     points = (click or {}).get("points") or []

@@ -88,10 +88,14 @@ def basemap_layer(layer: str) -> dl.TileLayer:
                         minZoom=0, maxNativeZoom=tilejson.get("maxzoom", 18), tileSize=256)
 
 
-@dash.callback(Output(CHOICE, "options"), Output(CHOICE, "value"), Output(CHOSEN, "data"), Output(LAYER, "children"),
-               Output(MESSAGE, "children"),
-               Input(RESTORED, "data"), Input(CHOICE, "value"), Input(CHOICE, "search_value"), Input(IMAGE, "data"),
-               State(CHOSEN, "data"), prevent_initial_call=True)
+def register(app: dash.Dash) -> None:
+    """The basemap chooser's callback, on `app`."""
+    app.callback(Output(CHOICE, "options"), Output(CHOICE, "value"), Output(CHOSEN, "data"), Output(LAYER, "children"),
+                 Output(MESSAGE, "children"),
+                 Input(RESTORED, "data"), Input(CHOICE, "value"), Input(CHOICE, "search_value"), Input(IMAGE, "data"),
+                 State(CHOSEN, "data"), prevent_initial_call=True)(_choose)
+
+
 def _choose(restored: dict | None, value: str | None, search: str | None, image: dict | None, chosen: str | None):
     """The chosen basemap drawn (and its options kept holding it); a layer the catalog does not
     have falls back to Natural Earth with a message."""

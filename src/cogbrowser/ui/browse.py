@@ -15,6 +15,9 @@ callbacks:
 - browse_map.py          the map: offline basemap, panes, controls;
 - map_state.py           the page's state in its URL.
 
+Each module declares its callbacks in its `register(app)`, on the app `mount_ui` makes; this
+module's `register` calls them all.
+
 This module puts them together and keeps the URL and the page in step: on opening (and on an
 in-app link to `/?…`) `_restore` sets every control from the query string; afterwards every
 change is written back (`history.replaceState`: panning does not pile up history entries), so
@@ -102,7 +105,27 @@ RESTORED = [
 ]
 
 
-@dash.callback(*RESTORED, Input("url", "search"), State("url", "pathname"), State(image_search.CATALOG, "data"))
+def register(app: dash.Dash) -> None:
+    """Every callback of the page, on `app` (each app of the process gets its own): the tools'
+    and the page's own (URL in, URL out, zoom to data)."""
+    for feature in (image_search, visualization, detections_overlay, pixel_inspect, area_inspect, export, compare,
+                    basemap_choice, browse_map):
+        feature.register(app)
+    app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
+                 State(image_search.CATALOG, "data"))(_restore)
+    app.callback(Output(QUERY, "data"), Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
+                 Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
+                 Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
+                 Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
+                 Input(detections_overlay.HIGHLIGHT, "data"), Input(browse_map.BASEMAP_CHOICE, "data"),
+                 *compare.STATE_INPUTS)(_state_query)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowser", "writeUrl"), Output(URL_WRITTEN, "data"),
+                            Input(QUERY, "data"), prevent_initial_call=True)
+    app.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
+                 State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
+                 State(image_search.CATALOG, "data"), prevent_initial_call=True)(_zoom_to_data)
+
+
 def _restore(search: str | None, pathname: str | None, catalog: dict | None):
     """Every control as the query string says; the map on its view, else on the highlighted
     detection, the shown image or all the data."""
@@ -148,12 +171,6 @@ def _view_data(view: View | None) -> dict | None:
 
 # ---------------------------------------------------------------- the page into the URL
 
-@dash.callback(Output(QUERY, "data"), Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
-               Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
-               Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
-               Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
-               Input(detections_overlay.HIGHLIGHT, "data"), Input(browse_map.BASEMAP_CHOICE, "data"),
-               *compare.STATE_INPUTS)
 def _state_query(ready, view, image, vis, opacity, start, end, cloud, collections, targets, in_view, aoi,
                  show, classes, names, score, highlight, basemap, *comparison):
     """The query string of the page's state (browse.js writes it into the address bar)."""
@@ -169,13 +186,6 @@ def _state_query(ready, view, image, vis, opacity, start, end, cloud, collection
     return state.query_string()
 
 
-dash.clientside_callback(dash.ClientsideFunction("cogbrowser", "writeUrl"), Output(URL_WRITTEN, "data"),
-                         Input(QUERY, "data"), prevent_initial_call=True)
-
-
-@dash.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
-               State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
-               State(image_search.CATALOG, "data"), prevent_initial_call=True)
 def _zoom_to_data(clicks: int | None, info: dict | None, results: list | None, catalog: dict | None):
     """To the shown image; without one, to the results; without any, to the whole catalog."""
     if not clicks:

@@ -21,7 +21,8 @@ browse.js keeps their clicks from reaching the map.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import dash
 import dash_leaflet as dl
@@ -121,14 +122,23 @@ def natural_earth(detail: str, over_raster: bool = False) -> list[dl.GeoJSON]:
     return layers
 
 
-dash.clientside_callback(
-    dash.ClientsideFunction("cogbrowser", "basemapDetail"),
-    Output(BASEMAP_DETAIL, "data"), Input(MAP, "zoom"), State(BASEMAP_DETAIL, "data"),
-    prevent_initial_call=True)
+def register(app: dash.Dash) -> None:
+    """The map's own callbacks (basemap detail, graticule, reported view), on `app`."""
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowser", "basemapDetail"),
+        Output(BASEMAP_DETAIL, "data"), Input(MAP, "zoom"), State(BASEMAP_DETAIL, "data"),
+        prevent_initial_call=True)
+    app.callback(Output(BASEMAP_GROUP, "children"), Input(BASEMAP_DETAIL, "data"), Input(BASEMAP_CHOICE, "data"),
+                 State(BASEMAP_GROUP, "children"), prevent_initial_call=True)(_switch_basemap_detail)
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowser", "graticule"), Output(GRATICULE, "data"), Input(MAP, "bounds"),
+        State(MAP, "zoom"))
+    # the view as last reported by the map (moveend), kept for the URL
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowser", "reportedView"), Output(VIEW, "data", allow_duplicate=True),
+        Input(MAP, "center"), Input(MAP, "zoom"), prevent_initial_call=True)
 
 
-@dash.callback(Output(BASEMAP_GROUP, "children"), Input(BASEMAP_DETAIL, "data"), Input(BASEMAP_CHOICE, "data"),
-               State(BASEMAP_GROUP, "children"), prevent_initial_call=True)
 def _switch_basemap_detail(detail: str, catalog_layer: str | None, drawn: list | None) -> list[dl.GeoJSON]:
     """The Natural Earth layers for the zoom's detail and the basemap below; the same layers are
     left alone (a new list would make Leaflet fetch and draw them again)."""
@@ -136,16 +146,6 @@ def _switch_basemap_detail(detail: str, catalog_layer: str | None, drawn: list |
     if [layer.id for layer in layers] == [(child or {}).get("props", {}).get("id") for child in drawn or []]:
         raise PreventUpdate
     return layers
-
-
-dash.clientside_callback(
-    dash.ClientsideFunction("cogbrowser", "graticule"), Output(GRATICULE, "data"), Input(MAP, "bounds"),
-    State(MAP, "zoom"))
-
-# the view as last reported by the map (moveend), kept for the URL
-dash.clientside_callback(
-    dash.ClientsideFunction("cogbrowser", "reportedView"), Output(VIEW, "data", allow_duplicate=True),
-    Input(MAP, "center"), Input(MAP, "zoom"), prevent_initial_call=True)
 
 
 # ---------------------------------------------------------------- moving the map

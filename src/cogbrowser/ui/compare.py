@@ -15,13 +15,12 @@ the map is as before.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash
 import dash_leaflet as dl
 from dash import Input, Output, State, dcc, html, no_update
-from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import COMPARE_PANE
@@ -128,9 +127,23 @@ def from_controls(target: str | None, mode: str | None, swipe: float | None, opa
 
 # ---------------------------------------------------------------- what can be compared
 
-@dash.callback(Output(COMPARED, "data", allow_duplicate=True), Output(TARGET, "options"), Output(TARGET, "value"),
-               Input(TARGET, "value"), Input(COMPARED, "data"), Input(IMAGE_INFO, "data"), Input(RESULTS, "data"),
-               prevent_initial_call="initial_duplicate")
+def register(app: dash.Dash) -> None:
+    """The Compare tool's callbacks, on `app`."""
+    app.callback(Output(COMPARED, "data", allow_duplicate=True), Output(TARGET, "options"), Output(TARGET, "value"),
+                 Input(TARGET, "value"), Input(COMPARED, "data"), Input(IMAGE_INFO, "data"), Input(RESULTS, "data"),
+                 prevent_initial_call="initial_duplicate")(_choose)
+    app.callback(Output(INFO, "data"), Output(MESSAGE, "children"), Output(STYLE, "options"),
+                 Input(COMPARED, "data"), prevent_initial_call=True)(_load_target)
+    app.callback(Output(LAYER, "children"), *[Output(label, "children") for label in LABELS],
+                 Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))(_draw)
+    app.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"),
+                 prevent_initial_call=True)(_stop)
+    app.callback(Output(FADE_ROW, "style"), Input(MODE, "value"))(_fade_row)
+    # the panes clipped to the divider, or the compared one faded (compare.js)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "apply"), Output(APPLIED, "data"),
+                            Input(LAYER, "children"), Input(MODE, "value"), Input(SWIPE, "data"), Input(FADE, "value"))
+
+
 def _choose(picked: str | None, compared: str | None, info: dict | None, results: list | None):
     """A pick in the dropdown is the comparison; any other change (a link, Stop, a new image or
     search) refreshes the dropdown's choices, always with the comparison among them (a dropdown
@@ -172,8 +185,6 @@ def _option(value: str, title: str, detail: str) -> dict:
         html.Span(title, className="compare-option-title"), html.Span(detail, className="hint")])}
 
 
-@dash.callback(Output(INFO, "data"), Output(MESSAGE, "children"), Output(STYLE, "options"),
-               Input(COMPARED, "data"), prevent_initial_call=True)
 def _load_target(target: str | None):
     """The compared side as /wms will draw it: its layer, time, bands and presets."""
     if not target:
@@ -199,7 +210,7 @@ def _compared(comparison: Compare) -> dict:
         image = api.get(f"/api/v1/images/{quote(layer)}")
         label = f"{image['id']} · {describe_time(image.get('acquired_at'))[:10]}"
     else:
-        found = api.get("/api/v1/images", collections=layer, limit=1,
+        found = api.get("/api/v1/images", collections=[layer], limit=1,
                         datetime=Filters(start=day, end=day).datetime_param())
         if not found["images"]:
             raise api.ApiFailure(404, f"collection {layer} has no image on {day}")
@@ -220,8 +231,6 @@ def compared_visualization(compared: dict, style: str | None, shown: Sequence | 
     return vis if fits(vis, compared) else default_visualization(compared)
 
 
-@dash.callback(Output(LAYER, "children"), *[Output(label, "children") for label in LABELS],
-               Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))
 def _draw(compared: dict | None, style: str | None, shown_vis: list | None, shown: dict | None):
     """The compared layer in its pane, and the names of both sides on the divider."""
     if not compared:
@@ -232,18 +241,12 @@ def _draw(compared: dict | None, style: str | None, shown_vis: list | None, show
     return [layer], left, f"{compared['label']} ▶"
 
 
-@dash.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"), prevent_initial_call=True)
 def _stop(clicks: int | None):
-    if not clicks:
-        raise PreventUpdate
-    return None
+    """Stop comparing: the comparison emptied (its layer and labels follow)."""
+    return None if clicks else no_update
 
 
-@dash.callback(Output(FADE_ROW, "style"), Input(MODE, "value"))
 def _fade_row(mode: str | None):
     return {} if mode == "opacity" else {"display": "none"}
 
 
-# the panes clipped to the divider, or the compared one faded (compare.js)
-dash.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "apply"), Output(APPLIED, "data"),
-                         Input(LAYER, "children"), Input(MODE, "value"), Input(SWIPE, "data"), Input(FADE, "value"))

@@ -19,6 +19,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from cogbrowser.web.endpoints import list_value, split_list
+from cogbrowser.web.problems import ApiError
+
 BBox = tuple[float, float, float, float]
 
 # field -> URL parameter (repeated for lists); the Browse page uses `image` and `bbox`
@@ -65,8 +68,10 @@ class Filters:
 
     # -------------------------------------------------------------- the URL
     def query_pairs(self) -> list[tuple[str, str]]:
-        """These filters as URL query pairs (lists as repeated parameters: names may hold commas)."""
-        pairs = [(LIST_PARAMETERS[name], value) for name in LIST_PARAMETERS for value in getattr(self, name)]
+        """These filters as URL query pairs: lists as repeated parameters, one item each (a name as
+        it is, any other item as a list value: quoted when it holds a comma, see `from_pairs`)."""
+        pairs = [(LIST_PARAMETERS[name], value if name == "names" else list_value([value]))
+                 for name in LIST_PARAMETERS for value in getattr(self, name)]
         for name, parameter in VALUE_PARAMETERS.items():
             value = getattr(self, name)
             if value is None:
@@ -91,8 +96,11 @@ class Filters:
             text = text.strip()
             if name is None or not text:
                 continue
-            if name in lists:  # repeated, or comma-separated (not names: a name may hold a comma)
-                lists[name] += [text] if name == "names" else [p.strip() for p in text.split(",") if p.strip()]
+            if name in lists:  # repeated; or comma-separated as the API reads lists (not names: links
+                try:           # hold a name with a comma as it is, one name per parameter)
+                    lists[name] += [text] if name == "names" else split_list(text, parameter)
+                except ApiError as exc:
+                    problems.append(f"{parameter}={text!r} ignored: {exc.detail}")
                 continue
             try:
                 values[name] = _read_value(name, text)

@@ -9,7 +9,7 @@ colour restyles the boxes in the browser without sending them again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash
@@ -86,8 +86,19 @@ def stores() -> list[dcc.Store]:
 
 # ---------------------------------------------------------------- callbacks
 
-@dash.callback(Output(CLASSES, "options"), Output(NAMES, "options"), Input(IMAGE_INFO, "data"),
-               prevent_initial_call=True)
+def register(app: dash.Dash) -> None:
+    """The Detections tab's callbacks and the boxes on the map, on `app`."""
+    app.callback(Output(CLASSES, "options"), Output(NAMES, "options"), Input(IMAGE_INFO, "data"),
+                 prevent_initial_call=True)(_filter_choices)
+    app.callback(Output(DETECTIONS, "data"), Output(DETECTIONS, "hideout"), Output(LEGEND, "children"),
+                 Output(LEGEND, "style"), Output(SUMMARY, "children"),
+                 Input(IMAGE_INFO, "data"), Input(SHOW, "value"), Input(CLASSES, "value"), Input(NAMES, "value"),
+                 Input(SCORE, "value"), Input(HIGHLIGHT, "data"), State(DETECTIONS, "hideout"),
+                 prevent_initial_call=True)(_draw)
+    app.callback(Output(HIGHLIGHT, "data", allow_duplicate=True), Input(DETECTIONS, "clickData"),
+                 prevent_initial_call=True)(_highlight_clicked)
+
+
 def _filter_choices(info: dict | None):
     """The classes and names present on the shown image, with their counts."""
     if not info:
@@ -108,11 +119,6 @@ def overlay_from_controls(show: list | None, classes: list | None, names: list |
                           min_score=score if score else None)
 
 
-@dash.callback(Output(DETECTIONS, "data"), Output(DETECTIONS, "hideout"), Output(LEGEND, "children"),
-               Output(LEGEND, "style"), Output(SUMMARY, "children"),
-               Input(IMAGE_INFO, "data"), Input(SHOW, "value"), Input(CLASSES, "value"), Input(NAMES, "value"),
-               Input(SCORE, "value"), Input(HIGHLIGHT, "data"), State(DETECTIONS, "hideout"),
-               prevent_initial_call=True)
 def _draw(info, show, classes, names, score, highlight, hideout):
     """The selected detections of the shown image as GeoJSON, with the legend of their classes."""
     hidden = {"display": "none"}
@@ -167,8 +173,6 @@ def legend_entries(counts: dict[str, int], colours: dict[str, str]) -> list:
               for name, count in sorted(counts.items())]]
 
 
-@dash.callback(Output(HIGHLIGHT, "data", allow_duplicate=True), Input(DETECTIONS, "clickData"),
-               prevent_initial_call=True)
 def _highlight_clicked(feature: dict | None):
     """A clicked box becomes the highlighted detection (and the URL's `detection`)."""
     if not feature or feature.get("id") is None:

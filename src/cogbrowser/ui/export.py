@@ -12,7 +12,7 @@ own link is shown too, for scripts and GIS clients.
 from __future__ import annotations
 
 import base64
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 import dash
@@ -78,7 +78,15 @@ def crs_options(image: dict | None) -> list[dict]:
             {"label": "EPSG:3857 (web map)", "value": "EPSG:3857"}]
 
 
-@dash.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)
+def register(app: dash.Dash) -> None:
+    """The Export tool's callbacks, on `app`."""
+    app.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)(_crs_choices)
+    app.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Input(PNG, "n_clicks"), Input(TIF, "n_clicks"),
+                 Input(GIF, "n_clicks"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
+                 State(SIZE, "value"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
+                 prevent_initial_call=True)(_export)
+
+
 def _crs_choices(info: dict | None):
     return crs_options((info or {}).get("image"))
 
@@ -104,10 +112,6 @@ def timelapse_pairs(area: ToolArea, drawn: Sequence[Sequence[str]] | None, size:
     return [("bbox", area.bbox_text()), ("width", str(width)), *Visualization.from_pairs(drawn or []).render_params()]
 
 
-@dash.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Input(PNG, "n_clicks"), Input(TIF, "n_clicks"),
-               Input(GIF, "n_clicks"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
-               State(SIZE, "value"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
-               prevent_initial_call=True)
 def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
     """The asked file, made by the API, as a download; or the API's reason why not."""
     button = dash.ctx.triggered_id

@@ -131,6 +131,27 @@ def stores(catalog: dict) -> list[dcc.Store]:
     return [dcc.Store(id=RESULTS), dcc.Store(id=HOVER), dcc.Store(id=AOI), dcc.Store(id=CATALOG, data=catalog)]
 
 
+def register(app: dash.Dash) -> None:
+    """The Search tab's callbacks, on `app`."""
+    app.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
+                 *SEARCH_INPUTS, Input(MAP, "bounds"), State(CATALOG, "data"), State(IMAGE, "data"))(_search)
+    app.callback(Output(IMAGE, "data", allow_duplicate=True), Output(MAP, "viewport", allow_duplicate=True),
+                 Output(TABS, "value", allow_duplicate=True), Output(HIGHLIGHT, "data", allow_duplicate=True),
+                 Input({"type": RESULT, "image": ALL}, "n_clicks"), State(RESULTS, "data"),
+                 prevent_initial_call=True)(_show_result)
+    app.callback(Output({"type": RESULT, "image": ALL}, "className"), Input(IMAGE, "data"),
+                 State({"type": RESULT, "image": ALL}, "id"), prevent_initial_call=True)(_mark_shown_result)
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowser", "hoveredFootprint"), Output(HOVER_LAYER, "data"),
+        Input(HOVER, "data"), State(RESULTS, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowser", "areaFeature"), Output(AOI_LAYER, "data"), Input(AOI, "data"))
+    app.callback(Output(AOI, "data", allow_duplicate=True), Output(AOI_MESSAGE, "children"),
+                 Output(DRAW, "editToolbar"), Output(UPLOAD, "contents"),
+                 Input(DRAW, "geojson"), Input(UPLOAD, "contents"), Input(CLEAR_AOI, "n_clicks"),
+                 State(UPLOAD, "filename"), State(DRAW, "editToolbar"), prevent_initial_call=True)(_set_area)
+
+
 # ---------------------------------------------------------------- searching
 
 def filters_from_controls(dates: tuple[str | None, str | None], cloud: float | None, collections: list | None,
@@ -147,8 +168,6 @@ SEARCH_INPUTS = [Input(DATES, "start_date"), Input(DATES, "end_date"), Input(CLO
                  Input(COLLECTIONS, "value"), Input(TARGETS, "value"), Input(IN_VIEW, "value"), Input(AOI, "data")]
 
 
-@dash.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
-               *SEARCH_INPUTS, Input(MAP, "bounds"), State(CATALOG, "data"), State(IMAGE, "data"))
 def _search(start, end, cloud, collections, targets, in_view, aoi, bounds, catalog, shown):
     """The images matching the filters, newest first, as the results list."""
     filters = filters_from_controls((start, end), cloud, collections, targets, in_view, aoi)
@@ -194,9 +213,6 @@ def result_entry(image: dict, catalog: dict, selected: bool) -> html.Li:
         ])
 
 
-@dash.callback(Output(IMAGE, "data", allow_duplicate=True), Output(MAP, "viewport", allow_duplicate=True),
-               Output(TABS, "value", allow_duplicate=True), Output(HIGHLIGHT, "data", allow_duplicate=True),
-               Input({"type": RESULT, "image": ALL}, "n_clicks"), State(RESULTS, "data"), prevent_initial_call=True)
 def _show_result(clicks: list[int | None], images: list[dict] | None):
     """A clicked result is shown (in the current look when it fits) and the map zooms to it; a
     highlighted detection of another image is let go."""
@@ -209,28 +225,14 @@ def _show_result(clicks: list[int | None], images: list[dict] | None):
     return {"id": image["id"], "vis": None}, fit_bounds(image["bbox"]), "visualize", None
 
 
-@dash.callback(Output({"type": RESULT, "image": ALL}, "className"), Input(IMAGE, "data"),
-               State({"type": RESULT, "image": ALL}, "id"), prevent_initial_call=True)
 def _mark_shown_result(requested: dict | None, ids: list[dict]):
     """The shown image's entry in the list is marked."""
     shown = (requested or {}).get("id")
     return ["result selected" if entry["image"] == shown else "result" for entry in ids]
 
 
-dash.clientside_callback(
-    dash.ClientsideFunction("cogbrowser", "hoveredFootprint"), Output(HOVER_LAYER, "data"),
-    Input(HOVER, "data"), State(RESULTS, "data"), prevent_initial_call=True)
-
-dash.clientside_callback(
-    dash.ClientsideFunction("cogbrowser", "areaFeature"), Output(AOI_LAYER, "data"), Input(AOI, "data"))
-
-
 # ---------------------------------------------------------------- the area of interest
 
-@dash.callback(Output(AOI, "data", allow_duplicate=True), Output(AOI_MESSAGE, "children"),
-               Output(DRAW, "editToolbar"), Output(UPLOAD, "contents"),
-               Input(DRAW, "geojson"), Input(UPLOAD, "contents"), Input(CLEAR_AOI, "n_clicks"),
-               State(UPLOAD, "filename"), State(DRAW, "editToolbar"), prevent_initial_call=True)
 def _set_area(drawn: dict | None, upload: str | None, clear: int, filename: str | None, toolbar: dict | None):
     """The newest area given: a shape just drawn, an uploaded file, or none after "Clear"."""
     trigger = dash.ctx.triggered_id

@@ -48,8 +48,15 @@ def clicked_point(click: dict | None) -> tuple[float, float] | None:
     return None
 
 
-@dash.callback(Output(CARD, "children"), Output(CARD, "style"), Output(MARKER, "children"),
-               Input(MAP, "clickData"), State(IMAGE_INFO, "data"), State(VIS, "data"), prevent_initial_call=True)
+def register(app: dash.Dash) -> None:
+    """The pixel inspector's callbacks, on `app`."""
+    app.callback(Output(CARD, "children"), Output(CARD, "style"), Output(MARKER, "children"),
+                 Input(MAP, "clickData"), State(IMAGE_INFO, "data"), State(VIS, "data"),
+                 prevent_initial_call=True)(_inspect)
+    app.callback(Output(CARD, "style", allow_duplicate=True), Output(MARKER, "children", allow_duplicate=True),
+                 Input(CLOSE, "n_clicks"), prevent_initial_call=True)(_close)
+
+
 def _inspect(click: dict | None, info: dict | None, drawn: list | None):
     """The pixel values under the click, or why there are none."""
     point = clicked_point(click)
@@ -100,8 +107,6 @@ def _card(place: str, *content) -> list:
         html.Button("×", id=CLOSE, className="close", title="Close", n_clicks=0)]), *content]
 
 
-@dash.callback(Output(CARD, "style", allow_duplicate=True), Output(MARKER, "children", allow_duplicate=True),
-               Input(CLOSE, "n_clicks"), prevent_initial_call=True)
 def _close(clicks: int | None):
     if not clicks:
         raise PreventUpdate

@@ -24,8 +24,9 @@ while opacity alone changes in place. Tiles of a look seen before come from the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import dash
@@ -70,6 +71,7 @@ HISTOGRAM_BINS = 64
 CHANNEL_COLOURS = ("#d43d3d", "#3c9a4a", "#3c64c8")
 HIDDEN, SHOWN = {"display": "none"}, {}
 WMS_VERSION = "1.3.0"
+AS_STORED = Visualization()  # no render parameters: the server draws an image as its collection says
 
 
 # ---------------------------------------------------------------- the one translation to URLs
@@ -97,7 +99,7 @@ def legend_url(image_id: str, vis: Visualization) -> str:
                              *vis.vendor_params()])
 
 
-def preview_url(image_id: str, vis: Visualization = Visualization(), size: int = 96) -> str:
+def preview_url(image_id: str, vis: Visualization = AS_STORED, size: int = 96) -> str:
     """A thumbnail of the whole image in `vis` (/api/v1/images/{id}/preview.png)."""
     return f"/api/v1/images/{quote(image_id)}/preview.png?" + _query([*vis.render_params(), ("max_size", str(size))])
 
@@ -192,6 +194,29 @@ def _colormap_options() -> list[dict]:
         for name in COLORMAP_NAMES]
 
 
+def register(app: dash.Dash) -> None:
+    """The Visualize tab's callbacks and the image layer's, on `app`."""
+    app.callback(Output(IMAGE_INFO, "data"), Output(IMAGE_HEADER, "children"), Output(IMAGE_OUTLINE, "data"),
+                 Output(IMAGE_LAYER, "children", allow_duplicate=True), Output(LEGEND, "style", allow_duplicate=True),
+                 Input(IMAGE, "data"), prevent_initial_call=True)(_load_image)
+    app.callback(*SETUP_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), State(IMAGE, "data"),
+                 State(EXPRESSION, "value"), *[State(b, "value") for b in BANDS])(_set_up_controls)
+    app.callback(*SOURCE_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), *[Input(b, "value") for b in BANDS],
+                 Input(EXPRESSION, "value"))(_check_source)
+    app.callback(Output(HISTOGRAM_DATA, "data"), Input(SOURCE, "data"), prevent_initial_call=True)(_measure_source)
+    app.callback(Output(IMAGE_LAYER, "children"), Output(LEGEND, "children"), Output(LEGEND, "style"),
+                 Output(VIS, "data", allow_duplicate=True), Output(STRETCH_MESSAGE, "children"),
+                 Input(SOURCE, "data"), *[Input(r, "value") for pair in RESCALE for r in pair], Input(GAIN, "value"),
+                 Input(GAMMA, "value"), Input(COLORMAP, "value"), Input(OPACITY, "value"), State(IMAGE_INFO, "data"),
+                 prevent_initial_call=True)(_draw_layer)
+    app.callback(Output(HISTOGRAM, "children"), Input(HISTOGRAM_DATA, "data"),
+                 *[Input(r, "value") for pair in RESCALE for r in pair], State(SOURCE, "data"),
+                 prevent_initial_call=True)(_draw_histogram)
+    app.callback(*[Output(r, "value", allow_duplicate=True) for pair in RESCALE for r in pair],
+                 Input(AUTO_STRETCH, "n_clicks"), State(HISTOGRAM_DATA, "data"),
+                 prevent_initial_call=True)(_auto_stretch)
+
+
 # ---------------------------------------------------------------- the image and its collection
 
 def image_bands(info: dict) -> list[str]:
@@ -213,9 +238,6 @@ def preset_expression(info: dict | None, vis: Visualization) -> str | None:
     return vis.expression or (preset or {}).get("expression")
 
 
-@dash.callback(Output(IMAGE_INFO, "data"), Output(IMAGE_HEADER, "children"), Output(IMAGE_OUTLINE, "data"),
-               Output(IMAGE_LAYER, "children", allow_duplicate=True), Output(LEGEND, "style", allow_duplicate=True),
-               Input(IMAGE, "data"), prevent_initial_call=True)
 def _load_image(requested: dict | None):
     """The image's record and its collection's (bands, presets), or a message saying why not.
     The previous image leaves the map at once (the new one's layer follows its check)."""
@@ -357,8 +379,6 @@ def in_order(outputs: Sequence[Output], values: dict[tuple[str, str], Any]) -> t
     return tuple(values.get((o.component_id, o.component_property), no_update) for o in outputs)
 
 
-@dash.callback(*SETUP_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), State(IMAGE, "data"),
-               State(EXPRESSION, "value"), *[State(b, "value") for b in BANDS])
 def _set_up_controls(info: dict | None, style: str | None, requested: dict | None, expression: str | None,
                      *bands: str | None):
     """Fill the controls for a new image (the link's visualization, the current one if it fits,
@@ -435,8 +455,6 @@ SOURCE_OUTPUTS = [Output(SOURCE, "data"), Output(SOURCE_MESSAGE, "children"),
                   *[Output(r, "placeholder") for pair in RESCALE for r in pair]]
 
 
-@dash.callback(*SOURCE_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), *[Input(b, "value") for b in BANDS],
-               Input(EXPRESSION, "value"))
 def _check_source(info: dict | None, style: str | None, r: str | None, g: str | None, b: str | None,
                   expression: str | None):
     """Check the source with the API: /statistics over a few pixels at the image's centre answers
@@ -493,7 +511,6 @@ def _output_names(params: dict, info: dict) -> list[str]:
     return names[:3] if len(names) >= 3 else names[:1]  # the server's default
 
 
-@dash.callback(Output(HISTOGRAM_DATA, "data"), Input(SOURCE, "data"), prevent_initial_call=True)
 def _measure_source(source: dict | None):
     """Each output's histogram and percentiles over the whole image (/statistics): they guide
     the stretch. Off the layer's path: the map does not wait for them."""
@@ -575,11 +592,6 @@ def stretch_problem(rows: Sequence[tuple[float | None, float | None]], count: in
     return None
 
 
-@dash.callback(Output(IMAGE_LAYER, "children"), Output(LEGEND, "children"), Output(LEGEND, "style"),
-               Output(VIS, "data", allow_duplicate=True), Output(STRETCH_MESSAGE, "children"),
-               Input(SOURCE, "data"), *[Input(r, "value") for pair in RESCALE for r in pair], Input(GAIN, "value"),
-               Input(GAMMA, "value"), Input(COLORMAP, "value"), Input(OPACITY, "value"), State(IMAGE_INFO, "data"),
-               prevent_initial_call=True)
 def _draw_layer(source: dict | None, *values):
     """Draw the controls' visualization: the WMS layer and its legend. A source the API refused
     keeps the last good layer on the map (its message says why)."""
@@ -611,8 +623,6 @@ def effective_ranges(rows: Sequence[tuple[float | None, float | None]], defaults
             for (low, high), (d_low, d_high) in zip(rows, defaults)]
 
 
-@dash.callback(Output(HISTOGRAM, "children"), Input(HISTOGRAM_DATA, "data"),
-               *[Input(r, "value") for pair in RESCALE for r in pair], State(SOURCE, "data"), prevent_initial_call=True)
 def _draw_histogram(measured: dict | None, *values):
     """The histograms with the stretch drawn marked on them."""
     *flat, source = values
@@ -622,8 +632,6 @@ def _draw_histogram(measured: dict | None, *values):
     return histogram_bars(measured["outputs"], effective_ranges(_rows(flat), source["defaults"]))
 
 
-@dash.callback(*[Output(r, "value", allow_duplicate=True) for pair in RESCALE for r in pair],
-               Input(AUTO_STRETCH, "n_clicks"), State(HISTOGRAM_DATA, "data"), prevent_initial_call=True)
 def _auto_stretch(clicks: int | None, measured: dict | None):
     """Each output stretched over its 2nd to 98th percentile, as /statistics measured it."""
     if not clicks or not measured or not measured.get("outputs"):

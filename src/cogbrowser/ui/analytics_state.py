@@ -1,0 +1,93 @@
+"""The Analytics page's state in its query string, and the selection each view reads from it.
+
+A dashboard is shared as a link and the back button steps through it, so everything a user sets
+lives in the URL: the filters panel (in detection_filters.py's grammar), the chart options (`x`,
+`y`, `by`: a `View`) and the cross-filters (`sel`, one `Chip` each). Pure functions: the page's
+callbacks and the tests read and write the same text.
+
+Cross-filters: clicking or box-selecting bars, or box-selecting points, adds a chip (a `Filters`
+with the view it came from). Each view applies every chip except those of its own dimension (a
+class bar does not filter the class bars, it highlights them), the report applies them all:
+`view_filters` is that rule, the one way every callback reads the selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+from cogbrowser.ui.analytics_charts import AXES, GROUPS
+from cogbrowser.ui.detection_filters import URL_PARAMETERS, Filters, narrow_all
+
+
+@dataclass(frozen=True)
+class View:
+    """The chart options: the scatter's axes and what the bars count by."""
+
+    x: str = "area"
+    y: str = "score"
+    by: str = "class"
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A cross-filter: what a click or a selection on a chart picked, and which chart it came from
+    ("bar:<by>" or "scatter"), so that chart can leave it out."""
+
+    source: str
+    filters: Filters
+
+    def encode(self) -> str:
+        return f"{self.source}~{self.filters.query_string()}"
+
+    @classmethod
+    def decode(cls, text: str) -> Chip | None:
+        source, _, query = text.partition("~")
+        filters, problems = Filters.from_query_string(query)
+        if problems or filters.is_everything() or not (source == "scatter" or source.removeprefix("bar:") in GROUPS):
+            return None
+        return cls(source, filters)
+
+    def label(self) -> str:
+        return "; ".join(self.filters.describe())
+
+
+def read_search(search: str | None) -> tuple[Filters, View, list[Chip], list[str]]:
+    """The page's state from its query string, and a note for each part that could not be read."""
+    pairs = parse_qsl((search or "").lstrip("?"))
+    filters, problems = Filters.from_pairs(pairs)
+    values = dict(pairs)
+    view = View(x=values.get("x") if values.get("x") in AXES else View.x,
+                y=values.get("y") if values.get("y") in AXES else View.y,
+                by=values.get("by") if values.get("by") in GROUPS else View.by)
+    chips = [chip for chip in (Chip.decode(v) for k, v in pairs if k == "sel") if chip is not None]
+    unknown = sorted({k for k, _ in pairs} - URL_PARAMETERS - {"x", "y", "by", "sel"})
+    problems += [f"unknown parameter {name!r} ignored" for name in unknown]
+    return filters, view, chips, problems
+
+
+def write_search(filters: Filters, view: View, chips: Sequence[Chip]) -> str:
+    """The query string of a state (defaults left out, so a plain dashboard has a plain URL)."""
+    pairs = filters.query_pairs()
+    pairs += [(name, getattr(view, name)) for name in ("x", "y", "by") if getattr(view, name) != getattr(View, name)]
+    pairs += [("sel", chip.encode()) for chip in chips]
+    query = urlencode(pairs, safe=",:~")
+    return f"?{query}" if query else ""
+
+
+def decode_chips(data: Sequence[str] | None) -> list[Chip]:
+    """The cross-filters of the page's chips store (encoded chips), those that can be read."""
+    return [chip for chip in (Chip.decode(text) for text in data or ()) if chip is not None]
+
+
+def view_filters(filters_data: str | None, chips_data: Sequence[str] | None, view: str | None) -> Filters | None:
+    """What a view shows: the panel's filters narrowed by every cross-filter not from `view` (None:
+    all of them). None when nothing can match. The one way every callback reads the selection."""
+    filters, _ = Filters.from_query_string(filters_data or "")
+    return narrow_all(filters, [chip.filters for chip in decode_chips(chips_data) if chip.source != view])
+
+
+def own_pick(chips_data: Sequence[str] | None, source: str) -> Filters | None:
+    """What the chip of one view (`source`: "scatter", "bar:<by>") selects, if that view has one."""
+    return next((chip.filters for chip in decode_chips(chips_data) if chip.source == source), None)
