@@ -2,7 +2,7 @@
 
 XYZ tiles, WMTS GetTile, WMS GetMap and bbox exports are the same operation — "render this area of
 this layer at this size in this CRS with this RenderSpec" — reached through different URL grammars
-(DESIGN.md). This module is that operation, once: it resolves a layer name through the catalog,
+(docs/architecture.md). This module is that operation, once: it resolves a layer name through the catalog,
 parses render parameters against the layer's bands and presets, picks the images that touch an area
 (a collection is a mosaic, newest on top, filtered by time) and draws them. It knows the catalog and
 the raster core, and nothing of HTTP: adapters turn its errors into problem details or OGC

@@ -1,6 +1,6 @@
 """RenderSpec: how to turn an image's raw values into a picture, parsed once for every endpoint.
 
-Tiles, WMS GetMap, WMTS GetTile and exports all take the same render parameters (DESIGN.md):
+Tiles, WMS GetMap, WMTS GetTile and exports all take the same render parameters (docs/architecture.md):
 `style` (a preset of the collection), `bands`, `expression`, `rescale`, `gain`, `gamma`, `colormap`,
 `resampling`, `nodata`. `parse_render_spec` turns them into one immutable value, checked against
 the image's bands, so the renderer never sees a string and every mistake is reported by name.
