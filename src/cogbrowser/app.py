@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import Flask, abort
 
 from cogbrowser.api import blueprints as api_blueprints
@@ -40,7 +42,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
 def _no_pages_under(app: Flask, prefixes: tuple[str, ...]) -> None:
     """Unknown paths under the services are 404s, not the UI's page: the UI answers every other
     path (its catch-all route), which would turn a mistyped API URL into an HTML 200."""
-    def not_found(rest: str = "") -> None:
+    def not_found(rest: str = "") -> NoReturn:
         abort(404)
 
     for prefix in prefixes:

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import morecantile
 import rasterio
 
 from cogbrowser.errors import CogbrowserError
@@ -129,7 +130,7 @@ class CogBasemap(Basemap):
     def tile(self, z: int, x: int, y: int) -> bytes | None:
         spec = parse_render_spec({}, [band.get("name") for band in self._image.bands])
         rgba = render_layer([self._image], [self._path], spec, WEB_MERCATOR_QUAD.rasterio_crs,
-                            tuple(WEB_MERCATOR_QUAD.xy_bounds(x, y, z)), TILE_SIZE, TILE_SIZE)
+                            tuple(WEB_MERCATOR_QUAD.xy_bounds(morecantile.Tile(x, y, z))), TILE_SIZE, TILE_SIZE)
         return encode(rgba, "png") if rgba[3].any() else None
 
 

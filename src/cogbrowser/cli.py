@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 
@@ -23,6 +23,9 @@ from cogbrowser import (
 )
 from cogbrowser.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from cogbrowser.errors import CogbrowserError
+
+if TYPE_CHECKING:  # the catalog is opened lazily: `cogbrowser --help` does not import psycopg
+    from cogbrowser.catalog.database import Database
 
 log = logging.getLogger("cogbrowser")
 
@@ -39,7 +42,7 @@ class Context:
 
 
 @contextmanager
-def open_catalog(settings: Settings) -> Iterator["Database"]:  # noqa: F821
+def open_catalog(settings: Settings) -> Iterator[Database]:
     """The catalog database for a command, with a one-line message while the embedded one starts."""
     from cogbrowser.catalog.database import Database
 

@@ -77,8 +77,9 @@ def native_zoom(image: PixelGrid, tms: morecantile.TileMatrixSet) -> int:
     """
     left, bottom, right, top = image.native_bounds
     step_x, step_y = image.resolution
-    xs, ys = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1], np.linspace(bottom, top, SAMPLES + 2)[1:-1])
-    xs, ys = xs.ravel(), ys.ravel()
+    grid_x, grid_y = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1],
+                                 np.linspace(bottom, top, SAMPLES + 2)[1:-1])
+    xs, ys = grid_x.ravel(), grid_y.ravel()
     to_tms = transformer(image.crs, tms.rasterio_crs)
     tx, ty = (np.asarray(v) for v in to_tms.transform(np.concatenate([xs, xs + step_x, xs]),
                                                        np.concatenate([ys, ys, ys + step_y]), errcheck=False))
@@ -137,6 +138,8 @@ _GEOGRAPHIC_BOUNDS: dict[str, Bounds] = {}
 def _geographic_bounds(tms: morecantile.TileMatrixSet) -> Bounds:
     """The TMS's lon/lat bounds, computed once per TMS id (morecantile recomputes them, a densified
     reprojection, on each access)."""
-    if tms.id not in _GEOGRAPHIC_BOUNDS:
-        _GEOGRAPHIC_BOUNDS[tms.id] = tuple(tms.bbox)
-    return _GEOGRAPHIC_BOUNDS[tms.id]
+    key = str(tms.id)
+    if key not in _GEOGRAPHIC_BOUNDS:
+        west, south, east, north = tms.bbox
+        _GEOGRAPHIC_BOUNDS[key] = (west, south, east, north)
+    return _GEOGRAPHIC_BOUNDS[key]

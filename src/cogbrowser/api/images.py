@@ -51,7 +51,7 @@ TAGS = ("images",)
 PATH = {"image_id": "The image's id"}
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-SORTS = ("acquired_at", "-acquired_at", "cloud_cover", "-cloud_cover", "id", "-id")
+Sort = Literal["acquired_at", "-acquired_at", "cloud_cover", "-cloud_cover", "id", "-id"]
 
 
 class ImageSearch(QueryModel):
@@ -65,7 +65,7 @@ class ImageSearch(QueryModel):
     detection_class: TextList | None = Field(None, description="only images with detections of these classes")
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None, description="text in the image's id or title (case-insensitive)")
-    sortby: Literal[SORTS] = Field("-acquired_at", description="sort key; '-' for descending (newest first)")
+    sortby: Sort = Field("-acquired_at", description="sort key; '-' for descending (newest first)")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"images per page (at most {MAX_LIMIT})")
     cursor: str | None = Field(None, max_length=2000, description="the page after this one: from the `next` link")
     count: bool = Field(False, description="also count all matching images (`matched`)")
@@ -247,7 +247,7 @@ def matching_images(conn: Connection, base: queries.ImageQuery, geometry: BaseGe
     while len(found) < wanted:
         batch = queries.search_images(conn, query)
         found += [row for row in batch if geometry_intersects(row.footprint, geometry)]
-        if len(batch) < query.limit:
+        if query.limit is None or len(batch) < query.limit:
             break
         last = batch[-1]
         query = replace(query, after=(getattr(last, query.sort), last.id))

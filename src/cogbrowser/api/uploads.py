@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import io
 import logging
 import re
 import shutil
@@ -48,7 +49,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, cast
 
 from flask import Blueprint, Response, request
 from pydantic import BeforeValidator, Field
@@ -216,9 +217,11 @@ def _outcome(job: JobRecord) -> Response:
     """The answer of a finished upload: the new image, a redirect to the existing one, or the problem."""
     if job.error is not None:
         raise job.error
-    image_id = job.outcome.image_id
+    outcome = job.outcome
+    assert outcome is not None, "a job that did not fail has an outcome"
+    image_id = outcome.image_id
     headers = {"Location": image_url(image_id)}
-    if job.outcome.result == "existing":
+    if outcome.result == "existing":
         return json_response(ExistingImage(detail=f"{job.filename} is in the catalog already, as image {image_id!r} "
                                                   "(same SHA-256); nothing was changed",
                                            image_id=image_id, image_url=headers["Location"]), 303, headers=headers)
@@ -303,7 +306,7 @@ class UploadFile:
         self.path, self.limit, self.size = path, limit, 0
         self._file: BinaryIO = _open_new(path)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self.size += len(data)
         if self.size > self.limit:
             raise _too_large(self.limit, "the file is larger")
@@ -358,8 +361,9 @@ def _receive_body(folder: Path, filename: str | None, limit: int) -> tuple[Path,
                        errors=[{"field": "filename", "message": "missing"}])
     buffer = bytearray(CHUNK)  # one buffer, read into again and again: 2.2 GB/s, where read() gives 0.7
     view = memoryview(buffer)
+    stream = cast(io.RawIOBase, request.stream)  # werkzeug's LimitedStream: a raw stream that reads into
     with UploadFile(folder / safe_filename(name), limit) as sink:
-        while count := request.stream.readinto(buffer):
+        while count := stream.readinto(buffer):
             sink.write(view[:count])
     return sink.path, sink.size
 
@@ -383,7 +387,8 @@ def _receive_form(folder: Path, name_given: str | None, limit: int) -> tuple[Pat
         sinks.append(UploadFile(folder / safe_filename(name), limit))
         return sinks[0]
 
-    parser = MultiPartParser(stream_factory=open_file, max_form_memory_size=FORM_FIELD_BYTES,
+    parser = MultiPartParser(stream_factory=open_file,  # type: ignore[arg-type]  # writes, seeks, closes: all UploadFile does
+                             max_form_memory_size=FORM_FIELD_BYTES,
                              max_form_parts=FORM_PARTS, buffer_size=FORM_READ)
     try:
         fields, files = parser.parse(request.stream, boundary, request.content_length)
@@ -441,6 +446,7 @@ def _ingest_upload(db: Database, settings: Settings, upload: Upload, ingest: Ing
         upload.discard()
     if result.status == "failed":
         raise _refusal(upload.path.name, result.message.replace(str(upload.path), upload.path.name))
+    assert result.image_id is not None, "an ingest that added or skipped a file names its image"
     return Outcome("existing" if result.status == "skipped" else "created", result.image_id, result.message)
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Literal, overload
 
+import psycopg
 from psycopg import sql
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from cogbrowser.catalog.database import Connection
@@ -41,6 +44,14 @@ IMAGE_SORTS = {"acquired_at": "acquired_at", "cloud_cover": "cloud_cover", "id":
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _one(cursor: psycopg.Cursor[DictRow]) -> DictRow:
+    """The row of a statement that always returns one (an aggregate, an upsert's RETURNING)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the catalog answered no row to a statement that always returns one")
+    return row
+
+
 def bbox_condition(column: str, bbox: BBox) -> tuple[sql.Composable, list[float]]:
     """`column && bbox` across the antimeridian: the box as given and shifted by +-360 degrees."""
     parts: list[sql.Composable] = []
@@ -98,8 +109,8 @@ def upsert_collection(conn: Connection, collection_id: str, title: str | None = 
          "bands": Jsonb(bands) if bands is not None else None,
          "presets": Jsonb(presets) if presets is not None else None,
          "properties": Jsonb(properties) if properties is not None else None},
-    ).fetchone()
-    return CollectionRecord.from_row(row)
+    )
+    return CollectionRecord.from_row(_one(row))
 
 
 def ensure_collection(conn: Connection, collection_id: str) -> None:
@@ -146,9 +157,9 @@ def delete_collection(conn: Connection, collection_id: str) -> bool:
 
 def collection_extent(conn: Connection, collection_id: str) -> BBox | None:
     """The WGS84 box around all of a collection's images (stored form), or None when it is empty."""
-    row = conn.execute(
+    row = _one(conn.execute(
         "SELECT min((bbox[1])[0]) AS w, min((bbox[1])[1]) AS s, max((bbox[0])[0]) AS e, max((bbox[0])[1]) AS n"
-        " FROM images WHERE collection_id = %s", (collection_id,)).fetchone()
+        " FROM images WHERE collection_id = %s", (collection_id,)))
     return None if row["w"] is None else BBox(row["w"], row["s"], row["e"], row["n"])
 
 
@@ -258,6 +269,7 @@ def _image_where(q: ImageQuery) -> tuple[sql.Composable, list[Any]]:
 
 def _keyset(where: _Where, q: ImageQuery) -> None:
     """Rows after `q.after` in the order of search_images: (sort key, NULLS LAST), then id."""
+    assert q.after is not None
     value, last_id = q.after
     column = f"i.{IMAGE_SORTS[q.sort]}"
     if q.sort == "id":
@@ -300,13 +312,20 @@ def update_image(conn: Connection, image_id: str, changes: dict) -> None:
 
 def count_images(conn: Connection, q: ImageQuery | None = None) -> int:
     where, params = _image_where(q or ImageQuery())
-    row = conn.execute(sql.SQL("SELECT count(*) AS n FROM images i WHERE {}").format(where), params).fetchone()
-    return int(row["n"])
+    return int(_one(conn.execute(sql.SQL("SELECT count(*) AS n FROM images i WHERE {}").format(where), params))["n"])
 
 
 # -- detections -----------------------------------------------------------------------------
 DETECTION_COLUMNS = ("image_id", "target_class", "target_name", "score", "geometry", "bbox_w", "bbox_s", "bbox_e",
                      "bbox_n", "pixel_bbox", "area_m2", "detected_at", "properties")
+
+
+@overload
+def insert_detections(conn: Connection, rows: Iterable[dict], returning_ids: Literal[False] = False) -> int: ...
+
+
+@overload
+def insert_detections(conn: Connection, rows: Iterable[dict], returning_ids: Literal[True]) -> list[int]: ...
 
 
 def insert_detections(conn: Connection, rows: Iterable[dict], returning_ids: bool = False) -> int | list[int]:
@@ -346,9 +365,9 @@ def insert_detections(conn: Connection, rows: Iterable[dict], returning_ids: boo
         FROM detections_staging ORDER BY ctid
         """ + ("RETURNING id" if returning_ids else "")
     )
-    ids = [r["id"] for r in inserted.fetchall()] if returning_ids else None
+    ids = sorted(r["id"] for r in inserted.fetchall()) if returning_ids else []
     conn.execute("TRUNCATE detections_staging")
-    return sorted(ids) if returning_ids else count
+    return ids if returning_ids else count
 
 
 @dataclass
@@ -411,7 +430,7 @@ def count_detections_by(conn: Connection, q: DetectionQuery, group: str, split: 
     where, params = _detection_where(q)
     key = sql.SQL(DETECTION_GROUPS[group])
     if split is None:
-        order = sql.SQL("1" if group == "day" else "count(*) DESC, 1")
+        order: sql.Composable = sql.SQL("1" if group == "day" else "count(*) DESC, 1")
         query = sql.SQL("SELECT {key} AS key, count(*) AS count FROM detections d WHERE {where} "
                         "GROUP BY 1 ORDER BY {order} LIMIT %s").format(key=key, where=where, order=order)
     else:
@@ -440,12 +459,12 @@ def score_histogram(conn: Connection, q: DetectionQuery, bins: int,
 def detection_summary(conn: Connection, q: DetectionQuery) -> DetectionSummary:
     """Totals of a selection: detections, images, classes, names, time span, score statistics."""
     where, params = _detection_where(q)
-    return DetectionSummary(**conn.execute(sql.SQL(
+    return DetectionSummary(**_one(conn.execute(sql.SQL(
         "SELECT count(*) AS detections, count(DISTINCT d.image_id) AS images, "
         "count(DISTINCT d.target_class) AS classes, count(DISTINCT d.target_name) AS names, "
         "min(d.detected_at) AS first, max(d.detected_at) AS last, avg(d.score) AS mean_score, "
         "min(d.score) AS min_score, max(d.score) AS max_score FROM detections d WHERE {}").format(where),
-        params).fetchone())
+        params)))
 
 
 def delete_detections(conn: Connection, ids: Sequence[int]) -> int:
@@ -454,11 +473,11 @@ def delete_detections(conn: Connection, ids: Sequence[int]) -> int:
 
 def catalog_summary(conn: Connection) -> CatalogSummary:
     """Counts for a status line: collections, images, detections, and the time span."""
-    return CatalogSummary(**conn.execute(
+    return CatalogSummary(**_one(conn.execute(
         "SELECT (SELECT count(*) FROM collections) AS collections, (SELECT count(*) FROM images) AS images,"
         " (SELECT count(*) FROM detections) AS detections,"
         " (SELECT min(acquired_at) FROM images) AS first_acquired, (SELECT max(acquired_at) FROM images) AS last_acquired"
-    ).fetchone())
+    )))
 
 
 def image_geo_refs(conn: Connection, image_ids: Sequence[str]) -> dict[str, ImageGeoRef]:
@@ -511,8 +530,8 @@ def touch_token(conn: Connection, name: str) -> None:
 def count_detections(conn: Connection, q: DetectionQuery) -> int:
     """How many detections the filters of `q` select (its limit and paging are ignored)."""
     where, params = _detection_where(q)
-    return int(conn.execute(sql.SQL("SELECT count(*) AS n FROM detections d WHERE {}").format(where),
-                            params).fetchone()["n"])
+    return int(_one(conn.execute(sql.SQL("SELECT count(*) AS n FROM detections d WHERE {}").format(where),
+                                 params))["n"])
 
 
 def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int = 0) -> list[DetectionPoint]:

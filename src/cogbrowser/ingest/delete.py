@@ -15,10 +15,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import psycopg
-
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import CogbrowserError
 
@@ -30,7 +28,7 @@ class FileInUse(CogbrowserError):
 
 
 def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
-                  then: Callable[[psycopg.Connection], None] | None = None) -> list[str]:
+                  then: Callable[[Connection], object] | None = None) -> list[str]:
     """Delete the images (rows and managed files) in one transaction; `then` runs in the same
     transaction (e.g. deleting their collection). Returns the ids deleted."""
     moved: list[tuple[Path, Path]] = []

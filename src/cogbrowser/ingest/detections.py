@@ -258,7 +258,7 @@ def _from_pixels(row: dict, image: _PlacedImage) -> tuple[dict, tuple, tuple]:
                            np.full(4, px_min)])
     rows = np.concatenate([np.full(4, py_min), py_min + t * (py_max - py_min), np.full(4, py_max),
                            py_max - t * (py_max - py_min)])
-    xs, ys = image.affine @ (cols, rows)
+    xs, ys = image.affine @ (cols, rows)  # type: ignore[operator]  # affine's hints name floats; it maps arrays
     lon, lat = image.to_wgs84.transform(xs, ys)
     ring = [[round(float(x), 8), round(float(y), 8)] for x, y in zip(lon, lat)]
     if not all(math.isfinite(v) for point in ring for v in point):

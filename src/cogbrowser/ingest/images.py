@@ -335,7 +335,7 @@ def _cog_problems_or_error(path: Path) -> list[str]:
         raise IngestError(f"cannot read its TIFF structure: {first_line(exc)}") from exc
 
 
-def _collection_band_names(conn: Connection, collection_id: str | None) -> list[str] | None:
+def _collection_band_names(conn: Connection, collection_id: str | None) -> list[str | None] | None:
     if not collection_id:
         return None
     collection = queries.get_collection(conn, collection_id)

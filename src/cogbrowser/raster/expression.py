@@ -519,7 +519,7 @@ class Expression:
         else:
             first = next(iter(data.values()), None)
             shape = np.shape(first) if first is not None else ()
-            get = data.get  # type: ignore[assignment]
+            get = data.get
         bands: dict[int, np.ndarray] = {}
         for index in self.bands:
             array = get(index)
@@ -527,7 +527,7 @@ class Expression:
                 raise ValueError(f"band {index} is used by the expression {self} but was not given")
             if isinstance(array, np.ma.MaskedArray):
                 masked = True
-                array = array.astype(np.float64).filled(np.nan)
+                array = np.ma.filled(array.astype(np.float64), np.nan)
             bands[index] = np.asarray(array, dtype=np.float64)
         with np.errstate(all="ignore"):
             result = _evaluate(self.root, bands)

@@ -144,7 +144,8 @@ def ring_bbox(coords: list[list[float]]) -> Bounds:
 
 
 def _pixels_to_lonlat(to_wgs84: Transformer, transform: Affine, cols, rows):
-    xs, ys = transform @ (np.asarray(cols, dtype=float), np.asarray(rows, dtype=float))
+    xs, ys = transform @ (np.asarray(cols, dtype=float), np.asarray(rows, dtype=float))  # type: ignore[operator]
+    # (affine's hints name floats; it maps arrays too)
     with np.errstate(all="ignore"):
         lon, lat = to_wgs84.transform(xs, ys, errcheck=False)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)

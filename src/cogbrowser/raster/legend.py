@@ -27,6 +27,8 @@ from cogbrowser.raster.outputs import output_names
 from cogbrowser.raster.render import default_rescale
 from cogbrowser.raster.render_spec import RenderSpec
 
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont  # Pillow's built-in font is either, by version
+
 Colour = tuple[int, int, int, int]
 
 PADDING = 4
@@ -66,8 +68,8 @@ def legend_for(spec: RenderSpec, bands: Sequence[dict]) -> Legend:
     """The legend of `spec` drawn over an image whose band metadata (names, statistics) is `bands`."""
     names = output_names(spec, [band.get("name") for band in bands])
     if spec.class_map is not None:
-        entries = tuple((str(value), tuple(int(c) for c in colour)) for value, colour in spec.class_map)
-        return Legend(_title(spec, names[0]), entries=entries)  # type: ignore[arg-type]
+        entries = tuple((str(value), (int(r), int(g), int(b), int(a))) for value, (r, g, b, a) in spec.class_map)
+        return Legend(_title(spec, names[0]), entries=entries)
     ranges = default_rescale(spec, bands)
     if spec.outputs == 1:
         low, high = ranges[0]
@@ -100,7 +102,7 @@ def _number(value: float) -> str:
 _local = threading.local()
 
 
-def default_font() -> ImageFont.ImageFont:
+def default_font() -> Font:
     """Pillow's built-in font: nothing to install or find on an air-gapped Windows machine.
 
     One per thread: capabilities measure every style's legend, and a FreeType face must not be
@@ -111,11 +113,11 @@ def default_font() -> ImageFont.ImageFont:
     return font
 
 
-def _line_height(font: ImageFont.ImageFont) -> int:
+def _line_height(font: Font) -> int:
     return int(font.getbbox("Ag")[3]) + 3
 
 
-def _text_width(font: ImageFont.ImageFont, text: str) -> int:
+def _text_width(font: Font, text: str) -> int:
     return int(np.ceil(font.getlength(text)))
 
 
@@ -146,7 +148,7 @@ def draw_legend(legend: Legend, width: int | None = None, height: int | None = N
     return np.ascontiguousarray(np.moveaxis(np.asarray(image), -1, 0))
 
 
-def _draw_colorbar(image: Image.Image, draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont,
+def _draw_colorbar(image: Image.Image, draw: ImageDraw.ImageDraw, font: Font,
                    legend: Legend, top: int) -> None:
     """A vertical bar, max at the top, with the max, middle and min values beside it."""
     half_line = _line_height(font) // 2
@@ -155,7 +157,9 @@ def _draw_colorbar(image: Image.Image, draw: ImageDraw.ImageDraw, font: ImageFon
         return
     rows = bar_bottom - bar_top
     index = np.rint(np.linspace(LUT_SIZE - 1, 0, rows)).astype(np.intp)
-    bar = np.repeat(legend.colours[index][:, None, :], BAR_WIDTH, axis=1).astype(np.uint8)
+    colours = legend.colours
+    assert colours is not None, "a colorbar legend has its colours"
+    bar = np.repeat(colours[index][:, None, :], BAR_WIDTH, axis=1).astype(np.uint8)
     image.paste(Image.fromarray(np.ascontiguousarray(bar), "RGBA"), (PADDING, bar_top))
     draw.rectangle((PADDING, bar_top, PADDING + BAR_WIDTH - 1, bar_bottom - 1), outline=INK)
     text_x = PADDING * 2 + BAR_WIDTH
@@ -164,7 +168,7 @@ def _draw_colorbar(image: Image.Image, draw: ImageDraw.ImageDraw, font: ImageFon
         draw.text((text_x, y - half_line), _fit(font, label, available), font=font, fill=INK)
 
 
-def _draw_swatches(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, legend: Legend, top: int,
+def _draw_swatches(draw: ImageDraw.ImageDraw, font: Font, legend: Legend, top: int,
                    width: int) -> None:
     """One row per entry: a square of its colour, then its label."""
     text_x = PADDING * 2 + SWATCH
@@ -174,7 +178,7 @@ def _draw_swatches(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont, legend:
         draw.text((text_x, y + 2), _fit(font, label, width - text_x - PADDING), font=font, fill=INK)
 
 
-def _fit(font: ImageFont.ImageFont, text: str, width: int) -> str:
+def _fit(font: Font, text: str, width: int) -> str:
     """`text`, shortened with an ellipsis until it is at most `width` pixels wide."""
     if _text_width(font, text) <= width:
         return text

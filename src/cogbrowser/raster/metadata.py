@@ -8,6 +8,7 @@ cover when the file's metadata (or its name, as Landsat and Sentinel-2 products 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,7 +54,7 @@ class RasterInfo:
     properties: dict = field(default_factory=dict)
 
 
-def describe(path: Path | str, *, nodata: float | None = None, band_names: list[str] | None = None,
+def describe(path: Path | str, *, nodata: float | None = None, band_names: Sequence[str | None] | None = None,
              name_hint: str | None = None) -> RasterInfo:
     """Read the catalog facts of a georeferenced raster, or raise IngestError saying what is missing."""
     try:
@@ -155,8 +156,9 @@ def _time_from_name(name: str) -> datetime | None:
         if match:
             return datetime.strptime(match.group(1), fmt).replace(tzinfo=timezone.utc)
     for match in (_COMPACT_DATE.search(name), _SEPARATED_DATE.search(name)):
-        if match:
-            year, month, day = int(match.group(1)), int(match.group(match.lastindex - 1)), int(match.group(match.lastindex))
+        if match and match.lastindex:
+            last = match.lastindex  # the day is the last group, the month the one before
+            year, month, day = int(match.group(1)), int(match.group(last - 1)), int(match.group(last))
             try:
                 return datetime(year, month, day, tzinfo=timezone.utc)
             except ValueError:  # e.g. 2023-02-30

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import struct
 import zlib
+from types import ModuleType
 
 import numpy as np
 
+_deflate: ModuleType
 try:  # python-isal: wheels for Linux, Windows and macOS, and on conda-forge
     from isal import isal_zlib as _deflate
 

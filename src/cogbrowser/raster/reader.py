@@ -260,7 +260,8 @@ def _bounds_in_source(src, dst_crs: CRS, dst_bounds) -> tuple[float, float, floa
     if dst_crs == src.crs:
         return tuple(dst_bounds)
     try:
-        box = transformer(dst_crs, src.crs).transform_bounds(*dst_bounds, densify_pts=21)
+        left, bottom, right, top = dst_bounds
+        box = transformer(dst_crs, src.crs).transform_bounds(left, bottom, right, top, densify_pts=21)
     except Exception:
         return None
     if not all(math.isfinite(v) for v in box):

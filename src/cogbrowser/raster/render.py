@@ -67,8 +67,9 @@ def _render_values(values: np.ndarray, valid: np.ndarray, spec: RenderSpec,
                    ranges: Sequence[tuple[float, float]]) -> np.ndarray:
     """RGBA of the spec's float32 outputs `values` (outputs, H, W), rescaled by `ranges`."""
     valid = valid & np.isfinite(values).all(axis=0)
-    if spec.class_map is not None:
-        return apply_class_map(values[0], spec.classes, valid)
+    classes = spec.classes
+    if classes is not None:
+        return apply_class_map(values[0], classes, valid)
     scaled = np.empty_like(values)
     for i, (low, high) in enumerate(ranges):
         scaled[i] = (values[i] - low) / (high - low)

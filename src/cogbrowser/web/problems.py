@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from cogbrowser.errors import CogbrowserError, InvalidInput, NotFound
 
@@ -83,7 +83,7 @@ def register_problem_handlers(app: Flask) -> None:
         if not request.path.startswith(_JSON_PREFIXES):
             return exc
         response = problem(exc.code or 500, exc.name, exc.description or exc.name)
-        if exc.code == 405 and exc.valid_methods:
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
