@@ -20,7 +20,7 @@ import requests
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.web.tokens import hash_token
-from conftest import REAL_DATA, ingest_images, serving, shared_catalog
+from helpers import REAL_DATA, ingest_images, serving, shared_catalog
 
 TOKEN = "cgb_test-token-for-the-api-tests-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from cogbrowser.ingest.detections import create_detections
-from conftest import ingest_images, serving, shared_catalog
+from helpers import ingest_images, serving, shared_catalog
 
 N = 600
 CLASSES = ("ship", "aircraft", "vehicle")

@@ -19,7 +19,7 @@ from schemathesis import GenerationMode, checks
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.web.tokens import hash_token
-from conftest import REAL_DATA, serving, shared_catalog
+from helpers import REAL_DATA, serving, shared_catalog
 
 TOKEN = "cgb_fuzz-token-0123456789abcdefghijklmnopqrstuv"
 EXAMPLES = int(os.environ.get("COGBROWSER_FUZZ_EXAMPLES", "12"))

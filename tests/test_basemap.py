@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,42 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import REAL_DATA, serving
-
-COLOURS = {(0, 0, 0): (200, 30, 30), (1, 0, 0): (30, 200, 30), (1, 1, 0): (30, 30, 200)}  # z/x/y -> colour
-
-
-def png(colour) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (256, 256), colour).save(out, "PNG")
-    return out.getvalue()
-
-
-def make_mbtiles(path):
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE metadata (name text, value text)")
-        db.execute("CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)")
-        db.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "my map"), ("format", "png"),
-                                                               ("minzoom", "0"), ("maxzoom", "1"),
-                                                               ("attribution", "survey office")])
-        for (z, x, y), colour in COLOURS.items():  # MBTiles rows count from the south (TMS)
-            db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, png(colour)))
-    return path
-
-
-def make_pmtiles(path):
-    from pmtiles.tile import Compression, TileType, zxy_to_tileid
-    from pmtiles.writer import Writer
-
-    with open(path, "wb") as f:
-        writer = Writer(f)
-        for (z, x, y), colour in sorted(COLOURS.items(), key=lambda item: zxy_to_tileid(*item[0])):
-            writer.write_tile(zxy_to_tileid(z, x, y), png(colour))
-        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0, "max_zoom": 1,
-                         "min_lon_e7": -1800000000, "min_lat_e7": -850000000, "max_lon_e7": 1800000000,
-                         "max_lat_e7": 850000000, "center_zoom": 0, "center_lon_e7": 0, "center_lat_e7": 0},
-                        {"name": "my pmtiles", "attribution": "survey office"})
-    return path
+from helpers import COLOURS, REAL_DATA, make_mbtiles, make_pmtiles, serving
 
 
 def tile_colour(response) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 
 def run(args: list[str], settings=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:

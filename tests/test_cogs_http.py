@@ -12,7 +12,7 @@ import requests
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import requests
 from PIL import Image, ImageSequence
 
 from cogbrowser.catalog import queries
-from conftest import ingest_images
+from helpers import ingest_images
 
 UTC = timezone.utc
 IMAGES = [("cog1", "titiler/cog1.tif", "landsat", datetime(2020, 1, 1, tzinfo=UTC), None),

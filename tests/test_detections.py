@@ -14,7 +14,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.errors import InvalidInput
 from cogbrowser.ingest.detections import import_detections
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 TCI = REAL_DATA / "titiler/TCI.tif"  # Sentinel-2, UTM 34N, 1098 x 1098 px at 100 m
 

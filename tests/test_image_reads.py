@@ -35,7 +35,7 @@ from rasterio.windows import from_bounds as window_from_bounds
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 FILES = {
     "cog1": "titiler/cog1.tif",                      # Landsat 8, UTM 18N, uint16 x 3, nodata 0

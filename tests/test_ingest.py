@@ -18,7 +18,7 @@ from rio_cogeo.cogeo import cog_validate
 from cogbrowser.catalog import queries
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA, real_rasters
+from helpers import REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.
 REFUSED = {"cog_hirise_mars.tif": "not on the Earth (Mars vs Earth)"}

@@ -256,7 +256,7 @@ def browse(base: str) -> dict:
     and the text bodies kept for the URL scan."""
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM_ARGS
+    from chromium import launch
 
     requests: list[str] = []
     responses: list[dict] = []
@@ -274,7 +274,7 @@ def browse(base: str) -> dict:
                 pass
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.on("response", on_response)
@@ -435,4 +435,5 @@ def test_no_plotly_trace_that_fetches_from_the_internet():
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # chromium.py, as pytest's pythonpath has it
     drive(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5]))

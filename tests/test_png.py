@@ -12,7 +12,7 @@ from PIL import Image
 
 from cogbrowser.raster import png
 from cogbrowser.raster.png import encode_png
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 

@@ -30,7 +30,7 @@ from rasterio.warp import transform as transform_points
 
 from cogbrowser.raster import reader
 from cogbrowser.raster.reader import Area, read_area
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 WEB = morecantile.tms.get("WebMercatorQuad")
 WGS = morecantile.tms.get("WorldCRS84Quad")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from shapely.ops import unary_union
 
 from cogbrowser.api import stac
 from cogbrowser.catalog import queries
-from conftest import ingest_images, serving, shared_catalog
+from helpers import ingest_images, serving, shared_catalog
 
 UTC = timezone.utc
 APRIL = datetime(2024, 4, 12, 10, 30, tzinfo=UTC)

@@ -67,7 +67,7 @@ from cogbrowser.layers import Layer, find_layer, read_image_area, render_layer
 from cogbrowser.raster.reader import Area
 from cogbrowser.raster.render import render
 from cogbrowser.tile_grid import native_zoom as _native_zoom
-from conftest import REAL_DATA, real_rasters, serving, shared_catalog
+from helpers import REAL_DATA, real_rasters, serving, shared_catalog
 
 WEB = morecantile.tms.get("WebMercatorQuad")
 WGS = morecantile.tms.get("WorldCRS84Quad")

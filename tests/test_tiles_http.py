@@ -12,7 +12,7 @@ from PIL import Image
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 WEB = morecantile.tms.get("WebMercatorQuad")
 

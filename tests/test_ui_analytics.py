@@ -18,7 +18,7 @@ import requests
 from cogbrowser.ui.analytics import Chip, View, bar_chip, read_search, scatter_chip, view_filters, write_search
 from cogbrowser.ui.analytics_charts import bar_figure, box_shapes
 from cogbrowser.ui.detection_filters import Filters
-from conftest import browser_page
+from helpers import browser_page
 
 TIMEOUT = 20  # seconds a callback round may take on a busy two-core machine
 

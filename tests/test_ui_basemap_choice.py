@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from cogbrowser.ui.map_state import BrowseState, View
-from test_ui_browse import api, changed_share, map_pixels, open_browse, query
+from helpers import api, changed_share, map_pixels, open_browse, query
 
 BASEMAP_TILES = ".leaflet-browse-basemap-raster-pane img.leaflet-tile"
 DRAWN = ("() => { const tiles = [...document.querySelectorAll('" + BASEMAP_TILES + "')];"

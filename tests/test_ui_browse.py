@@ -6,22 +6,17 @@ Expected values come from the REST API asked the same question (never hard-coded
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import numpy as np
 import pytest
-import requests
-from PIL import Image
 from pyproj import Transformer
 
 from cogbrowser.ui.map_state import BrowseState, OverlayFilters, SearchFilters, View, Visualization
 from cogbrowser.ui.visualization import legend_url, wms_layer
-from conftest import browser_page
-from test_basemap import make_mbtiles
+from helpers import api, browser_page, changed_share, make_mbtiles, map_pixels, open_browse, query
 
 S2 = "S2_demo_20240601"
 OUTLINES = ".leaflet-browse-outlines-pane path"
@@ -33,21 +28,6 @@ LOADED_TILES = ("() => { const tiles = document.querySelectorAll('.leaflet-brows
 
 # ---------------------------------------------------------------- helpers
 
-def api(base: str, path: str, **params) -> dict:
-    answer = requests.get(base + path, params=params, timeout=30)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def query(page) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(page.url).query)
-
-
-def open_browse(page, base: str, search: str = "") -> None:
-    page.goto(base + "/" + search, wait_until="networkidle")
-    page.wait_for_selector(".leaflet-container")
-
-
 def open_tab(page, name: str) -> None:
     page.locator(".browse-tab", has_text=name).click()
 
@@ -57,18 +37,6 @@ def wait_for_image(page) -> None:
     page.wait_for_selector(".leaflet-browse-imagery-pane img.leaflet-tile", state="attached", timeout=30_000)
     page.wait_for_function(LOADED_TILES, timeout=30_000)
     page.wait_for_timeout(300)  # the last tiles fade in
-
-
-def map_pixels(page) -> np.ndarray:
-    """The centre of the map (where the images are, away from the overlays) as RGB values."""
-    picture = np.asarray(Image.open(io.BytesIO(page.locator("#browse-map").screenshot())).convert("RGB"), dtype=float)
-    height, width = picture.shape[:2]
-    return picture[height // 4: 3 * height // 4, width // 4: 3 * width // 4]
-
-
-def changed_share(a: np.ndarray, b: np.ndarray, threshold: float = 30) -> float:
-    """The share of pixels whose colour differs by more than `threshold` (sum over RGB)."""
-    return float((np.abs(a - b).sum(axis=2) > threshold).mean())
 
 
 def view_of(page) -> tuple[float, float, float]:

@@ -16,8 +16,7 @@ from pyproj import Geod
 
 from cogbrowser.ui.compare import compared_visualization, from_controls, restored
 from cogbrowser.ui.map_state import BrowseState, Compare, Visualization
-from conftest import browser_page
-from test_ui_browse import api, changed_share, query
+from helpers import api, browser_page, changed_share, query
 
 S2 = "S2_demo_20240601"
 LOADED = ("() => { const panes = ['.leaflet-browse-imagery-pane', '.leaflet-browse-compare-pane'];"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import browser_page
+from helpers import browser_page
 
 
 def test_both_pages_open_and_load_nothing_from_elsewhere(chromium, demo_server):

@@ -35,7 +35,7 @@ from cogbrowser.ingest import images as ingest_module
 from cogbrowser.jobs import JobStore, Outcome, split_progress
 from cogbrowser.web.problems import ApiError, problem_of
 from cogbrowser.web.tokens import hash_token
-from conftest import REAL_DATA, real_rasters, serving, shared_catalog
+from helpers import REAL_DATA, real_rasters, serving, shared_catalog
 
 LIMIT = 6_000_000  # the test server's max_upload_bytes: above every real raster (at most 4 MB)
 TOKEN = "cgb_upload-tests-0123456789abcdefghijklmnopqrstu"

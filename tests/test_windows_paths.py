@@ -22,7 +22,7 @@ from cogbrowser import config
 from cogbrowser.catalog import queries
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA
+from helpers import REAL_DATA
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cogbrowser"
 WINDOWS_DATA_DIR = PureWindowsPath(r"C:\Users\Ana Lyst\AppData\Local\cogbrowser")

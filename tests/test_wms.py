@@ -29,7 +29,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA, new_database, serving
+from helpers import REAL_DATA, new_database, serving
 
 OGC = "{http://www.opengis.net/ogc}"
 WMS = "{http://www.opengis.net/wms}"

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
-from conftest import REAL_DATA, serving, shared_catalog
+from helpers import REAL_DATA, serving, shared_catalog
 
 OWS = "{http://www.opengis.net/ows/1.1}"
 TMS = {tms_id: morecantile.tms.get(tms_id) for tms_id in ("WebMercatorQuad", "WorldCRS84Quad")}
