@@ -3,6 +3,15 @@
 The embedded cluster starts once (about a second); each test that needs a catalog gets its own
 database in it, created from scratch and migrated, so tests never see each other's rows.
 
+The tests are in four tier folders, and each test gets its folder's marker, so a tier runs alone
+(`pytest -m unit`, `pytest tests/unit`, `pytest -m "not browser and not slow"`):
+
+- unit: no server (pure code, real files, real GDAL; perhaps the embedded database);
+- http: the app served by waitress on loopback, with the database;
+- browser: Debian's chromium through Playwright (a test elsewhere that asks for the chromium
+  fixture is marked browser too);
+- slow: minutes each (the offline proof: kits built and installed in a network namespace).
+
 What tests import from each other is in helpers.py.
 """
 
@@ -16,6 +25,23 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.embedded import EmbeddedPostgres
 from cogbrowser.config import Settings
 from helpers import browser_page, new_database, serving, shared_catalog
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "http", "browser", "slow")  # folders under tests/, each named as its marker
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The marker of each test's tier folder; `browser` too for a test that starts chromium."""
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.path.relative_to(TESTS.parent)} is in no tier: test files belong in "
+                                    f"{', '.join(f'tests/{name}/' for name in TIERS)}")
+        item.add_marker(tier)
+        if tier != "browser" and "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
 
 
 @pytest.fixture(scope="session")

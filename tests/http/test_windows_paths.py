@@ -24,7 +24,7 @@ from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from helpers import REAL_DATA
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "cogbrowser"
+SRC = Path(__file__).resolve().parents[2] / "src" / "cogbrowser"
 WINDOWS_DATA_DIR = PureWindowsPath(r"C:\Users\Ana Lyst\AppData\Local\cogbrowser")
 
 

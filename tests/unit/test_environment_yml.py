@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONDA_TO_PYPI = {"python-isal": "isal"}  # conda-forge names that differ from PyPI's
 NOT_FROM_PYPROJECT = {
     "python": "the interpreter (pyproject's requires-python)",

@@ -1,4 +1,4 @@
-"""The kit maker's own logic, without the network (tests/test_offline.py builds real kits)."""
+"""The kit maker's own logic, without the network (tests/slow/test_offline.py builds real kits)."""
 
 from __future__ import annotations
 

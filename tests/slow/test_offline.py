@@ -17,7 +17,7 @@ and is skipped elsewhere; on Linux it fails, never skips, when no namespace can 
 cannot pass without the proof. The kits' downloads are cached by pip's own HTTP cache
 (~/.cache/pip): a re-run downloads nothing that has not changed.
 
-Run as a script (`python tests/test_offline.py KIT VENV DATA_DIR PORT OUT.json`), this module is
+Run as a script (`python tests/slow/test_offline.py KIT VENV DATA_DIR PORT OUT.json`), this module is
 the driver that runs inside the namespace.
 """
 
@@ -426,7 +426,7 @@ FETCHING_TRACES = re.compile(r"\b(scatter_?geo|line_geo|choropleth(_?map(box)?)?
 def test_no_plotly_trace_that_fetches_from_the_internet():
     """The pages' charts use no Plotly geo or map trace: those would ask the Internet for their
     basemaps (the static scan cannot see it: the URLs are in Plotly's defaults)."""
-    package = Path(__file__).resolve().parents[1] / "src" / "cogbrowser"
+    package = Path(__file__).resolve().parents[2] / "src" / "cogbrowser"
     sources = sorted(package.rglob("*.py")) + sorted(package.rglob("*.js"))
     uses = [f"{path.relative_to(package)}:{number}: {line.strip()}" for path in sources
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
@@ -435,5 +435,5 @@ def test_no_plotly_trace_that_fetches_from_the_internet():
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # chromium.py, as pytest's pythonpath has it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # chromium.py, as pytest's pythonpath has it
     drive(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5]))
