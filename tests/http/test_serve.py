@@ -89,8 +89,9 @@ def test_port_in_use_is_a_clear_message(tmp_path):
     assert not postmaster_running(tmp_path / "data")
 
 
-def test_demo_first_run_then_a_quick_restart(tmp_path):
-    """The README's first command: `cogbrowser demo` makes the data once, serves it, and restarts fast."""
+def test_demo_first_run_then_a_restart_that_makes_nothing(tmp_path):
+    """The README's first command: `cogbrowser demo` makes the data once, serves it, and on a restart
+    serves what it made."""
     data_dir = tmp_path / "demo data"
     port = free_port()
     first = start(["demo", "--port", str(port)], data_dir)
@@ -99,16 +100,15 @@ def test_demo_first_run_then_a_quick_restart(tmp_path):
     finally:
         first_stderr = interrupt(first)
     assert first.returncode == 0, first_stderr
+    assert "Making the demo data set" in first_stderr
     assert health["collections"] == 3 and health["images"] == 10 and health["detections"] > 3000
     assert not postmaster_running(data_dir)
 
-    started = time.monotonic()
     second = start(["demo", "--port", str(port)], data_dir)
     try:
         again = wait_for(f"http://127.0.0.1:{port}/api/v1/health", second, timeout=60).json()
-        restart_seconds = time.monotonic() - started
     finally:
         second_stderr = interrupt(second)
     assert again == health
-    assert restart_seconds < 10, f"second start took {restart_seconds:.1f} s"
+    assert "Demo data set in place" in second_stderr and "Making" not in second_stderr, second_stderr
     assert second.returncode == 0 and "Traceback" not in second_stderr

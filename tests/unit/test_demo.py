@@ -1,5 +1,5 @@
-"""The demo data set: made once (under a minute) through the real ingest and detections import, then a
-fast no-op; realistic enough to analyse (seasons in the fields, water darker than land in NIR,
+"""The demo data set: made once through the real ingest and detections import, then a no-op;
+realistic enough to analyse (seasons in the fields, water darker than land in NIR,
 detections on their targets); the same bytes on every run."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ class Demo:
     db: Database
     settings: Settings
     messages: list[str]
-    seconds: float
 
     def rows(self, sql: str, params=()) -> list[dict]:
         with self.db.connection() as conn:
@@ -68,9 +66,8 @@ def demo(postgres, tmp_path_factory) -> Demo:
     settings = Settings.from_env(data_dir=data_dir, database_url=f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}")
     db = Database.open(settings)
     messages: list[str] = []
-    started = time.perf_counter()
     ensure_demo_data(db, settings, messages.append)
-    yield Demo(db, settings, messages, time.perf_counter() - started)
+    yield Demo(db, settings, messages)
     db.close()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -85,8 +82,7 @@ def ndvi_at(path: Path, u: float, v: float, radius_px: int = 1) -> float:
     return float(np.mean((nir - red) / (nir + red)))
 
 
-def test_first_run_is_under_a_minute_and_says_what_it_does(demo):
-    assert demo.seconds < 60, f"first run took {demo.seconds:.1f} s"
+def test_first_run_says_what_it_does(demo):
     text = "\n".join(demo.messages)
     assert "Making the demo data set" in text
     assert "S2_demo_20240412" in text and "aerial_port_20240618" in text and "dem_demo_30m" in text
@@ -254,13 +250,10 @@ def test_dem_is_sea_level_at_the_coast_and_hilly_inland(demo):
     assert np.median(h[:, 300:400][land[:, 300:400]]) < np.median(h[:, 900:][land[:, 900:]])
 
 
-def test_second_call_adds_nothing_and_is_fast(demo):
+def test_second_call_adds_nothing(demo):
     before = demo.rows("SELECT (SELECT count(*) FROM images) AS images, (SELECT count(*) FROM detections) AS detections")
     messages: list[str] = []
-    started = time.perf_counter()
     ensure_demo_data(demo.db, demo.settings, messages.append)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
     assert demo.rows("SELECT (SELECT count(*) FROM images) AS images,"
                      " (SELECT count(*) FROM detections) AS detections") == before
     assert len(messages) == 1 and "in place" in messages[0]

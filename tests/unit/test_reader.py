@@ -16,7 +16,6 @@ import math
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import morecantile
@@ -160,16 +159,12 @@ def test_antimeridian_both_sides():
         assert area.valid.mean() > 0.5
 
 
-def test_tile_outside_image_is_invalid_and_fast():
+def test_tile_outside_image_is_invalid():
     path = REAL_DATA / "titiler/TCI.tif"
-    read_area(path, "EPSG:3857", tuple(WEB.xy_bounds(WEB.tile(23.7, 32.0, 10))), 256, 256, [1])  # warm
     bounds = tuple(WEB.xy_bounds(WEB.tile(-150.0, 10.0, 10)))  # mid-Pacific
-    t0 = time.perf_counter()
     area = read_area(path, "EPSG:3857", bounds, 256, 256, [1, 2, 3])
-    elapsed = time.perf_counter() - t0
     assert not area.valid.any()
     assert area.data.shape == (3, 256, 256) and area.data.dtype == np.uint8
-    assert elapsed < 0.01
 
 
 def test_nodata_override_masks_zero_filled_part():
