@@ -10,7 +10,8 @@ The tests are in four tier folders, and each test gets its folder's marker, so a
 - http: the app served by waitress on loopback, with the database;
 - browser: Debian's chromium through Playwright (a test elsewhere that asks for the chromium
   fixture is marked browser too);
-- slow: minutes each (the offline proof: kits built and installed in a network namespace).
+- slow: minutes (the offline proof: install kits built, then installed and run in a network
+  namespace).
 
 What tests import from each other is in helpers.py.
 """
