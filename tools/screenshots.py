@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,11 +21,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import chromium  # tools/chromium.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 SIZE = {"width": 1600, "height": 900}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 
 
 def free_port() -> int:
@@ -58,7 +57,7 @@ def shoot(base: str) -> None:
 
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = chromium.launch(playwright)
         page = browser.new_page(viewport=SIZE)
         with urllib.request.urlopen(f"{base}/api/v1/images?collections=sentinel2-demo&max_cloud_cover=10&limit=1") \
                 as answer:

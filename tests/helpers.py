@@ -1,0 +1,203 @@
+"""What the tests share besides fixtures: the real data set, catalogs on the embedded PostgreSQL, the
+app served on loopback, tile archives for basemaps, and a recorded browser page with its helpers.
+
+Tests import these (`from helpers import ...`); the fixtures built on them are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import psycopg
+import requests
+from PIL import Image
+
+from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.embedded import EmbeddedPostgres
+from cogbrowser.config import Settings
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+if not REAL_DATA.is_dir():  # CI clones main with shared/ beside it; a developer may point elsewhere
+    REAL_DATA = Path(os.environ.get("COGBROWSER_REAL_DATA", REAL_DATA))
+
+
+def real_rasters() -> list[Path]:
+    """Every raster file of the shared real data set."""
+    suffixes = {".tif", ".tiff", ".cog"}
+    return sorted(p for p in REAL_DATA.rglob("*") if p.suffix.lower() in suffixes)
+
+
+# ---------------------------------------------------------------- catalogs and the served app
+
+@contextmanager
+def new_database(postgres: EmbeddedPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the embedded server, dropped on exit (tests and
+    module-scoped fixtures that share one catalog between tests)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def shared_catalog(postgres: EmbeddedPostgres, folder: Path) -> Iterator[tuple[Settings, Database]]:
+    """Settings for a data dir (a path with spaces) under `folder` and its open, migrated catalog on
+    a new database: for module-scoped fixtures whose tests share one catalog."""
+    data_dir = folder / "data dir"
+    data_dir.mkdir()
+    with new_database(postgres) as url:
+        settings = Settings.from_env(data_dir=data_dir, database_url=url)
+        db = Database.open(settings)
+        try:
+            yield settings, db
+        finally:
+            db.close()
+
+
+def ingest_images(db: Database, settings: Settings, images) -> None:
+    """Ingest real rasters: (image id, path under REAL_DATA, collection, acquired_at, cloud cover)
+    each; an acquired_at of None leaves the image without a known time, whatever its file says."""
+    from cogbrowser.catalog import queries
+    from cogbrowser.ingest.images import IngestRequest, ingest_file
+
+    for image_id, path, collection, acquired, cloud in images:
+        result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / path, image_id=image_id,
+                                                         collection=collection, acquired_at=acquired,
+                                                         cloud_cover=cloud))
+        assert result.status == "added", result.message
+        if acquired is None:
+            with db.connection() as conn:
+                queries.update_image(conn, image_id, {"acquired_at": None})
+
+
+@contextmanager
+def serving(settings: Settings, db: Database) -> Iterator[str]:
+    """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
+    from waitress.server import create_server
+
+    from cogbrowser.api.uploads import waitress_options
+    from cogbrowser.app import create_app
+
+    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
+                           **waitress_options(settings))  # as `cogbrowser serve` sets waitress up
+    stop = threading.Event()
+
+    def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=run, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join()
+        server.task_dispatcher.shutdown()
+        server.asyncore.close_all(server._map)
+
+
+# ---------------------------------------------------------------- basemap tile archives
+
+COLOURS = {(0, 0, 0): (200, 30, 30), (1, 0, 0): (30, 200, 30), (1, 1, 0): (30, 30, 200)}  # z/x/y -> colour
+
+
+def png(colour) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def make_mbtiles(path):
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE metadata (name text, value text)")
+        db.execute("CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)")
+        db.executemany("INSERT INTO metadata VALUES (?, ?)", [("name", "my map"), ("format", "png"),
+                                                               ("minzoom", "0"), ("maxzoom", "1"),
+                                                               ("attribution", "survey office")])
+        for (z, x, y), colour in COLOURS.items():  # MBTiles rows count from the south (TMS)
+            db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, png(colour)))
+    return path
+
+
+def make_pmtiles(path):
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    with Path(path).open("wb") as f:
+        writer = Writer(f)
+        for (z, x, y), colour in sorted(COLOURS.items(), key=lambda item: zxy_to_tileid(*item[0])):
+            writer.write_tile(zxy_to_tileid(z, x, y), png(colour))
+        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0, "max_zoom": 1,
+                         "min_lon_e7": -1800000000, "min_lat_e7": -850000000, "max_lon_e7": 1800000000,
+                         "max_lat_e7": 850000000, "center_zoom": 0, "center_lon_e7": 0, "center_lat_e7": 0},
+                        {"name": "my pmtiles", "attribution": "survey office"})
+    return path
+
+
+# ---------------------------------------------------------------- a real browser
+
+@contextmanager
+def browser_page(chromium, base_url: str, width: int = 1280, height: int = 800):
+    """A page of a fresh browser context that records every request it makes; on leaving, fails
+    the test if any went to a host other than the app's (the pages must work offline)."""
+    from urllib.parse import urlsplit
+
+    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    own = urlsplit(base_url).netloc
+    try:
+        yield page
+    finally:
+        context.close()
+    foreign = sorted({url for url in requested
+                      if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != own})
+    assert not foreign, f"the page asked other hosts: {foreign}"
+    assert not errors, f"the page raised JavaScript errors: {errors}"
+
+
+# ---------------------------------------------------------------- the Browse page, as the UI tests read it
+
+def api(base: str, path: str, **params) -> dict:
+    answer = requests.get(base + path, params=params, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def open_browse(page, base: str, search: str = "") -> None:
+    page.goto(base + "/" + search, wait_until="networkidle")
+    page.wait_for_selector(".leaflet-container")
+
+
+def map_pixels(page) -> np.ndarray:
+    """The centre of the map (where the images are, away from the overlays) as RGB values."""
+    picture = np.asarray(Image.open(io.BytesIO(page.locator("#browse-map").screenshot())).convert("RGB"), dtype=float)
+    height, width = picture.shape[:2]
+    return picture[height // 4: 3 * height // 4, width // 4: 3 * width // 4]
+
+
+def changed_share(a: np.ndarray, b: np.ndarray, threshold: float = 30) -> float:
+    """The share of pixels whose colour differs by more than `threshold` (sum over RGB)."""
+    return float((np.abs(a - b).sum(axis=2) > threshold).mean())

@@ -1,0 +1,114 @@
+"""`/api/v1/detections/sample`: what the dashboard's scatter plot draws of a large selection.
+
+A sample must be a sample (not the first ids), follow every filter, say how many it was drawn
+from, and be repeatable: the same filters and seed give the same points, and a narrower filter
+keeps the points of the wider one that it still selects.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+
+from cogbrowser.ingest.detections import create_detections
+from helpers import ingest_images, serving, shared_catalog
+
+N = 600
+CLASSES = ("ship", "aircraft", "vehicle")
+
+
+@pytest.fixture(scope="module")
+def catalog(postgres, tmp_path_factory):
+    """Two real images and N detections of three classes, spread over a week and a box; one more
+    across the antimeridian."""
+    with shared_catalog(postgres, tmp_path_factory.mktemp("sample")) as (settings, db):
+        t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+        ingest_images(db, settings, [("b01", "titiler/B01.tif", "s2", t0, None),
+                                     ("b09", "titiler/B09.tif", "s2", t0 + timedelta(days=3), None)])
+        rng = random.Random(7)
+        rows = []
+        for n in range(N):
+            lon, lat = rng.uniform(10, 12), rng.uniform(44, 46)
+            rows.append({"image_id": "b01" if n % 2 else "b09", "target_class": CLASSES[n % 3],
+                         "target_name": f"T-{n % 7}", "score": round(rng.random(), 3),
+                         "detected_at": (t0 + timedelta(hours=n % 168)).isoformat(),
+                         "bbox": [lon, lat, lon + 0.002, lat + 0.001]})
+        rows.append({"image_id": "b01", "target_class": "ship", "score": 0.5, "bbox": [179.9, 10, -179.7, 10.2]})
+        ids, problems = create_detections(db, rows)
+        assert not problems and len(ids) == N + 1
+        with serving(settings, db) as url:
+            yield url, ids
+
+
+def sample(base: str, **params) -> dict:
+    answer = requests.get(f"{base}/api/v1/detections/sample", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_sample_is_random_follows_the_filters_and_says_how_many_it_stands_for(catalog):
+    base, ids = catalog
+    filters = {"classes": "ship,vehicle", "min_score": 0.2, "datetime": "2024-05-02/2024-05-06"}
+    summary = requests.get(f"{base}/api/v1/detections/summary", params=filters).json()
+    answer = sample(base, size=50, **filters)
+    assert answer["matched"] == summary["detections"] > 50
+    assert answer["count"] == len(answer["points"]) == 50 and answer["sampled"] is True
+    points = answer["points"]
+    assert len({p["id"] for p in points}) == 50
+    assert all(p["target_class"] in ("ship", "vehicle") and p["score"] >= 0.2 for p in points)
+    assert all("2024-05-02" <= p["detected_at"][:10] <= "2024-05-06" for p in points)
+    selected = requests.get(f"{base}/api/v1/detections", params={**filters, "limit": 1000}).json()["detections"]
+    first_ids = sorted(d["id"] for d in selected)[:50]
+    assert max(p["id"] for p in points) > max(first_ids), "a sample, not the first page"
+
+
+def test_the_same_seed_gives_the_same_points_and_a_narrower_filter_keeps_its_share(catalog):
+    base, _ = catalog
+    wide = {p["id"] for p in sample(base, size=80)["points"]}
+    assert wide == {p["id"] for p in sample(base, size=80)["points"]}
+    assert wide != {p["id"] for p in sample(base, size=80, seed=1)["points"]}
+    ships = sample(base, size=80, classes="ship")
+    wide_ships = {p["id"] for p in sample(base, size=80)["points"] if p["target_class"] == "ship"}
+    assert wide_ships <= {p["id"] for p in ships["points"]}, "the wide sample's ships are in the ships' sample"
+
+
+def test_a_small_selection_is_all_there_with_each_detections_facts(catalog):
+    base, ids = catalog
+    answer = sample(base, size=5000, image_ids="b09", classes="aircraft")
+    listed = requests.get(f"{base}/api/v1/detections", params={"image_ids": "b09", "classes": "aircraft",
+                                                                "limit": 5000}).json()["detections"]
+    assert answer["sampled"] is False and answer["matched"] == answer["count"] == len(listed)
+    assert [p["id"] for p in answer["points"]] == sorted(d["id"] for d in listed)
+    one = next(d for d in listed if d["id"] == answer["points"][0]["id"])
+    point = answer["points"][0]
+    west, south, east, north = one["bbox"]
+    assert point["lon"] == pytest.approx((west + east) / 2) and point["lat"] == pytest.approx((south + north) / 2)
+    assert (point["image_id"], point["target_name"], point["score"]) == (one["image_id"], one["target_name"],
+                                                                        pytest.approx(one["score"]))
+    assert point["area_m2"] == pytest.approx(one["area_m2"])
+
+
+def test_a_point_across_the_antimeridian_has_a_longitude_of_this_world(catalog):
+    base, ids = catalog
+    answer = sample(base, size=10, bbox="179,9,-179,11")
+    assert [p["id"] for p in answer["points"]] == [ids[-1]]
+    assert answer["points"][0]["lon"] == pytest.approx(-179.9)
+
+
+@pytest.mark.parametrize("params, field", [({"size": 0}, "size"), ({"size": 10**6}, "size"),
+                                           ({"seed": -1}, "seed"), ({"min_score": 2}, "min_score"),
+                                           ({"shape": "round"}, "shape")])
+def test_bad_parameters_are_named(catalog, params, field):
+    base, _ = catalog
+    answer = requests.get(f"{base}/api/v1/detections/sample", params=params)
+    assert answer.status_code == 400 and field in answer.json()["detail"]
+
+
+def test_the_sample_is_described_in_openapi(catalog):
+    base, _ = catalog
+    document = requests.get(f"{base}/api/v1/openapi.json").json()
+    operation = document["paths"]["/api/v1/detections/sample"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"size", "seed", "classes", "bbox", "datetime"}

@@ -1,0 +1,76 @@
+"""An area across a collection's dates: a time series of an index, and a timelapse GIF."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from PIL import Image, ImageSequence
+
+from cogbrowser.catalog import queries
+from helpers import ingest_images
+
+UTC = timezone.utc
+IMAGES = [("cog1", "titiler/cog1.tif", "landsat", datetime(2020, 1, 1, tzinfo=UTC), None),
+          ("cog2", "titiler/cog2.tif", "landsat", datetime(2020, 2, 1, tzinfo=UTC), None)]
+
+
+@pytest.fixture
+def landsat(db, settings, live_server):
+    with db.connection() as conn:
+        queries.upsert_collection(conn, "landsat", "Landsat")
+    ingest_images(db, settings, IMAGES)
+    with db.connection() as conn:
+        boxes = [queries.get_image(conn, image_id).bbox for image_id, *_ in IMAGES]
+    # a small box inside both images
+    west, south = max(b[0] for b in boxes), max(b[1] for b in boxes)
+    east, north = min(b[2] for b in boxes), min(b[3] for b in boxes)
+    w, s = west + (east - west) * 0.4, south + (north - south) * 0.4
+    return live_server, (w, s, w + (east - west) * 0.1, s + (north - south) * 0.1)
+
+
+def test_a_time_series_is_the_statistics_of_each_date(landsat):
+    base, bbox = landsat
+    box = ",".join(map(str, bbox))
+    series = requests.get(f"{base}/api/v1/collections/landsat/timeseries", params={"bbox": box, "expression": "b1*2"})
+    assert series.status_code == 200, series.text
+    points = series.json()["points"]
+    assert [p["image_id"] for p in points] == ["cog1", "cog2"], "oldest first"
+    for point in points:  # each equals the statistics of that image over the same bbox
+        single = requests.get(f"{base}/api/v1/images/{point['image_id']}/statistics",
+                              params={"bbox": box, "expression": "b1*2"}).json()["statistics"][0]
+        assert point["mean"] == pytest.approx(single["mean"]) and point["count"] == single["count"] > 0
+    table = requests.get(f"{base}/api/v1/collections/landsat/timeseries",
+                         params={"bbox": box, "expression": "b1*2", "f": "csv"})
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [float(r["mean"]) for r in rows] == pytest.approx([p["mean"] for p in points])
+    assert "attachment" in table.headers["Content-Disposition"]
+
+
+def test_a_timelapse_has_a_frame_per_date(landsat):
+    base, bbox = landsat
+    answer = requests.get(f"{base}/api/v1/collections/landsat/timelapse.gif",
+                          params={"bbox": ",".join(map(str, bbox)), "width": 200, "rescale": "0,20000"})
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/gif"
+    gif = Image.open(io.BytesIO(answer.content))
+    frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
+    assert len(frames) == 2 and gif.size[0] == 200
+    assert list(frames[0].getdata()) != list(frames[1].getdata()), "two dates, two pictures"
+
+
+@pytest.mark.parametrize("path, params, status, named", [
+    ("landsat/timeseries", {}, 400, "bbox"),
+    ("landsat/timeseries", {"bbox": "0,0,1,1", "geometry": '{"type":"Point","coordinates":[0,0]}'}, 400, "geometry"),
+    ("landsat/timeseries", {"bbox": "0,0,1,1"}, 404, "covers the area"),
+    ("landsat/timeseries", {"bbox": "-75,45,-74,46", "expression": "b9"}, 400, "b9"),
+    ("nope/timeseries", {"bbox": "0,0,1,1"}, 404, "nope"),
+    ("cog1/timelapse.gif", {"bbox": "0,0,1,1"}, 404, "not a collection"),
+    ("landsat/timelapse.gif", {"bbox": "0,0,1,1", "width": "5000"}, 400, "width"),
+])
+def test_bad_requests_say_why(landsat, path, params, status, named):
+    base, _ = landsat
+    answer = requests.get(f"{base}/api/v1/collections/{path}", params=params)
+    assert answer.status_code == status and named in answer.json()["detail"], answer.text

@@ -1,0 +1,122 @@
+"""The `cogbrowser` command as a user runs it: messages, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REAL_DATA
+
+
+def run(args: list[str], settings=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    if settings is not None:
+        env["COGBROWSER_DATA_DIR"] = str(settings.data_dir)
+        env["COGBROWSER_DATABASE_URL"] = settings.database_url
+    env.update(env_extra or {})
+    result = subprocess.run([sys.executable, "-m", "cogbrowser", *args], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_ingest_batch_reports_each_file_and_a_summary(settings, tmp_path):
+    not_a_raster = tmp_path / "notes.tif"
+    not_a_raster.write_text("hello")
+    good = REAL_DATA / "titiler/B01.tif"
+    result = run(["ingest", str(good), str(tmp_path / "missing.tif"), str(not_a_raster)], settings)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert any(l.startswith("added") and "B01.tif: added as B01" in l for l in lines), result.stderr
+    assert any(l.startswith("FAILED") and "missing.tif: no such file or folder" in l for l in lines)
+    assert any(l.startswith("FAILED") and "notes.tif: not a readable raster" in l for l in lines)
+    assert "1 added, 0 skipped, 2 failed" in result.stderr
+
+    again = run(["ingest", str(good)], settings)
+    assert again.returncode == 0
+    assert "B01.tif: already in the catalog as B01" in again.stderr
+    assert "0 added, 1 skipped, 0 failed" in again.stderr
+
+
+def test_ingest_a_folder_recursively_into_a_collection(settings, tmp_path):
+    folder = tmp_path / "my scenes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "b09.tif").write_bytes((REAL_DATA / "titiler/B09.tif").read_bytes())
+    (folder / "readme.txt").write_text("not a raster, not picked up")
+    flat = run(["ingest", str(folder)], settings)
+    assert flat.returncode == 1 and "folder has no raster files (try --recursive)" in flat.stderr
+    deep = run(["ingest", "--recursive", "--collection", "s2", "--acquired-at", "2024-06-01", str(folder)], settings)
+    assert deep.returncode == 0, deep.stderr
+    assert "1 added, 0 skipped, 0 failed" in deep.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["ingest", "--acquired-at", "yesterday-ish", "x.tif"], "'yesterday-ish' is not a date or time"),
+    (["ingest", "--cloud-cover", "140", "x.tif"], "--cloud-cover': 140.0 is not in the range 0<=x<=100"),
+    (["ingest", "--collection", "bad/name", "x.tif"], "'bad/name' is not URL-safe"),
+    (["ingest", "--id", "one", "a.tif", "b.tif"], "--id names one image: give exactly one file"),
+    (["ingest"], "Missing argument 'PATHS...'"),
+])
+def test_bad_options_get_a_usage_message(args, words):
+    result = run(args)
+    assert result.returncode == 2
+    assert words in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path):
+    result = run(["--data-dir", str(tmp_path), "--database-url", "postgresql://me@127.0.0.1:1/catalog",
+                  "ingest", str(REAL_DATA / "titiler/B01.tif")])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "cogbrowser: error: cannot connect to PostgreSQL at 127.0.0.1:1/catalog")
+
+
+def test_detections_import_lists_bad_rows_then_imports_with_skip_invalid(settings, tmp_path):
+    assert run(["ingest", "--id", "tci", str(REAL_DATA / "titiler/TCI.tif")], settings).returncode == 0
+    csv_file = tmp_path / "found targets.csv"
+    csv_file.write_text("image_id,target_class,target_name,score,px_min,py_min,px_max,py_max\n"
+                        "tci,ship,MV Aurora,0.9,10,10,20,14\n"
+                        "tci,ship,,2.5,10,10,20,14\n"
+                        "ghost,ship,,0.5,10,10,20,14\n")
+    refused = run(["detections", "import", str(csv_file)], settings)
+    assert refused.returncode == 1
+    assert "found targets.csv:line 3: score 2.5 is outside 0..1" in refused.stderr
+    assert "found targets.csv:line 4: image_id 'ghost' is not in the catalog" in refused.stderr
+    assert "Nothing imported: 2 invalid row(s) of 3 (fix them, or use --skip-invalid)." in refused.stderr
+
+    imported = run(["detections", "import", "--skip-invalid", str(csv_file)], settings)
+    assert imported.returncode == 0
+    assert "Imported 1 detection(s)" in imported.stderr and "skipped 2 invalid row(s)" in imported.stderr
+
+
+def test_detections_import_of_a_missing_file(settings, tmp_path):
+    result = run(["detections", "import", str(tmp_path / "nothing.csv")], settings)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(f"cogbrowser: error: no such file: {tmp_path / 'nothing.csv'}")
+
+
+def test_help_says_what_import_does_with_bad_rows():
+    result = run(["detections", "import", "--help"])
+    assert result.returncode == 0
+    assert "All or nothing" in result.stdout and "--skip-invalid" in result.stdout
+
+
+def test_version_and_module_entry_point():
+    result = run(["--version"])
+    assert result.returncode == 0 and result.stdout.startswith("cogbrowser, version ")
+
+
+def test_unusable_data_dir_is_one_clear_line(tmp_path):
+    a_file = tmp_path / "not a folder"
+    a_file.write_text("x")
+    is_a_file = run(["--data-dir", str(a_file), "ingest", str(REAL_DATA / "titiler/B01.tif")])
+    assert is_a_file.returncode == 2 and "is a file" in is_a_file.stderr
+    below_a_file = a_file / "data"
+    result = run(["--data-dir", str(below_a_file), "ingest", str(REAL_DATA / "titiler/B01.tif")])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"cogbrowser: error: cannot prepare the embedded database in {below_a_file / 'postgres'}")
+    assert last.endswith("(check the data dir, or give --database-url postgresql://...)")

@@ -1,0 +1,301 @@
+"""Ingest of every real raster in shared/data/real: a valid COG with the same pixels and right facts,
+or a clear refusal; and bad input that leaves nothing behind."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+
+from cogbrowser.catalog import queries
+from cogbrowser.ingest import images as ingest_module
+from cogbrowser.ingest.images import IngestRequest, ingest_file
+from cogbrowser.raster.bbox import BBox
+from helpers import REAL_DATA, real_rasters
+
+# Files refused on purpose, and the words the reason must contain.
+REFUSED = {"cog_hirise_mars.tif": "not on the Earth (Mars vs Earth)"}
+
+
+def catalog_state(db, settings) -> tuple[list[str], list[str]]:
+    """Image ids in the catalog and files under the data dir (COGs and work files)."""
+    with db.connection() as conn:
+        ids = sorted(r["id"] for r in conn.execute("SELECT id FROM images"))
+    files = sorted(str(p.relative_to(settings.data_dir)) for d in (settings.cog_dir, settings.tmp_dir)
+                   if d.is_dir() for p in d.rglob("*") if p.is_file())
+    return ids, files
+
+
+def test_real_data_is_there():
+    assert len(real_rasters()) == 39, f"expected the 39 rasters of MANIFEST.md under {REAL_DATA}"
+
+
+@pytest.mark.parametrize("source", real_rasters(), ids=lambda p: p.name)
+def test_every_real_raster_becomes_a_valid_cog_with_the_same_pixels(db, settings, source: Path):
+    result = ingest_file(db, settings, IngestRequest(path=source))
+    if source.name in REFUSED:
+        assert result.status == "failed"
+        assert REFUSED[source.name] in result.message
+        assert catalog_state(db, settings) == ([], [])
+        return
+    assert result.status == "added", result.message
+    with db.connection() as conn:
+        row = queries.get_image(conn, result.image_id)
+    cog_path = settings.data_dir / row.path
+    assert cog_path.is_file()
+
+    valid, errors, _warnings = cog_validate(str(cog_path), quiet=True)
+    assert valid, errors
+
+    with rasterio.open(source) as src, rasterio.open(cog_path) as cog:
+        assert (row.width, row.height, row.band_count) == (src.width, src.height, src.count)
+        assert row.dtype == src.dtypes[0]
+        assert cog.crs == src.crs
+        assert cog.transform.almost_equals(src.transform)
+        assert np.allclose(row.native_bounds, tuple(src.bounds))
+        if src.nodata is None:
+            assert row.nodata is None
+        elif math.isnan(src.nodata):
+            assert math.isnan(row.nodata)
+        else:
+            assert row.nodata == pytest.approx(src.nodata)
+        # Lossless: the full-resolution pixels and the validity mask are those of the source.
+        assert np.array_equal(src.read(), cog.read(), equal_nan=True)
+        assert np.array_equal(src.dataset_mask(), cog.dataset_mask())
+        if max(src.width, src.height) > 512:
+            assert cog.overviews(1), "a COG larger than 512 px must have overviews"
+        assert list(row.overviews) == cog.overviews(1)
+
+    west, south, east, north = row.bbox
+    assert -180 <= west < east <= 540 and -90 <= south < north <= 90
+    assert row.footprint["type"] in ("Polygon", "MultiPolygon")
+    for band in row.bands:
+        stats = band["statistics"]
+        if stats["valid_percent"] > 0:
+            assert stats["min"] <= stats["p2"] <= stats["p98"] <= stats["max"]
+            assert not math.isnan(stats["mean"])
+
+
+def test_statistics_respect_nodata_nan_and_masks(db, settings):
+    """The 2-98 % range (the default rescale) must ignore nodata, NaN and masked pixels."""
+    for name in ("titiler/TCI.tif", "titiler/cog_with_nan.tif", "rio-tiler/cog_nodata_nan.tif",
+                 "GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", "rio-tiler/pix4d_alpha_nodata.tif"):
+        source = REAL_DATA / name
+        result = ingest_file(db, settings, IngestRequest(path=source))
+        assert result.status == "added", result.message
+        with db.connection() as conn:
+            row = queries.get_image(conn, result.image_id)
+        with rasterio.open(source) as src:
+            band = src.read(1, masked=True)
+            values = band.compressed().astype("float64")
+            values = values[np.isfinite(values)]
+        stats = row.bands[0]["statistics"]
+        assert stats["exact"] is True
+        assert stats["min"] == pytest.approx(values.min())
+        assert stats["max"] == pytest.approx(values.max())
+        assert stats["p2"] == pytest.approx(np.percentile(values, 2))
+        assert stats["p98"] == pytest.approx(np.percentile(values, 98))
+        assert stats["valid_percent"] == pytest.approx(100 * values.size / band.size, abs=0.01)
+
+
+@pytest.mark.parametrize("name, expected", [
+    # crosses the antimeridian: east edge past 180, a few degrees wide, not world-wide
+    ("rio-tiler/cog_dateline.tif", dict(west=(177.9, 178.1), east=(181.3, 181.6), width_max=5)),
+    # polar stereographic, small: no pole inside, a box a few degrees wide
+    ("GeoTIFF-test-data/GA4886_VanderfordGlacier_2022_EGM2008_64m-epsg3031.cog",
+     dict(west=(107.8, 108.1), east=(111.7, 112.0), width_max=5)),
+    # polar stereographic around the south pole: all longitudes, down to -90
+    ("GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", dict(west=(-180, -180), east=(180, 180), south=-90)),
+    # geostationary full disk centred on 140.7 E: across the antimeridian, off-Earth corners dropped
+    ("rio-cogeo/image_geos.tif", dict(west=(58, 80), east=(200, 223), width_max=165)),
+    ("rasterio/goes.tif", dict(west=(-160, -145), east=(-5, 10), width_max=165)),
+])
+def test_bounding_boxes_of_hard_projections(db, settings, name, expected):
+    result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))
+    assert result.status == "added", result.message
+    with db.connection() as conn:
+        west, south, east, north = queries.get_image(conn, result.image_id).bbox
+    assert expected["west"][0] <= west <= expected["west"][1]
+    assert expected["east"][0] <= east <= expected["east"][1]
+    if "width_max" in expected:
+        assert east - west <= expected["width_max"]
+    if "south" in expected:
+        assert south == expected["south"]
+
+
+def test_antimeridian_image_is_found_from_both_sides(db, settings):
+    result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rio-tiler/cog_dateline.tif"))
+    with db.connection() as conn:
+        west_side = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(179.0, 51.0, 179.9, 52.0)))
+        east_side = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(-179.9, 51.0, -179.0, 52.0)))
+        crossing = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(170.0, 50.0, -170.0, 53.0)))
+        elsewhere = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(0.0, 51.0, 10.0, 52.0)))
+    assert [r.id for r in west_side] == [result.image_id]
+    assert [r.id for r in east_side] == [result.image_id]
+    assert [r.id for r in crossing] == [result.image_id]
+    assert elsewhere == []
+
+
+@pytest.mark.parametrize("name, when", [
+    ("GeoTIFF-test-data/gpm_1d.20240617.tif", datetime(2024, 6, 17, tzinfo=timezone.utc)),
+    ("GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", datetime(2022, 9, 9, tzinfo=timezone.utc)),
+    ("rio-pansharpen/LC81070352015122LGN00_B2.tif", datetime(2015, 5, 2, tzinfo=timezone.utc)),
+    # "EGM2008_64m" is a geoid and a resolution, not a date; TIFFTAG_DATETIME is the file's processing time
+    ("GeoTIFF-test-data/GA4886_VanderfordGlacier_2022_EGM2008_64m-epsg3031.cog", None),
+])
+def test_acquisition_time_from_product_names(db, settings, name, when):
+    result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))
+    with db.connection() as conn:
+        assert queries.get_image(conn, result.image_id).acquired_at == when
+
+
+def test_acquisition_time_and_cloud_cover_from_tags(db, settings, tmp_path):
+    source = tmp_path / "tagged.tif"
+    shutil.copy(REAL_DATA / "titiler/B01.tif", source)
+    with rasterio.open(source, "r+") as dst:
+        dst.update_tags(datetime="2023-07-01T10:20:30Z", cloud_cover="12.5")
+    result = ingest_file(db, settings, IngestRequest(path=source))
+    with db.connection() as conn:
+        row = queries.get_image(conn, result.image_id)
+    assert row.acquired_at == datetime(2023, 7, 1, 10, 20, 30, tzinfo=timezone.utc)
+    assert row.cloud_cover == pytest.approx(12.5)
+
+
+def test_values_given_by_the_user_win(db, settings):
+    when = datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    result = ingest_file(db, settings, IngestRequest(
+        path=REAL_DATA / "mapchete/s2_band.tif", collection="s2", acquired_at=when, cloud_cover=40, nodata=0,
+        image_id="my-scene"))
+    assert (result.status, result.image_id) == ("added", "my-scene")
+    with db.connection() as conn:
+        row = queries.get_image(conn, "my-scene")
+        assert queries.get_collection(conn, "s2") is not None
+    assert (row.acquired_at, row.cloud_cover, row.nodata, row.collection_id) == (when, 40, 0, "s2")
+    with rasterio.open(settings.data_dir / row.path) as cog:
+        assert cog.nodata == 0  # written into the COG itself, not only the catalog
+    assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]
+
+
+def test_reingest_is_a_noop_that_says_so(db, settings):
+    source = REAL_DATA / "titiler/B09.tif"
+    first = ingest_file(db, settings, IngestRequest(path=source))
+    state = catalog_state(db, settings)
+    again = ingest_file(db, settings, IngestRequest(path=source))
+    assert again.status == "skipped"
+    assert again.image_id == first.image_id
+    assert f"already in the catalog as {first.image_id}" in again.message
+    assert catalog_state(db, settings) == state
+
+
+def test_same_stem_gets_a_unique_id(db, settings):
+    first = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rio-tiler/cog.tif"))
+    second = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rioxarray/cog.tif"))
+    assert (first.image_id, second.image_id) == ("cog", "cog-2")
+
+
+def test_in_place_references_a_valid_cog_without_copying(db, settings, tmp_path):
+    source = tmp_path / "folder with spaces" / "in place.tif"
+    source.parent.mkdir()
+    shutil.copy(REAL_DATA / "titiler/TCI.tif", source)
+    result = ingest_file(db, settings, IngestRequest(path=source, in_place=True))
+    assert result.status == "added", result.message
+    with db.connection() as conn:
+        row = queries.get_image(conn, result.image_id)
+    assert (row.managed, Path(row.path)) == (False, source.resolve())
+    assert catalog_state(db, settings)[1] == []
+
+    refused = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rasterio/RGB.byte.tif", in_place=True))
+    assert refused.status == "failed"
+    assert "--in-place needs a valid COG" in refused.message and "strips" in refused.message
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def bad_inputs(tmp_path) -> dict[str, tuple[Path, str]]:
+    """Files a user might feed by mistake, each with the words its refusal must contain."""
+    truncated = _write(tmp_path / "truncated.tif", (REAL_DATA / "rasterio/RGB.byte.tif").read_bytes()[:600_000])
+    cog_bytes = (REAL_DATA / "titiler/TCI.tif").read_bytes()
+    truncated_cog = _write(tmp_path / "truncated cog.tif", cog_bytes[: len(cog_bytes) // 2])
+    no_georef = tmp_path / "no georeference.tif"
+    with rasterio.open(no_georef, "w", driver="GTiff", width=16, height=16, count=1, dtype="uint8") as dst:
+        dst.write(np.zeros((1, 16, 16), dtype="uint8"))
+    return {
+        "text": (_write(tmp_path / "notes.tif", b"this is not a raster\n" * 50), "not a readable raster"),
+        "empty": (_write(tmp_path / "empty.tif", b""), "empty"),
+        "truncated": (truncated, "truncated or corrupt"),
+        "truncated COG": (truncated_cog, "truncated or corrupt"),
+        "no georeference": (no_georef, "no georeference"),
+        "missing": (tmp_path / "does-not-exist.tif", "no such file"),
+        "folder": (tmp_path, "is a folder"),
+    }
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_bad_input_is_refused_clearly_and_leaves_nothing(db, settings, bad_inputs):
+    for kind, (path, words) in bad_inputs.items():
+        result = ingest_file(db, settings, IngestRequest(path=path))
+        assert result.status == "failed", kind
+        assert words in result.message, (kind, result.message)
+        assert "\n" not in result.message and "Traceback" not in result.message
+        assert catalog_state(db, settings) == ([], []), kind
+
+
+def test_a_failing_catalog_write_leaves_no_file(db, settings, monkeypatch):
+    """Injected fault: the row insert fails after the COG was written."""
+    def broken_insert(conn, record):
+        raise RuntimeError("injected: disk full in the database")
+
+    monkeypatch.setattr(ingest_module.queries, "insert_image", broken_insert)
+    with pytest.raises(RuntimeError, match="injected"):
+        ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rasterio/RGB.byte.tif"))
+    assert catalog_state(db, settings) == ([], [])
+
+
+def test_a_failing_move_leaves_no_row(db, settings, monkeypatch):
+    """Injected fault: moving the finished COG into place fails inside the transaction."""
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device (injected)")
+
+    monkeypatch.setattr(ingest_module.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="injected"):
+        ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif"))
+    assert catalog_state(db, settings) == ([], [])
+
+
+def test_orphans_of_a_crash_are_swept(db, settings):
+    ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/B01.tif"))
+    kept = catalog_state(db, settings)
+    two_hours_ago = time.time() - 7200
+    for leftover in (settings.cog_dir / "orphan.tif", settings.tmp_dir / "0123.tif"):
+        leftover.write_bytes(b"left by a crash")
+        os.utime(leftover, (two_hours_ago, two_hours_ago))
+    in_flight = settings.tmp_dir / "4567.tif"  # another process's ingest, still being written
+    in_flight.write_bytes(b"being written")
+    removed = ingest_module.sweep_orphans(db, settings)
+    assert sorted(p.name for p in removed) == ["0123.tif", "orphan.tif"]
+    in_flight.unlink()
+    assert catalog_state(db, settings) == kept
+
+
+def test_zstd_compression_on_request(db, settings):
+    from cogbrowser.raster.cog import CogOptions
+
+    result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "rasterio/RGB.byte.tif"),
+                         options=CogOptions(compress="ZSTD"))
+    with db.connection() as conn:
+        row = queries.get_image(conn, result.image_id)
+    with rasterio.open(settings.data_dir / row.path) as cog:
+        assert cog.compression.name.upper() == "ZSTD"
+    assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]
