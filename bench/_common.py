@@ -12,9 +12,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -114,7 +114,7 @@ class OtherLoad:
     """
 
     def __init__(self, pids: Callable[[], list[int]] | None = None) -> None:
-        self._pids = pids or (lambda: [])
+        self._pids = pids or (list)
         self._start = self._sample()
 
     def _sample(self) -> tuple[float, float, float, float]:

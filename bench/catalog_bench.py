@@ -26,10 +26,10 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 from psycopg import sql
 
@@ -93,9 +93,11 @@ def fill(conn, n_images: int, n_detections: int) -> list[tuple[str, float]]:
         FROM (
             SELECT n, w, h, acquired_at, cloud_cover, collection_id,
                    CASE WHEN r_where < 0.1 THEN -180 + r_x * (355 - w)
-                        ELSE (%(rw)s::float8[])[k] + r_x * ((%(re)s::float8[])[k] - (%(rw)s::float8[])[k] - w) END AS west,
+                        ELSE (%(rw)s::float8[])[k]
+                             + r_x * ((%(re)s::float8[])[k] - (%(rw)s::float8[])[k] - w) END AS west,
                    CASE WHEN r_where < 0.1 THEN -60 + r_y * (130 - h)
-                        ELSE (%(rs)s::float8[])[k] + r_y * ((%(rn)s::float8[])[k] - (%(rs)s::float8[])[k] - h) END AS south
+                        ELSE (%(rs)s::float8[])[k]
+                             + r_y * ((%(rn)s::float8[])[k] - (%(rs)s::float8[])[k] - h) END AS south
             FROM (
                 SELECT g AS n, random() AS r_where, random() AS r_x, random() AS r_y,
                        1 + floor(random() * {len(REGIONS)})::int AS k,
@@ -114,7 +116,8 @@ def fill(conn, n_images: int, n_detections: int) -> list[tuple[str, float]]:
         INSERT INTO images (id, collection_id, title, path, managed, source_path, acquired_at, cloud_cover, crs, epsg,
             native_bounds, bbox, footprint, width, height, band_count, dtype, nodata, resolution, transform, overviews,
             bands, mask, compression, blocksize, checksum, source_checksum, size_bytes, properties)
-        SELECT 'img-' || lpad(n::text, 7, '0'), collection_id, 'Scene ' || n, 'cogs/img-' || lpad(n::text, 7, '0') || '.tif',
+        SELECT 'img-' || lpad(n::text, 7, '0'), collection_id, 'Scene ' || n,
+               'cogs/img-' || lpad(n::text, 7, '0') || '.tif',
                true, '/data/incoming/scene_' || n || '.tif', acquired_at, cloud_cover,
                'GEOGCRS["WGS 84",DATUM["World Geodetic System 1984"]]', 4326,
                ARRAY[west, south, east, north], box(point(west, south), point(east, north)),
@@ -147,11 +150,14 @@ def fill(conn, n_images: int, n_detections: int) -> list[tuple[str, float]]:
                    jsonb_build_array(x, y), jsonb_build_array(x + size, y), jsonb_build_array(x + size, y + size),
                    jsonb_build_array(x, y + size), jsonb_build_array(x, y)))),
                box(point(x, y), point(x + size, y + size)),
-               ARRAY[floor((x - i.west) / (i.east - i.west) * 10980), floor((i.north - y - size) / (i.north - i.south) * 10980),
-                     ceil((x + size - i.west) / (i.east - i.west) * 10980), ceil((i.north - y) / (i.north - i.south) * 10980)],
+               ARRAY[floor((x - i.west) / (i.east - i.west) * 10980),
+                     floor((i.north - y - size) / (i.north - i.south) * 10980),
+                     ceil((x + size - i.west) / (i.east - i.west) * 10980),
+                     ceil((i.north - y) / (i.north - i.south) * 10980)],
                round((size * 111000) ^ 2), i.acquired_at, '{{}}'::jsonb
         FROM (
-            SELECT 1 + floor({0.4 * n_images} * power(random(), 1.5))::int AS n, random() AS r_name, random() AS r_score,
+            SELECT 1 + floor({0.4 * n_images} * power(random(), 1.5))::int AS n, random() AS r_name,
+                   random() AS r_score,
                    random() AS r_x, random() AS r_y, 0.0002 + 0.003 * power(random(), 3) AS size,
                    (%(classes)s::text[])[1 + width_bucket(random(), %(thresholds)s::float8[])] AS cls
             FROM generate_series(1, %(n)s) g
@@ -349,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="print EXPLAIN ANALYZE of the slowest query of each kind over target")
     parser.add_argument("--explain-all", action="store_true", help="... of every kind")
     parser.add_argument("--experiment", action="append", default=[], metavar="SQL",
-                        help="SQL to run after the baseline (CREATE INDEX ..., ALTER SYSTEM SET ...: the configuration is "
-                             "reloaded); then the same queries again")
+                        help="SQL to run after the baseline (CREATE INDEX ..., ALTER SYSTEM SET ...: the "
+                             "configuration is reloaded); then the same queries again")
     parser.add_argument("--quick", action="store_true", help="5,000 images, 50,000 detections, 50 queries")
     args = parser.parse_args(argv)
     if args.quick:

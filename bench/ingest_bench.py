@@ -160,7 +160,7 @@ def full_ingest(source: Path, data_dir: Path):
 
         def progress(message: str) -> None:
             stage = _PERCENT.sub("", message)  # "converting to COG 42%" is still "converting to COG"
-            if marks and marks[-1][3] == stage and not message == stage:
+            if marks and marks[-1][3] == stage and message != stage:
                 return
             seen[stage] = seen.get(stage, 0) + 1
             label = stage
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=FULL_SIZE, help="width and height of the source (default 10980)")
     parser.add_argument("--workdir", type=Path, default=default_workdir(),
                         help=f"cache and scratch folder (default {default_workdir()})")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3); medians are reported")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each measurement (default 3); medians are reported")
     parser.add_argument("--quick", action="store_true", help="a 2048 x 2048 source: checks the script works")
     parser.add_argument("--drop-source", action="store_true", help="delete the cached source afterwards too")
     args = parser.parse_args(argv)

@@ -130,10 +130,11 @@ def free_port() -> int:
 def start_server(data_dir: Path, port: int, threads: int | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("COGBROWSER_DATABASE_URL", None)
-    log = open(data_dir.parent / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "serve",
-                             "--host", "127.0.0.1", "--port", str(port),
-                             *(["--threads", str(threads)] if threads else [])], stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(data_dir.parent / "server.log", "wb") as log:  # the server writes through its own handle
+        proc = subprocess.Popen([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "serve",
+                                 "--host", "127.0.0.1", "--port", str(port),
+                                 *(["--threads", str(threads)] if threads else [])],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -380,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-threads", type=int, default=None,
                         help="waitress threads of the server (default: cogbrowser serve's own default)")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process rendering of native PNG")
-    parser.add_argument("--quick", action="store_true", help="2048 x 2048 sources, 40 requests a case, a 1,300-request memory run")
+    parser.add_argument("--quick", action="store_true",
+                        help="2048 x 2048 sources, 40 requests a case, a 1,300-request memory run")
     args = parser.parse_args(argv)
     size = 2048 if args.quick else args.size
     n = 40 if args.quick else args.requests
@@ -439,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
 
             # Memory: after 1,000 (quick: 300) requests since the start of this phase, then up to memory_requests.
             say("memory run")
-            mix_cases = [c for c in cases]
+            mix_cases = list(cases)
             served_before = sum(r.n for r in results.values()) + len(warm)
 
             def mixed(count: int) -> list[str]:
@@ -460,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in chunk.statuses.items():
                     more_codes[k] = more_codes.get(k, 0) + v
             rss_end = rss(server.pid)
-            server_cpu = sum(getattr(__import__("psutil").Process(server.pid).cpu_times(), a) for a in ("user", "system"))
+            times = __import__("psutil").Process(server.pid).cpu_times()
+            server_cpu = times.user + times.system
         finally:
             say("stopping the server")
             stop_server(server)
@@ -483,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{cog.compression.name if cog.compression else '-'}, blocks {cog.block_shapes[0]}, "
                       f"overviews {cog.overviews(1)}, {mib(row.file.stat().st_size)}; "
                       f"zooms {zooms[name]}")
-        print(f"server: `python -m cogbrowser serve` (waitress, {args.server_threads or 'default'} threads), {CLIENTS} client threads with "
-              f"keep-alive http.client on loopback, {n} requests a case, all URLs of the run distinct "
+        print(f"server: `python -m cogbrowser serve` (waitress, {args.server_threads or 'default'} threads), "
+              f"{CLIENTS} client threads with keep-alive http.client on loopback, {n} requests a case, "
+              f"all URLs of the run distinct "
               f"(uint8: rescale=0,255.xxx; uint16: bands=3,2,1&rescale=0,3000+k, k unique) so the server's "
               f"rendered-tile cache never hits; PNG and JPEG of a zoom take consecutive strips of tiles "
               f"(mid/out zooms have fewer tiles than requests, so tiles repeat there with other params)")
