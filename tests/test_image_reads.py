@@ -375,7 +375,8 @@ BAD_REQUESTS = [  # path under /api/v1/images/, query parameters, status, words 
     ("cog1/point", {"lon": -74.5, "lat": 46, "colour": "red"}, 400, "unknown parameter(s): colour"),
     ("cog1/statistics", {"bbox": "1,2,3"}, 400, "bbox: expected 4 numbers"),
     ("cog1/statistics", {"bbox": "nan,1,2,3"}, 400, "bbox: 'nan' is not a finite number"),
-    ("cog1/statistics", {"bbox": "-74,45,-75,46"}, 400, "bbox: west (-74) must be less than east (-75)"),
+    ("cog1/statistics", {"bbox": "600000,5000000,500000,5100000", "bbox-crs": "EPSG:32618"}, 400,
+     "bbox: west (600000) must be less than east (500000)"),  # in WGS 84, west > east crosses the antimeridian
     ("cog1/statistics", {"bbox": "-74,47,-73,46"}, 400, "bbox: south (47) must be less than north (46)"),
     ("cog1/statistics", {"bbox": "10,10,11,11"}, 404, "the bbox 10,10,11,11 is outside the extent of image 'cog1'"),
     ("cog1/statistics", {"bbox": "-74,45,-73,46", "bbox-crs": "EPSG:2056"}, 400, "bbox-crs: 'EPSG:2056' is not"),

@@ -26,6 +26,7 @@ from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
+from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.raster.reader import Area, read_area, read_point, transformer
 from cogbrowser.raster.render import render
@@ -38,7 +39,6 @@ DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
 TimeRange = tuple[datetime | None, datetime | None]
-WGS84 = CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True)
