@@ -125,19 +125,24 @@ def bounds_to_crs(bounds: Sequence[float], src_crs: CRS, dst_crs: CRS) -> Bounds
     computed: edges off the projection, or a box across the antimeridian that `dst_crs` cannot
     hold in one piece.
 
-    A lon/lat box across the antimeridian (east past 180) is moved in its two halves, joined again
-    where `dst_crs` is continuous across the antimeridian (a UTM zone there) or repeats around the
-    globe (lon/lat, where east stays past 180, and Web Mercator, where the box reaches past the
-    world's edge). A box that lands across the antimeridian in lon/lat keeps its east edge past 180.
+    A box across the antimeridian — lon/lat with its east edge past 180, or a projected box whose
+    lon/lat box crosses it — is moved in its two halves, joined again where `dst_crs` is continuous
+    across the antimeridian (a UTM zone there) or repeats around the globe (lon/lat, where the east
+    edge stays past 180, and Web Mercator, where the box reaches past the world's edge). A box that
+    lands across the antimeridian in lon/lat keeps its east edge past 180.
     """
-    box = tuple(float(v) for v in bounds)
+    box = (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
     if src_crs == dst_crs:
-        return box[0], box[1], box[2], box[3]
+        return box
     if src_crs.is_geographic and box[2] > 180.0:
-        return _across_antimeridian((box[0], box[1], box[2], box[3]), src_crs, dst_crs)
+        return _across_antimeridian(box, src_crs, dst_crs)
     moved = _transformed_box(box, src_crs, dst_crs)
     if moved is not None and dst_crs.is_geographic and moved[0] > moved[2]:
         moved = (moved[0], moved[1], moved[2] + 360.0, moved[3])
+    elif moved is not None and not src_crs.is_geographic and not dst_crs.is_geographic:
+        lonlat = _transformed_box(box, src_crs, WGS84)
+        if lonlat is not None and lonlat[0] > lonlat[2] and _seam(dst_crs, lonlat[1], lonlat[3]) != 0.0:
+            moved = _across_antimeridian((lonlat[0], lonlat[1], lonlat[2] + 360.0, lonlat[3]), WGS84, dst_crs)
     return moved if moved is not None and moved[0] < moved[2] and moved[1] < moved[3] else None
 
 
@@ -202,23 +207,30 @@ def _across_antimeridian(box: Bounds, src_crs: CRS, dst_crs: CRS) -> Bounds | No
     west, south, east, north = box
     first = _transformed_box((west, south, 180.0, north), src_crs, dst_crs)
     second = _transformed_box((-180.0, south, east - 360.0, north), src_crs, dst_crs)
-    if first is None or second is None:
+    period = _seam(dst_crs, south, north)
+    if first is None or second is None or period is None:
         return None
-    if dst_crs.is_geographic:
-        period = 360.0
-    else:  # where the antimeridian lands, seen from its east and its west side
-        lats = [south, (south + north) / 2, north]
-        xs, ys = transformer(src_crs, dst_crs).transform([180.0] * 3 + [-180.0] * 3, lats * 2, errcheck=False)
-        if not all(math.isfinite(v) for v in (*xs, *ys)):
-            return None
-        seams = [x_east - x_west for x_east, x_west in zip(xs[:3], xs[3:])]
-        if max(abs(y_east - y_west) for y_east, y_west in zip(ys[:3], ys[3:])) > _SEAM_TOLERANCE \
-                or max(seams) - min(seams) > _SEAM_TOLERANCE:
-            return None  # the two sides land apart, not by one period: the CRS cannot hold the box whole
-        period = seams[0]
     joined = (min(first[0], second[0] + period), min(first[1], second[1]),
               max(first[2], second[2] + period), max(first[3], second[3]))
     return joined if joined[0] < joined[2] and joined[1] < joined[3] else None
+
+
+def _seam(crs: CRS, south: float, north: float) -> float | None:
+    """How far apart the antimeridian lands in `crs` seen from its east and from its west side,
+    between latitudes `south` and `north`: 0 where `crs` is continuous across it (a UTM zone there),
+    one period where `crs` repeats around the globe (360 in lon/lat, the world's width in Web
+    Mercator), None where neither (the sides land apart by different amounts, or off the projection)."""
+    if crs.is_geographic:
+        return 360.0
+    lats = [south, (south + north) / 2, north]
+    xs, ys = transformer(WGS84, crs).transform([180.0] * 3 + [-180.0] * 3, lats * 2, errcheck=False)
+    if not all(math.isfinite(v) for v in (*xs, *ys)):
+        return None
+    gaps = [x_east - x_west for x_east, x_west in zip(xs[:3], xs[3:])]
+    if max(abs(y_east - y_west) for y_east, y_west in zip(ys[:3], ys[3:])) > _SEAM_TOLERANCE \
+            or max(gaps) - min(gaps) > _SEAM_TOLERANCE:
+        return None
+    return 0.0 if abs(gaps[0]) <= _SEAM_TOLERANCE else gaps[0]
 
 
 def _polygons(value: object, parameter: str) -> Iterable[dict]:
