@@ -158,13 +158,11 @@ def clip_to_image(bbox: Sequence[float], crs: CRS, image: ImageExtent) -> list[B
     never cut off a pixel.
     """
     box = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
-    if crs == WGS84:
-        image_box: Bounds | None = image.bbox
-        shifts: tuple[float, ...] = (0.0, 360.0, -360.0)
-    else:
-        image_box, shifts = bounds_to_crs(image.bounds, image.crs, crs), (0.0,)
-        if image_box is None:
-            return [box]
+    lonlat = crs == WGS84
+    image_box = image.bbox if lonlat else bounds_to_crs(image.bounds, image.crs, crs)
+    if image_box is None:
+        return [box]
+    shifts = (0.0, 360.0, -360.0) if lonlat else (0.0,)
     west, south, east, north = image_box
     pad_x, pad_y = (east - west) * CLIP_MARGIN, (north - south) * CLIP_MARGIN
     grown = (west - pad_x, south - pad_y, east + pad_x, north + pad_y)

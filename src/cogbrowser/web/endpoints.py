@@ -245,7 +245,7 @@ def _location(loc: tuple) -> str:
     return ".".join(parts)
 
 
-def _message(error: dict) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 

@@ -94,7 +94,7 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
     problem = {"content": {media: {"schema": ref[Problem]} for media in PROBLEM_TYPES}}
     for status, answer in spec.responses.items():
         responses[str(status)] = _response(status, answer, ref)
-        if answer is None and status >= 400:  # an error declared without a body is a problem document
+        if status >= 400 and not responses[str(status)].get("content"):  # an error's body is a problem document
             responses[str(status)].update(problem)
     responses.setdefault("400", {"description": "Bad request: the `detail` names the parameter or field", **problem})
     responses.setdefault("401", {"description": "An API token is needed, or the one given is not valid", **problem})
