@@ -69,7 +69,9 @@ def _models() -> list[type[BaseModel]]:
 
 
 def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
-    operation: dict[str, Any] = {"operationId": spec.name.replace(".", "_"), "summary": spec.summary,
+    shared = sum(other.name == spec.name for other in ENDPOINTS) > 1  # one declaration, several methods
+    operation_id = spec.name.replace(".", "_") + (f"_{spec.method.lower()}" if shared else "")
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": spec.summary,
                                  "tags": list(spec.tags) or ["api"]}
     if spec.description:
         operation["description"] = spec.description
