@@ -138,9 +138,9 @@ def test_antimeridian_image_is_found_from_both_sides(db, settings):
         east_side = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(-179.9, 51.0, -179.0, 52.0)))
         crossing = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(170.0, 50.0, -170.0, 53.0)))
         elsewhere = queries.search_images(conn, queries.ImageQuery(bbox=BBox.lonlat(0.0, 51.0, 10.0, 52.0)))
-    assert [r["id"] for r in west_side] == [result.image_id]
-    assert [r["id"] for r in east_side] == [result.image_id]
-    assert [r["id"] for r in crossing] == [result.image_id]
+    assert [r.id for r in west_side] == [result.image_id]
+    assert [r.id for r in east_side] == [result.image_id]
+    assert [r.id for r in crossing] == [result.image_id]
     assert elsewhere == []
 
 

@@ -92,7 +92,8 @@ class FiniteNumber:
     def check(self, value: Any) -> float:
         number = _number(value)
         if (self.minimum is not None and number < self.minimum) or (self.maximum is not None and number > self.maximum):
-            raise ValueError(f"{value!r} {self.outside or f'is outside {self.minimum:g}..{self.maximum:g}'}")
+            low, high = ("" if limit is None else f"{limit:g}" for limit in (self.minimum, self.maximum))
+            raise ValueError(f"{value!r} {self.outside or f'is outside {low}..{high}'}")
         return number
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -209,8 +210,8 @@ def area_bbox(box: BBox, crs_code: int | None, parameter: str = "bbox") -> BBox:
         raise bad_request(parameter, str(exc).removeprefix(f"{parameter}: ")) from None
 
 
-_EPSG = re.compile(r"^(?:EPSG:|urn:ogc:def:crs:EPSG::|https?://www\.opengis\.net/def/crs/EPSG/0/)([0-9]{4,6})$",
-                   re.IGNORECASE)
+EPSG_PATTERN = r"^(?:EPSG:|urn:ogc:def:crs:EPSG::|https?://www\.opengis\.net/def/crs/EPSG/0/)([0-9]{4,6})$"
+_EPSG = re.compile(EPSG_PATTERN, re.IGNORECASE)
 
 
 def _epsg_code(value: Any) -> int:
@@ -223,7 +224,7 @@ def _epsg_code(value: Any) -> int:
 
 
 EpsgCode = Annotated[int, PlainValidator(_epsg_code), WithJsonSchema({
-    "type": "string", "pattern": r"^(EPSG:|urn:ogc:def:crs:EPSG::|https?://www\.opengis\.net/def/crs/EPSG/0/)[0-9]{4,6}$",
+    "type": "string", "pattern": EPSG_PATTERN,
     "description": f"EPSG:n (or its OGC URN or URI): {OFFERED_TEXT}, or the image's own EPSG code"})]
 
 
