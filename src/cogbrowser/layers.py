@@ -26,6 +26,7 @@ from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
+from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.raster.reader import Area, read_area, read_point, transformer
 from cogbrowser.raster.render import render
@@ -38,7 +39,6 @@ DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
 TimeRange = tuple[datetime | None, datetime | None]
-WGS84 = CRS.from_epsg(4326)
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def parse_time_range(text: str | None, parameter: str = "datetime") -> TimeRange
     parts = text.split("/")
     if len(parts) > 2:
         raise InvalidInput(f"{parameter}: {text!r} is not a time or an interval 'start/end'")
-    values = []
+    values: list[datetime | None] = []
     for part in parts:
         part = part.strip()
         if part in ("", ".."):
@@ -233,7 +233,9 @@ def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> BBox | None:
         west, south, east, north = (float(v) for v in bounds)
     else:
         try:
-            west, south, east, north = transformer(crs, WGS84).transform_bounds(*bounds, densify_pts=21)
+            left, bottom, right, top = (float(v) for v in bounds)
+            west, south, east, north = transformer(crs, WGS84).transform_bounds(left, bottom, right, top,
+                                                                                densify_pts=21)
         except Exception:
             return None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
@@ -271,7 +273,8 @@ def read_image_area(image: Drawable, image_file: Path, spec: RenderSpec, crs: CR
                     bounds: Sequence[float], width: int, height: int) -> Area:
     """The raw values of `spec.source_bands` of one image over an area, with its validity."""
     nodata = spec.nodata if spec.nodata is not None else image.nodata
-    return read_area(image_file, crs, tuple(bounds), width, height, spec.source_bands,
+    left, bottom, right, top = (float(v) for v in bounds)
+    return read_area(image_file, crs, (left, bottom, right, top), width, height, spec.source_bands,
                      resampling=spec.resampling, nodata=nodata)
 
 

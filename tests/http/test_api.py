@@ -249,8 +249,8 @@ def test_aggregations_follow_the_filters(catalog):
     assert len(histogram["edges"]) == 11 and sum(sum(h["counts"]) for h in histogram["histograms"]) == 30
     summary = requests.get(f"{url}/summary", params={"classes": "aircraft"}).json()
     assert (summary["detections"], summary["images"], summary["classes"]) == (10, 2, 1)
-    assert "split: give another key" in problem(requests.get(f"{url}/counts", params={"by": "class",
-                                                                                        "split": "class"}), 400)["detail"]
+    same = requests.get(f"{url}/counts", params={"by": "class", "split": "class"})
+    assert "split: give another key" in problem(same, 400)["detail"]
 
 
 # ---------------------------------------------------------------- writes and tokens
@@ -305,8 +305,21 @@ def test_reads_can_require_a_token(postgres, tmp_path):
             assert problem(requests.get(f"{base}/api/v1/images"), 401)
             assert problem(requests.get(f"{base}/wms?SERVICE=WMS&REQUEST=GetCapabilities"), 401)
             assert requests.get(f"{base}/api/v1/images", headers=AUTH).status_code == 200
-            assert requests.get(f"{base}/wms?SERVICE=WMS&REQUEST=GetCapabilities&access_token={TOKEN}").status_code == 200
+            capabilities = f"{base}/wms?SERVICE=WMS&REQUEST=GetCapabilities&access_token={TOKEN}"
+            assert requests.get(capabilities).status_code == 200
             assert requests.get(f"{base}/api/v1/health").status_code == 200, "the health check stays open"
+
+
+def test_health_is_503_when_the_catalog_does_not_answer(settings, db):
+    from cogbrowser.app import create_app
+
+    client = create_app(settings, db).test_client()
+    assert client.get("/api/v1/health").json["status"] == "ok"
+    db.pool.close()  # as when the database server is gone
+    answer = client.get("/api/v1/health")
+    assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+    assert answer.json["detail"].startswith("the catalog cannot be reached")
+    assert client.get("/api/v1/health?verbose=1").status_code == 400, "declared: unknown parameters refused"
 
 
 # ---------------------------------------------------------------- collections
@@ -345,7 +358,8 @@ def test_collection_lifecycle(api, db, settings):
 
 @pytest.fixture
 def one_image(api, db, settings):
-    assert ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif", image_id="tci")).status == "added"
+    request = IngestRequest(path=REAL_DATA / "titiler/TCI.tif", image_id="tci")
+    assert ingest_file(db, settings, request).status == "added"
     with db.connection() as conn:
         image = queries.get_image(conn, "tci")
         queries.upsert_collection(conn, "s2", "S2")

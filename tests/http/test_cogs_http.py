@@ -35,14 +35,14 @@ def served(db, settings, live_server, tmp_path):
 def test_gdal_vsicurl_reads_the_same_pixels(served, image_id):
     base, files = served
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif",
-                      GDAL_HTTP_MULTIRANGE="YES", CPL_VSIL_CURL_CACHE_SIZE=0):
-        with rasterio.open(f"/vsicurl/{base}/cogs/{image_id}.tif") as remote, rasterio.open(files[image_id]) as local:
-            assert remote.profile == local.profile
-            assert np.array_equal(remote.read(), local.read())
-            shape = (local.count, local.height // 4, local.width // 4)  # from the overviews
-            assert np.array_equal(remote.read(out_shape=shape), local.read(out_shape=shape))
-            window = ((100, 300), (200, 500))
-            assert np.array_equal(remote.read(window=window), local.read(window=window))
+                      GDAL_HTTP_MULTIRANGE="YES", CPL_VSIL_CURL_CACHE_SIZE=0), \
+            rasterio.open(f"/vsicurl/{base}/cogs/{image_id}.tif") as remote, rasterio.open(files[image_id]) as local:
+        assert remote.profile == local.profile
+        assert np.array_equal(remote.read(), local.read())
+        shape = (local.count, local.height // 4, local.width // 4)  # from the overviews
+        assert np.array_equal(remote.read(out_shape=shape), local.read(out_shape=shape))
+        window = ((100, 300), (200, 500))
+        assert np.array_equal(remote.read(window=window), local.read(window=window))
 
 
 def test_whole_file_with_validators_and_cors(served):
@@ -148,3 +148,27 @@ def test_missing_file_is_410(served):
     response = requests.get(f"{base}/cogs/inplace.tif")
     assert response.status_code == 410
     assert response.json()["detail"] == "the file of image 'inplace' is missing on the server"
+
+
+def test_cogs_are_declared_and_checked_as_the_api_is(served):
+    """In the OpenAPI document with their answers; unknown parameters refused with the API's
+    problem; the CORS headers of a COG read on every answer, errors included."""
+    base, files = served
+    document = requests.get(f"{base}/api/v1/openapi.json").json()
+    operations = document["paths"]["/cogs/{image_id}.tif"]
+    assert set(operations) == {"get", "head", "options"}
+    assert {"200", "206", "304", "404", "410", "416"} <= set(operations["get"]["responses"])
+    assert "Content-Range" in operations["get"]["responses"]["206"]["headers"]
+    assert {"200", "503"} <= set(document["paths"]["/api/v1/health"]["get"]["responses"])
+
+    unknown = requests.get(f"{base}/cogs/tci.tif", params={"colour": "red"})
+    assert unknown.status_code == 400 and unknown.headers["Content-Type"] == "application/problem+json"
+    assert unknown.json()["detail"].startswith("unknown parameter(s): colour")
+    size = files["tci"].stat().st_size
+    past = requests.get(f"{base}/cogs/tci.tif", headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.json()["status"] == 416
+    files["inplace"].unlink()
+    for answer in (unknown, past, requests.get(f"{base}/cogs/nope.tif"), requests.get(f"{base}/cogs/inplace.tif"),
+                   requests.get(f"{base}/cogs/tci.tif"), requests.head(f"{base}/cogs/tci.tif")):
+        assert answer.headers["Access-Control-Allow-Origin"] == "*", answer.status_code
+        assert "Content-Range" in answer.headers["Access-Control-Expose-Headers"], answer.status_code

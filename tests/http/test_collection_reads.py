@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image, ImageSequence
+from pyproj import Transformer
 
 from cogbrowser.catalog import queries
 from helpers import ingest_images
@@ -74,3 +77,43 @@ def test_bad_requests_say_why(landsat, path, params, status, named):
     base, _ = landsat
     answer = requests.get(f"{base}/api/v1/collections/{path}", params=params)
     assert answer.status_code == status and named in answer.json()["detail"], answer.text
+
+
+# ---------------------------------------------------------------- across the antimeridian
+
+ACROSS = "179.9,51.6,-179.5,51.9"  # west > east: 0.6 degrees across the antimeridian, over the Aleutians
+
+
+@pytest.fixture
+def aleutians(db, settings, live_server):
+    with db.connection() as conn:
+        queries.upsert_collection(conn, "aleutians", "Aleutians")
+    ingest_images(db, settings, [("dateline", "rio-tiler/cog_dateline.tif", "aleutians",
+                                  datetime(2021, 6, 1, tzinfo=UTC), None)])
+    return live_server
+
+
+def test_a_time_series_across_the_antimeridian(aleutians):
+    series = requests.get(f"{aleutians}/api/v1/collections/aleutians/timeseries", params={"bbox": ACROSS})
+    assert series.status_code == 200, series.text
+    (point,) = series.json()["points"]
+    single = requests.get(f"{aleutians}/api/v1/images/dateline/statistics", params={"bbox": ACROSS})
+    assert single.status_code == 200, single.text
+    expected = single.json()["statistics"][0]
+    assert point["count"] == expected["count"] > 100_000  # about 41 x 33 km of 100 m pixels
+    assert point["mean"] == pytest.approx(expected["mean"])
+
+
+def test_a_timelapse_across_the_antimeridian(aleutians):
+    """The frame is the 0.6 degrees asked, in Web Mercator past the world's edge, full of the image."""
+    answer = requests.get(f"{aleutians}/api/v1/collections/aleutians/timelapse.gif",
+                          params={"bbox": ACROSS, "width": 300, "label": "false"})
+    assert answer.status_code == 200, answer.text
+    gif = Image.open(io.BytesIO(answer.content))
+    (_, bottom), (_, top) = zip(*Transformer.from_crs(4326, 3857, always_xy=True).transform([180, 180], [51.6, 51.9]))
+    across = 6378137.0 * math.radians(0.6)
+    assert gif.size == (300, round(300 * (top - bottom) / across))
+    pixels = np.asarray(gif.convert("RGB")).reshape(-1, 3)
+    background = (pixels == (236, 240, 234)).all(axis=1)
+    assert background.mean() < 0.01, "the whole frame is the image"
+    assert len(np.unique(pixels, axis=0)) > 1

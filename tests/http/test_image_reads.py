@@ -357,6 +357,103 @@ def test_preview_keeps_the_aspect_ratio(server):
     assert Image.open(io.BytesIO(not_enlarged.content)).size == (500, 500)
 
 
+# ---------------------------------------------------------------- across the antimeridian
+
+DATELINE = "rio-tiler/cog_dateline.tif"  # Landsat QA, UTM 60N, 100 m, Aleutians: 178.0 .. 181.5 in the catalog
+ACROSS = (179.9, 51.6, -179.5, 51.9)  # as a user writes it: west > east crosses the antimeridian
+ACROSS_TEXT = ",".join(map(str, ACROSS))
+WEB_MERCATOR_EDGE = 20037508.342789244
+
+
+@pytest.fixture
+def dateline(db, settings, live_server):
+    result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / DATELINE, image_id="dateline"))
+    assert result.status == "added", result.message
+    return live_server
+
+
+def lonlat_box(west, south, east, north):
+    """The box as a lon/lat polygon (east past 180 across the antimeridian) whose edges follow the
+    parallels and meridians: cut into pieces of at most 0.01 degree, as the server documents, so the
+    oracle's plain transform_geom projects exactly the polygon the server does."""
+    def edge(x0, y0, x1, y1):
+        pieces = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / 0.01))
+        return [[x0 + (x1 - x0) * i / pieces, y0 + (y1 - y0) * i / pieces] for i in range(pieces)]
+
+    ring = (edge(west, south, east, south) + edge(east, south, east, north) + edge(east, north, west, north)
+            + edge(west, north, west, south))
+    return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+
+
+def test_statistics_over_a_bbox_across_the_antimeridian(dateline, stored):
+    doc = ok_json(api(dateline, "dateline", "statistics", params={"bbox": ACROSS_TEXT}))
+    with rasterio.open(stored("dateline")) as src:
+        zone = transform_geom("EPSG:4326", src.crs, lonlat_box(179.9, 51.6, 180.5, 51.9))
+    (values,), pixels = oracle_values(stored("dateline"), [zone])
+    assert doc["overview_level"] is None and doc["pixels"] == pixels
+    assert_summary(doc["statistics"][0], values, pixels)
+    # the 0.6 degrees across the antimeridian (about 41 km, 430 of the image's 2325 columns with the
+    # tilt of the meridians in UTM), not the 359.4 the other way round
+    assert 400 < doc["window"]["width"] < 450
+
+    in_utm = ok_json(api(dateline, "dateline", "statistics", params={
+        "bbox": ",".join(str(round(v)) for v in transform_bounds("EPSG:4326", "EPSG:32660", 179.9, 51.6, 180.5, 51.9)),
+        "bbox-crs": "EPSG:32660"}))
+    assert in_utm["statistics"][0]["count"] > 0.95 * doc["statistics"][0]["count"]
+
+
+def test_a_bbox_across_the_antimeridian_meets_an_image_on_both_sides(server, stored):
+    """West of -74 reaching east over the antimeridian to -75: the parts of cog1 east of -74 and
+    west of -75, and nothing between."""
+    doc = ok_json(api(server, "cog1", "statistics", params={"bbox": "-74,45,-75,46", "bands": "1"}))
+    with rasterio.open(stored("cog1")) as src:
+        data = src.read(1, masked=True)
+        rows, cols = np.mgrid[0:src.height, 0:src.width]
+        xs, ys = src.xy(rows.ravel(), cols.ravel())
+        lons, lats = (np.asarray(v).reshape(src.shape) for v in transform_points(src.crs, "EPSG:4326", xs, ys))
+    zone = ((lons >= -74) | (lons <= -75)) & (lats >= 45) & (lats <= 46)
+    values = data.data[zone & ~np.ma.getmaskarray(data)]
+    assert doc["pixels"] == zone.sum() and 0 < zone.sum() < zone.size
+    assert_summary(doc["statistics"][0], values, int(zone.sum()))
+
+
+def test_an_export_across_the_antimeridian_has_the_pixels_of_the_cog(dateline, stored):
+    with open_tif(api(dateline, "dateline", "export", params={"bbox": ACROSS_TEXT})) as dst, \
+            rasterio.open(stored("dateline")) as src:
+        assert dst.crs == src.crs and dst.res == pytest.approx(src.res)
+        asked = transform_bounds("EPSG:4326", src.crs, 179.9, 51.6, 180.5, 51.9, densify_pts=21)
+        assert all(abs(a - b) <= src.res[0] for a, b in zip(dst.bounds, asked))
+        window = window_from_bounds(*dst.bounds, transform=src.transform).round_offsets().round_lengths()
+        assert np.array_equal(dst.read(), src.read(window=window))
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:3857"])
+def test_an_export_across_the_antimeridian_in_a_crs_that_wraps_stays_one_piece(dateline, stored, crs):
+    """Longitudes run on past 180 (EPSG:4326), or x past the edge of the Web Mercator world: the box
+    stays the 0.6 degrees asked, with the COG's pixels in it."""
+    response = api(dateline, "dateline", "export", params={"bbox": ACROSS_TEXT, "crs": crs})
+    with open_tif(response) as dst:
+        asked = (179.9, 51.6, 180.5, 51.9)
+        if crs == "EPSG:3857":
+            (x0, x1), (y0, y1) = transform_points("EPSG:4326", crs, [179.9, 179.9], [51.6, 51.9])
+            asked = (x0, y0, x0 + (x1 - x0) + 6378137.0 * math.radians(0.6), y1)
+            assert dst.bounds.right > WEB_MERCATOR_EDGE
+        assert all(abs(a - b) <= r for a, b, r in zip(dst.bounds, asked, dst.res * 2))
+        data, ref = dst.read(), reference(stored("dateline"), dst, [1], None)
+    assert (data == ref).mean() >= 0.99 and (data > 1).mean() > 0.9  # the image's values, not fill
+
+
+def test_a_crs_that_cannot_hold_a_box_across_the_antimeridian_is_named():
+    from cogbrowser.errors import InvalidInput
+    from cogbrowser.raster.crs import WGS84
+    from cogbrowser.raster.export import bounds_in
+
+    equal_earth = CRS.from_epsg(8857)  # its x runs out at the antimeridian, by a width that depends on latitude
+    with pytest.raises(InvalidInput, match=r"^bbox: 179.9,51.6,180.5,51.9 crosses the antimeridian, and EPSG:8857"):
+        bounds_in((179.9, 51.6, 180.5, 51.9), WGS84, equal_earth)
+    assert bounds_in((179.9, 51.6, 180.5, 51.9), WGS84, CRS.from_epsg(32601))[0] < 330_000  # UTM 1N holds it
+
+
 # ---------------------------------------------------------------- bad input
 
 UNCLOSED = json.dumps({"type": "Polygon", "coordinates": [[[-74.5, 46], [-74.4, 46], [-74.4, 46.1], [-74.5, 46.1]]]})
@@ -375,7 +472,8 @@ BAD_REQUESTS = [  # path under /api/v1/images/, query parameters, status, words 
     ("cog1/point", {"lon": -74.5, "lat": 46, "colour": "red"}, 400, "unknown parameter(s): colour"),
     ("cog1/statistics", {"bbox": "1,2,3"}, 400, "bbox: expected 4 numbers"),
     ("cog1/statistics", {"bbox": "nan,1,2,3"}, 400, "bbox: 'nan' is not a finite number"),
-    ("cog1/statistics", {"bbox": "-74,45,-75,46"}, 400, "bbox: west (-74) must be less than east (-75)"),
+    ("cog1/statistics", {"bbox": "600000,5000000,500000,5100000", "bbox-crs": "EPSG:32618"}, 400,
+     "bbox: west (600000) must be less than east (500000)"),  # in WGS 84, west > east crosses the antimeridian
     ("cog1/statistics", {"bbox": "-74,47,-73,46"}, 400, "bbox: south (47) must be less than north (46)"),
     ("cog1/statistics", {"bbox": "10,10,11,11"}, 404, "the bbox 10,10,11,11 is outside the extent of image 'cog1'"),
     ("cog1/statistics", {"bbox": "-74,45,-73,46", "bbox-crs": "EPSG:2056"}, 400, "bbox-crs: 'EPSG:2056' is not"),

@@ -108,15 +108,15 @@ def test_statistics_respect_nodata_nan_and_masks(db, settings):
 
 @pytest.mark.parametrize("name, expected", [
     # crosses the antimeridian: east edge past 180, a few degrees wide, not world-wide
-    ("rio-tiler/cog_dateline.tif", dict(west=(177.9, 178.1), east=(181.3, 181.6), width_max=5)),
+    ("rio-tiler/cog_dateline.tif", {"west": (177.9, 178.1), "east": (181.3, 181.6), "width_max": 5}),
     # polar stereographic, small: no pole inside, a box a few degrees wide
     ("GeoTIFF-test-data/GA4886_VanderfordGlacier_2022_EGM2008_64m-epsg3031.cog",
-     dict(west=(107.8, 108.1), east=(111.7, 112.0), width_max=5)),
+     {"west": (107.8, 108.1), "east": (111.7, 112.0), "width_max": 5}),
     # polar stereographic around the south pole: all longitudes, down to -90
-    ("GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", dict(west=(-180, -180), east=(180, 180), south=-90)),
+    ("GeoTIFF-test-data/bremen_sea_ice_conc_2022_9_9.tif", {"west": (-180, -180), "east": (180, 180), "south": -90}),
     # geostationary full disk centred on 140.7 E: across the antimeridian, off-Earth corners dropped
-    ("rio-cogeo/image_geos.tif", dict(west=(58, 80), east=(200, 223), width_max=165)),
-    ("rasterio/goes.tif", dict(west=(-160, -145), east=(-5, 10), width_max=165)),
+    ("rio-cogeo/image_geos.tif", {"west": (58, 80), "east": (200, 223), "width_max": 165}),
+    ("rasterio/goes.tif", {"west": (-160, -145), "east": (-5, 10), "width_max": 165}),
 ])
 def test_bounding_boxes_of_hard_projections(db, settings, name, expected):
     result = ingest_file(db, settings, IngestRequest(path=REAL_DATA / name))

@@ -2,16 +2,18 @@
 
 HTTP Range is the whole point (a COG reader fetches the header, then the tiles it needs), so this
 handles single and multiple ranges (206, multipart/byteranges), 416 for unsatisfiable ones,
-ETag / Last-Modified with If-None-Match, If-Modified-Since and If-Range, and CORS that lets a page
-send Range and read Content-Range. Bodies are streamed from the file, never read whole.
+ETag / Last-Modified with If-None-Match, If-Modified-Since and If-Range, and a CORS preflight that
+lets a page send Range and read Content-Range (the headers themselves: web/cors.py, on every
+answer). Declared with `@endpoint` like the API, so it is in the OpenAPI document and refuses
+unknown query parameters the same way. Bodies are streamed from the file, never read whole.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 from flask import Blueprint, Response, request
 from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
@@ -19,38 +21,56 @@ from werkzeug.wsgi import wrap_file
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.records import ImageRecord
+from cogbrowser.errors import NotFound
 from cogbrowser.web.context import services
-from cogbrowser.web.problems import problem
+from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("cogs", __name__)
 
+COG = "/cogs/<image_id>.tif"
+TAGS = ("raw files",)
+PATH = {"image_id": "The image's id"}
 CHUNK = 256 * 1024
 MAX_RANGES = 64  # more ranges than this in one request get the whole file (RFC 9110 allows ignoring Range)
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-    "Access-Control-Allow-Headers": "Range, If-None-Match, If-Modified-Since, If-Range",
-    "Access-Control-Expose-Headers": "Content-Range, Content-Length, ETag, Accept-Ranges, Last-Modified",
-    "Access-Control-Max-Age": "86400",
+TIFF = {"image/tiff": {"schema": {"type": "string", "format": "binary"}}}
+HEADERS = {name: {"description": description, "schema": {"type": "string"}} for name, description in (
+    ("ETag", "the file's version (for If-None-Match and If-Range)"),
+    ("Last-Modified", "when the file was written (for If-Modified-Since and If-Range)"),
+    ("Accept-Ranges", "bytes"))}
+CONTENT_RANGE = {"Content-Range": {"description": "bytes first-last/size (416: bytes */size)",
+                                   "schema": {"type": "string"}}}
+RESPONSES = {
+    200: {"description": "The whole file (no Range, one not understood, or an If-Range that no longer holds)",
+          "content": TIFF, "headers": HEADERS},
+    206: {"description": "The range asked (image/tiff, with Content-Range), or the ranges asked as "
+                         "multipart/byteranges",
+          "content": {**TIFF, "multipart/byteranges": {"schema": {"type": "string", "format": "binary"}}},
+          "headers": {**HEADERS, **CONTENT_RANGE}},
+    304: {"description": "Not modified: the client's copy (If-None-Match, If-Modified-Since) is current",
+          "headers": HEADERS},
+    404: None,
+    410: None,
+    416: {"description": "No range asked lies within the file", "headers": CONTENT_RANGE},
 }
 
 
-@blueprint.route("/cogs/<image_id>.tif", methods=["GET", "HEAD", "OPTIONS"])
+@endpoint(blueprint, ("GET", "HEAD"), COG, summary="The stored COG, byte for byte, with HTTP Range", tags=TAGS,
+          path_parameters=PATH, responses=RESPONSES)
 def cog(image_id: str) -> Response:
-    if request.method == "OPTIONS":
-        return Response(status=204, headers=CORS_HEADERS)
+    """Send Range (one range or several, suffix ranges too) to read parts of it, as GDAL's /vsicurl/
+    does; If-None-Match / If-Modified-Since for a 304 and If-Range for a range of an unchanged file."""
     with services().db.connection() as conn:
         row = queries.get_image(conn, image_id)
     if row is None:
-        return _with_cors(problem(404, "Not Found", f"no image {image_id!r} in the catalog"))
+        raise NotFound(f"no image {image_id!r} in the catalog")
     path = services().image_file(row.path)
     try:
         stat = path.stat()
     except OSError:
-        return _with_cors(problem(410, "Gone", f"the file of image {image_id!r} is missing on the server"))
+        raise ApiError(410, "Gone", f"the file of image {image_id!r} is missing on the server") from None
     etag = _etag(row, stat)
     headers = {
-        **CORS_HEADERS,
         "ETag": quote_etag(etag),
         "Last-Modified": http_date(stat.st_mtime),
         "Accept-Ranges": "bytes",
@@ -63,9 +83,11 @@ def cog(image_id: str) -> Response:
     size = stat.st_size
     ranges = _requested_ranges(size, etag, stat.st_mtime)
     if ranges == []:
-        return _with_cors(Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"}))
+        raise ApiError(416, "Range Not Satisfiable", f"no range asked lies within the file's {size} bytes",
+                       headers={**headers, "Content-Range": f"bytes */{size}"})
     if ranges is None:
-        body = wrap_file(request.environ, open(path, "rb"), CHUNK) if request.method == "GET" else []
+        # The WSGI server closes the file when the body is sent: no context manager can span that.
+        body: Iterable[bytes] = wrap_file(request.environ, path.open("rb"), CHUNK) if request.method == "GET" else []  # noqa: SIM115
         return _response(body, 200, headers, "image/tiff", size)
     if len(ranges) == 1:
         start, stop = ranges[0]
@@ -79,6 +101,16 @@ def cog(image_id: str) -> Response:
     length = sum(len(head) + (b - a) for head, a, b in parts) + 2 * (len(parts) - 1) + len(closing)
     body = _multipart(path, parts, closing) if request.method == "GET" else []
     return _response(body, 206, headers, f"multipart/byteranges; boundary={boundary}", length)
+
+
+@endpoint(blueprint, "OPTIONS", COG, summary="The CORS preflight of a COG read", tags=TAGS, path_parameters=PATH,
+          responses={204: None})
+def cog_preflight(image_id: str) -> Response:
+    """A page elsewhere may send Range and the validators, and read Content-Range (the
+    Access-Control headers of every /cogs answer)."""
+    if not queries.valid_id(image_id):
+        raise NotFound(f"no image {image_id!r} in the catalog")
+    return Response(status=204)
 
 
 def _etag(row: ImageRecord, stat: os.stat_result) -> str:
@@ -128,7 +160,7 @@ def _if_range_holds(value: str, etag: str, mtime: float) -> bool:
 
 
 def _read(path: Path, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
+    with path.open("rb") as handle:
         for start, stop in ranges:
             handle.seek(start)
             remaining = stop - start
@@ -147,12 +179,7 @@ def _multipart(path: Path, parts: list[tuple[bytes, int, int]], closing: bytes) 
     yield closing
 
 
-def _response(body, status: int, headers: dict, content_type: str, length: int) -> Response:
+def _response(body: Iterable[bytes], status: int, headers: dict, content_type: str, length: int) -> Response:
     response = Response(body, status=status, headers=headers, content_type=content_type, direct_passthrough=True)
     response.content_length = length
-    return response
-
-
-def _with_cors(response: Response) -> Response:
-    response.headers.update(CORS_HEADERS)
     return response

@@ -14,30 +14,20 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import numpy as np
 from flask import Blueprint, Response
-from PIL import Image, ImageDraw
-from pydantic import Field
-from rasterio.crs import CRS
+from pydantic import Field, model_validator
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, render_layer, utc_iso
 from cogbrowser.raster.bbox import BBox
-from cogbrowser.raster.legend import default_font
+from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
-from cogbrowser.raster.reader import transformer
-from cogbrowser.raster.region import (
-    WGS84,
-    OutsideImage,
-    parse_geometry,
-    rectangle,
-    shapes_bounds,
-    shapes_to_crs,
-)
+from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shapes_bounds, shapes_to_crs
+from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
 from cogbrowser.raster.zonal import zonal_statistics
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
@@ -45,30 +35,42 @@ from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
     DatetimeParam,
-    GeoJSONText,
-    QueryModel,
+    Polygons,
+    PolygonsParam,
     RenderParams,
+    RenderQuery,
     Text,
+    WholeNumber,
     interval,
+    render_field,
 )
-from cogbrowser.web.problems import ApiError
+from cogbrowser.web.problems import ApiError, bad_request
 
 blueprint = Blueprint("collection_reads", __name__)
 TAGS = ("collection reads",)
 PATH = {"collection_id": "The collection's id"}
 MAX_IMAGES = 200  # dates in one time series or timelapse
 MAX_GIF_SIZE = 1024
-WEB_MERCATOR = CRS.from_epsg(3857)
 
 
-class TimeSeriesQuery(QueryModel):
+class TimeSeriesQuery(RenderQuery):
     bbox: BBoxParam | None = None
-    geometry: GeoJSONText | None = Field(None, description="the area as GeoJSON (WGS 84) instead of bbox")
+    geometry: PolygonsParam | None = Field(None, description="the area as GeoJSON (WGS 84) instead of bbox")
     expression: Text | None = Field(None, description="the index to follow, e.g. (B08-B04)/(B08+B04)")
     bands: Text | None = Field(None, description="or bands by index or name (default: the first)")
-    style: Text | None = Field(None, description="or a preset of the collection")
+    style: Text | None = render_field("style")
     datetime: DatetimeParam | None = None
     f: Literal["json", "csv"] = "json"
+
+    @model_validator(mode="after")
+    def _one_area(self) -> TimeSeriesQuery:
+        """bbox or geometry, one of them; a bbox with an area."""
+        if self.bbox is None and self.geometry is None:
+            raise bad_request("bbox", "give the area as bbox or geometry")
+        if self.bbox is not None and self.geometry is not None:
+            raise bad_request("geometry", "give bbox or geometry, not both")
+        _require_area(self.bbox)
+        return self
 
 
 class TimeSeriesPoint(BodyModel):
@@ -92,11 +94,24 @@ class TimeSeries(BodyModel):
 
 
 class TimelapseQuery(RenderParams):
-    bbox: BBoxParam = Field(description="the area, west,south,east,north in WGS 84")
+    bbox: BBoxParam = Field(description="the area, west,south,east,north in WGS 84 (west > east crosses the "
+                                        "antimeridian)")
     datetime: DatetimeParam | None = None
-    width: int = Field(512, ge=16, le=MAX_GIF_SIZE, description="pixels across (the height follows the area)")
-    frame_ms: int = Field(700, ge=50, le=10_000, description="how long each date is shown")
+    width: Annotated[int, WholeNumber(16, MAX_GIF_SIZE, " of pixels")] = Field(
+        512, description="pixels across (the height follows the area)")
+    frame_ms: Annotated[int, WholeNumber(50, 10_000)] = Field(700, description="how long each date is shown, in ms")
     label: bool = Field(True, description="write the date on each frame")
+
+    @model_validator(mode="after")
+    def _area(self) -> TimelapseQuery:
+        _require_area(self.bbox)
+        return self
+
+
+def _require_area(bbox: BBox | None) -> None:
+    """An area to draw or summarise has a width and a height (a search may use a point or a line)."""
+    if bbox is not None and not bbox.has_area:
+        raise bad_request("bbox", "the box has no area (give south below north and west apart from east)")
 
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timeseries", tags=TAGS, path_parameters=PATH,
@@ -106,17 +121,14 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
     """Mean, min, max, std and median of the band or expression over `bbox` or `geometry`, for
     each image of the collection that covers the area (at most 200, oldest first)."""
     layer, images = _images(collection_id, query.bbox, query.geometry, query.datetime)
-    shapes_lonlat = parse_geometry(query.geometry) if query.geometry else [rectangle(query.bbox)]
-    params = {k: [v] for k, v in (("expression", query.expression), ("bands", query.bands), ("style", query.style))
-              if v}
+    params = query.render_values() or {"bands": ["1"]}
     points = []
     for image in images:
-        spec = parse_outputs(params or {"bands": ["1"]}, [b.get("name") for b in image.bands], layer.presets)
-        names = output_names(spec, [b.get("name") for b in image.bands])
+        spec = parse_outputs(params, image.band_names, layer.presets)
+        names = output_names(spec, image.band_names)
         try:
-            shapes = shapes_to_crs(shapes_lonlat, WGS84, CRS.from_wkt(image.crs), "the area")
-            result = zonal_statistics(_file(image), spec, shapes, what="the area")
-            summaries = result.outputs
+            shapes = _zone(query, image.extent)
+            summaries = zonal_statistics(_file(image), spec, shapes, what="the area").outputs
         except (OutsideImage, InvalidInput):
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
         for name, summary in zip(names, summaries):
@@ -138,41 +150,28 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     """Each image that covers `bbox` (oldest first, at most 200) rendered with the render
     parameters (a preset with `style`) in Web Mercator, its date written in a corner."""
     layer, images = _images(collection_id, query.bbox, None, query.datetime)
-    given = query.model_dump(include=set(RenderParams.model_fields), exclude_none=True)
-    spec = layer.spec({name: value if isinstance(value, list) else [value] for name, value in given.items()})
-    bounds, width, height = _mercator_grid(tuple(query.bbox), query.width)
+    spec = layer.spec(query.render_values())
+    bounds, width, height = mercator_grid(query.bbox, query.width, MAX_GIF_SIZE)
     frames = []
     for image in images:
         rgba = render_layer([image], [_file(image)], spec, WEB_MERCATOR, bounds, width, height)
-        if not rgba[3].any():
-            continue
-        frame = Image.fromarray(np.moveaxis(rgba, 0, -1), "RGBA")
-        background = Image.new("RGBA", frame.size, (236, 240, 234, 255))
-        frame = Image.alpha_composite(background, frame).convert("RGB")
-        if query.label and image.acquired_at:
-            _label(frame, image.acquired_at.strftime("%Y-%m-%d"))
-        frames.append(frame)
+        label = image.acquired_at.strftime("%Y-%m-%d") if query.label and image.acquired_at else None
+        picture = frame(rgba, label)
+        if picture is not None:
+            frames.append(picture)
     if not frames:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data in the bbox "
                        "within the dates asked")
-    out = io.BytesIO()
-    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=query.frame_ms, loop=0,
-                   optimize=False)
-    return Response(out.getvalue(), mimetype="image/gif", headers={
+    return Response(animated_gif(frames, query.frame_ms), mimetype="image/gif", headers={
         "Content-Disposition": f'inline; filename="{collection_id}-timelapse.gif"'})
 
 
 # ---------------------------------------------------------------- helpers
 
-def _images(collection_id: str, bbox: BBox | None, geometry: str | None, when: str | None) -> tuple[Layer, list[ImageRecord]]:
+def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
+            when: str | None) -> tuple[Layer, list[ImageRecord]]:
     """The collection as a layer, and its images covering the area within the dates, oldest first."""
-    if bbox is None and geometry is None:
-        raise ApiError(400, "Bad Request", "bbox: give the area as bbox or geometry",
-                       errors=[{"field": "bbox", "message": "bbox or geometry is required"}])
-    if bbox is not None and geometry is not None:
-        raise ApiError(400, "Bad Request", "geometry: give bbox or geometry, not both",
-                       errors=[{"field": "geometry", "message": "not with bbox"}])
-    area = bbox if bbox is not None else BBox(*shapes_bounds(parse_geometry(geometry)))
+    area = bbox if bbox is not None else BBox(*shapes_bounds(geometry.shapes if geometry else []))
     start, end = interval(when)
     with services().db.connection() as conn:
         layer = find_layer(conn, collection_id)
@@ -187,20 +186,11 @@ def _images(collection_id: str, bbox: BBox | None, geometry: str | None, when: s
     return layer, images
 
 
-def _mercator_grid(bbox: tuple[float, float, float, float], width: int) -> tuple[tuple, int, int]:
-    """The bbox in Web Mercator and the picture size keeping its shape there."""
-    west, south, east, north = bbox
-    (left, right), (bottom, top) = transformer(WGS84, WEB_MERCATOR).transform([west, east], [south, north])
-    height = max(1, min(MAX_GIF_SIZE, round(width * (top - bottom) / (right - left))))
-    return (left, bottom, right, top), width, height
-
-
-def _label(frame: Image.Image, text: str) -> None:
-    draw = ImageDraw.Draw(frame)
-    font = default_font()
-    box = draw.textbbox((0, 0), text, font=font)
-    draw.rectangle((4, 4, 12 + box[2] - box[0], 12 + box[3] - box[1]), fill=(29, 39, 51))
-    draw.text((8, 6), text, font=font, fill=(255, 255, 255))
+def _zone(query: TimeSeriesQuery, extent: ImageExtent) -> list[dict]:
+    """The area as polygons in one image's CRS: the bbox's parts over the image, or the geometry."""
+    if query.bbox is not None:
+        return bbox_zone(query.bbox, WGS84, extent, "the area")
+    return shapes_to_crs(query.geometry.shapes if query.geometry else [], WGS84, extent.crs, "the area")
 
 
 def _csv(answer: TimeSeries) -> str:

@@ -1,22 +1,45 @@
-"""`/api/v1/health`: is the catalog reachable, and what does it hold."""
+"""`/api/v1/health`: is the catalog reachable, and what does it hold (open to all, even where reads
+need a token: a load balancer or a service manager asks it)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from typing import Literal
+
+from flask import Blueprint, current_app
+from pydantic import BaseModel
 
 from cogbrowser import __version__
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.migrate import schema_version
+from cogbrowser.errors import first_line
 from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("health", __name__)
 
 
-@blueprint.get("/api/v1/health")
-def health():
-    db = services().db
-    with db.connection() as conn:
-        summary = queries.catalog_summary(conn)
-        version = schema_version(conn)
-    return jsonify(status="ok", version=__version__, schema_version=version,
-                   collections=summary.collections, images=summary.images, detections=summary.detections)
+class Health(BaseModel):
+    """The server answers and its catalog is reachable: what the catalog holds."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    schema_version: int
+    collections: int
+    images: int
+    detections: int
+
+
+@endpoint(blueprint, "GET", "/api/v1/health", summary="Whether the server and its catalog answer", tags=("meta",),
+          responses={200: Health, 503: {"description": "The catalog cannot be reached"}})
+def health() -> Health:
+    """200 with the catalog's counts while the catalog answers; 503 (a problem document) when it does not."""
+    try:
+        with services().db.connection() as conn:
+            summary = queries.catalog_summary(conn)
+            version = schema_version(conn)
+    except Exception as exc:  # whatever stops the catalog from answering makes the server unhealthy
+        current_app.logger.warning("health check: the catalog does not answer: %s", first_line(exc))
+        raise ApiError(503, "Service Unavailable", "the catalog cannot be reached; the server's log says why") from None
+    return Health(version=__version__, schema_version=version, collections=summary.collections,
+                  images=summary.images, detections=summary.detections)

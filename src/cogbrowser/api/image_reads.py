@@ -8,9 +8,11 @@
   picture has the image's own aspect ratio and is read straight from one overview).
 
 They take the render parameters of tiles (`bands`, `expression`, `style`, `nodata`, …). A thin
-adapter: parsing and reading live in the raster core (raster/point, zonal, export, region); here
-catalog rows are looked up and errors become problem details — 400 for bad input (the detail names
-the parameter), 404 for an unknown image and for a point or area outside the image.
+adapter: each request is parsed once, into the query models below (numbers, EPSG codes, BBoxes by
+the one antimeridian rule, GeoJSON polygons); the checks that need the image (is this CRS offered
+for it, which part of the area lies over it) follow once the image is known; reading is the raster
+core's (raster/point, zonal, export, region). Errors become problem details — 400 for bad input
+(the detail names the parameter), 404 for an unknown image and for a point or area outside the image.
 """
 
 from __future__ import annotations
@@ -18,27 +20,41 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from affine import Affine
-from flask import Blueprint, Response, jsonify, request
-from pydantic import Field
+from flask import Blueprint, Response, jsonify
+from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from rasterio.crs import CRS
 
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
-from cogbrowser.raster.export import Grid, export_geotiff, fit_size, parse_export_grid
+from cogbrowser.raster.crs import OFFERED_EPSG, OFFERED_TEXT, WGS84, epsg_crs
+from cogbrowser.raster.export import Grid, Size, bounds_in, export_geotiff, fit_size, plan_grid
 from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
-from cogbrowser.raster.point import parse_point, read_pixel
-from cogbrowser.raster.region import ImageExtent, OutsideImage
+from cogbrowser.raster.point import read_pixel
+from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, geojson_polygons, shapes_to_crs
 from cogbrowser.raster.render import FORMATS
-from cogbrowser.raster.render_spec import RENDER_PARAMETERS
-from cogbrowser.raster.zonal import parse_bins, parse_zone, zonal_statistics
+from cogbrowser.raster.zonal import DEFAULT_BINS, MAX_BINS, zonal_statistics
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import RawBody, endpoint
-from cogbrowser.web.params import GeoJSONText, QueryModel, RenderParams, Text
-from cogbrowser.web.problems import ApiError
+from cogbrowser.web.endpoints import RawBody, endpoint, read_json_body
+from cogbrowser.web.params import (
+    BBoxNumbers,
+    EpsgCode,
+    FiniteNumber,
+    MinMax,
+    Number,
+    PolygonsParam,
+    RenderParams,
+    RenderQuery,
+    Text,
+    WholeNumber,
+    area_bbox,
+    list_numbers,
+    list_text,
+    render_field,
+)
+from cogbrowser.web.problems import ApiError, bad_request
 from cogbrowser.web.rendering import cached_response, rendered_response
 
 blueprint = Blueprint("image_reads", __name__)
@@ -52,52 +68,125 @@ MAX_PREVIEW_SIZE = 2048
 GEOJSON_BODY = RawBody({"application/geo+json": {"type": "object"}, "application/json": {"type": "object"}},
                        "A GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection (WGS 84): the zone",
                        required=False)
-PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
 PICTURES = {"content": {media: {"schema": {"type": "string", "format": "binary"}}
                         for media in ("image/tiff", "image/png", "image/jpeg", "image/webp")}}
+JSON_OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
+EXPORT_FORMATS = {"tif": "tif", "tiff": "tif", "geotiff": "tif", **{name: name for name in FORMATS}}
+ON_THE_EARTH = "is not on the Earth (lon in -180..180, lat in -90..90)"
 
 
-class PointQuery(QueryModel):
-    lon: Text | None = Field(None, description="longitude (WGS 84), with lat")
-    lat: Text | None = Field(None, description="latitude (WGS 84), with lon")
-    x: Text | None = Field(None, description="x in `crs` (default: the image's CRS), with y")
-    y: Text | None = Field(None, description="y in `crs`, with x")
-    crs: Text | None = Field(None, description="CRS of x/y: EPSG:4326, EPSG:3857, a UTM zone or the image's own")
+# ---------------------------------------------------------------- the queries
+
+class PointQuery(RenderQuery):
+    lon: Annotated[float, FiniteNumber(-180, 180, ON_THE_EARTH)] | None = Field(
+        None, description="longitude (WGS 84), with lat")
+    lat: Annotated[float, FiniteNumber(-90, 90, ON_THE_EARTH)] | None = Field(
+        None, description="latitude (WGS 84), with lon")
+    x: Number | None = Field(None, description="x in `crs` (default: the image's CRS), with y")
+    y: Number | None = Field(None, description="y in `crs`, with x")
+    crs: EpsgCode | None = Field(None, description=f"CRS of x/y: {OFFERED_TEXT} or the image's own")
     expression: Text | None = Field(None, description="band math to evaluate there too; ';' separates several")
-    nodata: Text | None = None
+    nodata: Text | None = render_field("nodata")
+
+    @model_validator(mode="after")
+    def _one_point(self) -> PointQuery:
+        """lon and lat, or x and y (with crs): not both, not half of one."""
+        geographic, projected = self.lon is not None or self.lat is not None, self.x is not None or self.y is not None
+        if geographic and projected:
+            raise bad_request("x", "give lon and lat, or x and y (with crs), not both")
+        if not geographic and not projected:
+            raise bad_request("lon", "give lon and lat (WGS 84), or x and y (with crs)")
+        for name in ("lon", "lat") if geographic else ("x", "y"):
+            if getattr(self, name) is None:
+                raise bad_request(name, "a number is required")
+        if geographic and self.crs is not None:
+            raise bad_request("crs", "it applies to x and y; lon and lat are always WGS 84")
+        return self
 
 
-class StatisticsQuery(QueryModel):
-    bbox: Text | None = Field(None, description="west,south,east,north in bbox-crs (default WGS 84)")
-    bbox_crs: Text | None = Field(None, alias="bbox-crs")
-    geometry: GeoJSONText | None = Field(None, description="the zone as GeoJSON text (or POST it as the body)")
+class StatisticsQuery(RenderQuery):
+    bbox: BBoxNumbers | None = None
+    bbox_crs: EpsgCode | None = Field(None, alias="bbox-crs", description="the CRS of bbox (default EPSG:4326)")
+    geometry: PolygonsParam | None = Field(None, description="the zone as GeoJSON (or POST it as the body)")
     bands: Text | None = Field(None, description="bands by index or name (default: all)")
     expression: Text | None = Field(None, description="band math; ';' separates several")
-    style: Text | None = None
-    nodata: Text | None = None
-    bins: Text | None = Field(None, description="histogram bins (default 10)")
-    range: Text | None = Field(None, description="histogram range min,max (default: the data's)")
+    style: Text | None = render_field("style")
+    nodata: Text | None = render_field("nodata")
+    bins: Annotated[int, WholeNumber(1, MAX_BINS)] = Field(DEFAULT_BINS, description="histogram bins")
+    range: MinMax | None = Field(None, description="histogram range min,max (default: the data's)")
+
+    @model_validator(mode="after")
+    def _one_zone(self) -> StatisticsQuery:
+        """One zone at most; a bbox by the rule of its CRS."""
+        if self.bbox is not None and self.geometry is not None:
+            raise bad_request("geometry", "give one zone, not bbox and geometry")
+        if self.bbox_crs is not None and self.bbox is None:
+            raise bad_request("bbox-crs", "it says the CRS of bbox, and no bbox is given")
+        if self.bbox is not None:
+            self.bbox = area_bbox(self.bbox, self.bbox_crs)
+        return self
+
+
+def _export_format(value: Any) -> str:
+    """tif (also tiff, geotiff) or a picture format, in any case."""
+    fmt = str(value).strip().lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"{fmt!r} is not offered (use tif, png, jpg or webp)")
+    return EXPORT_FORMATS[fmt]
+
+
+def _resolution(value: Any) -> tuple[float, float]:
+    """`r` or `rx,ry`, positive."""
+    try:
+        values = list_numbers(value)
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) <= 0:
+        raise ValueError(f"{list_text(value)!r} is not one or two positive numbers (rx or rx,ry)")
+    return values[0], values[-1]
+
+
+ExportFormat = Annotated[str, PlainValidator(_export_format), WithJsonSchema({
+    "type": "string", "enum": sorted(EXPORT_FORMATS)})]
+Resolution = Annotated[tuple[float, float], PlainValidator(_resolution), WithJsonSchema({
+    "type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1, "maxItems": 2})]
+Pixels = Annotated[int, WholeNumber(1, unit=" of pixels")]
 
 
 class ExportQuery(RenderParams):
-    bbox: Text | None = Field(None, description="west,south,east,north in bbox-crs (default: the whole image)")
-    bbox_crs: Text | None = Field(None, alias="bbox-crs")
-    crs: Text | None = Field(None, description="output CRS: EPSG:4326, EPSG:3857, a UTM zone or the image's own")
-    format: Text | None = Field(None, description="tif (raw values, the default), png, jpg or webp")
-    width: Text | None = None
-    height: Text | None = None
-    resolution: Text | None = Field(None, description="pixel size in the output CRS's units: r or rx,ry")
+    bbox: BBoxNumbers | None = None
+    bbox_crs: EpsgCode | None = Field(None, alias="bbox-crs", description="the CRS of bbox (default EPSG:4326)")
+    crs: EpsgCode | None = Field(None, description=f"output CRS: {OFFERED_TEXT} or the image's own (the default)")
+    format: ExportFormat = Field("tif", description="tif (raw values, the default), png, jpg or webp")
+    width: Pixels | None = None
+    height: Pixels | None = None
+    resolution: Resolution | None = Field(None, description="pixel size in the output CRS's units: r or rx,ry")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExportQuery:
+        """width/height or resolution; no stretch for raw values; a bbox by the rule of its CRS."""
+        if self.resolution is not None and (self.width is not None or self.height is not None):
+            raise bad_request("resolution", "give either width/height or resolution, not both")
+        if self.format == "tif":
+            given = [name for name in PICTURE_ONLY if getattr(self, name) is not None]
+            if given:
+                raise bad_request(given[0], "applies to pictures (format=png, jpg or webp), not to raw values (tif)")
+        if self.bbox is not None:
+            self.bbox = area_bbox(self.bbox, self.bbox_crs)
+        return self
 
 
 class PreviewQuery(RenderParams):
-    max_size: Text | None = Field(None, description=f"longest side in pixels (default {DEFAULT_PREVIEW_SIZE}, "
-                                                    f"at most {MAX_PREVIEW_SIZE})")
+    max_size: Annotated[int, WholeNumber(1, MAX_PREVIEW_SIZE, " of pixels")] = Field(
+        DEFAULT_PREVIEW_SIZE, description="longest side in pixels")
 
+
+# ---------------------------------------------------------------- the views
 
 def image_read(view: Callable) -> Callable:
     """Look the image up for a view of one image, and say precisely what is missing or outside."""
     @functools.wraps(view)
-    def wrapper(image_id: str, query: QueryModel, **kwargs: str) -> Response:
+    def wrapper(image_id: str, **kwargs: Any) -> Response:
         try:
             return view(_image_layer(image_id), **kwargs)
         except OutsideImage as exc:
@@ -108,15 +197,20 @@ def image_read(view: Callable) -> Callable:
 
 
 @endpoint(blueprint, "GET", f"{IMAGE}/point", summary="Every band's raw value at a point", tags=TAGS,
-          path_parameters=PATH, query=PointQuery, responses={200: {"content": {"application/json": {
-              "schema": {"type": "object"}}}}, 410: None})
+          path_parameters=PATH, query=PointQuery, responses={200: JSON_OBJECT, 410: None})
 @image_read
-def point(layer: Layer) -> Response:
+def point(layer: Layer, query: PointQuery) -> Response:
     """The pixel under lon/lat (or x/y in a CRS): its row and column, every band's value (null where
     the pixel is no data) and the value of any `expression`. 404 outside the image."""
     image = layer.image
-    crs, x, y, what = parse_point(*(request.args.get(k) for k in ("lon", "lat", "x", "y", "crs")), _extent(image))
-    spec = parse_outputs(_params("expression", "nodata"), layer.band_names, layer.presets)
+    if query.lon is not None and query.lat is not None:
+        crs, x, y, what = WGS84, query.lon, query.lat, f"the point lon={query.lon:g}, lat={query.lat:g}"
+    elif query.x is not None and query.y is not None:
+        crs = offered_crs(query.crs, "crs", image.extent, image.extent.crs)
+        x, y, what = query.x, query.y, f"the point x={query.x:g}, y={query.y:g}"
+    else:
+        raise AssertionError("PointQuery lets no request without a point through")
+    spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
     pixel = read_pixel(_file(image), crs, x, y, _nodata(spec.nodata, image), spec.expressions)
     if pixel is None:
         raise OutsideImage(what)
@@ -128,25 +222,35 @@ def point(layer: Layer) -> Response:
     })
 
 
-STATISTICS = dict(summary="Statistics and histogram over a bbox, a polygon or the whole image", tags=TAGS,
-                  path_parameters=PATH, query=StatisticsQuery,
-                  responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}, 410: None})
+STATISTICS: dict[str, Any] = {
+    "summary": "Statistics and histogram over a bbox, a polygon or the whole image", "tags": TAGS,
+    "path_parameters": PATH, "query": StatisticsQuery, "responses": {200: JSON_OBJECT, 410: None}}
 
 
-@endpoint(blueprint, "POST", f"{IMAGE}/statistics", access="read", raw_body=GEOJSON_BODY, name="statistics_post",
-          **STATISTICS)
 @endpoint(blueprint, "GET", f"{IMAGE}/statistics", **STATISTICS)
 @image_read
-def statistics(layer: Layer) -> Response:
+def statistics(layer: Layer, query: StatisticsQuery) -> Response:
     """count, min, max, mean, std, median, 2/98 % and a histogram per band or expression, on the
-    image's own pixels (read from an overview for large zones; the answer says which)."""
+    image's own pixels (read from an overview for large zones; the answer says which). A bbox
+    given in WGS 84 with west > east crosses the antimeridian."""
+    return _statistics(layer, query, None)
+
+
+@endpoint(blueprint, "POST", f"{IMAGE}/statistics", access="read", raw_body=GEOJSON_BODY, **STATISTICS)
+@image_read
+def statistics_post(layer: Layer, query: StatisticsQuery) -> Response:
+    """As GET, with the zone posted as GeoJSON (too large for a URL); no body: the whole image."""
+    posted = read_json_body(any_media_type=True)  # a GeoJSON file posted as it comes, whatever its media type
+    if posted is not None and (query.bbox is not None or query.geometry is not None):
+        raise bad_request("body", f"give one zone, not {'bbox' if query.bbox is not None else 'geometry'} and body")
+    return _statistics(layer, query, None if posted is None else geojson_polygons(posted, "body"))
+
+
+def _statistics(layer: Layer, query: StatisticsQuery, posted: list[dict] | None) -> Response:
     image = layer.image
-    spec = parse_outputs(_params("bands", "expression", "style", "nodata"), layer.band_names, layer.presets)
-    bins, value_range = parse_bins(request.args.get("bins"), request.args.get("range"))
-    body = request.get_data(as_text=True) if request.method == "POST" else None
-    shapes, what = parse_zone(request.args.get("bbox"), request.args.get("bbox-crs"), request.args.get("geometry"),
-                              body, _extent(image))
-    result = zonal_statistics(_file(image), spec, shapes, what=what, bins=bins, value_range=value_range)
+    spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
+    shapes, what = _zone(query, posted, image.extent)
+    result = zonal_statistics(_file(image), spec, shapes, what=what, bins=query.bins, value_range=query.range)
     window = result.window
     return jsonify({
         **_identity(image), "overview_level": result.overview_level, "resolution": list(result.resolution),
@@ -161,19 +265,19 @@ def statistics(layer: Layer) -> Response:
 @endpoint(blueprint, "GET", f"{IMAGE}/export", summary="An area as a GeoTIFF of raw values, or as a picture",
           tags=TAGS, path_parameters=PATH, query=ExportQuery, responses={200: PICTURES, 410: None})
 @image_read
-def export(layer: Layer) -> Response:
+def export(layer: Layer, query: ExportQuery) -> Response:
     """In EPSG:4326, EPSG:3857, a UTM zone or the image's own CRS; at the image's resolution (snapped
-    to its pixels in its own CRS) or the `width`/`height`/`resolution` asked."""
+    to its pixels in its own CRS) or the `width`/`height`/`resolution` asked. A bbox given in WGS 84
+    with west > east crosses the antimeridian."""
     image = layer.image
-    fmt = _export_format(request.args.get("format"))
-    grid = parse_export_grid(request.args, _extent(image), services().settings.max_image_size)
+    grid = _export_grid(query, image.extent, services().settings.max_image_size)
     epsg = grid.crs.to_epsg()
-    name = f"{image.id}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{fmt}"
+    name = f"{image.id}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{query.format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "tif":
-        return _geotiff_response(layer, grid, headers)
-    spec = layer.spec(_params(*RENDER_PARAMETERS))
-    return rendered_response([image], spec, grid.crs, grid.bounds, grid.width, grid.height, fmt, headers)
+    if query.format == "tif":
+        return _geotiff_response(layer, query, grid, headers)
+    spec = layer.spec(query.render_values())
+    return rendered_response([image], spec, grid.crs, grid.bounds, grid.width, grid.height, query.format, headers)
 
 
 @endpoint(blueprint, "GET", f"{IMAGE}/preview.<fmt>", summary="A thumbnail of the whole image", tags=TAGS,
@@ -181,37 +285,67 @@ def export(layer: Layer) -> Response:
           responses={200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
                                        for media in ("image/png", "image/jpeg", "image/webp")}}, 410: None})
 @image_read
-def preview(layer: Layer, fmt: str) -> Response:
+def preview(layer: Layer, fmt: str, query: PreviewQuery) -> Response:
     """In the image's own CRS (no reprojection: its own aspect ratio, read from one overview)."""
     image = layer.image
     if fmt.lower() not in FORMATS:
         raise NotFound(f"unknown preview format {fmt!r} (use png, jpg or webp)")
-    max_size = request.args.get("max_size", str(DEFAULT_PREVIEW_SIZE)).strip()
-    if not max_size.isdigit() or not 1 <= int(max_size) <= MAX_PREVIEW_SIZE:
-        raise InvalidInput(f"max_size: {max_size!r} is not a whole number of pixels in 1..{MAX_PREVIEW_SIZE}")
-    width, height = fit_size(image.width, image.height, int(max_size))
-    spec = layer.spec(_params(*RENDER_PARAMETERS))
-    return rendered_response([image], spec, _extent(image).crs, image.native_bounds, width, height, fmt)
+    width, height = fit_size(image.width, image.height, query.max_size)
+    spec = layer.spec(query.render_values())
+    return rendered_response([image], spec, image.extent.crs, image.native_bounds, width, height, fmt)
+
+
+# ---------------------------------------------------------------- checks that need the image
+
+def offered_crs(code: int | None, parameter: str, extent: ImageExtent, default: CRS) -> CRS:
+    """The CRS an EPSG code names, if this image can be read in it: EPSG:4326, EPSG:3857, a WGS 84
+    UTM zone, or the image's own code (its own CRS, exactly). `default` when none is given."""
+    if code is None:
+        return default
+    if code == extent.epsg:
+        return extent.crs
+    crs = epsg_crs(code) if code in OFFERED_EPSG else None
+    if crs is None:
+        own = f", or the image's own EPSG:{extent.epsg}" if extent.epsg else ""
+        raise bad_request(parameter, f"'EPSG:{code}' is not offered (use {OFFERED_TEXT}{own})")
+    return crs
+
+
+def _zone(query: StatisticsQuery, posted: list[dict] | None, extent: ImageExtent) -> tuple[list[dict] | None, str]:
+    """The zone of a statistics request as polygons in the image's CRS (None: the whole image), and
+    how to name it in messages: the bbox (its parts over the image, in bbox-crs), the geometry, or
+    the polygons `posted` as the body."""
+    if query.bbox is not None:
+        crs = offered_crs(query.bbox_crs, "bbox-crs", extent, WGS84)
+        box = query.bbox.wrapped() if crs.is_geographic else query.bbox
+        what = f"the bbox {','.join(f'{v:.10g}' for v in box)}"
+        return bbox_zone(query.bbox, crs, extent, what), what
+    polygons = query.geometry.shapes if query.geometry is not None else posted
+    if polygons is not None:
+        return shapes_to_crs(polygons, WGS84, extent.crs, "the geometry"), "the geometry"
+    return None, "the image"
+
+
+def _export_grid(query: ExportQuery, extent: ImageExtent, max_size: int) -> Grid:
+    """The grid of an export: `crs` (default the image's own), `bbox` in `bbox-crs` (no bbox: the
+    whole image), and `width`/`height` (at most `max_size`) or `resolution`."""
+    crs = offered_crs(query.crs, "crs", extent, extent.crs)
+    bounds = None
+    if query.bbox is not None:
+        bounds = bounds_in(query.bbox, offered_crs(query.bbox_crs, "bbox-crs", extent, WGS84), crs)
+    for name in ("width", "height"):
+        pixels = getattr(query, name)
+        if pixels is not None and pixels > max_size:
+            raise bad_request(name, f"{pixels} is above the maximum of {max_size} pixels")
+    return plan_grid(extent, crs, bounds, Size(query.width, query.height, query.resolution), max_size)
 
 
 # ---------------------------------------------------------------- helpers
 
-def _export_format(text: str | None) -> str:
-    fmt = (text or "tif").strip().lower()
-    fmt = "tif" if fmt in ("tiff", "geotiff") else fmt
-    if fmt != "tif" and fmt not in FORMATS:
-        raise InvalidInput(f"format: {fmt!r} is not offered (use tif, png, jpg or webp)")
-    return fmt
-
-
-def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
+def _geotiff_response(layer: Layer, query: ExportQuery, grid: Grid, headers: dict) -> Response:
     """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF (ETag, 304, cache)."""
-    given = [p for p in PICTURE_ONLY if p in request.args]
-    if given:
-        raise InvalidInput(f"{given[0]}: applies to pictures (format=png, jpg or webp), not to raw values (tif)")
     image = layer.image
-    spec = parse_outputs(_params("bands", "expression", "style", "nodata", "resampling"), layer.band_names,
-                         layer.presets)
+    spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
 
     def body() -> bytes:
         try:
@@ -220,7 +354,7 @@ def _geotiff_response(layer: Layer, grid: Grid, headers: dict) -> Response:
             raise InvalidInput(str(exc)) from None
         return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
 
-    key = repr(("export", image.checksum, request.path, sorted(request.args.items(multi=True))))
+    key = repr(("export", image.checksum, query.model_dump_json(by_alias=True)))
     return cached_response(key, body, "image/tiff", headers)
 
 
@@ -233,15 +367,6 @@ def _image_layer(image_id: str) -> Layer:
     if layer is None or layer.is_collection:
         raise NotFound(f"no image {image_id!r} in the catalog")
     return layer
-
-
-def _params(*names: str) -> dict[str, list[str]]:
-    return {name: request.args.getlist(name) for name in names if name in request.args}
-
-
-def _extent(image: ImageRecord) -> ImageExtent:
-    return ImageExtent(CRS.from_wkt(image.crs), image.epsg, Affine(*image.transform),
-                       tuple(image.native_bounds), tuple(image.bbox))
 
 
 def _file(image: ImageRecord) -> Path:

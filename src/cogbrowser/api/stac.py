@@ -44,6 +44,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import NotFound
+from cogbrowser.layers import utc_iso
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.footprint import parse_geojson_geometry
 from cogbrowser.web.context import services
@@ -387,8 +388,8 @@ def stac_item(row: ImageRecord, collection_bands: list[dict] | None = None) -> I
 
 
 def _item_properties(row: ImageRecord, collection_bands: list[dict]) -> dict[str, Any]:
-    properties: dict[str, Any] = {**_item_time(row), "created": _rfc3339(row.created_at),
-                                  "updated": _rfc3339(row.updated_at)}
+    properties: dict[str, Any] = {**_item_time(row), "created": utc_iso(row.created_at),
+                                  "updated": utc_iso(row.updated_at)}
     if row.title:
         properties["title"] = row.title
     if row.cloud_cover is not None:
@@ -406,8 +407,8 @@ def _item_properties(row: ImageRecord, collection_bands: list[dict]) -> dict[str
 def _item_time(row: ImageRecord) -> dict[str, str | None]:
     """`datetime`, or for an image of unknown acquisition time the interval it lies in (module docstring)."""
     if row.acquired_at is not None:
-        return {"datetime": _rfc3339(row.acquired_at)}
-    return {"datetime": None, "start_datetime": _rfc3339(UNKNOWN_START), "end_datetime": _rfc3339(row.created_at)}
+        return {"datetime": utc_iso(row.acquired_at)}
+    return {"datetime": None, "start_datetime": utc_iso(UNKNOWN_START), "end_datetime": utc_iso(row.created_at)}
 
 
 def _item_links(row: ImageRecord) -> list[StacLink]:
@@ -472,10 +473,6 @@ def stac_bbox(bbox: Iterable[float]) -> list[float]:
     return [west, south, east, north]
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 # ---------------------------------------------------------------- collections
 
 def _collection_row(conn: Connection, collection_id: str) -> CollectionRecord:
@@ -492,7 +489,7 @@ def _collection(conn: Connection, row: CollectionRecord) -> StacCollection:
     root = _root()
     url = f"{root}/stac/collections/{collection_id}"
     box = queries.collection_extent(conn, collection_id)
-    span = [_rfc3339(getattr(row, key)) if getattr(row, key) else None for key in ("start_datetime", "end_datetime")]
+    span = [utc_iso(getattr(row, key)) if getattr(row, key) else None for key in ("start_datetime", "end_datetime")]
     extent = {"spatial": {"bbox": [stac_bbox(box) if box else [-180.0, -90.0, 180.0, 90.0]]},
               "temporal": {"interval": [span]}}
     links = [StacLink(href=url, rel="self", type=JSON), StacLink(href=f"{root}/stac", rel="root", type=JSON),

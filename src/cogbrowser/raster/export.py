@@ -10,7 +10,7 @@ is exactly one source pixel and nothing is resampled.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,23 +22,15 @@ from rasterio.transform import from_bounds
 from rasterio.warp import transform as transform_points
 
 from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.bbox import Bounds
+from cogbrowser.raster.crs import WGS84, crs_name
 from cogbrowser.raster.reader import Area
-from cogbrowser.raster.region import (
-    WGS84,
-    Bounds,
-    ImageExtent,
-    OutsideImage,
-    bounds_to_crs,
-    overlaps,
-    parse_bbox,
-    parse_crs,
-    parse_number,
-)
+from cogbrowser.raster.region import ImageExtent, OutsideImage, bounds_to_crs, overlaps
 from cogbrowser.raster.render import output_values
 from cogbrowser.raster.render_spec import RenderSpec
 
-__all__ = ["Grid", "Size", "parse_size", "parse_export_grid", "plan_grid", "native_resolution", "fit_size",
-           "geotiff_bytes", "export_geotiff"]
+__all__ = ["Grid", "Size", "bounds_in", "plan_grid", "native_resolution", "fit_size", "geotiff_bytes",
+           "export_geotiff"]
 
 _EDGE_TOLERANCE = 1e-6  # of a pixel: a bbox edge this close to a pixel edge is on it (float noise)
 
@@ -56,7 +48,7 @@ class Grid:
     transform: Affine
 
     @classmethod
-    def over(cls, crs: CRS, bounds: Bounds, width: int, height: int) -> "Grid":
+    def over(cls, crs: CRS, bounds: Bounds, width: int, height: int) -> Grid:
         return cls(crs, bounds, width, height, from_bounds(*bounds, width, height))
 
 
@@ -69,51 +61,37 @@ class Size:
     resolution: tuple[float, float] | None = None
 
 
-def parse_size(width: str | None, height: str | None, resolution: str | None, max_size: int) -> Size:
-    """`width`/`height` (pixels, up to `max_size`; one alone keeps the bbox's aspect) or
-    `resolution` (`r` or `rx,ry` in the output CRS's units), not both."""
-    size = Size(_pixels(width, "width", max_size), _pixels(height, "height", max_size))
-    if resolution is None or not resolution.strip():
-        return size
-    if size.width or size.height:
-        raise InvalidInput("resolution: give either width/height or resolution, not both")
-    values = [parse_number(part, "resolution") for part in resolution.split(",")]
-    if len(values) not in (1, 2) or min(values) <= 0:
-        raise InvalidInput(f"resolution: {resolution!r} is not one or two positive numbers (rx or rx,ry)")
-    return Size(resolution=(values[0], values[-1]))
+def bounds_in(bbox: Sequence[float], bbox_crs: CRS, crs: CRS) -> Bounds:
+    """The asked box (in `bbox_crs`) in the export's CRS `crs`. InvalidInput naming bbox when it
+    cannot be expressed there: a lon/lat box across the antimeridian that `crs` cannot hold in one
+    piece, or edges off the projection of `crs`."""
+    bounds = bounds_to_crs(bbox, bbox_crs, crs)
+    if bounds is not None:
+        return bounds
+    text = ",".join(f"{v:g}" for v in bbox)
+    if bbox_crs.is_geographic and bbox[2] > 180.0:
+        raise InvalidInput(f"bbox: {text} crosses the antimeridian, and {crs_name(crs)} cannot hold it in one piece "
+                           "(export it in EPSG:4326, EPSG:3857 or a UTM zone it lies in)")
+    raise InvalidInput(f"bbox: {text} cannot be expressed in the export's CRS {crs_name(crs)}")
 
 
-def parse_export_grid(params: Mapping[str, str | None], image: ImageExtent, max_size: int) -> Grid:
-    """The grid of an export request: `crs` (default the image's own), `bbox` in `bbox-crs`
-    (default lon/lat; no bbox: the whole image), and `width`/`height` or `resolution`."""
-    crs = parse_crs(params.get("crs"), "crs", image, image.crs)
-    bbox_crs = parse_crs(params.get("bbox-crs"), "bbox-crs", image, WGS84)
-    bbox_text = params.get("bbox")
-    bounds = None
-    if bbox_text:
-        bounds = bounds_to_crs(parse_bbox(bbox_text, bbox_crs), bbox_crs, crs)
-        if bounds is None:
-            raise InvalidInput(f"bbox: {bbox_text!r} cannot be expressed in the export's CRS {_name(crs)}")
-    size = parse_size(params.get("width"), params.get("height"), params.get("resolution"), max_size)
-    return plan_grid(image, crs, bounds, size, max_size)
-
-
-def plan_grid(image: ImageExtent, crs: CRS, bounds: Bounds | None, size: Size, max_size: int) -> Grid:
-    """The output grid over `bounds` in `crs` (None: the whole image), sized as `size` says.
+def plan_grid(extent: ImageExtent, crs: CRS, bounds: Bounds | None, size: Size, max_size: int) -> Grid:
+    """The output grid over `bounds` in `crs` (None: the whole image, e.g. from bounds_in), sized
+    as `size` says.
 
     OutsideImage when the area surely misses the image (when that cannot be told, e.g. for a box
     reaching off a geostationary disk, the read finds out and answers nodata); InvalidInput when
     it would be bigger than `max_size` pixels on a side.
     """
     if bounds is None:
-        bounds = _image_bounds(image, crs)
-    in_image_crs = bounds_to_crs(bounds, crs, image.crs)
-    if in_image_crs is not None and not overlaps(in_image_crs, image.bounds):
+        bounds = _image_bounds(extent, crs)
+    in_image_crs = bounds_to_crs(bounds, crs, extent.crs)
+    if in_image_crs is not None and not overlaps(in_image_crs, extent.bounds):
         raise OutsideImage("the bbox")
-    if size == Size() and crs == image.crs and _north_up(image.transform):
-        grid = _snapped(crs, bounds, image.transform)
+    if size == Size() and crs == extent.crs and _north_up(extent.transform):
+        grid = _snapped(crs, bounds, extent.transform)
     else:
-        width, height = _dimensions(bounds, size, lambda: native_resolution(image, crs, bounds))
+        width, height = _dimensions(bounds, size, lambda: native_resolution(extent, crs, bounds))
         grid = Grid.over(crs, bounds, width, height)
     if max(grid.width, grid.height) > max_size:
         raise InvalidInput(f"{'resolution' if size.resolution else 'bbox'}: the export would be "
@@ -122,16 +100,17 @@ def plan_grid(image: ImageExtent, crs: CRS, bounds: Bounds | None, size: Size, m
     return grid
 
 
-def native_resolution(image: ImageExtent, crs: CRS, bounds: Bounds) -> tuple[float, float]:
+def native_resolution(extent: ImageExtent, crs: CRS, bounds: Bounds) -> tuple[float, float]:
     """The size in `crs` of one image pixel at the centre of `bounds`: one step east and one step
     north of the image's grid, measured where the export is (projections stretch pixels)."""
-    rx, ry = math.hypot(image.transform.a, image.transform.d), math.hypot(image.transform.b, image.transform.e)
-    if crs == image.crs:
+    step = extent.transform
+    rx, ry = math.hypot(step.a, step.d), math.hypot(step.b, step.e)
+    if crs == extent.crs:
         return rx, ry
     cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
     try:
-        (ix,), (iy,) = transform_points(crs, image.crs, [cx], [cy])
-        xs, ys = transform_points(image.crs, crs, [ix, ix + rx, ix], [iy, iy, iy + ry])
+        (ix,), (iy,) = transform_points(crs, extent.crs, [cx], [cy])
+        xs, ys = transform_points(extent.crs, crs, [ix, ix + rx, ix], [iy, iy, iy + ry])
         resolution = math.hypot(xs[1] - xs[0], ys[1] - ys[0]), math.hypot(xs[2] - xs[0], ys[2] - ys[0])
     except Exception:
         resolution = (math.nan, math.nan)
@@ -167,9 +146,9 @@ def geotiff_bytes(data: np.ndarray, valid: np.ndarray, grid: Grid, nodata: float
     data = data.copy()
     if nodata is not None:
         data[:, ~valid] = nodata
-    profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=data.shape[0], dtype=data.dtype,
-                   crs=grid.crs, transform=grid.transform, nodata=nodata, tiled=True, blockxsize=256,
-                   blockysize=256, compress="deflate", bigtiff="if_safer")
+    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": data.shape[0],
+               "dtype": data.dtype, "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "tiled": True,
+               "blockxsize": 256, "blockysize": 256, "compress": "deflate", "bigtiff": "if_safer"}
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), MemoryFile() as memory:
         with memory.open(**profile) as dst:
             dst.write(data)
@@ -182,30 +161,15 @@ def geotiff_bytes(data: np.ndarray, valid: np.ndarray, grid: Grid, nodata: float
 
 # ---------------------------------------------------------------- helpers
 
-def _pixels(text: str | None, parameter: str, max_size: int) -> int | None:
-    if text is None or not text.strip():
-        return None
-    if not text.strip().isdigit() or int(text) < 1:
-        raise InvalidInput(f"{parameter}: {text!r} is not a positive whole number of pixels")
-    if int(text) > max_size:
-        raise InvalidInput(f"{parameter}: {int(text)} is above the maximum of {max_size} pixels")
-    return int(text)
-
-
-def _image_bounds(image: ImageExtent, crs: CRS) -> Bounds:
+def _image_bounds(extent: ImageExtent, crs: CRS) -> Bounds:
     """The image's box in `crs`: its own bounds, or the catalog's lon/lat bbox (right across the
     antimeridian and for geostationary disks, where transforming the corners is not) moved there."""
-    if crs == image.crs:
-        return image.bounds
-    bounds = bounds_to_crs(image.bbox, WGS84, crs)
+    if crs == extent.crs:
+        return extent.bounds
+    bounds = bounds_to_crs(extent.bbox, WGS84, crs)
     if bounds is None:
-        raise InvalidInput(f"bbox: the image's extent cannot be expressed in {_name(crs)}; give a bbox")
+        raise InvalidInput(f"bbox: the image's extent cannot be expressed in {crs_name(crs)}; give a bbox")
     return bounds
-
-
-def _name(crs: CRS) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else "the image's own CRS"
 
 
 def _count_text(pixels: int) -> str:

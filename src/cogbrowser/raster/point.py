@@ -17,12 +17,10 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.warp import transform as transform_points
 
-from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.expression import Expression
 from cogbrowser.raster.reader import GDAL_OPTIONS, dataset, read_point
-from cogbrowser.raster.region import WGS84, ImageExtent, parse_crs, parse_number
 
-__all__ = ["PixelValues", "parse_point", "read_pixel"]
+__all__ = ["PixelValues", "read_pixel"]
 
 Value = int | float | None
 
@@ -38,31 +36,11 @@ class PixelValues:
     expressions: list[float | None]
 
 
-def parse_point(lon: str | None, lat: str | None, x: str | None, y: str | None, crs: str | None,
-                image: ImageExtent) -> tuple[CRS, float, float, str]:
-    """The point a request names — `lon`/`lat` (WGS 84), or `x`/`y` in `crs` (default: the image's
-    own CRS) — as (crs, x, y, how to name it in messages)."""
-    geographic, projected = lon is not None or lat is not None, x is not None or y is not None
-    if geographic and projected:
-        raise InvalidInput("x: give lon and lat, or x and y (with crs), not both")
-    if geographic:
-        if crs:
-            raise InvalidInput("crs: it applies to x and y; lon and lat are always WGS 84")
-        lon_value, lat_value = parse_number(lon, "lon"), parse_number(lat, "lat")
-        if not (-180.0 <= lon_value <= 180.0 and -90.0 <= lat_value <= 90.0):
-            raise InvalidInput(f"lon, lat: ({lon_value:g}, {lat_value:g}) is not on the Earth "
-                               "(lon in -180..180, lat in -90..90)")
-        return WGS84, lon_value, lat_value, f"the point lon={lon_value:g}, lat={lat_value:g}"
-    if projected:
-        point_crs = parse_crs(crs, "crs", image, image.crs)
-        x_value, y_value = parse_number(x, "x"), parse_number(y, "y")
-        return point_crs, x_value, y_value, f"the point x={x_value:g}, y={y_value:g}"
-    raise InvalidInput("lon: give lon and lat (WGS 84), or x and y (with crs)")
-
-
 def read_pixel(path: Path, crs: CRS, x: float, y: float, nodata: float | None = None,
                expressions: Sequence[Expression] = ()) -> PixelValues | None:
-    """The pixel of the image at `path` under (x, y) in `crs`, or None when the point is outside it."""
+    """The pixel of the image at `path` under (x, y) in `crs` (lon/lat in WGS 84, or x/y in any CRS), with
+    every band's value (the `nodata` override, else the file's, marks no data) and each expression's;
+    None when the point is outside the image."""
     with rasterio.Env(**GDAL_OPTIONS):
         values = read_point(path, crs, x, y, nodata)
         if values is None:

@@ -1,26 +1,51 @@
 """RenderSpec: how to turn an image's raw values into a picture, parsed once for every endpoint.
 
-Tiles, WMS GetMap, WMTS GetTile and exports all take the same render parameters (docs/architecture.md):
-`style` (a preset of the collection), `bands`, `expression`, `rescale`, `gain`, `gamma`, `colormap`,
-`resampling`, `nodata`. `parse_render_spec` turns them into one immutable value, checked against
-the image's bands, so the renderer never sees a string and every mistake is reported by name.
+Tiles, WMS GetMap, WMTS GetTile, previews and exports all take the same render parameters
+(docs/architecture.md), listed once in RENDER_PARAMETERS (the web layer builds its query model from
+that table, the OGC adapters pick their vendor parameters by it): `style` (a preset of the
+collection), `bands`, `expression`, `rescale`, `gain`, `gamma`, `colormap`, `resampling`, `nodata`.
+`parse_render_spec` turns them into one immutable value, checked against the image's bands, so the
+renderer never sees a string and every mistake is reported by name.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from cogbrowser.errors import InvalidInput
 from cogbrowser.raster.colormaps import ClassMap, get_lut, parse_class_map
 from cogbrowser.raster.expression import Expression, parse_many, used_bands
 from cogbrowser.raster.reader import RESAMPLINGS as READER_RESAMPLINGS
 
-RENDER_PARAMETERS = ("style", "bands", "expression", "rescale", "gain", "gamma", "colormap", "resampling", "nodata")
 RESAMPLINGS = tuple(READER_RESAMPLINGS)  # what the reader can do, in its order
 MAX_GAIN = 100.0
 MAX_GAMMA = 10.0
+
+
+@dataclass(frozen=True)
+class RenderParameter:
+    """How one render parameter is given, as text: what it means, how many values it takes (each
+    repeated value is one output's, since a value such as rescale's `min,max` holds a comma itself),
+    and how long one value may be."""
+
+    description: str
+    values: int = 1
+    max_length: int = 2000
+
+
+RENDER_PARAMETERS: dict[str, RenderParameter] = {  # name -> how it is given; the one list of them
+    "style": RenderParameter("a preset of the image's collection, e.g. true-color, ndvi"),
+    "bands": RenderParameter("1 or 3 bands by index or name: 4,3,2 or B08,B04,B03"),
+    "expression": RenderParameter("band math, e.g. (B08-B04)/(B08+B04); ';' separates R;G;B"),
+    "rescale": RenderParameter("min,max once, or once per output band", values=3),
+    "gain": RenderParameter(f"a factor on the rescaled values, in (0, {MAX_GAIN:g}]"),
+    "gamma": RenderParameter(f"a gamma correction, in (0, {MAX_GAMMA:g}]"),
+    "colormap": RenderParameter("gray, viridis, magma, terrain, rdylgn, ... or a JSON class map", max_length=20_000),
+    "resampling": RenderParameter(", ".join(RESAMPLINGS)),
+    "nodata": RenderParameter("a value to treat as no data (overrides the image's)"),
+}
 
 
 class RenderSpecError(InvalidInput):

@@ -25,26 +25,13 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
 
-from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
-from cogbrowser.raster.region import (
-    WGS84,
-    Bounds,
-    ImageExtent,
-    OutsideImage,
-    clip_to_image,
-    parse_bbox,
-    parse_crs,
-    parse_geometry,
-    rectangle,
-    shapes_bounds,
-    shapes_to_crs,
-)
+from cogbrowser.raster.region import OutsideImage, shapes_bounds
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.statistics import MAX_SAMPLE_PIXELS
 
-__all__ = ["ZonalStatistics", "zonal_statistics", "summarise", "parse_zone", "parse_bins", "DEFAULT_BINS",
-           "MAX_BINS"]
+__all__ = ["ZonalStatistics", "zonal_statistics", "summarise", "DEFAULT_BINS", "MAX_BINS"]
 
 DEFAULT_BINS = 10
 MAX_BINS = 1000
@@ -69,52 +56,12 @@ class ZonalStatistics:
     all_touched: bool
 
 
-def parse_zone(bbox: str | None, bbox_crs: str | None, geometry: str | None, body: str | None,
-               image: ImageExtent) -> tuple[list[dict] | None, str]:
-    """The zone a request names, as polygons in the image's CRS (None: the whole image), and how to
-    name it in messages. One of `bbox` (in `bbox_crs`, default lon/lat), `geometry` (GeoJSON text)
-    or a posted GeoJSON `body`; more than one is an error rather than a silent choice."""
-    given = [name for name, value in (("bbox", bbox), ("geometry", geometry), ("body", body))
-             if value is not None and value.strip()]
-    if len(given) > 1:
-        raise InvalidInput(f"{given[1]}: give one zone, not {' and '.join(given)}")
-    if bbox_crs and given != ["bbox"]:
-        raise InvalidInput("bbox-crs: it says the CRS of bbox, and no bbox is given")
-    if not given:
-        return None, "the image"
-    if given[0] == "bbox":
-        crs, what = parse_crs(bbox_crs, "bbox-crs", image, WGS84), f"the bbox {bbox}"
-        shapes = [rectangle(clip_to_image(parse_bbox(bbox, crs), crs, image, what))]
-    else:
-        crs, what = WGS84, "the geometry"
-        shapes = parse_geometry(geometry if given[0] == "geometry" else body, given[0])
-    return shapes_to_crs(shapes, crs, image.crs, what), what
-
-
-def parse_bins(bins: str | None, value_range: str | None) -> tuple[int, tuple[float, float] | None]:
-    """The histogram's `bins` (1..MAX_BINS) and optional `range` ("min,max")."""
-    count = DEFAULT_BINS
-    if bins is not None and bins.strip():
-        if not bins.strip().isdigit() or not 1 <= int(bins) <= MAX_BINS:
-            raise InvalidInput(f"bins: {bins!r} is not a whole number in 1..{MAX_BINS}")
-        count = int(bins)
-    if value_range is None or not value_range.strip():
-        return count, None
-    parts = value_range.split(",")
-    try:
-        low, high = (float(p) for p in parts)
-    except ValueError:
-        raise InvalidInput(f"range: {value_range!r} is not 'min,max'") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise InvalidInput(f"range: {value_range!r} needs finite numbers with min below max")
-    return count, (low, high)
-
-
 def zonal_statistics(path: Path, spec: RenderSpec, shapes: Sequence[dict] | None, *, what: str = "the area",
                      bins: int = DEFAULT_BINS, value_range: tuple[float, float] | None = None,
                      max_pixels: int = MAX_SAMPLE_PIXELS) -> ZonalStatistics:
-    """Statistics of each of `spec`'s outputs over `shapes` (polygons in the image's CRS; None: the
-    whole image). OutsideImage (naming `what`) when the zone's box misses the image."""
+    """Statistics of each of `spec`'s outputs over `shapes` (polygons in the image's CRS, e.g. from
+    region.bbox_zone; None: the whole image), with a histogram of `bins` bins over `value_range`
+    (None: the data's). OutsideImage (naming `what`) when the zone's box misses the image."""
     with rasterio.Env(**GDAL_OPTIONS):
         base = dataset(path)
         bounds = shapes_bounds(shapes) if shapes else tuple(base.bounds)

@@ -2,7 +2,7 @@
 
 `@endpoint(blueprint, "GET", "/api/v1/images", query=ImageSearch, responses={200: ImageList})`
 registers the Flask route and, from the same declaration, does what every endpoint must do the same
-way:
+way (one declaration may serve several methods, e.g. `("GET", "HEAD")`: one operation each):
 
 - parses the query string into the `query` model: unknown parameters are refused (400, naming them
   and the ones allowed), a parameter given twice is refused unless it is a list, lists may be
@@ -15,6 +15,12 @@ way:
 Views get the parsed `query` and `body` as keyword arguments and return a Response or a pydantic
 model (sent as JSON with the status of the first 2xx answer declared). Errors raised as `ApiError`,
 `NotFound` or `InvalidInput` become RFC 9457 problem details (problems.py).
+
+A declared answer is a pydantic model, None (no body), or an OpenAPI response fragment
+(`{"description": ..., "content": {media type: {"schema": ...}}, "headers": {name: {...}}}`).
+Flask answers OPTIONS by itself for a path unless one of its declarations serves OPTIONS (a
+preflight that needs its own headers, as /cogs has); HEAD is served with GET by Flask either way,
+and declared where a client relies on it.
 """
 
 from __future__ import annotations
@@ -76,25 +82,33 @@ def declared_access(name: str | None) -> Access | None:
     return _ACCESS.get(name or "")
 
 
-def endpoint(blueprint: Blueprint, method: str, rule: str, *, summary: str,
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+_OPTIONS_DECLARED: set[tuple[str, str]] = set()  # (blueprint, rule) with a declared OPTIONS operation
+
+
+def endpoint(blueprint: Blueprint, method: str | Sequence[str], rule: str, *, summary: str,
              responses: dict[int, Any], query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              raw_body: RawBody | None = None, access: Access | None = None, tags: tuple[str, ...] = (),
              path_parameters: dict[str, str] | None = None, name: str | None = None) -> Callable:
-    """Declare and register an operation (see the module docstring). `access` defaults to "read"
-    for GET and HEAD and "write" for every other method. `name` (default: the view's) must differ
-    when one view serves two methods."""
-    method = method.upper()
+    """Declare and register an operation, or one per method of `method` (see the module docstring).
+    `access` defaults to "read" for GET, HEAD and OPTIONS and "write" for every other method.
+    `name` (default: the view's) must differ when one view has two declarations."""
+    methods = (method,) if isinstance(method, str) else tuple(method)
+    methods = tuple(m.upper() for m in methods)
+    if "OPTIONS" in methods:
+        _OPTIONS_DECLARED.add((blueprint.name, rule))
 
     def decorate(view: Callable) -> Callable:
         view_name = name or view.__name__
-        spec = Endpoint(
-            method=method, rule=rule, name=f"{blueprint.name}.{view_name}", summary=summary,
-            description=(view.__doc__ or "").strip(), tags=tags,
-            access=access or ("read" if method in ("GET", "HEAD") else "write"),
-            query=query, body=body, raw_body=raw_body, responses=responses,
-            path_parameters=path_parameters or {})
-        ENDPOINTS.append(spec)
-        _ACCESS[spec.name] = spec.access
+        for one in methods:
+            spec = Endpoint(
+                method=one, rule=rule, name=f"{blueprint.name}.{view_name}", summary=summary,
+                description=(view.__doc__ or "").strip(), tags=tags,
+                access=access or ("read" if all(m in READ_METHODS for m in methods) else "write"),
+                query=query, body=body, raw_body=raw_body, responses=responses,
+                path_parameters=path_parameters or {})
+            ENDPOINTS.append(spec)
+            _ACCESS[spec.name] = spec.access
         success = min((status for status in responses if 200 <= status < 300), default=200)
 
         @functools.wraps(view)
@@ -113,7 +127,10 @@ def endpoint(blueprint: Blueprint, method: str, rule: str, *, summary: str,
                 return json_response(answer, success)
             return answer
 
-        blueprint.add_url_rule(rule, endpoint=view_name, view_func=handler, methods=[method])
+        # Registered when the blueprint is, so that every declaration of the rule is known by then.
+        blueprint.record(lambda state: state.add_url_rule(
+            rule, view_name, handler, methods=list(methods),
+            provide_automatic_options=(blueprint.name, rule) not in _OPTIONS_DECLARED))
         return view
 
     return decorate
@@ -228,7 +245,7 @@ def _location(loc: tuple) -> str:
     return ".".join(parts)
 
 
-def _message(error: dict) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
 
@@ -237,7 +254,14 @@ def _message(error: dict) -> str:
 
 def parse_json_body(model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as `model`: 415 for another media type, 413 when too large."""
-    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+    return validate(model, read_json_body())
+
+
+def read_json_body(*, any_media_type: bool = False) -> Any:
+    """The request's body parsed as JSON (None for an empty body), for views that validate it
+    themselves (a raw body): 413 when larger than MAX_JSON_BYTES, 400 when not JSON, and 415 for a
+    media type other than JSON unless `any_media_type` (a GeoJSON file posted as it comes)."""
+    if not any_media_type and request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
         raise ApiError(415, "Unsupported Media Type", f"send the body as application/json, not "
                        f"{request.mimetype or 'nothing'!r}")
     length = request.content_length
@@ -247,8 +271,10 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise ApiError(413, "Content Too Large", f"the JSON body is over {limit} bytes")
+    if not raw.strip():
+        return None
     try:
-        data = current_app.json.loads(raw or b"null")
+        return current_app.json.loads(raw)
     except ValueError as exc:
-        raise ApiError(400, "Bad Request", f"the body is not valid JSON: {exc}") from None
-    return validate(model, data)
+        raise ApiError(400, "Bad Request", f"body: not valid JSON ({exc})",
+                       errors=[{"field": "body", "message": "not valid JSON"}]) from None

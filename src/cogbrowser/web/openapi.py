@@ -69,7 +69,9 @@ def _models() -> list[type[BaseModel]]:
 
 
 def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
-    operation: dict[str, Any] = {"operationId": spec.name.replace(".", "_"), "summary": spec.summary,
+    shared = sum(other.name == spec.name for other in ENDPOINTS) > 1  # one declaration, several methods
+    operation_id = spec.name.replace(".", "_") + (f"_{spec.method.lower()}" if shared else "")
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": spec.summary,
                                  "tags": list(spec.tags) or ["api"]}
     if spec.description:
         operation["description"] = spec.description
@@ -91,15 +93,18 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
                                     "content": {media: {"schema": schema}
                                                 for media, schema in spec.raw_body.media_types.items()}}
     responses: dict[str, Any] = {}
+    problem = {"content": {media: {"schema": ref[Problem]} for media in PROBLEM_TYPES}}
     for status, answer in spec.responses.items():
         responses[str(status)] = _response(status, answer, ref)
-    problem = {"content": {media: {"schema": ref[Problem]} for media in PROBLEM_TYPES}}
+        if status >= 400 and not responses[str(status)].get("content"):  # an error's body is a problem document
+            responses[str(status)].update(problem)
     responses.setdefault("400", {"description": "Bad request: the `detail` names the parameter or field", **problem})
     responses.setdefault("401", {"description": "An API token is needed, or the one given is not valid", **problem})
     if spec.path_parameters or _RULE_PARAMETER.search(spec.rule):
         responses.setdefault("404", {"description": "No such object in the catalog", **problem})
     responses.setdefault("431", {"description": "The URL or headers are too large (refused by the server before the "
-                                                "API sees them)", "content": {"text/plain": {"schema": {"type": "string"}}}})
+                                                "API sees them)",
+                                 "content": {"text/plain": {"schema": {"type": "string"}}}})
     responses["default"] = {"description": "Any other error, as problem details", **problem}
     operation["responses"] = responses
     if spec.access == "write":
@@ -121,8 +126,11 @@ def _response(status: int, answer: Any, ref: dict[type[BaseModel], dict]) -> dic
         media = getattr(answer, "media_type", "application/json")
         return {"description": (answer.__doc__ or _STATUS_TEXT.get(status, "Success")).strip().splitlines()[0],
                 "content": {media: {"schema": ref[answer]}}}
-    description = answer.get("description", _STATUS_TEXT.get(status, "Success"))
-    return {"description": description, "content": answer.get("content", {})}
+    described = {"description": answer.get("description", _STATUS_TEXT.get(status, "Success")),
+                 "content": answer.get("content", {})}
+    if answer.get("headers"):
+        described["headers"] = answer["headers"]
+    return described
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict]:
@@ -160,7 +168,8 @@ def _parameter_schema(schema: dict) -> tuple[dict, str | None]:
 
 
 _STATUS_TEXT = {200: "Success", 201: "Created", 202: "Accepted: running in the background", 204: "Done, no content",
-                304: "Not modified"}
+                206: "Partial content: the ranges asked", 304: "Not modified", 410: "Gone: the file is missing",
+                416: "Range not satisfiable", 503: "Unavailable"}
 
 
 # ---------------------------------------------------------------- the HTML page
@@ -171,13 +180,17 @@ header{background:#1d2733;color:#fff;padding:1rem 2rem}header h1{margin:0;font-w
 header p{margin:.3rem 0 0;color:#c9d3dd;max-width:60rem}main{display:flex;gap:2rem;padding:1.5rem 2rem}
 nav{min-width:14rem;position:sticky;top:1rem;align-self:flex-start;font-size:13px}nav a{display:block;color:#2d5f8b;
 text-decoration:none;padding:.1rem 0}nav h3{margin:1rem 0 .2rem;font-size:12px;text-transform:uppercase;color:#66727f}
-section{flex:1;max-width:68rem}.op{background:#fff;border:1px solid #dde3ea;border-radius:6px;margin:0 0 1rem;padding:.8rem 1rem}
+section{flex:1;max-width:68rem}
+.op{background:#fff;border:1px solid #dde3ea;border-radius:6px;margin:0 0 1rem;padding:.8rem 1rem}
 .op h2{font-size:1rem;margin:0;font-family:ui-monospace,Consolas,monospace;font-weight:600}
-.m{display:inline-block;min-width:4rem;text-align:center;border-radius:4px;color:#fff;font-size:12px;padding:.1rem .4rem;margin-right:.5rem}
-.get{background:#2f7d4a}.post{background:#2d5f8b}.patch{background:#9a6a12}.delete{background:#a23a3a}.put{background:#6b4fa0}
+.m{display:inline-block;min-width:4rem;text-align:center;border-radius:4px;color:#fff;font-size:12px;
+padding:.1rem .4rem;margin-right:.5rem}
+.get{background:#2f7d4a}.post{background:#2d5f8b}.patch{background:#9a6a12}.delete{background:#a23a3a}
+.put{background:#6b4fa0}.head{background:#4f6b7a}.options{background:#7a7a7a}
 table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:13px}th,td{text-align:left;padding:.25rem .5rem;
-border-bottom:1px solid #eef1f4;vertical-align:top}th{color:#66727f;font-weight:500}code{font-family:ui-monospace,Consolas,monospace}
-.lock{color:#a23a3a;font-size:12px}details{margin:.3rem 0}pre{background:#f3f6f9;padding:.6rem;overflow:auto;font-size:12px}
+border-bottom:1px solid #eef1f4;vertical-align:top}th{color:#66727f;font-weight:500}
+code{font-family:ui-monospace,Consolas,monospace}.lock{color:#a23a3a;font-size:12px}details{margin:.3rem 0}
+pre{background:#f3f6f9;padding:.6rem;overflow:auto;font-size:12px}
 """
 
 
@@ -209,8 +222,9 @@ def render_docs(document: dict) -> str:
 def _operation_html(method: str, path: str, operation: dict) -> str:
     lock = "" if {} in operation.get("security", [{}]) else " <span class='lock'>needs a token</span>"
     rows = "".join(
-        f"<tr><td><code>{html.escape(p['name'])}</code></td><td>{p['in']}</td><td><code>{html.escape(_type(p['schema']))}"
-        f"</code></td><td>{'yes' if p.get('required') else ''}</td><td>{html.escape(p.get('description', ''))}</td></tr>"
+        f"<tr><td><code>{html.escape(p['name'])}</code></td><td>{p['in']}</td>"
+        f"<td><code>{html.escape(_type(p['schema']))}</code></td><td>{'yes' if p.get('required') else ''}</td>"
+        f"<td>{html.escape(p.get('description', ''))}</td></tr>"
         for p in operation.get("parameters", []))
     parameters = (f"<table><tr><th>parameter</th><th>in</th><th>type</th><th>required</th><th></th></tr>{rows}</table>"
                   if rows else "")
