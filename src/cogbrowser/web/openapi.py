@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -75,10 +76,14 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
         operation["description"] = spec.description
     parameters = []
     for converter, name in _RULE_PARAMETER.findall(spec.rule):
-        parameter = {"name": name, "in": "path", "required": True,
-                     "schema": {"type": "integer", "minimum": 0} if converter == "int" else dict(ID_SCHEMA)}
-        if name in spec.path_parameters:
-            parameter["description"] = spec.path_parameters[name]
+        schema = {"type": "integer", "minimum": 0} if converter == "int" else dict(ID_SCHEMA)
+        declared = spec.path_parameters.get(name)
+        if isinstance(declared, Mapping):  # a schema of its own, e.g. an enum
+            schema = {key: value for key, value in declared.items() if key != "description"}
+            declared = declared.get("description")
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if declared:
+            parameter["description"] = declared
         parameters.append(parameter)
     if spec.query is not None:
         parameters += _query_parameters(spec.query)
@@ -91,9 +96,10 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
                                     "content": {media: {"schema": schema}
                                                 for media, schema in spec.raw_body.media_types.items()}}
     responses: dict[str, Any] = {}
-    for status, answer in spec.responses.items():
-        responses[str(status)] = _response(status, answer, ref)
     problem = {"content": {media: {"schema": ref[Problem]} for media in PROBLEM_TYPES}}
+    for status, answer in spec.responses.items():
+        responses[str(status)] = {"description": answer, **problem} if isinstance(answer, str) \
+            else _response(status, answer, ref)
     responses.setdefault("400", {"description": "Bad request: the `detail` names the parameter or field", **problem})
     responses.setdefault("401", {"description": "An API token is needed, or the one given is not valid", **problem})
     if spec.path_parameters or _RULE_PARAMETER.search(spec.rule):
