@@ -46,13 +46,13 @@ class TileLimits:
 def advertised_bounds(layer: Layer) -> Bounds:
     """The layer's WGS84 box as clients are told it: a collection's covers all its images.
 
-    The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds
-    and WMTS WGS84BoundingBox cannot wrap, so such a layer is advertised over every longitude.
+    The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds,
+    WMTS WGS84BoundingBox and WMS EX_GeographicBoundingBox cannot wrap (in most clients), so such
+    a layer is advertised over every longitude. Latitudes stay within -90..90.
     """
-    west, south, east, north = layer.bbox
-    if east > 180:
-        west, east = -180.0, 180.0
-    return west, south, east, north
+    box = layer.bbox
+    west, east = (-180.0, 180.0) if box.crosses_antimeridian else (box.west, box.east)
+    return west, max(box.south, -90.0), east, min(box.north, 90.0)
 
 
 class PixelGrid(Protocol):
@@ -77,8 +77,9 @@ def native_zoom(image: PixelGrid, tms: morecantile.TileMatrixSet) -> int:
     """
     left, bottom, right, top = image.native_bounds
     step_x, step_y = image.resolution
-    xs, ys = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1], np.linspace(bottom, top, SAMPLES + 2)[1:-1])
-    xs, ys = xs.ravel(), ys.ravel()
+    grid_x, grid_y = np.meshgrid(np.linspace(left, right, SAMPLES + 2)[1:-1],
+                                 np.linspace(bottom, top, SAMPLES + 2)[1:-1])
+    xs, ys = grid_x.ravel(), grid_y.ravel()
     to_tms = transformer(image.crs, tms.rasterio_crs)
     tx, ty = (np.asarray(v) for v in to_tms.transform(np.concatenate([xs, xs + step_x, xs]),
                                                        np.concatenate([ys, ys, ys + step_y]), errcheck=False))
@@ -96,6 +97,12 @@ def zoom_range(image: PixelGrid, tms: morecantile.TileMatrixSet) -> tuple[int, i
     """The zooms worth drawing the image at: its native zoom and ZOOM_SPAN coarser ones."""
     maxzoom = native_zoom(image, tms)
     return max(tms.minzoom, maxzoom - ZOOM_SPAN), maxzoom
+
+
+def tile_bounds(tms: morecantile.TileMatrixSet, zoom: int, col: int, row: int) -> Bounds:
+    """The box of one tile in the TMS's CRS: what an XYZ tile or a WMTS tile at (zoom, col, row) draws."""
+    left, bottom, right, top = tms.xy_bounds(morecantile.Tile(col, row, zoom))
+    return left, bottom, right, top
 
 
 def tile_limits(tms: morecantile.TileMatrixSet, bounds: Bounds, zoom: int) -> TileLimits:
@@ -137,6 +144,8 @@ _GEOGRAPHIC_BOUNDS: dict[str, Bounds] = {}
 def _geographic_bounds(tms: morecantile.TileMatrixSet) -> Bounds:
     """The TMS's lon/lat bounds, computed once per TMS id (morecantile recomputes them, a densified
     reprojection, on each access)."""
-    if tms.id not in _GEOGRAPHIC_BOUNDS:
-        _GEOGRAPHIC_BOUNDS[tms.id] = tuple(tms.bbox)
-    return _GEOGRAPHIC_BOUNDS[tms.id]
+    key = str(tms.id)
+    if key not in _GEOGRAPHIC_BOUNDS:
+        west, south, east, north = tms.bbox
+        _GEOGRAPHIC_BOUNDS[key] = west, south, east, north
+    return _GEOGRAPHIC_BOUNDS[key]
