@@ -42,13 +42,13 @@ TILEJSON_PATH = "/tiles/<layer>/<tileMatrixSetId>/tilejson.json"
 RENDER_FIELDS = tuple(RenderParams.model_fields)
 CORS = {"Access-Control-Allow-Origin": "*"}  # map pages of any origin may draw the tiles
 
-LAYER_PARAMETERS: dict[str, str | dict[str, Any]] = {
+LAYER_PATH_PARAMETERS: dict[str, str | dict[str, Any]] = {
     "layer": "An image id, or a collection id: a mosaic of its images, newest on top",
     "tileMatrixSetId": {"type": "string", "enum": list(TILE_MATRIX_SETS),
                         "description": "The tile matrix set (OGC TMS 2.0): WebMercatorQuad is the grid of web maps"},
 }
-TILE_PARAMETERS: dict[str, str | dict[str, Any]] = {
-    **LAYER_PARAMETERS,
+TILE_PATH_PARAMETERS: dict[str, str | dict[str, Any]] = {
+    **LAYER_PATH_PARAMETERS,
     "z": "The zoom level (tile matrix)",
     "x": "The tile's column, from the west",
     "y": "The tile's row, from the north",
@@ -101,7 +101,7 @@ def _tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
 
 
 @endpoint(blueprint, "GET", TILE_PATH, summary="A map tile of an image or a collection", tags=TAGS,
-          query=TileQuery, path_parameters=TILE_PARAMETERS, responses=TILE_ANSWERS)
+          query=TileQuery, path_parameters=TILE_PATH_PARAMETERS, responses=TILE_ANSWERS)
 def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, query: TileQuery) -> Response:
     """The tile drawn with the render parameters (a preset with `style`); a collection is a mosaic
     of its images that touch the tile (those acquired within `datetime`), newest on top. A tile of
@@ -123,7 +123,7 @@ def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, 
 
 
 @endpoint(blueprint, "GET", TILEJSON_PATH, summary="The TileJSON of an image or a collection", tags=TAGS,
-          query=TileQuery, path_parameters=LAYER_PARAMETERS,
+          query=TileQuery, path_parameters=LAYER_PATH_PARAMETERS,
           responses={200: TileJSON, 400: TILE_ANSWERS[400], 404: "No such layer or tile matrix set"})
 def tilejson(layer: str, tileMatrixSetId: str, query: TileQuery) -> Response:
     """What a map library needs to show the layer: the tile URL template (carrying the render

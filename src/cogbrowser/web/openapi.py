@@ -48,7 +48,8 @@ def openapi_document(server_url: str) -> dict:
         "info": {"title": "cogbrowser API", "version": __version__,
                  "description": "The catalog of Cloud Optimized GeoTIFFs and detections of this cogbrowser server: "
                                 "collections, images (search, upload, metadata), detections (search, "
-                                "aggregations, import), reads of image pixels, and a STAC API. Errors are RFC 9457 "
+                                "aggregations, import), reads of image pixels, a STAC API, and XYZ map tiles "
+                                "with TileJSON. Errors are RFC 9457 "
                                 "problem details. Writes need an API token (`cogbrowser token create NAME`)."},
         "servers": [{"url": server_url}],
         "paths": paths,
