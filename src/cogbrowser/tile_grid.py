@@ -46,13 +46,13 @@ class TileLimits:
 def advertised_bounds(layer: Layer) -> Bounds:
     """The layer's WGS84 box as clients are told it: a collection's covers all its images.
 
-    The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds
-    and WMTS WGS84BoundingBox cannot wrap, so such a layer is advertised over every longitude.
+    The catalog keeps a box across the antimeridian with its east edge past 180; TileJSON bounds,
+    WMTS WGS84BoundingBox and WMS EX_GeographicBoundingBox cannot wrap (in most clients), so such
+    a layer is advertised over every longitude. Latitudes stay within -90..90.
     """
-    west, south, east, north = layer.bbox
-    if east > 180:
-        west, east = -180.0, 180.0
-    return west, south, east, north
+    box = layer.bbox
+    west, east = (-180.0, 180.0) if box.crosses_antimeridian else (box.west, box.east)
+    return west, max(box.south, -90.0), east, min(box.north, 90.0)
 
 
 class PixelGrid(Protocol):
@@ -97,6 +97,12 @@ def zoom_range(image: PixelGrid, tms: morecantile.TileMatrixSet) -> tuple[int, i
     """The zooms worth drawing the image at: its native zoom and ZOOM_SPAN coarser ones."""
     maxzoom = native_zoom(image, tms)
     return max(tms.minzoom, maxzoom - ZOOM_SPAN), maxzoom
+
+
+def tile_bounds(tms: morecantile.TileMatrixSet, zoom: int, col: int, row: int) -> Bounds:
+    """The box of one tile in the TMS's CRS: what an XYZ tile or a WMTS tile at (zoom, col, row) draws."""
+    left, bottom, right, top = tms.xy_bounds(morecantile.Tile(col, row, zoom))
+    return left, bottom, right, top
 
 
 def tile_limits(tms: morecantile.TileMatrixSet, bounds: Bounds, zoom: int) -> TileLimits:

@@ -15,6 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
+from schemathesis.config import SchemathesisConfig
 
 from cogbrowser.catalog import queries
 from cogbrowser.ingest.images import IngestRequest, ingest_file
@@ -25,6 +26,11 @@ TOKEN = "cgb_fuzz-token-0123456789abcdefghijklmnopqrstuv"
 EXAMPLES = int(os.environ.get("COGBROWSER_FUZZ_EXAMPLES", "12"))
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.negative_data_rejection]
+# An invalid request may be refused before the app sees it: a query string past the server's header
+# limit (several values one past their maxLength, in multibyte characters) gets waitress's 431,
+# which every operation declares. That is a rejection too.
+REJECTED = [*SchemathesisConfig().projects.default.checks.negative_data_rejection.expected_statuses, "431"]
+CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REJECTED}}})
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def fuzzed_server(postgres, tmp_path_factory):
 def test_no_server_errors_and_answers_as_described(fuzzed_server, mode):
     """Every operation of the description, EXAMPLES requests each (Schemathesis' pytest plugin does
     not run on this pytest, so the operations are walked here with Hypothesis itself)."""
-    schema = schemathesis.openapi.from_url(f"{fuzzed_server}/api/v1/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{fuzzed_server}/api/v1/openapi.json", config=CONFIG)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, "the description lists the API"

@@ -68,3 +68,19 @@ def test_a_bad_basemap_is_one_line(settings, tmp_path, content, message):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3, json.dumps(result.stderr)
+
+
+def test_an_empty_tile_of_an_archive_is_missing_every_time(settings, db, tmp_path):
+    """A tile the archive holds as no bytes is a 404, answered again (not kept as an empty picture);
+    its other tiles carry an ETag and a day's Cache-Control."""
+    path = make_mbtiles(tmp_path / "holes.mbtiles")
+    with sqlite3.connect(path) as archive:
+        archive.execute("INSERT INTO tiles VALUES (1, 1, 0, ?)", (b"",))  # z 1, x 1, y 1 (rows from the south)
+    with serving(replace(settings, basemap=path), db) as base:
+        for _ in range(2):
+            assert requests.get(f"{base}/ui/basemap/tiles/1/1/1").status_code == 404
+        answer = requests.get(f"{base}/ui/basemap/tiles/1/0/0")
+        assert tile_colour(answer) == COLOURS[(1, 0, 0)]
+        assert answer.headers["Cache-Control"] == "public, max-age=86400"
+        again = requests.get(f"{base}/ui/basemap/tiles/1/0/0", headers={"If-None-Match": answer.headers["ETag"]})
+        assert again.status_code == 304

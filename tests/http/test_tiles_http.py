@@ -162,3 +162,43 @@ def test_collection_tilejson_covers_all_its_images(mosaic, db):
         queries.upsert_collection(conn, "empty", "Nothing yet")
     response = requests.get(f"{mosaic}/tiles/empty/WebMercatorQuad/3/1/1.png")
     assert response.status_code == 404 and "has no images yet" in response.json()["detail"]
+
+
+def test_tiles_are_in_the_openapi_document(live_server):
+    """Declared like the REST API: both routes, their path and query parameters and their answers."""
+    document = requests.get(f"{live_server}/api/v1/openapi.json").json()
+    tile = document["paths"]["/tiles/{layer}/{tileMatrixSetId}/{z}/{x}/{y}.{format}"]["get"]
+    parameters = {p["name"]: p for p in tile["parameters"]}
+    assert parameters["tileMatrixSetId"]["schema"]["enum"] == ["WebMercatorQuad", "WorldCRS84Quad"]
+    assert {"png", "jpg", "webp"} <= set(parameters["format"]["schema"]["enum"])
+    assert all(parameters[name]["schema"]["type"] == "integer" and parameters[name]["in"] == "path"
+               for name in "zxy")
+    query = {name for name, p in parameters.items() if p["in"] == "query"}
+    assert query == {"style", "bands", "expression", "rescale", "gain", "gamma", "colormap", "resampling", "nodata",
+                     "datetime"}
+    assert parameters["rescale"]["explode"] is True, "rescale=min,max is repeated, once per band"
+    assert set(tile["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+    assert {"304", "400", "404"} <= set(tile["responses"])
+    assert "application/problem+json" in tile["responses"]["404"]["content"]
+    tilejson = document["paths"]["/tiles/{layer}/{tileMatrixSetId}/tilejson.json"]["get"]
+    assert "datetime" in {p["name"] for p in tilejson["parameters"]}
+    assert tilejson["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TileJSON")
+
+
+def test_tile_parameters_are_checked_as_the_apis_are(tiles):
+    """Unknown and repeated parameters answer the API's problem, naming the parameter; rescale may
+    be repeated (once per band) and access_token is always allowed."""
+    url = f"{tiles}/tiles/tci/WebMercatorQuad/1/0/0.png"
+    unknown = requests.get(url, params={"colour": "red", "bands": "1"})
+    assert unknown.status_code == 400 and unknown.headers["Content-Type"] == "application/problem+json"
+    assert unknown.json()["errors"] == [{"field": "colour", "message": "unknown parameter"}]
+    assert requests.get(f"{tiles}/tiles/tci/WebMercatorQuad/tilejson.json", params={"colour": "red"}).status_code == 400
+    twice = requests.get(url, params=[("bands", "1"), ("bands", "2")])
+    assert twice.status_code == 400 and "bands: given 2 times" in twice.json()["detail"]
+    per_band = [("rescale", "0,200"), ("rescale", "0,220"), ("rescale", "0,240")]
+    assert requests.get(url, params=per_band).status_code == 200
+    assert requests.get(url, params=[*per_band, ("rescale", "0,1")]).status_code == 400, "at most one per band"
+    assert requests.get(url, params={"access_token": "anything"}).status_code == 200
+    doc = requests.get(f"{tiles}/tiles/tci/WebMercatorQuad/tilejson.json", params=per_band).json()
+    assert doc["tiles"][0].endswith("?rescale=0%2C200&rescale=0%2C220&rescale=0%2C240"), "every value carried over"
+    assert requests.get(doc["tiles"][0].format(z=1, x=0, y=0)).status_code == 200

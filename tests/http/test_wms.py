@@ -381,6 +381,17 @@ def test_caching_headers_and_304(wms):
     assert other.headers["ETag"] != first.headers["ETag"]
 
 
+def test_capabilities_are_revalidated_not_cached(wms):
+    """As WMTS's: no-cache with an ETag, so a client's refresh is a 304 until the catalog changes."""
+    params = {"SERVICE": "WMS", "REQUEST": "GetCapabilities", "VERSION": "1.3.0"}
+    first = wms.get(**params)
+    assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+    again = requests.get(wms.url, params=params, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.content
+    other = wms.get(**{**params, "VERSION": "1.1.1"})
+    assert other.headers["ETag"] != first.headers["ETag"], "each version is its own document"
+
+
 def test_polar_and_antimeridian_images(wms):
     polar = wms.image("polar")
     common = dict(SERVICE="WMS", VERSION="1.3.0", REQUEST="GetMap", WIDTH=128, HEIGHT=128, FORMAT="image/png",

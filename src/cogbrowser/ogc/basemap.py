@@ -16,6 +16,7 @@ from cogbrowser.web.rendering import cached_response
 
 blueprint = Blueprint("basemap_tiles", __name__)
 MAX_ZOOM = 30
+CACHE_CONTROL = "public, max-age=86400"  # a basemap file does not change while the server runs
 
 
 def user_basemap() -> Basemap:
@@ -37,15 +38,17 @@ def tilejson() -> Response:
 
 @blueprint.get("/ui/basemap/tiles/<int:z>/<int:x>/<int:y>")
 def tile(z: int, x: int, y: int) -> Response:
+    """The basemap's tile, or 404 where it has none. An empty tile in an archive is none too: it
+    must not be answered, nor kept in the cache, as an empty picture."""
     basemap = user_basemap()
     if not (0 <= z <= MAX_ZOOM and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
         abort(404)
 
     def read() -> bytes:
         data = basemap.tile(z, x, y)
-        if data is None:
+        if not data:
             abort(404)
         return data
 
-    return cached_response(repr(("basemap", basemap.version, z, x, y)), read,
-                           basemap.content_type)
+    return cached_response(repr(("basemap", basemap.version, z, x, y)), read, basemap.content_type,
+                           {"Cache-Control": CACHE_CONTROL})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from flask import Response
 
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.layers import utc_iso
+from cogbrowser.ogc.common import NOT_STORED
 from cogbrowser.raster.outputs import band_label
 
 INFO_CONTENT_TYPES = {"application/json": "application/json", "text/plain": "text/plain; charset=utf-8",
@@ -72,10 +73,10 @@ def feature_info_response(info_format: str, layers: Sequence[str], features: Seq
 
     `where` describes the point in the request's terms (coordinates and CRS), for the text forms.
     """
-    writers = {"application/json": _geojson, "text/plain": _text, "text/html": _html}
+    writers: dict[str, Callable[[Sequence[str], Sequence[PointValues], str], str | bytes]] = {
+        "application/json": _geojson, "text/plain": _text, "text/html": _html}
     body = writers[info_format](layers, features, where)
-    return Response(body, content_type=INFO_CONTENT_TYPES[info_format],
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+    return Response(body, content_type=INFO_CONTENT_TYPES[info_format], headers=NOT_STORED)
 
 
 def _geojson(layers: Sequence[str], features: Sequence[PointValues], where: str) -> str:

@@ -22,6 +22,8 @@ import xml.etree.ElementTree as ET
 
 from flask import Response
 
+from cogbrowser.ogc.common import NOT_STORED
+
 OWS_NAMESPACE = "http://www.opengis.net/ows/1.1"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 CONTENT_TYPE = "application/xml"
@@ -70,4 +72,4 @@ def exception_report(error: OWSException) -> bytes:
 def exception_response(error: OWSException, status: int | None = None) -> Response:
     """The HTTP answer carrying the report: the code's status, or `status` (404 for RESTful paths)."""
     return Response(exception_report(error), status=status or error.status, content_type=CONTENT_TYPE,
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+                    headers=NOT_STORED)

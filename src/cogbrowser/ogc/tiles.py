@@ -2,110 +2,131 @@
 
 A layer is an image id, or a collection id drawn as a mosaic of its images that touch the tile,
 newest on top, optionally filtered by `datetime` (a day, an instant or `start/end`).
-A thin adapter: it looks the layer up in the catalog, parses the render parameters into a
-RenderSpec, asks the raster core for the tile's area and renders it. Tiles outside the image are
-answered with a transparent tile (200), so map clients draw nothing rather than log errors.
+A thin adapter, declared with `@endpoint` like the REST API: the declaration parses the query
+string (the render parameters and `datetime`; anything else is a 400 naming it), describes both
+routes in the OpenAPI document, and errors raised here (NotFound, InvalidInput) become problem
+details in the shared handlers. It looks the layer up in the catalog, parses the render parameters
+into a RenderSpec, picks the images that touch the tile and renders them. Tiles outside the image
+are answered with a transparent tile (200), so map clients draw nothing rather than log errors.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import morecantile
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
+from pydantic import BaseModel
 
-from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, images_for_area, parse_time_range
+from cogbrowser.errors import NotFound
+from cogbrowser.layers import images_for_area
 from cogbrowser.raster.render import FORMATS
-from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 from cogbrowser.tile_grid import (
     TILE_MATRIX_SETS,
     TILE_SIZE,
     advertised_bounds,
+    tile_bounds,
     zoom_range,
 )
 from cogbrowser.web.context import services
-from cogbrowser.web.problems import problem
+from cogbrowser.web.endpoints import endpoint, json_response
+from cogbrowser.web.params import DatetimeParam, RenderParams, interval
 from cogbrowser.web.rendering import rendered_response
-from cogbrowser.web.tokens import TOKEN_PARAMETER
 
 blueprint = Blueprint("tiles", __name__)
 
+TAGS = ("tiles",)
+TILE_PATH = "/tiles/<layer>/<tileMatrixSetId>/<int:z>/<int:x>/<int:y>.<format>"
+TILEJSON_PATH = "/tiles/<layer>/<tileMatrixSetId>/tilejson.json"
+CORS = {"Access-Control-Allow-Origin": "*"}  # map pages of any origin may draw the tiles
 
-TILE_PARAMETERS = (*RENDER_PARAMETERS, "datetime", TOKEN_PARAMETER)  # datetime: time filter of collection layers
-
-
-class _TileRequestError(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _layer(name: str, tms_id: str) -> tuple[Layer, morecantile.TileMatrixSet]:
-    """The layer and tile matrix set of a request, or a problem response."""
-    if tms_id not in TILE_MATRIX_SETS:
-        raise _TileRequestError(problem(404, "Not Found", f"unknown tile matrix set {tms_id!r} "
-                                        f"(available: {', '.join(TILE_MATRIX_SETS)})"))
-    unknown = sorted(set(request.args) - set(TILE_PARAMETERS))
-    if unknown:
-        raise _TileRequestError(problem(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "
-                                        f"(parameters: {', '.join(TILE_PARAMETERS)})"))
-    try:
-        found = services().layers.find(name)
-    except NotFound as exc:
-        raise _TileRequestError(problem(404, "Not Found", str(exc))) from None
-    return found, TILE_MATRIX_SETS[tms_id]
-
-
-def _render_params() -> dict[str, list[str]]:
-    return {k: v for k, v in request.args.to_dict(flat=False).items() if k in RENDER_PARAMETERS}
+LAYER_PATH_PARAMETERS: dict[str, str | dict[str, Any]] = {
+    "layer": "An image id, or a collection id: a mosaic of its images, newest on top",
+    "tileMatrixSetId": {"type": "string", "enum": list(TILE_MATRIX_SETS),
+                        "description": "The tile matrix set (OGC TMS 2.0): WebMercatorQuad is the grid of web maps"},
+}
+TILE_PATH_PARAMETERS: dict[str, str | dict[str, Any]] = {
+    **LAYER_PATH_PARAMETERS,
+    "z": "The zoom level (tile matrix)",
+    "x": "The tile's column, from the west",
+    "y": "The tile's row, from the north",
+    "format": {"type": "string", "enum": list(FORMATS), "description": "The picture's format"},
+}
+TILE_ANSWERS: dict[int, Any] = {
+    200: {"description": "The tile, 256 x 256 pixels (transparent where no image has data)",
+          "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                      for media in dict.fromkeys(FORMATS.values())}},
+    304: None,
+    400: "A render parameter or `datetime` does not fit: `detail` names it",
+    404: "No such layer, tile matrix set or format, or the zoom or tile is outside the tile matrix set",
+}
 
 
-@blueprint.get("/tiles/<layer>/<tms_id>/<int:z>/<int:x>/<int:y>.<fmt>")
-def tile(layer: str, tms_id: str, z: int, x: int, y: int, fmt: str) -> Response:
-    if fmt.lower() not in FORMATS:
-        return problem(404, "Not Found", f"unknown tile format {fmt!r} (use png, jpg or webp)")
-    try:
-        found, tms = _layer(layer, tms_id)
-    except _TileRequestError as exc:
-        return exc.response
+class TileQuery(RenderParams):
+    """The render parameters, and the acquisitions a collection layer draws."""
+
+    datetime: DatetimeParam | None = None
+
+
+class TileJSON(BaseModel):
+    """A TileJSON 3.0.0 document: the layer's tile URL template (with this request's query), zooms and box."""
+
+    tilejson: str = "3.0.0"
+    name: str
+    scheme: str = "xyz"
+    tiles: list[str]
+    minzoom: int
+    maxzoom: int
+    bounds: tuple[float, float, float, float]  # west, south, east, north (WGS 84)
+    center: tuple[float, float, int]  # longitude, latitude, zoom
+
+
+def _tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
+    tms = TILE_MATRIX_SETS.get(tms_id)
+    if tms is None:
+        raise NotFound(f"unknown tile matrix set {tms_id!r} (available: {', '.join(TILE_MATRIX_SETS)})")
+    return tms
+
+
+@endpoint(blueprint, "GET", TILE_PATH, summary="A map tile of an image or a collection", tags=TAGS,
+          query=TileQuery, path_parameters=TILE_PATH_PARAMETERS, responses=TILE_ANSWERS)
+def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, query: TileQuery) -> Response:
+    """The tile drawn with the render parameters (a preset with `style`); a collection is a mosaic
+    of its images that touch the tile (those acquired within `datetime`), newest on top. A tile of
+    the grid outside the layer's images is transparent. Answers carry an ETag (304 when it matches)."""
+    fmt = format.lower()
+    if fmt not in FORMATS:
+        raise NotFound(f"unknown tile format {format!r} (use png, jpg or webp)")
+    tms = _tile_matrix_set(tileMatrixSetId)
+    found = services().layers.find(layer)
     if not (tms.minzoom <= z <= tms.maxzoom):
-        return problem(404, "Not Found", f"zoom {z} is outside {tms.minzoom}..{tms.maxzoom} of {tms_id}")
+        raise NotFound(f"zoom {z} is outside {tms.minzoom}..{tms.maxzoom} of {tileMatrixSetId}")
     matrix = tms.matrix(z)
     if not (0 <= x < matrix.matrixWidth and 0 <= y < matrix.matrixHeight):
-        return problem(404, "Not Found", f"tile {z}/{x}/{y} is outside the {tms_id} grid")
-    try:
-        spec = found.spec(_render_params())
-        bounds = tuple(tms.xy_bounds(x, y, z))
-        images = images_for_area(services().db, found, tms.rasterio_crs, bounds,
-                                 parse_time_range(request.args.get("datetime")))
-    except InvalidInput as exc:
-        return problem(400, "Bad Request", str(exc))
-
-    try:
-        return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt)
-    except InvalidInput as exc:
-        return problem(400, "Bad Request", str(exc))
+        raise NotFound(f"tile {z}/{x}/{y} is outside the {tileMatrixSetId} grid")
+    spec = found.spec(query.render_values())
+    bounds = tile_bounds(tms, z, x, y)
+    images = images_for_area(services().db, found, tms.rasterio_crs, bounds, interval(query.datetime))
+    return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt)
 
 
-@blueprint.get("/tiles/<layer>/<tms_id>/tilejson.json")
-def tilejson(layer: str, tms_id: str) -> Response:
-    try:
-        found, tms = _layer(layer, tms_id)
-        found.spec(_render_params())
-        parse_time_range(request.args.get("datetime"))
-    except _TileRequestError as exc:
-        return exc.response
-    except InvalidInput as exc:
-        return problem(400, "Bad Request", str(exc))
+@endpoint(blueprint, "GET", TILEJSON_PATH, summary="The TileJSON of an image or a collection", tags=TAGS,
+          query=TileQuery, path_parameters=LAYER_PATH_PARAMETERS,
+          responses={200: TileJSON, 400: TILE_ANSWERS[400], 404: "No such layer or tile matrix set"})
+def tilejson(layer: str, tileMatrixSetId: str, query: TileQuery) -> Response:
+    """What a map library needs to show the layer: the tile URL template (carrying the render
+    parameters and `datetime` given here), the zooms worth drawing and the layer's WGS 84 box."""
+    tms = _tile_matrix_set(tileMatrixSetId)
+    found = services().layers.find(layer)
+    found.spec(query.render_values())  # a render parameter the layer cannot draw is refused now, not per tile
     west, south, east, north = advertised_bounds(found)
-    query = f"?{urlencode(request.args, doseq=True)}" if request.args else ""
-    template = url_for("tiles.tile", layer=layer, tms_id=tms_id, z=0, x=0, y=0, fmt="png", _external=True)
-    template = template.replace("/0/0/0.png", "/{z}/{x}/{y}.png") + query
+    search = f"?{urlencode(list(request.args.items(multi=True)))}" if request.args else ""
+    template = url_for("tiles.tile", layer=layer, tileMatrixSetId=tileMatrixSetId, z=0, x=0, y=0, format="png",
+                       _external=True)
+    template = template.replace("/0/0/0.png", "/{z}/{x}/{y}.png") + search
     minzoom, maxzoom = zoom_range(found.image, tms)
-    return Response(current_app.json.dumps({
-        "tilejson": "3.0.0", "name": layer, "scheme": "xyz", "tiles": [template],
-        "minzoom": minzoom, "maxzoom": maxzoom,
-        "bounds": [west, south, east, north],
-        "center": [(west + east) / 2, (south + north) / 2, max(tms.minzoom, maxzoom - 3)],
-    }), content_type="application/json", headers={"Access-Control-Allow-Origin": "*"})
-
+    document = TileJSON(name=layer, tiles=[template], minzoom=minzoom, maxzoom=maxzoom,
+                        bounds=(west, south, east, north),
+                        center=((west + east) / 2, (south + north) / 2, max(tms.minzoom, maxzoom - 3)))
+    return json_response(document, headers=CORS)

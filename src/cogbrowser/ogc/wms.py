@@ -21,21 +21,20 @@ answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 30
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from flask import Blueprint, Response, request, url_for
 
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import (
     Layer,
     TimeRange,
     images_for_area,
-    parse_time_range,
     render_layer,
     value_at,
     wgs84_bounds,
 )
+from cogbrowser.ogc.common import NOT_STORED, capabilities_response, dimension_time, lookup_layer, pixel_area
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.wms_capabilities import (
     CAPABILITIES_TYPES,
@@ -63,7 +62,6 @@ from cogbrowser.ogc.wms_params import (
     parse_size,
     parse_styles,
     parse_transparent,
-    pixel_centre,
     request_version,
 )
 from cogbrowser.raster.compose import encode_map, stack
@@ -111,11 +109,6 @@ def _max_size() -> int:
     return services().settings.max_image_size
 
 
-def _files(images: Sequence[ImageRecord]) -> list[Path]:
-    settings = services().settings
-    return [settings.image_file(image.path) for image in images]
-
-
 # ------------------------------------------------------------------------------ GetCapabilities
 
 def get_capabilities(params: Params, _: str) -> Response:
@@ -124,18 +117,14 @@ def get_capabilities(params: Params, _: str) -> Response:
     with services().db.connection() as conn:
         layers = describe_layers(conn)
     body = capabilities_document(version, layers, url_for("wms.service", _external=True), _max_size())
-    return Response(body, content_type=CAPABILITIES_TYPES[version],
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"})
+    return capabilities_response(body, CAPABILITIES_TYPES[version])
 
 
 # ------------------------------------------------------------------------------ shared steps
 
 
 def _layer(name: str, parameter: str = "LAYERS") -> Layer:
-    try:
-        return services().layers.find(name)
-    except NotFound as exc:
-        raise WMSError("LayerNotDefined", str(exc), parameter) from None
+    return lookup_layer(name, lambda message: WMSError("LayerNotDefined", message, parameter))
 
 
 def _spec(layer: Layer, params: Params, style: str | None) -> RenderSpec:
@@ -167,20 +156,18 @@ def _drawable(layer: Layer, style: list[str]) -> bool:
 
 
 def _time(layer: Layer, params: Params) -> TimeRange:
-    """The acquisitions a collection layer draws: TIME's, or the newest (the declared default)."""
-    if not layer.is_collection:
-        return None, None  # an image layer has no TIME dimension: WMS ignores the parameter
+    """The acquisitions a layer draws (common.dimension_time); WMS's own: TIME given empty is
+    MissingDimensionValue, and `current` (or `present`) is the newest acquisition."""
     text = params.get("time")
-    if text is not None and not text:
+    if layer.is_collection and text is not None and not text:
         raise WMSError("MissingDimensionValue", "TIME is given without a value: give a time, a day or "
                        "start/end, or leave TIME out for the newest acquisition", "TIME")
-    if text and text.lower() not in ("current", "present"):
-        try:
-            return parse_time_range(text, "TIME")
-        except InvalidInput as exc:
-            raise WMSError("InvalidDimensionValue", str(exc), "TIME") from None
-    newest = layer.image.acquired_at  # a collection layer's image is its newest
-    return newest, newest
+    if text and text.lower() in ("current", "present"):
+        text = None
+    try:
+        return dimension_time(layer, text)
+    except InvalidInput as exc:
+        raise WMSError("InvalidDimensionValue", str(exc), "TIME") from None
 
 
 def _map_crs(params: Params, version: str, layers: Sequence[Layer]) -> MapCRS:
@@ -216,7 +203,7 @@ def _get_map(params: Params, version: str) -> Response:
              for layer, style in zip(layers, styles)]
 
     def draw() -> bytes:
-        pictures = (render_layer(images, _files(images), spec, crs.crs, bounds, width, height)
+        pictures = (render_layer(images, services().image_files(images), spec, crs.crs, bounds, width, height)
                     for spec, images in plans)
         return encode_map(stack(pictures), MAP_FORMATS[fmt], background, transparent, (crs.crs, bounds))
 
@@ -242,7 +229,7 @@ def _error_picture(params: Params, error: WMSError, mode: str) -> Response | Non
     text = f"{error.code_for('1.3.0')}: {error.message}" if mode == "inimage" else ""
     rgba = draw_message(text, width, height, (0, 0, 0, 0))
     return Response(encode_map(rgba, MAP_FORMATS[fmt], background, transparent), content_type=fmt,
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+                    headers=NOT_STORED)
 
 
 # ------------------------------------------------------------------------------ GetFeatureInfo
@@ -258,12 +245,11 @@ def get_feature_info(params: Params, version: str) -> Response:
     layers = _queried_layers(names, queried)
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
-    x, y = pixel_centre(bounds, width, height, *parse_point(params, width, height))
-    dx, dy = (bounds[2] - bounds[0]) / width / 2, (bounds[3] - bounds[1]) / height / 2
+    x, y, pixel = pixel_area(bounds, width, height, *parse_point(params, width, height))
     features = []
     for layer in layers:
         spec = _spec(layer, params, styles[layer.id])
-        images = images_for_area(services().db, layer, crs.crs, (x - dx, y - dy, x + dx, y + dy), _time(layer, params))
+        images = images_for_area(services().db, layer, crs.crs, pixel, _time(layer, params))
         features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
     return feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
 
@@ -288,7 +274,7 @@ def _pixel_values(name: str, images: Sequence[ImageRecord], crs: MapCRS, x: floa
     lonlat = wgs84_bounds(crs.crs, (x, y, x, y))
     if lonlat is None:  # a point with no place on Earth has no pixel either
         return []
-    files = _files(images)
+    files = services().image_files(images)
     found: list[PointValues] = []
     start = 0
     while start < len(images) and len(found) < count:

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection
-from cogbrowser.layers import Layer, list_layers, utc_iso
+from cogbrowser.layers import Layer, list_layers
+from cogbrowser.ogc.common import time_values
 from cogbrowser.ogc.wms_params import (
     INFO_FORMATS,
     MAP_FORMATS,
@@ -42,6 +42,7 @@ from cogbrowser.ogc.wms_params import (
     north_first,
 )
 from cogbrowser.raster.legend import legend_for, legend_size
+from cogbrowser.tile_grid import advertised_bounds
 
 WMS_NAMESPACE = "http://www.opengis.net/wms"
 XLINK_NAMESPACE = "http://www.w3.org/1999/xlink"
@@ -84,15 +85,11 @@ def describe_layers(conn: Connection) -> list[LayerInfo]:
     """Every layer of the catalog (collections first, then images), ready to be written."""
     infos = []
     for layer in list_layers(conn):
-        if layer.is_collection:
-            times = tuple(utc_iso(t) for t in queries.collection_dates(conn, layer.id))
-            native = None
-        else:
-            times = ()
-            code = native_crs(layer)
-            native = (code, layer.image.native_bounds) if code else None
+        code = native_crs(layer)
+        native = (code, layer.image.native_bounds) if code else None
         infos.append(LayerInfo(name=layer.id, title=layer.title, abstract=layer.abstract,
-                               wgs84=geographic_box(layer.bbox), native=native, styles=layer_styles(layer), times=times,
+                               wgs84=advertised_bounds(layer), native=native, styles=layer_styles(layer),
+                               times=time_values(conn, layer),
                                keywords=tuple(str(n) for n in layer.band_names if n)))
     return infos
 
@@ -103,14 +100,6 @@ def native_crs(layer: Layer) -> str | None:
     Collections offer none: their images may be in different CRSs."""
     epsg = None if layer.is_collection else layer.image.epsg
     return f"EPSG:{epsg}" if epsg else None
-
-
-def geographic_box(box: Sequence[float]) -> Box:
-    """A stored WGS 84 box as WMS can publish it: across the antimeridian, the whole -180..180."""
-    west, south, east, north = (float(v) for v in box)
-    if east > 180.0 or west < -180.0:
-        west, east = -180.0, 180.0
-    return west, max(south, -90.0), east, min(north, 90.0)
 
 
 def layer_styles(layer: Layer) -> tuple[StyleInfo, ...]:

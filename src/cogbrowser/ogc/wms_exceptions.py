@@ -25,6 +25,8 @@ import xml.etree.ElementTree as ET
 
 from flask import Response
 
+from cogbrowser.ogc.common import NOT_STORED
+
 OGC_NAMESPACE = "http://www.opengis.net/ogc"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 CONTENT_TYPES = {"1.1.1": "application/vnd.ogc.se_xml", "1.3.0": "text/xml"}
@@ -69,4 +71,4 @@ def exception_report(error: WMSError, version: str) -> bytes:
 def exception_response(error: WMSError, version: str) -> Response:
     """The HTTP answer carrying the report (status 200: see the module docstring)."""
     return Response(exception_report(error, version), status=200, content_type=CONTENT_TYPES[version],
-                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+                    headers=NOT_STORED)

@@ -24,8 +24,8 @@ from pyproj.exceptions import CRSError
 from rasterio.crs import CRS
 from werkzeug.datastructures import MultiDict
 
+from cogbrowser.ogc.common import render_params
 from cogbrowser.ogc.wms_exceptions import WMSError
-from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 
 VERSIONS = ("1.1.1", "1.3.0")
 BASE_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857")
@@ -67,10 +67,7 @@ class Params:
 
     def render_params(self, style: str | None = None) -> dict[str, list[str]]:
         """Our render parameters given as vendor parameters; `style` (a WMS style) overrides `style`."""
-        params = {name: self._values[name] for name in RENDER_PARAMETERS if name in self._values}
-        if style:
-            params["style"] = [style]
-        return params
+        return render_params(((name, value) for name, values in self._values.items() for value in values), style)
 
 
 # ------------------------------------------------------------------------------ versions
@@ -284,13 +281,6 @@ def parse_point(params: Params, width: int, height: int) -> tuple[int, int]:
             raise WMSError("InvalidPoint", f"{name.upper()} {value} is outside the map (0..{size - 1})", name.upper())
         point.append(value)
     return point[0], point[1]
-
-
-def pixel_centre(bounds: tuple[float, float, float, float], width: int, height: int,
-                 i: int, j: int) -> tuple[float, float]:
-    """Map coordinates of the centre of pixel (i, j) of a map of `bounds` at width × height."""
-    minx, miny, maxx, maxy = bounds
-    return (minx + (i + 0.5) * (maxx - minx) / width, maxy - (j + 0.5) * (maxy - miny) / height)
 
 
 def parse_feature_count(params: Params) -> int:

@@ -26,7 +26,6 @@ when a path segment names nothing and 400 for a bad query parameter.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,14 +33,9 @@ import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import (
-    Layer,
-    TimeRange,
-    images_for_area,
-    parse_time_range,
-    value_at,
-)
+from cogbrowser.errors import InvalidInput
+from cogbrowser.layers import Layer, TimeRange, images_for_area, value_at
+from cogbrowser.ogc.common import capabilities_response, dimension_time, lookup_layer, pixel_area, render_params
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.ows_exceptions import OWSException, exception_response
 from cogbrowser.ogc.wmts_capabilities import (
@@ -57,11 +51,12 @@ from cogbrowser.ogc.wmts_capabilities import (
 from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.colormaps import ColormapError
 from cogbrowser.raster.expression import ExpressionError
-from cogbrowser.raster.render_spec import RENDER_PARAMETERS, RenderSpec
+from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.tile_grid import (
     TILE_MATRIX_SETS,
     TILE_SIZE,
     advertised_bounds,
+    tile_bounds,
     tile_limits,
     zoom_range,
 )
@@ -90,7 +85,7 @@ class TileAddress:
 
     @property
     def bounds(self) -> Bounds:
-        return tuple(self.tms.xy_bounds(self.col, self.row, self.zoom))
+        return tile_bounds(self.tms, self.zoom, self.col, self.row)
 
 
 # -- routes ---------------------------------------------------------------------------------
@@ -177,20 +172,12 @@ def _operation(params: Mapping[str, str]) -> str:
 
 
 def _capabilities() -> Response:
-    """The ServiceMetadata of the whole catalog, with every URL on the requesting host.
-
-    Revalidated by ETag rather than cached: a new ingest must show up in QGIS's next refresh.
-    """
+    """The ServiceMetadata of the whole catalog, with every URL on the requesting host."""
     kvp_url = url_for("wmts.kvp", _external=True)
     urls = ServiceUrls(kvp=kvp_url, rest=f"{kvp_url}/{VERSION}")
     with services().db.connection() as conn:
         layers = describe_layers(conn, TILE_MATRIX_SETS)
-    body = capabilities_document(layers, TILE_MATRIX_SETS, urls)
-    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
-    if request.if_none_match.contains(etag):
-        return Response(status=304, headers=headers)
-    return Response(body, content_type="application/xml", headers=headers)
+    return capabilities_response(capabilities_document(layers, TILE_MATRIX_SETS, urls), "application/xml")
 
 
 def _get_tile(params: Mapping[str, str | None]) -> Response:
@@ -215,14 +202,12 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
     address = _tile_address(params)
     if params.get("FORMAT") is not None:
         _choice(params, "FORMAT", TILE_FORMATS)
-    x, y, pixel = _pixel_centre(address, _pixel_index(params, "I"), _pixel_index(params, "J"))
+    x, y, pixel = pixel_area(address.bounds, TILE_SIZE, TILE_SIZE, _pixel_index(params, "I"),
+                             _pixel_index(params, "J"))
     info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
     spec = _spec(address)
-    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
-                             pixel, address.time)
-    settings = services().settings
-    found = value_at(images, [settings.image_file(i.path) for i in images], address.tms.rasterio_crs, x, y,
-                     spec.nodata)
+    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs, pixel, address.time)
+    found = value_at(images, services().image_files(images), address.tms.rasterio_crs, x, y, spec.nodata)
     lon, lat = address.tms.lnglat(x, y)
     features = [PointValues(address.layer.id, lon, lat, *found)] if found else []
     return feature_info_response(info_format, [address.layer.id], features, f"lon {lon:.6f}, lat {lat:.6f}")
@@ -280,10 +265,7 @@ def _tile_address(params: Mapping[str, str | None]) -> TileAddress:
 
 
 def _layer(name: str) -> Layer:
-    try:
-        return services().layers.find(name)
-    except NotFound as exc:
-        raise OWSException("InvalidParameterValue", f"LAYER: {exc}", "LAYER") from None
+    return lookup_layer(name, lambda message: OWSException("InvalidParameterValue", f"LAYER: {message}", "LAYER"))
 
 
 def _style(layer: Layer, name: str) -> str:
@@ -332,14 +314,9 @@ def _check_tile(layer: Layer, tms: morecantile.TileMatrixSet, zoom: int, row: in
 
 
 def _time(layer: Layer, text: str | None) -> TimeRange:
-    """The Time filter of a collection: the value given, else the Default (the newest acquisition)."""
-    if not layer.is_collection:
-        return None, None
-    if not (text or "").strip():
-        newest = layer.image.acquired_at
-        return newest, newest
+    """The Time filter (common.dimension_time: without one, the Default, the newest acquisition)."""
     try:
-        return parse_time_range(text, "TIME")
+        return dimension_time(layer, text)
     except InvalidInput as exc:
         raise OWSException("InvalidParameterValue", str(exc), "TIME") from None
 
@@ -352,31 +329,17 @@ def _pixel_index(params: Mapping[str, str | None], name: str) -> int:
     return index
 
 
-def _pixel_centre(address: TileAddress, i: int, j: int) -> tuple[float, float, Bounds]:
-    """The centre of pixel (i, j) of the tile, and the pixel's bounds, in the TMS's CRS."""
-    left, bottom, right, top = address.bounds
-    dx, dy = (right - left) / TILE_SIZE, (top - bottom) / TILE_SIZE
-    x, y = left + (i + 0.5) * dx, top - (j + 0.5) * dy
-    return x, y, (x - dx / 2, y - dy / 2, x + dx / 2, y + dy / 2)
-
-
 def _spec(address: TileAddress) -> RenderSpec:
     """The render parameters: vendor parameters (any case) and the tile's style."""
-    params: dict[str, list[str]] = {}
-    for key, values in request.args.lists():
-        name = key.lower()
-        if name in RENDER_PARAMETERS and name != "style":
-            params.setdefault(name, []).extend(values)
-    params["style"] = [address.style]
     try:
-        return address.layer.spec(params)
+        return address.layer.spec(render_params(request.args.items(multi=True), address.style))
     except InvalidInput as exc:
         raise _render_error(exc) from None
 
 
 def _render_error(exc: InvalidInput, default_locator: str | None = None) -> OWSException:
     """A refused render parameter as InvalidParameterValue, located at the parameter when known."""
-    locator = getattr(exc, "parameter", None) or default_locator
+    locator = exc.parameter if isinstance(exc, RenderSpecError) else default_locator
     if locator is None and isinstance(exc, ColormapError):
         locator = "colormap"
     if locator is None and isinstance(exc, ExpressionError):

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import morecantile
 
-from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection
-from cogbrowser.layers import DEFAULT_STYLE, Layer, list_layers, utc_iso
+from cogbrowser.layers import DEFAULT_STYLE, Layer, list_layers
+from cogbrowser.ogc.common import time_values
 from cogbrowser.raster.bbox import Bounds
 from cogbrowser.tile_grid import (
     advertised_bounds,
@@ -90,10 +90,9 @@ def describe_layers(conn: Connection,
 
 def _describe(conn: Connection, layer: Layer,
               tile_matrix_sets: Mapping[str, morecantile.TileMatrixSet]) -> LayerDescription:
-    times = tuple(utc_iso(t) for t in queries.collection_dates(conn, layer.id)) if layer.is_collection else ()
     return LayerDescription(
         id=layer.id, title=layer.title, abstract=layer.abstract, bounds=advertised_bounds(layer),
-        styles=layer_styles(layer), times=times,
+        styles=layer_styles(layer), times=time_values(conn, layer),
         zooms={tms_id: zoom_range(layer.image, tms) for tms_id, tms in tile_matrix_sets.items()})
 
 

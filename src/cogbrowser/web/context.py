@@ -7,6 +7,7 @@ instead of string-keyed look-ups in `app.extensions` and `app.config` spread ove
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from flask import Flask, current_app
 
 from cogbrowser.basemap import Basemap
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobStore
 from cogbrowser.layers import LayerCache
@@ -39,6 +41,10 @@ class Services:
     def image_file(self, stored_path: str) -> Path:
         """The file of a catalog image (see Settings.image_file)."""
         return self.settings.image_file(stored_path)
+
+    def image_files(self, images: Iterable[ImageRecord]) -> list[Path]:
+        """The files of catalog images, in their order: what drawing or reading them takes."""
+        return [self.settings.image_file(image.path) for image in images]
 
 
 def install(app: Flask, context: Services) -> None:

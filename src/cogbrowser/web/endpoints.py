@@ -69,8 +69,10 @@ class Endpoint:
     query: type[BaseModel] | None
     body: type[BaseModel] | None
     raw_body: RawBody | None
-    responses: dict[int, Any]  # status -> pydantic model, a media-type dict, or None (no body)
-    path_parameters: dict[str, str] = field(default_factory=dict)  # name -> description
+    # status -> pydantic model, a media-type dict, None (no body), or a text: a problem answer so described
+    responses: dict[int, Any]
+    # name -> description, or a JSON schema with its description (e.g. an enum) where the rule's type says too little
+    path_parameters: dict[str, str | Mapping[str, Any]] = field(default_factory=dict)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -89,7 +91,8 @@ _OPTIONS_DECLARED: set[tuple[str, str]] = set()  # (blueprint, rule) with a decl
 def endpoint(blueprint: Blueprint, method: str | Sequence[str], rule: str, *, summary: str,
              responses: dict[int, Any], query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
              raw_body: RawBody | None = None, access: Access | None = None, tags: tuple[str, ...] = (),
-             path_parameters: dict[str, str] | None = None, name: str | None = None) -> Callable:
+             path_parameters: Mapping[str, str | Mapping[str, Any]] | None = None,
+             name: str | None = None) -> Callable:
     """Declare and register an operation, or one per method of `method` (see the module docstring).
     `access` defaults to "read" for GET, HEAD and OPTIONS and "write" for every other method.
     `name` (default: the view's) must differ when one view has two declarations."""
@@ -106,7 +109,7 @@ def endpoint(blueprint: Blueprint, method: str | Sequence[str], rule: str, *, su
                 description=(view.__doc__ or "").strip(), tags=tags,
                 access=access or ("read" if all(m in READ_METHODS for m in methods) else "write"),
                 query=query, body=body, raw_body=raw_body, responses=responses,
-                path_parameters=path_parameters or {})
+                path_parameters=dict(path_parameters or {}))
             ENDPOINTS.append(spec)
             _ACCESS[spec.name] = spec.access
         success = min((status for status in responses if 200 <= status < 300), default=200)
@@ -152,9 +155,17 @@ def url_with(name: str, value: str) -> str:
 
 # ---------------------------------------------------------------- query strings
 
-def list_fields(model: type[BaseModel]) -> set[str]:
-    """The parameters (by alias) of `model` that take several values."""
-    return {info.alias or name for name, info in model.model_fields.items() if _is_list(info.annotation)}
+@functools.cache
+def list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The parameters (by alias) of `model` that take several values. Worked out once per model:
+    the type introspection costs ~30 µs, which every request of the model would pay again."""
+    return frozenset(info.alias or name for name, info in model.model_fields.items() if _is_list(info.annotation))
+
+
+@functools.cache
+def query_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every parameter (by alias) of `model`, worked out once per model."""
+    return frozenset(info.alias or name for name, info in model.model_fields.items())
 
 
 def _is_list(annotation: Any) -> bool:
@@ -168,7 +179,7 @@ def _is_list(annotation: Any) -> bool:
 
 def parse_query(model: type[BaseModel], args: Mapping) -> BaseModel:
     """The query string as `model`; 400 naming every unknown, repeated or invalid parameter."""
-    allowed = {info.alias or name for name, info in model.model_fields.items()}
+    allowed = query_names(model)
     unknown = sorted(set(args) - allowed - {TOKEN_PARAMETER})
     if unknown:
         raise ApiError(400, "Bad Request", f"unknown parameter(s): {', '.join(unknown)} "

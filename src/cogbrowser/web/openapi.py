@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -47,7 +48,8 @@ def openapi_document(server_url: str) -> dict:
         "info": {"title": "cogbrowser API", "version": __version__,
                  "description": "The catalog of Cloud Optimized GeoTIFFs and detections of this cogbrowser server: "
                                 "collections, images (search, upload, metadata), detections (search, "
-                                "aggregations, import), reads of image pixels, and a STAC API. Errors are RFC 9457 "
+                                "aggregations, import), reads of image pixels, a STAC API, and XYZ map tiles "
+                                "with TileJSON. Errors are RFC 9457 "
                                 "problem details. Writes need an API token (`cogbrowser token create NAME`)."},
         "servers": [{"url": server_url}],
         "paths": paths,
@@ -77,10 +79,14 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
         operation["description"] = spec.description
     parameters = []
     for converter, name in _RULE_PARAMETER.findall(spec.rule):
-        parameter = {"name": name, "in": "path", "required": True,
-                     "schema": {"type": "integer", "minimum": 0} if converter == "int" else dict(ID_SCHEMA)}
-        if name in spec.path_parameters:
-            parameter["description"] = spec.path_parameters[name]
+        schema = {"type": "integer", "minimum": 0} if converter == "int" else dict(ID_SCHEMA)
+        declared = spec.path_parameters.get(name)
+        if isinstance(declared, Mapping):  # a schema of its own, e.g. an enum
+            schema = {key: value for key, value in declared.items() if key != "description"}
+            declared = declared.get("description")
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if declared:
+            parameter["description"] = declared
         parameters.append(parameter)
     if spec.query is not None:
         parameters += _query_parameters(spec.query)
@@ -95,6 +101,9 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
     responses: dict[str, Any] = {}
     problem = {"content": {media: {"schema": ref[Problem]} for media in PROBLEM_TYPES}}
     for status, answer in spec.responses.items():
+        if isinstance(answer, str):  # an error answer given by its description alone: a problem document
+            responses[str(status)] = {"description": answer, **problem}
+            continue
         responses[str(status)] = _response(status, answer, ref)
         if status >= 400 and not responses[str(status)].get("content"):  # an error's body is a problem document
             responses[str(status)].update(problem)

@@ -35,8 +35,7 @@ def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS,
                 fmt, sorted(request.args.items(multi=True))))
 
     def draw() -> bytes:
-        files = [services().image_file(i.path) for i in images]
-        rgba = render_layer(images, files, spec, crs, bounds, width, height)
+        rgba = render_layer(images, services().image_files(images), spec, crs, bounds, width, height)
         return encode(rgba, fmt)
 
     return cached_response(key, draw, FORMATS[fmt], headers)
