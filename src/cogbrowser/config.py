@@ -36,7 +36,7 @@ class Settings:
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         """Settings from COGBROWSER_* variables, with explicit (non-None) overrides winning."""
         values: dict[str, object] = {
             "data_dir": os.environ.get("COGBROWSER_DATA_DIR") or default_data_dir(),

@@ -310,7 +310,7 @@ def bands_read(layer: Layer) -> tuple[int, ...]:
     return tuple(layer.spec({}).source_bands)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def anchor(path: Path, tms_name: str) -> tuple[float, float] | None:
     """(lon, lat) of the valid pixel nearest the image's centre that lies in the TMS's area
     (WebMercatorQuad stops at 85.05°: the sea-ice grid's centre, the South Pole, is outside)."""
@@ -351,7 +351,7 @@ def whole_image_zoom(row: ImageRecord, tms: morecantile.TileMatrixSet, native: i
     return tms.minzoom
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def corner(path: Path, tms_name: str) -> tuple[float, float] | None:
     """(lon, lat) just inside a corner of the image's bounds (else the middle of an edge) that is
     on the Earth and in the TMS: tiles there hold the image's edge, where nodata collars, masks

@@ -55,7 +55,7 @@ def _native_zoom(path: Path, tms: morecantile.TileMatrixSet, lonlat) -> int:
         xs, ys = transform_points(src.crs, tms.rasterio_crs,
                                   [x[0], x[0] + r], [y[0], y[0]])
         size = math.hypot(xs[1] - xs[0], ys[1] - ys[0])
-    for z in range(0, 25):
+    for z in range(25):
         b = tms.xy_bounds(tms.tile(*lonlat, z))
         if (b.right - b.left) / tms.matrix(z).tileWidth <= size:
             return z

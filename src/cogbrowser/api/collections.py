@@ -56,7 +56,7 @@ class Preset(BodyModel):
     gamma: float | None = Field(None, gt=0, le=10)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Preset":
+    def _one_source(self) -> Preset:
         if self.bands and self.expression:
             raise ValueError("give bands or an expression, not both")
         return self

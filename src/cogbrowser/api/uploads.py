@@ -326,7 +326,7 @@ class UploadFile:
             raise_if_disk_full(exc)
             raise
 
-    def __enter__(self) -> "UploadFile":
+    def __enter__(self) -> UploadFile:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

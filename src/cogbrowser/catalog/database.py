@@ -53,7 +53,7 @@ class Database:
             raise DatabaseUnavailable(f"cannot open a connection pool to PostgreSQL at {_redact(url)}: {exc}") from exc
 
     @classmethod
-    def open(cls, settings: Settings, *, max_size: int = 10) -> "Database":
+    def open(cls, settings: Settings, *, max_size: int = 10) -> Database:
         """Connect as the settings say (starting the embedded server if no URL), then migrate."""
         embedded = None
         url = settings.database_url
@@ -95,7 +95,7 @@ class Database:
         if self.embedded:
             self.embedded.stop()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -110,7 +111,7 @@ def _json_row(row: dict) -> dict:
     return flat
 
 
-def _records(path: Path, report: ImportReport, images: "_ImageCache", default_image_id: str | None) -> Iterator[dict]:
+def _records(path: Path, report: ImportReport, images: _ImageCache, default_image_id: str | None) -> Iterator[dict]:
     rows = _geojson_rows(path) if path.suffix.lower() in (".geojson", ".json") else _csv_rows(path)
     for where, row in rows:
         report.rows_read += 1
@@ -186,7 +187,7 @@ def _geojson_rows(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 # -- validation ---------------------------------------------------------------------------
-def _validate(row: dict, images: "_ImageCache", default_image_id: str | None) -> dict:
+def _validate(row: dict, images: _ImageCache, default_image_id: str | None) -> dict:
     if "__error__" in row:
         raise _RowError(row["__error__"])
     image_id = str(row.get("image_id") or default_image_id or "").strip()

@@ -155,7 +155,7 @@ def _resolve(name: object) -> tuple[str, bool]:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build_lut(name: str, reverse: bool) -> np.ndarray:
     """Interpolate the anchors once per map; read-only so the cached table cannot be altered."""
     anchors = _ANCHORS[name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
