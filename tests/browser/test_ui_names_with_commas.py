@@ -35,7 +35,9 @@ def names_catalog(postgres, tmp_path_factory):
         ingest_images(db, settings, [(IMAGE, "titiler/cog1.tif", None, datetime(2024, 5, 1, 10, tzinfo=timezone.utc),
                                       None)])
         with db.connection() as conn:
-            west, south, east, north = queries.get_image(conn, IMAGE)["bbox"]
+            image = queries.get_image(conn, IMAGE)
+        assert image is not None
+        west, south, east, north = image.bbox
         rows = []
         for target_class, name, count in TARGETS:
             for _ in range(count):

@@ -49,16 +49,17 @@ DECKS = {"bulk": (116, 68, 52), "tanker": (124, 64, 50), "container": (80, 80, 8
          "fishing": (150, 150, 146), "yacht": (176, 150, 110)}
 
 
-def render(ships: list[Placement], vehicles: tuple[Placement, ...], grid: shapes.Grid = world.AERIAL_GRID) -> np.ndarray:
+def render(ships: list[Placement], vehicles: tuple[Placement, ...],
+           grid: shapes.Grid = world.AERIAL_GRID) -> np.ndarray:
     """The aerial photo as uint8 (3, H, W)."""
     us, vs = grid.us, grid.vs
     U = us[None, :]
     canvas = Canvas(grid, _C["sea"])
     img = canvas.img
-    basin = (U > world.BREAKWATER.cu).astype(np.float32) * np.float32(0.8)
+    basin = (world.BREAKWATER.cu < U).astype(np.float32) * np.float32(0.8)
     canvas.paint_full(basin, _C["basin"])
     waves = value_noise("aerial-waves", us, vs, 3.0) * 0.6 + value_noise("aerial-swell", us, vs, 40.0)
-    calm = np.where(U > world.BREAKWATER.cu, np.float32(0.35), np.float32(1.0))
+    calm = np.where(world.BREAKWATER.cu < U, np.float32(0.35), np.float32(1.0))
     ripple = 1.0 + 0.07 * waves * calm
     for band in range(3):
         img[band] *= ripple
@@ -141,13 +142,13 @@ def _yards(canvas: Canvas, tone: np.ndarray) -> None:
     yard = world.CONTAINER_YARD
     for bu in range(2):
         for bv in range(9):
-            _container_block(canvas, yard.cu - yard.length / 2 + 8 + bu * 121.0, yard.cv - yard.width / 2 + 6 + bv * 65.0,
-                             8, 20, r)
+            _container_block(canvas, yard.cu - yard.length / 2 + 8 + bu * 121.0,
+                             yard.cv - yard.width / 2 + 6 + bv * 65.0, 8, 20, r)
     pier_v, pier_length, pier_width = world.PIER_SPECS[1]
     for bu in range(5):
         for bv in range(2):
-            _container_block(canvas, world.QUAY_U - pier_length + 80 + bu * 122.0, pier_v - pier_width / 2 + 10 + bv * 36.0,
-                             8, 10, r)
+            _container_block(canvas, world.QUAY_U - pier_length + 80 + bu * 122.0,
+                             pier_v - pier_width / 2 + 10 + bv * 36.0, 8, 10, r)
     canvas.paint(shapes.disk(grid, 9140.0, 12050.0, 55.0), _C["coal"])
     canvas.paint(shapes.disk(grid, 9140.0, 12050.0, 30.0), _C["coal"] * 0.8)
     canvas.paint(shapes.disk(grid, 9215.0, 12190.0, 42.0), _C["aggregate"])
@@ -235,8 +236,8 @@ def _building(canvas: Canvas, box: world.Box) -> None:
 def _tank(canvas: Canvas, tank: world.Tank) -> None:
     grid = canvas.grid
     for step in np.linspace(0.25, 1.0, 4):
-        canvas.shade(shapes.disk(grid, tank.cu + SHADOW[0] * tank.height * step, tank.cv + SHADOW[1] * tank.height * step,
-                                 tank.radius), 0.82)
+        canvas.shade(shapes.disk(grid, tank.cu + SHADOW[0] * tank.height * step,
+                                 tank.cv + SHADOW[1] * tank.height * step, tank.radius), 0.82)
     canvas.paint(shapes.disk(grid, tank.cu, tank.cv, tank.radius), _C["rim"])
     canvas.paint(shapes.disk(grid, tank.cu, tank.cv, tank.radius - 0.8), _C["tank"])
     if tank.radius > 10:
@@ -286,10 +287,12 @@ def _ship(canvas: Canvas, ship: Placement) -> None:
             canvas.paint(shapes.rect(grid, *at(-0.2 * ship.length + k * 0.2 * ship.length), 5.0, 2.5, ship.heading),
                          (190, 60, 50) if ship.kind == "ferry" else (80, 90, 100))
     house_length = max(ship.length * 0.1, 4.0)
-    canvas.shade(shapes.rect(grid, *(np.add(at(bridge), (SHADOW[0] * 12, SHADOW[1] * 12))), house_length,
+    bridge_u, bridge_v = at(bridge)
+    canvas.shade(shapes.rect(grid, bridge_u + SHADOW[0] * 12, bridge_v + SHADOW[1] * 12, house_length,
                              ship.width * 0.8, ship.heading), 0.6)
     canvas.paint(shapes.rect(grid, *at(bridge), house_length, ship.width * 0.8, ship.heading), _C["superstructure"])
-    canvas.paint(shapes.rect(grid, *at(bridge + house_length * 0.35), 0.8, ship.width * 0.7, ship.heading), _C["window"])
+    canvas.paint(shapes.rect(grid, *at(bridge + house_length * 0.35), 0.8, ship.width * 0.7, ship.heading),
+                 _C["window"])
     canvas.paint(shapes.disk(grid, *at(bridge - house_length * 0.6), max(ship.width * 0.08, 0.5)), (40, 40, 42))
 
 

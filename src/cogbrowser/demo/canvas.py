@@ -161,7 +161,7 @@ class Canvas:
         self.img[:] = base[:, None, None]
 
     @classmethod
-    def wrap(cls, grid: Grid, img: np.ndarray) -> "Canvas":
+    def wrap(cls, grid: Grid, img: np.ndarray) -> Canvas:
         """A canvas painting into an existing (bands, H, W) float32 array."""
         canvas = cls.__new__(cls)
         canvas.grid, canvas.bands, canvas.img = grid, len(img), img
@@ -171,10 +171,10 @@ class Canvas:
         """Composite `colour` (one value per band) over the shape's coverage."""
         if shape is None:
             return
-        win, alpha = shape
+        (rows, cols), alpha = shape
         if opacity != 1.0:
             alpha = alpha * np.float32(opacity)
-        view = self.img[(slice(None), *win)]
+        view = self.img[:, rows, cols]
         if any(np.ndim(value) for value in colour):  # per-band arrays (textures)
             for band in range(self.bands):
                 view[band] += (np.asarray(colour[band], dtype=np.float32) - view[band]) * alpha
@@ -192,6 +192,6 @@ class Canvas:
         """Darken under a shape (shadows): multiply by 1 - (1 - factor) * coverage."""
         if shape is None:
             return
-        win, alpha = shape
-        view = self.img[(slice(None), *win)]
+        (rows, cols), alpha = shape
+        view = self.img[:, rows, cols]
         view *= 1.0 - (1.0 - np.float32(factor)) * alpha

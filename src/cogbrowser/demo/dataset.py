@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import rasterio
@@ -55,7 +55,8 @@ AERIAL_BANDS = [
     {"name": "green", "common_name": "green", "description": "Green"},
     {"name": "blue", "common_name": "blue", "description": "Blue"},
 ]
-AERIAL_PRESETS = [{"name": "true-color", "title": "True colour", "bands": ["red", "green", "blue"], "rescale": [[0, 255]]}]
+AERIAL_PRESETS = [
+    {"name": "true-color", "title": "True colour", "bands": ["red", "green", "blue"], "rescale": [[0, 255]]}]
 DEM_BANDS = [{"name": "elevation", "description": "Height above sea level (m)"}]
 
 Echo = Callable[[str], None]
@@ -305,7 +306,7 @@ def _make(db: Database, settings: Settings, echo: Echo, images: list[DemoImage],
     try:
         if any(i.scene is not None for i in missing):
             step = time.perf_counter()
-            generator.static
+            _ = generator.static  # the landscape, modelled now to time it on its own
             echo(f"  landscape modelled ({time.perf_counter() - step:.1f} s)")
         for number, image in enumerate(missing, start=1):
             step = time.perf_counter()

@@ -72,7 +72,8 @@ class _Detector:
         if not inside:
             return
         box = [cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5]
-        box = [max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(self.grid.width)), min(box[3], float(self.grid.height))]
+        box = [max(box[0], 0.0), max(box[1], 0.0),
+               min(box[2], float(self.grid.width)), min(box[3], float(self.grid.height))]
         self.row(target_class, None, round(float(self.r.uniform(0.05, 0.42)), 3), box, kind)
 
     def row(self, target_class: str, name: str | None, score: float, box: list[float], kind: str) -> None:

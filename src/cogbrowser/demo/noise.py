@@ -94,7 +94,7 @@ def fbm(name: str, us: np.ndarray, vs: np.ndarray, cell: float, octaves: int, ga
 
 
 def fbm_points(name: str, u: np.ndarray, v: np.ndarray, cell: float, octaves: int, gain: float = 0.5) -> np.ndarray:
-    total = 0.0
+    total: np.ndarray = np.zeros(np.broadcast_shapes(np.shape(u), np.shape(v)), dtype=np.float32)
     amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         total = total + value_noise_points(f"{name}/{octave}", u, v, cell / 2.0 ** octave) * amplitude

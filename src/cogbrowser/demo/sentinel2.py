@@ -91,8 +91,8 @@ class SceneSpec:
         return "cloudy" if self.clouds > 0 else "clear"
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 SCENES = (
@@ -138,7 +138,8 @@ class _Layers:
         if shape is None:
             return
         win, alpha = shape
-        self.img[(slice(None), *win)] *= 1.0 - alpha
+        rows, cols = win
+        self.img[:, rows, cols] *= 1.0 - alpha
         self.sea[win] *= 1.0 - alpha
         veg = self.veg[win]
         veg += (1.0 - veg) * alpha
@@ -193,7 +194,8 @@ def build_static(grid: Grid = world.S2_GRID) -> StaticScene:
     del forest, woods, riparian, trees, conifer
 
     # beaches along the natural coast (not at the port or the town's waterfront)
-    port = ramp(vs, world.PORT_V[0] - 1500, world.PORT_V[0] - 800) * (1.0 - ramp(vs, world.PORT_V[1] + 800, world.PORT_V[1] + 1500))
+    port = ramp(vs, world.PORT_V[0] - 1500, world.PORT_V[0] - 800) \
+        * (1.0 - ramp(vs, world.PORT_V[1] + 800, world.PORT_V[1] + 1500))
     sandy = ramp(fbm("beach", us, vs, 2500.0, 2), -0.3, 0.2) * (1.0 - port)[:, None]
     layers.paint(_full(grid, land * np.clip((35.0 - D) / px + 0.5, 0.0, 1.0) * sandy), _S["beach"])
     del sandy
@@ -253,8 +255,8 @@ def _paint_town(layers: _Layers, grid: Grid, land: np.ndarray) -> None:
     V, U = grid.local(win)
     us, vs = grid.us[cols], grid.vs[rows]
     level = world.town_level(U, V, fbm("town", us, vs, 900.0, 3))
-    port_land = ((U > world.PORT_LAND_U[0] - 50) & (U < world.PORT_LAND_U[1])
-                 & (V > world.PORT_V[0]) & (V < world.PORT_V[1]))
+    port_land = ((world.PORT_LAND_U[0] - 50 < U) & (world.PORT_LAND_U[1] > U)
+                 & (world.PORT_V[0] < V) & (world.PORT_V[1] > V))
     town = np.clip(level / 0.03 + 0.5, 0.0, 1.0) * land[win] * ~port_land
     layers.vegetate((win, town.astype(np.float32)), GARDEN)
     p, q = world.town_coords(U, V)
@@ -285,7 +287,8 @@ def _paint_port(layers: _Layers, grid: Grid) -> None:
         layers.paint(shapes.rect(grid, box.cu, box.cv, box.length, box.width, box.angle), _S[box.material])
     r = rng("s2-containers")
     pier_v, pier_length, pier_width = world.PIER_SPECS[1]
-    for box in (world.CONTAINER_YARD, world.Box(world.QUAY_U - pier_length / 2 + 40, pier_v, pier_length - 140, pier_width - 24)):
+    pier_yard = world.Box(world.QUAY_U - pier_length / 2 + 40, pier_v, pier_length - 140, pier_width - 24)
+    for box in (world.CONTAINER_YARD, pier_yard):
         shape = shapes.rect(grid, box.cu, box.cv, box.length, box.width, box.angle)
         if shape is None:
             continue
@@ -384,8 +387,8 @@ def render_scene(static: StaticScene, spec: SceneSpec, ships: list[Placement], a
     data = (img + 0.5).astype(np.uint16)
     if valid is not None:
         data[:, ~valid] = NODATA
-    alpha = clouds[0] if clouds is not None else None
-    return data, cloud_fraction(alpha, valid), alpha
+    cloud_alpha = clouds[0] if clouds is not None else None
+    return data, cloud_fraction(cloud_alpha, valid), cloud_alpha
 
 
 # -- targets drawn into any canvas (the aerial photo draws its own, in more detail) ------------------

@@ -83,8 +83,8 @@ def _berth(vessel: Vessel, slot: tuple[float, float, int], r: np.random.Generato
     return cu, cv, 0.0 if r.random() < 0.5 else math.pi
 
 
-def _open_water(r: np.random.Generator, length: float, placed: list[Placement], region: tuple[float, float, float, float],
-                margin: float) -> tuple[float, float] | None:
+def _open_water(r: np.random.Generator, length: float, placed: list[Placement],
+                region: tuple[float, float, float, float], margin: float) -> tuple[float, float] | None:
     umin, vmin, umax, vmax = region
     for _ in range(400):
         u, v = r.uniform(umin, umax), r.uniform(vmin, vmax)
@@ -145,10 +145,10 @@ def ships_on(key: str, *, aerial: bool = False) -> list[Placement]:
         state = "berth" if aerial else str(r.choice(["berth", "anchored", "underway"], p=[0.4, 0.35, 0.25]))
         add(vessel, state)
     if aerial:
-        for index in range(2):
+        for _ in range(2):
             length = r.uniform(70.0, 110.0)
             add(Vessel(None, "general", length, length / 6.5), "berth")
-        for index in range(3):
+        for _ in range(3):
             spot = (r.uniform(8150.0, 8350.0), r.uniform(11250.0, 12450.0))
             if world.in_port_structures(*spot, margin=20.0):
                 continue
@@ -188,7 +188,7 @@ def aircraft_on(key: str) -> list[Placement]:
             break
         u, v = stands.pop()
         placed.append(Placement("aircraft", registration, kind, u, v, length, span, nose_in, "parked"))
-    for index, (u, v) in enumerate(world.GA_STANDS):
+    for u, v in world.GA_STANDS:
         if r.random() < 0.55:
             placed.append(Placement("aircraft", None, "light", u, v, 8.3, 11.0, nose_in, "parked"))
     return placed

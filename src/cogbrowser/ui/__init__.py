@@ -32,8 +32,10 @@ class OfflineDash(dash.Dash):
     of plotly's version check there (used only by the debug tools, never on here); air-gapped
     pages must not mention one."""
 
-    def interpolate_index(self, **kwargs: str) -> str:
-        return super().interpolate_index(**{**kwargs, "config": offline_config(kwargs.get("config", ""))})
+    def interpolate_index(self, metas: str = "", title: str = "", css: str = "", config: str = "", scripts: str = "",
+                          app_entry: str = "", favicon: str = "", renderer: str = "") -> str:
+        return super().interpolate_index(metas=metas, title=title, css=css, config=offline_config(config),
+                                         scripts=scripts, app_entry=app_entry, favicon=favicon, renderer=renderer)
 
 
 def offline_config(element: str) -> str:
@@ -51,8 +53,13 @@ def mount_ui(server: Flask) -> dash.Dash:
     """The Dash app of both pages, served by `server` at / and /analytics, with their callbacks."""
     server.register_blueprint(basemap_blueprint)
     app = OfflineDash(
-        "cogbrowser", server=server, url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
-        update_title=None, suppress_callback_exceptions=True, serve_locally=True, compress=False)
+        "cogbrowser",
+        # Dash documents a Flask instance and None for these (a server to use, no title while updating); its
+        # annotations say `bool | Callable[[], Any]` and `str`
+        server=server,  # type: ignore[arg-type]
+        update_title=None,  # type: ignore[arg-type]
+        url_base_pathname="/", assets_folder=str(ASSETS), title="cogbrowser",
+        suppress_callback_exceptions=True, serve_locally=True, compress=False)
     app.layout = _shell
     app.callback(Output("page", "children"), Output("nav", "children"), Input("url", "pathname"))(_route)
     browse.register(app)

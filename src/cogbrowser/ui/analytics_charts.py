@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from dash import dcc
 
 from cogbrowser.ui.detection_filters import Filters
 from cogbrowser.ui.report import split_groups
@@ -23,8 +24,9 @@ PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 # No link to plotly.com (the logo) and no "Share chart..." button (it uploads the chart to Plotly
 # Cloud): the page must not even offer another host.
-GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False,
-                "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "autoScale2d", "sendChartToCloud"]}
+GRAPH_CONFIG: dcc.Graph.Config = {
+    "displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False,
+    "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "autoScale2d", "sendChartToCloud"]}
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,11 @@ def bar_chip(by: str, parts: Sequence[Sequence[Any]]) -> Chip | None:
     keys = list(dict.fromkeys(part[0] for part in parts if part and part[0] is not None))
     if not keys:
         return None
-    filters = Filters(start=min(keys), end=max(keys)) if by == "day" else Filters(**{KEY_FIELDS[by]: tuple(keys)})
+    if by == "day":
+        filters = Filters(start=min(keys), end=max(keys))
+    else:
+        fields: dict[str, Any] = {KEY_FIELDS[by]: tuple(keys)}  # the list field of that grouping
+        filters = Filters(**fields)
     classes = {part[1] for part in parts if len(part) > 1}
     if by != "class" and len(classes) == 1:
         filters = replace(filters, classes=tuple(classes))
@@ -129,6 +133,9 @@ def chips_row(chips: Sequence[Chip]) -> list | html.Span:
             *[html.Span(className="chip", children=[
                 html.Span(("bar · " if chip.source.startswith("bar:") else "scatter · ") + chip.label()),
                 html.Button("×", id={"type": "an-chip-remove", "index": i}, className="chip-remove",
-                            title="Remove this cross-filter", **{"aria-label": f"Remove {chip.label()}"})])
+                            title="Remove this cross-filter",
+                            # Dash takes aria-* attributes through **kwargs; mypy checks an unpacked dict
+                            # against every typed parameter of the generated signature
+                            **{"aria-label": f"Remove {chip.label()}"})])  # type: ignore[arg-type]
               for i, chip in enumerate(chips)],
             html.Button("Clear all", id={"type": "an-chip-clear", "index": 0}, className="link-button")]

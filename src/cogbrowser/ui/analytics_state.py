@@ -13,7 +13,7 @@ class bar does not filter the class bars, it highlights them), the report applie
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
@@ -58,13 +58,17 @@ def read_search(search: str | None) -> tuple[Filters, View, list[Chip], list[str
     pairs = parse_qsl((search or "").lstrip("?"))
     filters, problems = Filters.from_pairs(pairs)
     values = dict(pairs)
-    view = View(x=values.get("x") if values.get("x") in AXES else View.x,
-                y=values.get("y") if values.get("y") in AXES else View.y,
-                by=values.get("by") if values.get("by") in GROUPS else View.by)
+    view = View(x=_choice(values.get("x"), AXES, View.x), y=_choice(values.get("y"), AXES, View.y),
+                by=_choice(values.get("by"), GROUPS, View.by))
     chips = [chip for chip in (Chip.decode(v) for k, v in pairs if k == "sel") if chip is not None]
     unknown = sorted({k for k, _ in pairs} - URL_PARAMETERS - {"x", "y", "by", "sel"})
     problems += [f"unknown parameter {name!r} ignored" for name in unknown]
     return filters, view, chips, problems
+
+
+def _choice(value: str | None, choices: Container[str], default: str) -> str:
+    """`value` if it is one of `choices`, else `default`."""
+    return value if value is not None and value in choices else default
 
 
 def write_search(filters: Filters, view: View, chips: Sequence[Chip]) -> str:

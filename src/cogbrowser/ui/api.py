@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
-from flask import current_app
+from flask import Flask, current_app
+from werkzeug.local import LocalProxy
 
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import list_value
@@ -97,7 +98,8 @@ def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
     """The answers of several API calls made at once, each in the app's context, in the order of
     `calls`: a page waits for its slowest question (the detections summary, 2 s over 1,000,000
     detections), not for their sum."""
-    app = current_app._get_current_object()
+    # Flask annotates `current_app` as the app itself; it is a proxy, and the threads need the app behind it
+    app = cast("LocalProxy[Flask]", current_app)._get_current_object()
 
     def run(call: Callable[[], Any]) -> Any:
         with app.app_context():

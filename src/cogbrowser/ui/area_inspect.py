@@ -110,7 +110,7 @@ def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, 
     if not (clicked and clicks) and not asked:
         raise PreventUpdate
     area, problem = chosen_area(info, aoi, bounds)
-    if area is None:
+    if area is None or info is None:  # (there is no area without an image)
         return problem, {"on": True}  # shown again once there is an area
     image_id = info["image"]["id"]
     query = {"bins": HISTOGRAM_BINS, **area.zone_params(), **value_params(drawn, which)}
@@ -203,7 +203,7 @@ def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi:
     if not (clicked and clicks) and not asked:
         raise PreventUpdate
     area, problem = chosen_area(info, aoi, bounds)
-    if area is None:
+    if area is None or info is None:  # (there is no area without an image)
         return problem, {"on": True}
     collection = info["image"].get("collection_id")
     if not collection:
@@ -212,7 +212,8 @@ def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi:
     query = series_query(area, value_params(drawn, which, image_bands(info)))
     path = f"/api/v1/collections/{quote(collection)}/timeseries"
     done = {"path": path, "query": query}
-    if not clicked and (asked == done or dash.ctx.triggered_id == IMAGE_INFO and asked.get("path") == path):
+    same_path = asked is not None and asked.get("path") == path
+    if not clicked and (asked == done or dash.ctx.triggered_id == IMAGE_INFO and same_path):
         raise PreventUpdate  # the same series (another date of the collection keeps it)
     try:
         answer = api.get(path, **query)

@@ -106,7 +106,11 @@ class Filters:
                 values[name] = _read_value(name, text)
             except ValueError as exc:
                 problems.append(f"{parameter}={text!r} ignored: {exc}")
-        filters = cls(**{name: tuple(dict.fromkeys(items)) for name, items in lists.items()}, **values)
+        def unique(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(lists[name]))
+
+        filters = cls(collections=unique("collections"), images=unique("images"), classes=unique("classes"),
+                      names=unique("names"), **values)
         return filters, problems
 
     @classmethod
@@ -186,12 +190,12 @@ def parse_bbox(text: str) -> BBox:
     if len(parts) != 4:
         raise ValueError("give four numbers: west, south, east, north")
     try:
-        numbers = tuple(float(p) for p in parts)
+        west, south, east, north = (float(p) for p in parts)
     except ValueError:
         raise ValueError("give four numbers: west, south, east, north") from None
-    if not all(math.isfinite(n) for n in numbers):
+    if not all(math.isfinite(n) for n in (west, south, east, north)):
         raise ValueError("the numbers must be finite")
-    return numbers  # type: ignore[return-value]
+    return west, south, east, north
 
 
 def bbox_intersection(a: BBox, b: BBox) -> BBox | None:

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import dash
 from dash import Input, Output, State, dcc, html, no_update
+from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api
@@ -147,7 +148,7 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
             f"{filename} of {area.describe()} is {_size(len(body))}: ",
             html.A("download it", href=link, download=filename, className="link", id="browse-export-link"),
             " (straight from the REST API)."])]
-    done = [html.Div(className="message info export-done", children=[
+    done: list[Component] = [html.Div(className="message info export-done", children=[
         f"Saved {filename} ({_size(len(body))}) of {area.describe()}. ",
         html.A("API link", href=link, className="link", target="_blank", title="The same file from the REST API")])]
     if button == GIF:

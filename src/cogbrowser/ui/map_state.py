@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl, quote, urlencode
 
 from cogbrowser.ui.detection_filters import Filters
@@ -243,7 +243,8 @@ class BrowseState:
         params = grouped(parse_qsl((text or "").lstrip("?"), keep_blank_values=False))
         one = {key: values[-1].strip() for key, values in params.items() if values and values[-1].strip()}
         lat, lon, zoom = (_float(one.get(k)) for k in ("lat", "lon", "zoom"))
-        view = View(lat, lon, zoom) if None not in (lat, lon, zoom) and abs(lat) <= 90 else None
+        view = View(lat, lon, zoom) if lat is not None and lon is not None and zoom is not None and abs(lat) <= 90 \
+            else None
         return cls(
             view=view, image=one.get("image"), visualization=Visualization.from_params(params),
             opacity=_clamp(_float(one.get("opacity")), 0.0, 1.0, 1.0),
@@ -290,13 +291,25 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
 
 
+@overload
+def _clamp(value: float | None, low: float, high: float, default: float) -> float: ...
+
+
+@overload
+def _clamp(value: float | None, low: float, high: float, default: None) -> float | None: ...
+
+
 def _clamp(value: float | None, low: float, high: float, default: float | None) -> float | None:
+    """`value` if it lies in low..high, else `default` (a number, or None to leave the field unset)."""
     return default if value is None or not low <= value <= high else value
 
 
 def _range(text: str) -> tuple[float, float] | None:
     parts = [_float(p) for p in text.split(",")]
-    return (parts[0], parts[1]) if len(parts) == 2 and None not in parts else None
+    if len(parts) != 2:
+        return None
+    low, high = parts
+    return (low, high) if low is not None and high is not None else None
 
 
 def _day(text: str | None) -> str | None:

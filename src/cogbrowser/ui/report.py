@@ -141,7 +141,7 @@ def scores_section(scores: dict, summary: dict) -> Section:
     total, peak = sum(counts), max(counts, default=0)
     rows = tuple((f"{edges[i]:.1f}–{edges[i + 1]:.1f}", _count(n), _share(n, total),
                   _bar(n, peak)) for i, n in enumerate(counts))
-    facts = ()
+    facts: tuple[tuple[str, str], ...] = ()
     if summary.get("mean_score") is not None:
         facts = (("Mean", f"{summary['mean_score']:.3f}"), ("Lowest", f"{summary['min_score']:.3f}"),
                  ("Highest", f"{summary['max_score']:.3f}"))

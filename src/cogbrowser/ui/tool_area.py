@@ -64,7 +64,7 @@ def tool_area(aoi: dict | None, bounds: Sequence[Sequence[float]] | None,
             return ToolArea("aoi", clipped, aoi) if clipped else None
     view = view_bbox(bounds)
     if view is None:
-        return ToolArea("image", tuple(float(v) for v in image_bbox))
+        return ToolArea("image", _floats(image_bbox))
     clipped = clip_bbox(view, image_bbox)
     return ToolArea("view", clipped) if clipped else None
 
@@ -73,10 +73,16 @@ def clip_bbox(box: Sequence[float], within: Sequence[float]) -> BBox | None:
     """`box` cut to `within` (both west, south, east, north), or None when they do not overlap.
     A box across the antimeridian (west > east) is left whole: the server cuts it."""
     if box[0] > box[2] or within[0] > within[2]:
-        return tuple(float(v) for v in box)
+        return _floats(box)
     west, south = max(box[0], within[0]), max(box[1], within[1])
     east, north = min(box[2], within[2]), min(box[3], within[3])
     return (west, south, east, north) if west < east and south < north else None
+
+
+def _floats(box: Sequence[float]) -> BBox:
+    """A bbox (west, south, east, north) as four floats."""
+    west, south, east, north = box
+    return float(west), float(south), float(east), float(north)
 
 
 def value_params(drawn: Sequence[Sequence[str]] | None, which: str, band_names: Sequence[str] = ()

@@ -69,7 +69,8 @@ COMPOSITE = "@bands"  # style choices that are not presets (preset names are ids
 EXPRESSION_MODE = "@expression"
 HISTOGRAM_BINS = 64
 CHANNEL_COLOURS = ("#d43d3d", "#3c9a4a", "#3c64c8")
-HIDDEN, SHOWN = {"display": "none"}, {}
+HIDDEN: dict[str, str] = {"display": "none"}
+SHOWN: dict[str, str] = {}
 WMS_VERSION = "1.3.0"
 AS_STORED = Visualization()  # no render parameters: the server draws an image as its collection says
 
@@ -376,7 +377,7 @@ SETUP_OUTPUTS = [
 def in_order(outputs: Sequence[Output], values: dict[tuple[str, str], Any]) -> tuple:
     """A callback's answer in the order of its `outputs`, from {(id, property): value}; the
     outputs not given are left as they are."""
-    return tuple(values.get((o.component_id, o.component_property), no_update) for o in outputs)
+    return tuple(values.get((o.component_id_str(), o.component_property), no_update) for o in outputs)
 
 
 def _set_up_controls(info: dict | None, style: str | None, requested: dict | None, expression: str | None,
@@ -427,9 +428,10 @@ def _visualization_to_apply(new_image: bool, style: str | None, bands: Sequence[
 
 
 def _band_label(name: str, info: dict) -> str:
-    meta = next((b for b in ((info.get("collection") or {}).get("bands") or []) if b.get("name") == name), {})
-    extra = [meta.get("common_name"), f"{meta['center_wavelength']:g} µm" if meta.get("center_wavelength") else None]
-    extra = [e for e in extra if e]
+    meta: dict[str, Any] = next(
+        (b for b in ((info.get("collection") or {}).get("bands") or []) if b.get("name") == name), {})
+    wavelength = meta.get("center_wavelength")
+    extra: list[str] = [e for e in (meta.get("common_name"), f"{wavelength:g} µm" if wavelength else None) if e]
     return f"{name} ({', '.join(extra)})" if extra else name
 
 
