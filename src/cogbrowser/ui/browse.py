@@ -30,6 +30,7 @@ the compare pane; the measuring control is browse_map's), added to the `layers` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash
@@ -102,6 +103,10 @@ RESTORED = [
     Output(visualization.OPACITY, "value"), Output(visualization.IMAGE, "data"), Output(visualization.VIS, "data"),
     Output(MAP, "viewport"), Output(VIEW, "data"), Output(TABS, "value"), Output(READY, "data"),
     Output(NOTICE, "children"), Output(basemap_choice.RESTORED, "data"), *compare.RESTORED,
+    # a dropdown drops a value that is not among its options: the restored classes and names are
+    # offered at once, before the shown image's own choices arrive (detections_overlay.py)
+    Output(detections_overlay.CLASSES, "options", allow_duplicate=True),
+    Output(detections_overlay.NAMES, "options", allow_duplicate=True),
 ]
 
 
@@ -112,7 +117,8 @@ def register(app: dash.Dash) -> None:
                     basemap_choice, browse_map):
         feature.register(app)
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
-                 State(image_search.CATALOG, "data"))(_restore)
+                 State(image_search.CATALOG, "data"), State(detections_overlay.CLASSES, "options"),
+                 State(detections_overlay.NAMES, "options"), prevent_initial_call="initial_duplicate")(_restore)
     app.callback(Output(QUERY, "data"), Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
                  Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
                  Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
@@ -126,7 +132,8 @@ def register(app: dash.Dash) -> None:
                  State(image_search.CATALOG, "data"), prevent_initial_call=True)(_zoom_to_data)
 
 
-def _restore(search: str | None, pathname: str | None, catalog: dict | None):
+def _restore(search: str | None, pathname: str | None, catalog: dict | None, class_options: list | None,
+             name_options: list | None):
     """Every control as the query string says; the map on its view, else on the highlighted
     detection, the shown image or all the data."""
     if (pathname or "/").rstrip("/") not in ("", "/"):
@@ -148,7 +155,16 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None):
             state.opacity, {"id": image, "vis": vis} if image else None, vis,
             viewport or no_update, _view_data(state.view), "visualize" if image else "search", True,
             [html.Div(text, className="message error") for text in notices], {"layer": state.basemap},
-            *compare.restored(state.compare))
+            *compare.restored(state.compare),
+            with_choices(class_options, overlay.classes), with_choices(name_options, overlay.names))
+
+
+def with_choices(options: list | None, values: Sequence[str]) -> list:
+    """A dropdown's options with `values` among them (each as its own label until the real
+    options, with counts, replace them)."""
+    options = list(options or [])
+    offered = {option["value"] for option in options}
+    return options + [{"label": value, "value": value} for value in values if value not in offered]
 
 
 def _first_view(state: BrowseState, detection: dict | None, image: str | None, catalog: dict) -> dict | None:
