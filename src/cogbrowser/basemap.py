@@ -73,8 +73,11 @@ class MBTiles(Basemap):
         return db
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
-        row = self._db().execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                                 (z, x, (1 << z) - 1 - y)).fetchone()
+        row = self._db().execute(
+            "SELECT tile_data FROM tiles"
+            " WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, (1 << z) - 1 - y),
+        ).fetchone()
         return _plain(row[0]) if row else None
 
 
@@ -92,8 +95,8 @@ class PMTiles(Basemap):
         except Exception as exc:
             raise BasemapError(f"{path.name} is not a PMTiles v3 archive ({exc})") from None
         kinds = {1: "mvt", 2: "png", 3: "jpg", 4: "webp"}
-        fmt = kinds.get(int(header["tile_type"].value if hasattr(header["tile_type"], "value") else header["tile_type"]),
-                        "unknown")
+        tile_type = header["tile_type"]
+        fmt = kinds.get(int(tile_type.value if hasattr(tile_type, "value") else tile_type), "unknown")
         if fmt not in FORMATS:
             raise BasemapError(f"{path.name}: its tiles are {fmt}; a basemap needs png, jpg or webp raster tiles")
         bounds = (header["min_lon_e7"] / 1e7, header["min_lat_e7"] / 1e7, header["max_lon_e7"] / 1e7,

@@ -70,7 +70,8 @@ def _parse_time(value: str | None) -> datetime | None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cogbrowser")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="COGBROWSER_DATA_DIR",
-              help="Folder for COGs and the embedded database [env COGBROWSER_DATA_DIR; default: per-user data folder].")
+              help="Folder for COGs and the embedded database "
+                   "[env COGBROWSER_DATA_DIR; default: per-user data folder].")
 @click.option("--database-url", envvar="COGBROWSER_DATABASE_URL", metavar="URL",
               help="postgresql://... of a PostgreSQL server to use instead of the embedded one "
                    "[env COGBROWSER_DATABASE_URL].")
@@ -78,7 +79,8 @@ def _parse_time(value: str | None) -> datetime | None:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
     """cogbrowser: an offline Earth-observation browser for Cloud Optimized GeoTIFFs and detections."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if not verbose:  # GDAL's warnings about odd but readable files are noise on a one-line-per-file CLI
         logging.getLogger("rasterio").setLevel(logging.ERROR)
     ctx.obj = Context(data_dir, database_url)
@@ -97,10 +99,9 @@ def _server_options(func):
                         help="Address to listen on; 0.0.0.0 serves the LAN [env COGBROWSER_HOST].")(func)
     func = click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
                         help="Request worker threads (default: one a CPU core, at least 2).")(func)
-    func = click.option("--basemap", type=click.Path(path_type=Path, dir_okay=False), envvar="COGBROWSER_BASEMAP",
+    return click.option("--basemap", type=click.Path(path_type=Path, dir_okay=False), envvar="COGBROWSER_BASEMAP",
                         help="Your own offline basemap: an MBTiles or PMTiles file of raster tiles, or a COG "
                              "[env COGBROWSER_BASEMAP].")(func)
-    return func
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -64,7 +65,8 @@ def test_a_bad_basemap_is_one_line(settings, tmp_path, content, message):
     if content is not None:
         path.write_bytes(content)
     result = subprocess.run([sys.executable, "-m", "cogbrowser", "--data-dir", str(settings.data_dir),
-                             "--database-url", settings.database_url, "serve", "--port", "8799", "--basemap", str(path)],
+                             "--database-url", settings.database_url,
+                             "serve", "--port", "8799", "--basemap", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3, json.dumps(result.stderr)

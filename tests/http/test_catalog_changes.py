@@ -59,7 +59,8 @@ def test_a_change_made_elsewhere_reaches_the_next_tiles(served, database_url):
 def test_a_new_image_and_a_deleted_one_are_seen_at_once(served, db, settings):
     url = f"{served}/tiles/tci/WebMercatorQuad/tilejson.json"
     assert requests.get(url, timeout=30).status_code == 404
-    assert ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif", image_id="tci")).status == "added"
+    added = ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif", image_id="tci"))
+    assert added.status == "added"
     assert requests.get(url, timeout=30).status_code == 200
     with psycopg.connect(db.url, autocommit=True) as conn:
         conn.execute("DELETE FROM images WHERE id = 'tci'")

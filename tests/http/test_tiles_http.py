@@ -23,7 +23,8 @@ def tiles(db, settings, live_server):
         queries.upsert_collection(conn, "landsat", "Landsat", presets=[
             {"name": "natural", "bands": [1, 2, 3], "rescale": [[0, 20000]]},
             {"name": "red-viridis", "bands": [1], "colormap": "viridis"}])
-    assert ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif", image_id="tci")).status == "added"
+    assert ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif",
+                                                   image_id="tci")).status == "added"
     assert ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/cog1.tif", image_id="cog1",
                                                    collection="landsat")).status == "added"
     return live_server

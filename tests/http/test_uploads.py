@@ -131,7 +131,7 @@ def open_spool_files(settings: Settings) -> list[str]:
     found = []
     for fd in fd_dir.iterdir():
         try:
-            target = os.readlink(fd)
+            target = str(fd.readlink())
         except OSError:
             continue
         if target.startswith(str(settings.tmp_dir)):

@@ -439,8 +439,8 @@ def test_gdal_reads_a_collection_at_its_default_time(catalog, db, tmp_path):
     tile = centre_tile("WebMercatorQuad", bbox, zoom)
     expected = xyz_tile(catalog, "cog2", "WebMercatorQuad", tile)
     left, _, _, top = TMS["WebMercatorQuad"].xy_bounds(tile)
-    opened = f"WMTS:{catalog}/wmts/1.0.0/WMTSCapabilities.xml,layer=landsat,tilematrixset=WebMercatorQuad," \
-             f"zoom_level={zoom},style=default"
+    opened = (f"WMTS:{catalog}/wmts/1.0.0/WMTSCapabilities.xml,layer=landsat,tilematrixset=WebMercatorQuad,"
+              f"zoom_level={zoom},style=default")
     with rasterio.Env(GDAL_DEFAULT_WMS_CACHE_PATH=str(tmp_path / "gdal cache")), rasterio.open(opened) as src:
         col = round((left - src.transform.c) / src.transform.a)
         row = round((src.transform.f - top) / -src.transform.e)

@@ -23,6 +23,7 @@ the driver that runs inside the namespace.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -269,10 +270,8 @@ def browse(base: str) -> dict:
         kind = (response.headers.get("content-type") or "").split(";")[0].strip()
         responses.append({"url": response.url, "status": response.status, "type": kind})
         if response.status == 200 and any(t in kind for t in TEXT_TYPES):
-            try:
+            with contextlib.suppress(Exception):  # a body gone with a navigation
                 bodies[response.url] = response.text()
-            except Exception:  # noqa: BLE001 - a body gone with a navigation
-                pass
 
     with sync_playwright() as playwright:
         browser = launch(playwright)

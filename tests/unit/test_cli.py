@@ -30,9 +30,9 @@ def test_ingest_batch_reports_each_file_and_a_summary(settings, tmp_path):
     result = run(["ingest", str(good), str(tmp_path / "missing.tif"), str(not_a_raster)], settings)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert any(l.startswith("added") and "B01.tif: added as B01" in l for l in lines), result.stderr
-    assert any(l.startswith("FAILED") and "missing.tif: no such file or folder" in l for l in lines)
-    assert any(l.startswith("FAILED") and "notes.tif: not a readable raster" in l for l in lines)
+    assert any(line.startswith("added") and "B01.tif: added as B01" in line for line in lines), result.stderr
+    assert any(line.startswith("FAILED") and "missing.tif: no such file or folder" in line for line in lines)
+    assert any(line.startswith("FAILED") and "notes.tif: not a readable raster" in line for line in lines)
     assert "1 added, 0 skipped, 2 failed" in result.stderr
 
     again = run(["ingest", str(good)], settings)

@@ -104,7 +104,8 @@ def test_line_endings_do_not_matter(db, tci, tmp_path):
     for label, newline in (("LF", "\n"), ("CRLF", "\r\n"), ("CR", "\r")):
         report = import_detections(db, write_csv(tmp_path / f"{label} endings.csv", lines, newline))
         assert report.imported == 2 and not report.problems, (label, report.problems)
-        imported[label] = [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in all_detections(db)]
+        imported[label] = [{k: v for k, v in row.items() if k not in ("id", "created_at")}
+                           for row in all_detections(db)]
         with db.connection() as conn:
             conn.execute("DELETE FROM detections")
     assert imported["CRLF"] == imported["LF"] == imported["CR"]
@@ -132,8 +133,8 @@ def test_missing_columns_are_named(db, tci, tmp_path):
 
 
 def test_excel_csv_with_bom_semicolons_and_aliases(db, tci, tmp_path):
-    text = "\ufeffImage;Class;Name;Confidence;West;South;East;North\r\n" \
-           f"{tci};aircraft;F-GKXA;0,9;23.5;31.9;23.51;31.91\r\n"
+    text = ("\ufeffImage;Class;Name;Confidence;West;South;East;North\r\n"
+            f"{tci};aircraft;F-GKXA;0,9;23.5;31.9;23.51;31.91\r\n")
     path = tmp_path / "excel.csv"
     path.write_text(text, encoding="utf-8")
     report = import_detections(db, path)
@@ -153,7 +154,8 @@ def test_geojson_feature_collection(db, tci, tmp_path):
          "properties": {"image_id": tci, "target_class": "vehicle", "score": 0.4, "target_name": "truck 7"}},
         {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[23.5, 31.9], [23.6, 31.9]]},
          "properties": {"image_id": tci, "target_class": "road", "score": 0.4}},
-        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[23.5, 31.9], [23.6, 31.9], [23.6, 32.0]]]},
+        {"type": "Feature",
+         "geometry": {"type": "Polygon", "coordinates": [[[23.5, 31.9], [23.6, 31.9], [23.6, 32.0]]]},
          "properties": {"image_id": tci, "target_class": "building", "score": 0.4}},
     ]}
     path = tmp_path / "detections.geojson"
@@ -179,7 +181,8 @@ def test_not_a_feature_collection(db, tmp_path):
 
 
 def test_detections_go_with_their_image(db, tci, tmp_path):
-    write_csv(tmp_path / "d.csv", ["image_id,target_class,score,px_min,py_min,px_max,py_max", f"{tci},ship,0.5,1,1,2,2"])
+    write_csv(tmp_path / "d.csv", ["image_id,target_class,score,px_min,py_min,px_max,py_max",
+                                   f"{tci},ship,0.5,1,1,2,2"])
     import_detections(db, tmp_path / "d.csv")
     with db.connection() as conn:
         queries.delete_image(conn, tci)

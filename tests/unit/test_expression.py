@@ -139,7 +139,8 @@ def test_band_by_index_and_by_name_case_insensitively(stack):
 
 def test_index_that_looks_like_another_band_name_is_refused():
     # With names B02, B03 …, 'b2' would silently be B03; refuse rather than render the wrong band.
-    assert str(error("b2 + 1")) == "ambiguous band 'b2' at position 0: band 2 is 'B03' but 'B02' is also a band; write the name"
+    assert str(error("b2 + 1")) == ("ambiguous band 'b2' at position 0: band 2 is 'B03' but 'B02' is also a band; "
+                                    "write the name")
 
 
 def test_bands_property_is_sorted_and_unique():
@@ -277,8 +278,10 @@ def test_error_messages_and_positions(text, message, position):
         ("B08.__class__", "illegal character '.' at position 3"),
         ("a.b", "illegal character '.' at position 1"),
         ("B08[0]", "illegal character '[' at position 3"),
-        ("__import__(1)", "unknown function '__import__' at position 0 (functions: abs, clip, exp, log, log10, max, min, sqrt, where)"),
-        ("eval(1)", "unknown function 'eval' at position 0 (functions: abs, clip, exp, log, log10, max, min, sqrt, where)"),
+        ("__import__(1)", ("unknown function '__import__' at position 0 "
+                           "(functions: abs, clip, exp, log, log10, max, min, sqrt, where)")),
+        ("eval(1)", ("unknown function 'eval' at position 0 "
+                     "(functions: abs, clip, exp, log, log10, max, min, sqrt, where)")),
         ("lambda: 1", "illegal character ':' at position 6"),
         ('"B08"', "illegal character '\"' at position 0"),
         ("B08 \\ 2", "illegal character '\\\\' at position 4"),

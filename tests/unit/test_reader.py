@@ -195,7 +195,7 @@ def test_handle_pool_reuses_and_reopens_on_mtime_change(tmp_path):
     first = reader.dataset(path)
     read_area(path, "EPSG:3857", bounds, 256, 256, [1])
     assert reader.dataset(path) is first
-    st = os.stat(path)
+    st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     area = read_area(path, "EPSG:3857", bounds, 256, 256, [1])
     second = reader.dataset(path)

@@ -182,7 +182,7 @@ def delete_collection(collection_id: str, query: DeleteQuery) -> Response:
 
 def get_collection_resource(collection_id: str) -> Collection:
     with services().db.connection() as conn:
-        rows = [r for r in queries.list_collections(conn, [collection_id])]
+        rows = list(queries.list_collections(conn, [collection_id]))
         if not rows:
             raise NotFound(f"no collection {collection_id!r} in the catalog")
         return _collection(rows[0], queries.collection_extent(conn, collection_id))

@@ -300,7 +300,8 @@ def import_file(query: ImportQuery) -> Response:
     try:
         _save_body(work)
         try:
-            report = import_detections(services().db, work, skip_invalid=query.skip_invalid, default_image_id=query.image_id)
+            report = import_detections(services().db, work, skip_invalid=query.skip_invalid,
+                                       default_image_id=query.image_id)
         except InvalidInput as exc:
             raise ApiError(400, "Bad Request", str(exc).replace(work.name, "the file")) from None
     finally:

@@ -175,7 +175,8 @@ class EmbeddedPostgres:
 
     def _log_tail(self) -> str:
         try:
-            lines = [l for l in self.log_file.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip()]
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+            lines = [line for line in text.splitlines() if line.strip()]
         except OSError:
             return ""
         return lines[-1] if lines else ""

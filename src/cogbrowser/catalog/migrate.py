@@ -44,5 +44,6 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:
-    row = conn.cursor(row_factory=tuple_row).execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    cursor = conn.cursor(row_factory=tuple_row)
+    row = cursor.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0

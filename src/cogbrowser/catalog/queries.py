@@ -476,7 +476,8 @@ def catalog_summary(conn: Connection) -> CatalogSummary:
     return CatalogSummary(**_one(conn.execute(
         "SELECT (SELECT count(*) FROM collections) AS collections, (SELECT count(*) FROM images) AS images,"
         " (SELECT count(*) FROM detections) AS detections,"
-        " (SELECT min(acquired_at) FROM images) AS first_acquired, (SELECT max(acquired_at) FROM images) AS last_acquired"
+        " (SELECT min(acquired_at) FROM images) AS first_acquired,"
+        " (SELECT max(acquired_at) FROM images) AS last_acquired"
     )))
 
 

@@ -146,7 +146,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict]]:
                 if not any(v.strip() for v in values):
                     continue
                 if len(values) != len(columns):
-                    yield f"line {reader.line_num}", {"__error__": f"has {len(values)} fields, the header has {len(columns)}"}
+                    problem = f"has {len(values)} fields, the header has {len(columns)}"
+                    yield f"line {reader.line_num}", {"__error__": problem}
                     continue
                 yield f"line {reader.line_num}", dict(zip(columns, (v.strip() for v in values)))
         except UnicodeDecodeError:

@@ -31,7 +31,7 @@ from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
 from cogbrowser.raster import GDAL_ERRORS
-from cogbrowser.raster.cog import CogOptions, cog_problems, write_cog
+from cogbrowser.raster.cog import DEFAULT_COG_OPTIONS, CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
 from cogbrowser.raster.metadata import RasterInfo, describe
 
@@ -73,7 +73,7 @@ def make_image_id(text: str) -> str:
 
 
 def ingest_file(db: Database, settings: Settings, request: IngestRequest, *,
-                options: CogOptions = CogOptions(), progress: Progress | None = None) -> IngestResult:
+                options: CogOptions = DEFAULT_COG_OPTIONS, progress: Progress | None = None) -> IngestResult:
     """Ingest one file; never raises for a bad file (the result says why), only for a broken catalog."""
     started = time.perf_counter()
     say = progress or (lambda stage: None)
@@ -133,8 +133,8 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
             info.cloud_cover = request.cloud_cover
         say("cataloguing")
         image_id = _insert(db, settings, request, path, stored, info, checksum, source_checksum)
-    except psycopg.errors.UniqueViolation:
-        raise IngestError("the same file was ingested at the same time by another process")
+    except psycopg.errors.UniqueViolation as exc:
+        raise IngestError("the same file was ingested at the same time by another process") from exc
     finally:
         work.unlink(missing_ok=True)
     return "added", image_id, f"added as {image_id}"

@@ -51,6 +51,9 @@ class CogOptions:
         return options
 
 
+DEFAULT_COG_OPTIONS = CogOptions()
+
+
 def cog_problems(path: Path | str) -> list[str]:
     """Why the file is not a valid, servable COG; an empty list means it is one."""
     problems: list[str] = []
@@ -90,7 +93,7 @@ def cog_problems(path: Path | str) -> list[str]:
     return problems
 
 
-def write_cog(source: Path | str, destination: Path, options: CogOptions = CogOptions(),
+def write_cog(source: Path | str, destination: Path, options: CogOptions = DEFAULT_COG_OPTIONS,
               nodata: float | None = None) -> None:
     """Write `source` as a COG at `destination` (GDAL's COG driver, all cores).
 

@@ -1,10 +1,11 @@
 """A fast PNG encoder for rendered tiles: the Sub filter on every row and ISA-L's deflate.
 
-Encoding is the largest single cost of a tile (docs/architecture.md: the path of a tile request). Pillow at zlib level 1 takes
-6-9 ms for a 256x256 RGBA tile because it picks filters adaptively and uses zlib; one fixed Sub
-filter (computed in one numpy subtraction) and ISA-L's deflate at its level 2 take 1.0-1.6 ms for
-a file about 10 % smaller than Pillow's level 1 on imagery. The output is an ordinary PNG that any
-decoder reads. Falls back to the standard library's zlib where the `isal` wheel is missing.
+Encoding is the largest single cost of a tile (docs/architecture.md: the path of a tile request).
+Pillow at zlib level 1 takes 6-9 ms for a 256x256 RGBA tile because it picks filters adaptively
+and uses zlib; one fixed Sub filter (computed in one numpy subtraction) and ISA-L's deflate at its
+level 2 take 1.0-1.6 ms for a file about 10 % smaller than Pillow's level 1 on imagery. The output
+is an ordinary PNG that any decoder reads. Falls back to the standard library's zlib where the
+`isal` wheel is missing.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def dataset(path: Path | str, overview_level: int | None = None) -> rasterio.io.
     """
     _thread_env()
     path = os.fspath(path)
-    mtime = os.stat(path).st_mtime_ns
+    mtime = Path(path).stat().st_mtime_ns
     key = (path, overview_level, mtime)
     pool = _pool()
     handle = pool.get(key)
@@ -386,11 +386,10 @@ def _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata,
         valid = np.ones((height, width), bool)
     else:
         valid = _warped_validity(src, dst_crs, dst_transform, width, height, src_box, nodata)
-    if src_nodata is not None:
-        if not (isinstance(src_nodata, float) and math.isnan(src_nodata)):  # NaN: handled below
-            # A pixel is missing where every band holds the nodata value (GDAL's unified source
-            # nodata, as in its dataset mask): a dark-water pixel with one band at 0 is data.
-            valid &= ~np.all(data == np.asarray(src_nodata).astype(out_dtype), axis=0)
+    if src_nodata is not None and not (isinstance(src_nodata, float) and math.isnan(src_nodata)):  # NaN: handled below
+        # A pixel is missing where every band holds the nodata value (GDAL's unified source
+        # nodata, as in its dataset mask): a dark-water pixel with one band at 0 is data.
+        valid &= ~np.all(data == np.asarray(src_nodata).astype(out_dtype), axis=0)
     if is_float:
         valid &= ~np.any(np.isnan(data), axis=0)
     return data, valid
