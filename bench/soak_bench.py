@@ -287,7 +287,7 @@ def report(run: Run, faults: list[Fault], rss_by_window: list[tuple[float, int]]
     for sample in samples:
         windows[int(sample.at // WINDOW_S)].append(sample)
     rows = []
-    memory = dict((int(at // WINDOW_S), value) for at, value in rss_by_window)
+    memory = {int(at // WINDOW_S): value for at, value in rss_by_window}
     for index in sorted(windows):
         group = windows[index]
         classes = Counter(s.status // 100 if s.status else 0 for s in group)
