@@ -33,7 +33,8 @@ from cogbrowser.raster.render import render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
 __all__ = ["Layer", "LayerCache", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
-           "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE", "MAX_MOSAIC_IMAGES"]
+           "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE",
+           "MAX_MOSAIC_IMAGES"]
 
 DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)

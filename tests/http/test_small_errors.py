@@ -159,7 +159,8 @@ def test_a_full_disk_while_converting_an_upload_is_507(postgres, tmp_path, monke
             with serving(settings, db) as served:
                 ballast = data_dir / "ballast"
                 free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
-                ballast.write_bytes(b"\0" * max(0, free - size - 2_000_000))  # room for the body, not for its 4.2 MB COG
+                # room for the body, not for its 4.2 MB COG
+                ballast.write_bytes(b"\0" * max(0, free - size - 2_000_000))
                 answer = requests.post(f"{served}/api/v1/images", params={"filename": "umbra.tif"},
                                        data=source.read_bytes(), headers={**AUTH, "Content-Type": "image/tiff"})
                 body = assert_problem(answer, 507, "disk", "COG")  # full while converting, not while receiving
@@ -192,3 +193,27 @@ def test_a_full_disk_under_postgresql_while_creating_detections_is_507(catalog, 
             conn.execute("DROP FUNCTION disk_full()")
     answer = requests.post(f"{base}/api/v1/detections", json={"detections": [detection]}, headers=AUTH)
     assert answer.status_code == 201, answer.text[:500]
+
+
+def test_a_full_disk_while_saving_a_detections_import_is_507(postgres, tmp_path):
+    """Any write the code does not name (here the import's copy of its body) that meets a full disk
+    is 507, not 500."""
+    with small_disk(tmp_path / "disk", "1m") as data_dir, new_database(postgres) as url:
+        settings = Settings.from_env(data_dir=data_dir, database_url=url)
+        db = Database.open(settings)
+        try:
+            from cogbrowser.web.tokens import hash_token
+
+            with db.connection() as conn:
+                queries.create_token(conn, "disk", hash_token(TOKEN))
+            with serving(settings, db) as served:
+                settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+                free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
+                (data_dir / "ballast").write_bytes(b"\0" * free)
+                rows = "image_id,target_class,score,lon_min,lat_min,lon_max,lat_max\n" + "x,ship,0.5,1,1,2,2\n" * 20000
+                answer = requests.post(f"{served}/api/v1/detections/import", data=rows.encode(),
+                                       headers={**AUTH, "Content-Type": "text/csv"})
+                assert_problem(answer, 507, "disk is full")
+                assert [p.name for p in settings.tmp_dir.iterdir()] == []
+        finally:
+            db.close()

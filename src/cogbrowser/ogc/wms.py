@@ -14,7 +14,9 @@ declare, as WMS requires (the behaviour of GeoServer's mosaics too); `TIME=../..
 acquisition, newest on top. `TIME=current` is the newest.
 
 Every error is a ServiceExceptionReport with HTTP 200 (why 200: see ogc/wms_exceptions.py), or, for a
-GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. Rendered
+GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. The exception:
+an image whose file is missing is a report with HTTP 410, as on every other surface; a collection's
+lost images are skipped and named in the X-Cogbrowser-Missing-Images header (web/rendering.py). Rendered
 answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 304 when they can.
 """
 

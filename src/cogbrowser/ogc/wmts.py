@@ -21,7 +21,9 @@ Tiles are checked against the matrix and, at the zooms the capabilities list in
 TileMatrixSetLimits, against the layer's tiles: outside is TileOutOfRange. Zooms beyond those
 limits are drawn (transparent outside the images), so a client may zoom past the native resolution.
 Errors are OWS 1.1 exception reports (ows_exceptions.py): 400/501 for KVP; for RESTful URLs, 404
-when a path segment names nothing and 400 for a bad query parameter.
+when a path segment names nothing and 400 for a bad query parameter; 410 (NoApplicableCode) for an
+image whose file is missing. A collection's lost images are skipped and named in the
+X-Cogbrowser-Missing-Images header (web/rendering.py).
 """
 
 from __future__ import annotations
