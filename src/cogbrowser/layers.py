@@ -276,11 +276,16 @@ def on_disk(images: Sequence[ImageRecord], files: Sequence[Path], mosaic: bool) 
     caller says which were skipped; one image, or a mosaic whose every image is gone, has nothing
     to draw from: ImageFileMissing. One stat per image, far below the cost of a read.
     """
-    kept = [(image, path) for image, path in zip(images, files) if path.is_file()]
-    missing = [image.id for image, path in zip(images, files) if not path.is_file()]
-    if missing and (not mosaic or not kept):
-        raise ImageFileMissing(missing)
-    return OnDisk([image for image, _ in kept], [path for _, path in kept], missing)
+    found = OnDisk([], [], [])
+    for image, path in zip(images, files):
+        if path.is_file():
+            found.images.append(image)
+            found.files.append(path)
+        else:
+            found.missing.append(image.id)
+    if found.missing and (not mosaic or not found.images):
+        raise ImageFileMissing(found.missing)
+    return found
 
 
 def _file_gone(image: object, path: Path) -> ImageFileMissing:

@@ -34,16 +34,25 @@ IMAGES = [("cog1", "titiler/cog1.tif", "landsat", datetime(2020, 1, 1, tzinfo=UT
 
 
 @pytest.fixture(scope="module")
-def base(postgres, tmp_path_factory):
-    with shared_catalog(postgres, tmp_path_factory.mktemp("missing")) as (settings, db):
+def served(postgres, tmp_path_factory):
+    """The base URL, and where each lost file is (its path in the data dir, a copy kept aside)."""
+    folder = tmp_path_factory.mktemp("missing")
+    with shared_catalog(postgres, folder) as (settings, db):
         with db.connection() as conn:
             queries.upsert_collection(conn, "landsat", "Landsat")
         ingest_images(db, settings, IMAGES)
         with serving(settings, db) as url:
+            lost = {}
             for image_id in ("cog2", "lost"):
                 with db.connection() as conn:
-                    settings.image_file(queries.get_image(conn, image_id).path).unlink()
-            yield url
+                    path = settings.image_file(queries.get_image(conn, image_id).path)
+                lost[image_id] = (path, path.rename(folder / path.name))
+            yield url, lost
+
+
+@pytest.fixture(scope="module")
+def base(served) -> str:
+    return served[0]
 
 
 def tile_of(lon: float, lat: float) -> morecantile.Tile:
@@ -144,7 +153,23 @@ def test_a_mosaic_skips_the_lost_image_and_says_so(base):
     for answer in answers:
         assert np.array_equal(picture(answer), kept), answer.url
         assert answer.headers[MISSING_HEADER] == "cog2", answer.url
+        assert answer.headers["Cache-Control"] == "no-cache", "asked again, not kept for an hour"
     assert MISSING_HEADER not in requests.get(base + xyz("cog1", *OVERLAP)).headers
+
+
+def test_a_mosaic_is_whole_again_once_the_file_is_back(served):
+    """The picture drawn without the lost image is not the one served once its file is restored,
+    even to a client that revalidates with the incomplete picture's ETag."""
+    base, lost = served
+    partial = requests.get(base + xyz("landsat", *OVERLAP))
+    place, aside = lost["cog2"]
+    aside.rename(place)
+    try:
+        whole = requests.get(base + xyz("landsat", *OVERLAP), headers={"If-None-Match": partial.headers["ETag"]})
+        assert whole.status_code == 200 and MISSING_HEADER not in whole.headers
+        assert not np.array_equal(picture(whole), picture(partial)), "cog2, on top, is drawn again"
+    finally:
+        place.rename(aside)
 
 
 def test_a_mosaic_of_lost_images_only_is_gone(base):

@@ -20,7 +20,7 @@ from flask import Blueprint, Response
 from pydantic import Field, model_validator
 
 from cogbrowser.catalog import queries
-from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.layers import Layer, OnDisk, find_layer, render_layer, utc_iso
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
@@ -131,6 +131,8 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
             summaries = zonal_statistics(path, spec, shapes, what="the area").outputs
         except (OutsideImage, InvalidInput):
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
+        except FileNotFoundError:  # gone since `_images` looked: the same 410 as one found missing
+            raise ImageFileMissing([image.id]) from None
         for name, summary in zip(names, summaries):
             points.append(TimeSeriesPoint(
                 image_id=image.id, acquired_at=utc_iso(image.acquired_at) if image.acquired_at else None,

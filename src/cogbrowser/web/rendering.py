@@ -29,11 +29,13 @@ MISSING_IMAGES_HEADER = "X-Cogbrowser-Missing-Images"  # ids of a mosaic's image
 
 
 def missing_images_headers(missing: Sequence[str]) -> dict[str, str]:
-    """The header naming the images a mosaic left out (none when nothing is missing), readable by pages
-    of any origin."""
+    """The headers of an answer that left images out (none when nothing is missing): their ids,
+    readable by pages of any origin, and no-cache, so that a client asks again (its ETag no longer
+    matches once the files are back) rather than keeping the incomplete answer for an hour."""
     if not missing:
         return {}
-    return {MISSING_IMAGES_HEADER: ",".join(missing), "Access-Control-Expose-Headers": MISSING_IMAGES_HEADER}
+    return {MISSING_IMAGES_HEADER: ",".join(missing), "Access-Control-Expose-Headers": MISSING_IMAGES_HEADER,
+            "Cache-Control": "no-cache"}
 
 
 def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
