@@ -1,5 +1,12 @@
 """Errors a user can act on. Each carries a message meant to be shown as it is, on one line."""
 
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})  # Windows' is ENOSPC too
+
 
 class CogbrowserError(Exception):
     """Base for every error whose message is meant for the user, not for a traceback."""
@@ -19,6 +26,21 @@ class NotFound(CogbrowserError):
 
 class InvalidInput(CogbrowserError):
     """A value given by the user does not fit (bad id, bad date, bad number)."""
+
+
+class ImageFileMissing(CogbrowserError):
+    """Catalog images whose COG file is gone from disk: the request is sound, the data is not there
+    (HTTP 410 Gone), which is no fault of the server's code (not a 500)."""
+
+    def __init__(self, image_ids: Sequence[str]) -> None:
+        self.image_ids = list(image_ids)
+        names = ", ".join(repr(i) for i in self.image_ids)
+        super().__init__(f"the file of image {names} is missing on the server" if len(self.image_ids) == 1
+                         else f"the files of images {names} are missing on the server")
+
+
+class DiskFull(CogbrowserError):
+    """The data dir's disk has no room left (ENOSPC) for what was being written: HTTP 507."""
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

@@ -24,7 +24,7 @@ from rasterio.crs import CRS
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
-from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.metadata import parse_datetime
@@ -33,7 +33,8 @@ from cogbrowser.raster.render import render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
 __all__ = ["Layer", "LayerCache", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
-           "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE", "MAX_MOSAIC_IMAGES"]
+           "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE",
+           "MAX_MOSAIC_IMAGES"]
 
 DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
@@ -258,6 +259,40 @@ def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence
             sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
 
 
+@dataclass(frozen=True)
+class OnDisk:
+    """The images of a read whose COG files are on disk (with those files, in order), and the ids of
+    the images whose file is gone."""
+
+    images: list[ImageRecord]
+    files: list[Path]
+    missing: list[str]
+
+
+def on_disk(images: Sequence[ImageRecord], files: Sequence[Path], mosaic: bool) -> OnDisk:
+    """Set aside the images whose file is gone (deleted by hand, a disk not mounted).
+
+    A mosaic (a collection's images over an area) is drawn from the images that remain, and the
+    caller says which were skipped; one image, or a mosaic whose every image is gone, has nothing
+    to draw from: ImageFileMissing. One stat per image, far below the cost of a read.
+    """
+    found = OnDisk([], [], [])
+    for image, path in zip(images, files):
+        if path.is_file():
+            found.images.append(image)
+            found.files.append(path)
+        else:
+            found.missing.append(image.id)
+    if found.missing and (not mosaic or not found.images):
+        raise ImageFileMissing(found.missing)
+    return found
+
+
+def _file_gone(image: object, path: Path) -> ImageFileMissing:
+    """A file that went missing between `on_disk` and its read: the same 410 as one found missing."""
+    return ImageFileMissing([getattr(image, "id", None) or path.stem])
+
+
 class Drawable(Protocol):
     """What drawing an image needs besides its file: its bands (names, statistics for the default
     stretch) and its nodata. A catalog image is one; so is a raster described straight from a file."""
@@ -286,6 +321,8 @@ def render_layer(images: Sequence[Drawable], files: Sequence[Path], spec: Render
     for image, path in zip(images, files):
         try:
             area = read_image_area(image, path, spec, crs, bounds, width, height)
+        except FileNotFoundError:
+            raise _file_gone(image, path) from None
         except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
             raise InvalidInput(str(exc)) from None
         if not area.valid.any():
@@ -308,7 +345,10 @@ def value_at(images: Sequence[ImageRecord], files: Sequence[Path], crs: CRS | st
     An image that covers the point with nodata is returned only if no other image has data."""
     fallback = None
     for image, path in zip(images, files):
-        values = read_point(path, crs, x, y, nodata if nodata is not None else image.nodata)
+        try:
+            values = read_point(path, crs, x, y, nodata if nodata is not None else image.nodata)
+        except FileNotFoundError:
+            raise _file_gone(image, path) from None
         if values is None:
             continue
         if any(v is not None for v in values):

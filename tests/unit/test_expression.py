@@ -323,3 +323,11 @@ def test_too_deep():
 def test_expressions_are_hashable_values():
     assert isinstance(parse("B08", S2), Expression)
     assert len({parse("B08 + 1", S2), parse("b08+1", S2), parse("B08 + 2", S2)}) == 2
+
+
+@pytest.mark.parametrize("text", ["1", "2*3", "-1.5; 4"])
+def test_expressions_without_any_band_are_refused(text):
+    """Nothing would be read for them, so there are no pixels to compute them on (issue 12, item 11)."""
+    with pytest.raises(ExpressionError, match="uses no band"):
+        parse_many(text, S2)
+    assert len(parse_many("b1; 0", S2)) == 2, "a constant beside a band is fine"

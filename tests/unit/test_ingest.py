@@ -16,6 +16,7 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from cogbrowser.catalog import queries
+from cogbrowser.errors import DiskFull
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.raster.bbox import BBox
@@ -269,8 +270,9 @@ def test_a_failing_move_leaves_no_row(db, settings, monkeypatch):
         raise OSError(28, "No space left on device (injected)")
 
     monkeypatch.setattr(ingest_module.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(DiskFull, match="the data disk is full") as raised:  # named as such: 507 over HTTP
         ingest_file(db, settings, IngestRequest(path=REAL_DATA / "titiler/TCI.tif"))
+    assert "injected" in str(raised.value.__cause__)
     assert catalog_state(db, settings) == ([], [])
 
 

@@ -21,7 +21,7 @@ from werkzeug.wsgi import wrap_file
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import NotFound
+from cogbrowser.errors import ImageFileMissing, NotFound
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
 from cogbrowser.web.problems import ApiError
@@ -68,7 +68,7 @@ def cog(image_id: str) -> Response:
     try:
         stat = path.stat()
     except OSError:
-        raise ApiError(410, "Gone", f"the file of image {image_id!r} is missing on the server") from None
+        raise ImageFileMissing([image_id]) from None
     etag = _etag(row, stat)
     headers = {
         "ETag": quote_etag(etag),

@@ -6,23 +6,22 @@ that cover the area (catalog search, oldest first), read each through the raster
 statistics of an expression or band on each image's own pixels, or the area rendered in Web
 Mercator — and answer one table (JSON or CSV) or one animated GIF. Images that do not touch the
 area, or have no valid pixel in it (clouds masked as nodata, outside the swath), are listed as
-such rather than dropped silently.
+such rather than dropped silently. An image whose file is gone is left out and named in the
+`X-Cogbrowser-Missing-Images` header, as a mosaic does (410 when every image is).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response
 from pydantic import Field, model_validator
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import InvalidInput, NotFound
-from cogbrowser.layers import Layer, find_layer, render_layer, utc_iso
+from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
+from cogbrowser.layers import Layer, OnDisk, find_layer, render_layer, utc_iso
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
@@ -30,7 +29,7 @@ from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shape
 from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
 from cogbrowser.raster.zonal import zonal_statistics
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.endpoints import endpoint, json_response
 from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
@@ -45,6 +44,7 @@ from cogbrowser.web.params import (
     render_field,
 )
 from cogbrowser.web.problems import ApiError, bad_request
+from cogbrowser.web.rendering import missing_images_headers
 
 blueprint = Blueprint("collection_reads", __name__)
 TAGS = ("collection reads",)
@@ -116,45 +116,48 @@ def _require_area(bbox: BBox | None) -> None:
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timeseries", tags=TAGS, path_parameters=PATH,
           summary="Statistics of a band or index over an area, image after image", query=TimeSeriesQuery,
-          responses={200: (TimeSeries, {"text/csv": {"type": "string"}})})
+          responses={200: (TimeSeries, {"text/csv": {"type": "string"}}), 410: None})
 def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSeries:
     """Mean, min, max, std and median of the band or expression over `bbox` or `geometry`, for
     each image of the collection that covers the area (at most 200, oldest first)."""
-    layer, images = _images(collection_id, query.bbox, query.geometry, query.datetime)
+    layer, found = _images(collection_id, query.bbox, query.geometry, query.datetime)
     params = query.render_values() or {"bands": ["1"]}
     points = []
-    for image in images:
+    for image, path in zip(found.images, found.files):
         spec = parse_outputs(params, image.band_names, layer.presets)
         names = output_names(spec, image.band_names)
         try:
             shapes = _zone(query, image.extent)
-            summaries = zonal_statistics(_file(image), spec, shapes, what="the area").outputs
+            summaries = zonal_statistics(path, spec, shapes, what="the area").outputs
         except (OutsideImage, InvalidInput):
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
+        except FileNotFoundError:  # gone since `_images` looked: the same 410 as one found missing
+            raise ImageFileMissing([image.id]) from None
         for name, summary in zip(names, summaries):
             points.append(TimeSeriesPoint(
                 image_id=image.id, acquired_at=utc_iso(image.acquired_at) if image.acquired_at else None,
                 name=name, count=summary["count"], valid_percent=summary["valid_percent"],
                 **{k: summary.get(k) for k in ("mean", "min", "max", "std", "median")}))
     answer = TimeSeries(collection_id=collection_id, points=points)
+    missing = missing_images_headers(found.missing)
     if query.f == "csv":
-        return Response(_csv(answer), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{collection_id}-timeseries.csv"'})
-    return answer
+        return Response(_csv(answer), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{collection_id}-timeseries.csv"', **missing})
+    return json_response(answer, headers=missing)
 
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.gif", tags=TAGS, path_parameters=PATH,
           summary="An area of the collection as an animated GIF, date after date", query=TimelapseQuery,
-          responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}})
+          responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, 410: None})
 def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     """Each image that covers `bbox` (oldest first, at most 200) rendered with the render
     parameters (a preset with `style`) in Web Mercator, its date written in a corner."""
-    layer, images = _images(collection_id, query.bbox, None, query.datetime)
+    layer, found = _images(collection_id, query.bbox, None, query.datetime)
     spec = layer.spec(query.render_values())
     bounds, width, height = mercator_grid(query.bbox, query.width, MAX_GIF_SIZE)
     frames = []
-    for image in images:
-        rgba = render_layer([image], [_file(image)], spec, WEB_MERCATOR, bounds, width, height)
+    for image, path in zip(found.images, found.files):
+        rgba = render_layer([image], [path], spec, WEB_MERCATOR, bounds, width, height)
         label = image.acquired_at.strftime("%Y-%m-%d") if query.label and image.acquired_at else None
         picture = frame(rgba, label)
         if picture is not None:
@@ -163,14 +166,16 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data in the bbox "
                        "within the dates asked")
     return Response(animated_gif(frames, query.frame_ms), mimetype="image/gif", headers={
-        "Content-Disposition": f'inline; filename="{collection_id}-timelapse.gif"'})
+        "Content-Disposition": f'inline; filename="{collection_id}-timelapse.gif"',
+        **missing_images_headers(found.missing)})
 
 
 # ---------------------------------------------------------------- helpers
 
 def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
-            when: str | None) -> tuple[Layer, list[ImageRecord]]:
-    """The collection as a layer, and its images covering the area within the dates, oldest first."""
+            when: str | None) -> tuple[Layer, OnDisk]:
+    """The collection as a layer, and its images covering the area within the dates, oldest first
+    (those whose file is gone set aside: ImageFileMissing when that is all of them)."""
     area = bbox if bbox is not None else BBox(*shapes_bounds(geometry.shapes if geometry else []))
     start, end = interval(when)
     with services().db.connection() as conn:
@@ -183,7 +188,7 @@ def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
     if not images:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} covers the area within the "
                        "dates asked")
-    return layer, images
+    return layer, services().images_on_disk(images, mosaic=True)
 
 
 def _zone(query: TimeSeriesQuery, extent: ImageExtent) -> list[dict]:
@@ -201,7 +206,3 @@ def _csv(answer: TimeSeries) -> str:
     for point in answer.points:
         writer.writerow(["" if getattr(point, c) is None else getattr(point, c) for c in columns])
     return out.getvalue()
-
-
-def _file(image: ImageRecord) -> Path:
-    return services().image_file(image.path)

@@ -27,7 +27,7 @@ from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from rasterio.crs import CRS
 
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import InvalidInput, NotFound
+from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.layers import Layer, read_image_area
 from cogbrowser.raster.crs import OFFERED_EPSG, OFFERED_TEXT, WGS84, epsg_crs
 from cogbrowser.raster.export import Grid, Size, bounds_in, export_geotiff, fit_size, plan_grid
@@ -192,7 +192,7 @@ def image_read(view: Callable) -> Callable:
         except OutsideImage as exc:
             raise ApiError(404, "Not Found", f"{exc.what} is outside the extent of image {image_id!r}") from None
         except FileNotFoundError:
-            raise ApiError(410, "Gone", f"the file of image {image_id!r} is missing on the server") from None
+            raise ImageFileMissing([image_id]) from None
     return wrapper
 
 

@@ -37,7 +37,6 @@ is deleted on close on Windows.
 
 from __future__ import annotations
 
-import errno
 import functools
 import io
 import logging
@@ -62,6 +61,7 @@ from cogbrowser.api.jobs import Job, image_url, job_resource, job_store, job_url
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
+from cogbrowser.errors import DISK_FULL_ERRNOS
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
@@ -86,7 +86,6 @@ RECV_BYTES = 1 << 20  # waitress's socket reads; its default 8 KiB spools 0.35 G
 STALE_UPLOAD_SECONDS = 3600.0  # an upload folder untouched this long belongs to no running server
 UPLOAD_PREFIX = "upload-"
 REFUSED_MEDIA_TYPES = ("application/x-www-form-urlencoded", "application/json", "application/xml")
-_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # Windows' disk-full is ENOSPC too
 _DISK_FULL_WORDS = ("no space left", "disk space", "disk full", "disk is full")  # GDAL's wordings
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10))}
@@ -272,7 +271,7 @@ def _too_large(limit: int, what: str) -> ApiError:
 
 def raise_if_disk_full(exc: OSError) -> None:
     """A full disk (or quota) is the client's to know, as 507; any other OSError stays a server error."""
-    if exc.errno in _DISK_FULL_ERRNOS:
+    if exc.errno in DISK_FULL_ERRNOS:
         raise ApiError(507, "Insufficient Storage", f"the server's data disk is full ({exc.strerror or exc}); "
                        "nothing was kept: free some space and upload again") from exc
 

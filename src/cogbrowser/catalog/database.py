@@ -15,7 +15,7 @@ from cogbrowser.catalog.changes import CatalogChanges
 from cogbrowser.catalog.embedded import EmbeddedPostgres
 from cogbrowser.catalog.migrate import migrate
 from cogbrowser.config import Settings
-from cogbrowser.errors import DatabaseUnavailable
+from cogbrowser.errors import DatabaseUnavailable, DiskFull, first_line
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,16 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A pooled connection (autocommit; use `with conn.transaction():` for atomic work)."""
+        """A pooled connection (autocommit; use `with conn.transaction():` for atomic work).
+
+        PostgreSQL's own disk-full error (SQLSTATE 53100: it could not extend a table or its WAL)
+        becomes DiskFull: nothing was written, and the fix is the administrator's, not the code's."""
         with self.pool.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            except psycopg.errors.DiskFull as exc:
+                raise DiskFull(f"the catalog's disk is full, nothing was written: {first_line(exc)}; "
+                               "free some space on the server and try again") from exc
 
     @property
     def changes(self) -> CatalogChanges:

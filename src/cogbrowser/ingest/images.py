@@ -28,7 +28,7 @@ import rasterio
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.config import Settings
-from cogbrowser.errors import IngestError, first_line
+from cogbrowser.errors import DISK_FULL_ERRNOS, DiskFull, IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import DEFAULT_COG_OPTIONS, CogOptions, cog_problems, write_cog
@@ -74,7 +74,8 @@ def make_image_id(text: str) -> str:
 
 def ingest_file(db: Database, settings: Settings, request: IngestRequest, *,
                 options: CogOptions = DEFAULT_COG_OPTIONS, progress: Progress | None = None) -> IngestResult:
-    """Ingest one file; never raises for a bad file (the result says why), only for a broken catalog."""
+    """Ingest one file; never raises for a bad file (the result says why), only for a broken catalog
+    or a full disk (DiskFull)."""
     started = time.perf_counter()
     say = progress or (lambda stage: None)
     path = Path(request.path)
@@ -135,6 +136,11 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
         image_id = _insert(db, settings, request, path, stored, info, checksum, source_checksum)
     except psycopg.errors.UniqueViolation as exc:
         raise IngestError("the same file was ingested at the same time by another process") from exc
+    except OSError as exc:  # the copy, the move into cogs/: a full disk is named as such, the rest is a fault
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise DiskFull(f"the data disk is full ({exc.strerror or exc}) while storing {path.name}; nothing was "
+                           "kept: free some space and try again") from exc
+        raise
     finally:
         work.unlink(missing_ok=True)
     return "added", image_id, f"added as {image_id}"

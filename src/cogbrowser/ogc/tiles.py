@@ -54,12 +54,17 @@ TILE_PATH_PARAMETERS: dict[str, str | dict[str, Any]] = {
     "format": {"type": "string", "enum": list(FORMATS), "description": "The picture's format"},
 }
 TILE_ANSWERS: dict[int, Any] = {
-    200: {"description": "The tile, 256 x 256 pixels (transparent where no image has data)",
+    200: {"description": "The tile, 256 x 256 pixels (transparent where no image has data); a collection's "
+                         "images whose file is gone are left out and named in X-Cogbrowser-Missing-Images",
           "content": {media: {"schema": {"type": "string", "format": "binary"}}
-                      for media in dict.fromkeys(FORMATS.values())}},
+                      for media in dict.fromkeys(FORMATS.values())},
+          "headers": {"X-Cogbrowser-Missing-Images": {
+              "description": "ids of the mosaic's images left out because their file is missing",
+              "schema": {"type": "string"}}}},
     304: None,
     400: "A render parameter or `datetime` does not fit: `detail` names it",
     404: "No such layer, tile matrix set or format, or the zoom or tile is outside the tile matrix set",
+    410: None,
 }
 
 
@@ -108,7 +113,8 @@ def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, 
     spec = found.spec(query.render_values())
     bounds = tile_bounds(tms, z, x, y)
     images = images_for_area(services().db, found, tms.rasterio_crs, bounds, interval(query.datetime))
-    return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt)
+    return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt,
+                             mosaic=found.is_collection)
 
 
 @endpoint(blueprint, "GET", TILEJSON_PATH, summary="The TileJSON of an image or a collection", tags=TAGS,

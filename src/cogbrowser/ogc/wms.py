@@ -14,7 +14,9 @@ declare, as WMS requires (the behaviour of GeoServer's mosaics too); `TIME=../..
 acquisition, newest on top. `TIME=current` is the newest.
 
 Every error is a ServiceExceptionReport with HTTP 200 (why 200: see ogc/wms_exceptions.py), or, for a
-GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. Rendered
+GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. The exception:
+an image whose file is missing is a report with HTTP 410, as on every other surface; a collection's
+lost images are skipped and named in the X-Cogbrowser-Missing-Images header (web/rendering.py). Rendered
 answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 304 when they can.
 """
 
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from flask import Blueprint, Response, request, url_for
 
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import InvalidInput
+from cogbrowser.errors import ImageFileMissing, InvalidInput
 from cogbrowser.layers import (
     Layer,
     TimeRange,
@@ -68,7 +70,7 @@ from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.web.context import services
-from cogbrowser.web.rendering import cached_response
+from cogbrowser.web.rendering import cached_response, missing_images_headers
 
 blueprint = Blueprint("wms", __name__)
 
@@ -88,6 +90,8 @@ def service() -> Response:
         return _operation(params)(params, version)
     except WMSError as error:
         return exception_response(error, version)
+    except ImageFileMissing as exc:
+        return exception_response(WMSError(None, str(exc), status=410), version)
 
 
 def _operation(params: Params) -> Handler:
@@ -199,18 +203,20 @@ def _get_map(params: Params, version: str) -> Response:
     layers = [_layer(name) for name in names]
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
-    plans = [(_spec(layer, params, style), images_for_area(services().db, layer, crs.crs, bounds, _time(layer, params)))
+    plans = [(_spec(layer, params, style), services().images_on_disk(
+        images_for_area(services().db, layer, crs.crs, bounds, _time(layer, params)), layer.is_collection))
              for layer, style in zip(layers, styles)]
 
     def draw() -> bytes:
-        pictures = (render_layer(images, services().image_files(images), spec, crs.crs, bounds, width, height)
-                    for spec, images in plans)
+        pictures = (render_layer(found.images, found.files, spec, crs.crs, bounds, width, height)
+                    for spec, found in plans)
         return encode_map(stack(pictures), MAP_FORMATS[fmt], background, transparent, (crs.crs, bounds))
 
-    key = repr(("wms", [[i.checksum for i in images] for _, images in plans], crs.crs.to_string(), bounds,
+    key = repr(("wms", [[i.checksum for i in found.images] for _, found in plans], crs.crs.to_string(), bounds,
                 width, height, fmt, transparent, background, sorted(request.args.items(multi=True))))
+    missing = [image_id for _, found in plans for image_id in found.missing]
     try:
-        return cached_response(key, draw, fmt)
+        return cached_response(key, draw, fmt, missing_images_headers(missing))
     except InvalidInput as exc:  # values the reader refuses, e.g. a nodata the image's dtype cannot hold
         raise WMSError("InvalidParameterValue", str(exc)) from None
 
@@ -226,7 +232,8 @@ def _error_picture(params: Params, error: WMSError, mode: str) -> Response | Non
         return None
     if MAP_FORMATS[fmt] == "tiff":
         return None  # a GeoTIFF without a valid BBOX/CRS could not be georeferenced
-    text = f"{error.code_for('1.3.0')}: {error.message}" if mode == "inimage" else ""
+    code = error.code_for("1.3.0")
+    text = (f"{code}: {error.message}" if code else error.message) if mode == "inimage" else ""
     rgba = draw_message(text, width, height, (0, 0, 0, 0))
     return Response(encode_map(rgba, MAP_FORMATS[fmt], background, transparent), content_type=fmt,
                     headers=NOT_STORED)
@@ -246,12 +253,16 @@ def get_feature_info(params: Params, version: str) -> Response:
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
     x, y, pixel = pixel_area(bounds, width, height, *parse_point(params, width, height))
-    features = []
+    features, missing = [], []
     for layer in layers:
         spec = _spec(layer, params, styles[layer.id])
-        images = images_for_area(services().db, layer, crs.crs, pixel, _time(layer, params))
-        features += _pixel_values(layer.id, images, crs, x, y, spec.nodata, count)
-    return feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
+        found = services().images_on_disk(images_for_area(services().db, layer, crs.crs, pixel, _time(layer, params)),
+                                          layer.is_collection)
+        features += _pixel_values(layer.id, found.images, crs, x, y, spec.nodata, count)
+        missing += found.missing
+    answer = feature_info_response(info_format, queried, features, f"{x:.10g}, {y:.10g} ({crs.code})")
+    answer.headers.update(missing_images_headers(missing))
+    return answer
 
 
 def _queried_layers(names: Sequence[str], queried: Sequence[str]) -> list[Layer]:

@@ -12,7 +12,8 @@ The one code whose name differs between versions, InvalidCRS (1.3.0) / InvalidSR
 translated here, so callers raise InvalidCRS everywhere. Neither the DTD nor the schemaLocation of
 schemas.opengis.net is referenced: clients on an air-gapped network must never be sent elsewhere.
 
-HTTP status: 200. The WMS specifications define errors by the report, not by the status, and the
+HTTP status: 200 (except for what is no fault of the request, e.g. 410 for an image whose file is
+gone: those reports carry no code). The WMS specifications define errors by the report, not by the status, and the
 clients we serve read it that way: GDAL's WMS driver parses an XML body it receives with 200 and
 shows the report's message (with 400 it only reports "HTTP error code 400"), OWSLib recognises a
 200 report by its Content-Type (for 400 it raises with the raw body), and MapServer and GeoServer
@@ -41,19 +42,24 @@ _VERSION_NAMES = {"1.1.1": {"InvalidCRS": "InvalidSRS"}}
 
 
 class WMSError(Exception):
-    """A request the service cannot answer: `code` (a WMS code), `message`, optional `locator`."""
+    """A request the service cannot answer: `code` (a WMS code), `message`, optional `locator`.
 
-    def __init__(self, code: str, message: str, locator: str | None = None) -> None:
-        if code not in CODES:
+    A fault that is not the request's has no code (the attribute is optional in both versions) and
+    its own HTTP `status`: e.g. 410 when an image's file is gone, which the report then explains.
+    """
+
+    def __init__(self, code: str | None, message: str, locator: str | None = None, status: int = 200) -> None:
+        if code is not None and code not in CODES:
             raise ValueError(f"not a WMS exception code: {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
         self.locator = locator
+        self.status = status
 
-    def code_for(self, version: str) -> str:
+    def code_for(self, version: str) -> str | None:
         """The code as `version` spells it (InvalidSRS in 1.1.1, InvalidCRS in 1.3.0)."""
-        return _VERSION_NAMES.get(version, {}).get(self.code, self.code)
+        return None if self.code is None else _VERSION_NAMES.get(version, {}).get(self.code, self.code)
 
 
 def exception_report(error: WMSError, version: str) -> bytes:
@@ -61,7 +67,10 @@ def exception_report(error: WMSError, version: str) -> bytes:
     root = ET.Element("ServiceExceptionReport", version=version)
     if version == "1.3.0":
         root.set("xmlns", OGC_NAMESPACE)  # declared as an attribute: ElementTree's namespace map is global
-    item = ET.SubElement(root, "ServiceException", code=error.code_for(version))
+    item = ET.SubElement(root, "ServiceException")
+    code = error.code_for(version)
+    if code:
+        item.set("code", code)
     if error.locator:
         item.set("locator", error.locator)
     item.text = error.message
@@ -69,6 +78,6 @@ def exception_report(error: WMSError, version: str) -> bytes:
 
 
 def exception_response(error: WMSError, version: str) -> Response:
-    """The HTTP answer carrying the report (status 200: see the module docstring)."""
-    return Response(exception_report(error, version), status=200, content_type=CONTENT_TYPES[version],
+    """The HTTP answer carrying the report (status 200 for the request's faults: see the module docstring)."""
+    return Response(exception_report(error, version), status=error.status, content_type=CONTENT_TYPES[version],
                     headers=NOT_STORED)

@@ -21,7 +21,9 @@ Tiles are checked against the matrix and, at the zooms the capabilities list in
 TileMatrixSetLimits, against the layer's tiles: outside is TileOutOfRange. Zooms beyond those
 limits are drawn (transparent outside the images), so a client may zoom past the native resolution.
 Errors are OWS 1.1 exception reports (ows_exceptions.py): 400/501 for KVP; for RESTful URLs, 404
-when a path segment names nothing and 400 for a bad query parameter.
+when a path segment names nothing and 400 for a bad query parameter; 410 (NoApplicableCode) for an
+image whose file is missing. A collection's lost images are skipped and named in the
+X-Cogbrowser-Missing-Images header (web/rendering.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from cogbrowser.errors import InvalidInput
+from cogbrowser.errors import ImageFileMissing, InvalidInput
 from cogbrowser.layers import Layer, TimeRange, images_for_area, value_at
 from cogbrowser.ogc.common import capabilities_response, dimension_time, lookup_layer, pixel_area, render_params
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
@@ -61,7 +63,7 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
-from cogbrowser.web.rendering import rendered_response
+from cogbrowser.web.rendering import missing_images_headers, rendered_response
 
 blueprint = Blueprint("wmts", __name__)
 
@@ -139,6 +141,13 @@ def rest_unknown(path: str) -> Response:
         "/wmts/1.0.0/WMTSCapabilities.xml"), status=404)
 
 
+@blueprint.errorhandler(ImageFileMissing)
+def image_file_missing(exc: ImageFileMissing) -> Response:
+    """An image whose file is gone: 410 as everywhere else, in an exception report (no code fits: the
+    request is sound)."""
+    return exception_response(OWSException("NoApplicableCode", str(exc)), status=410)
+
+
 @blueprint.errorhandler(Exception)
 def unexpected_error(exc: Exception) -> Response | HTTPException:
     """An error nobody foresaw still answers an exception report, never a traceback."""
@@ -189,7 +198,7 @@ def _get_tile(params: Mapping[str, str | None]) -> Response:
                              address.bounds, address.time)
     try:
         return rendered_response(images, spec, address.tms.rasterio_crs, address.bounds, TILE_SIZE, TILE_SIZE,
-                                 TILE_FORMATS[fmt])
+                                 TILE_FORMATS[fmt], mosaic=address.layer.is_collection)
     except InvalidInput as exc:  # the reader checks what the spec cannot: whether nodata fits the dtype
         raise _render_error(exc, default_locator="nodata") from None
 
@@ -206,11 +215,14 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
                              _pixel_index(params, "J"))
     info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
     spec = _spec(address)
-    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs, pixel, address.time)
-    found = value_at(images, services().image_files(images), address.tms.rasterio_crs, x, y, spec.nodata)
+    images = services().images_on_disk(images_for_area(services().db, address.layer, address.tms.rasterio_crs, pixel,
+                                                        address.time), address.layer.is_collection)
+    found = value_at(images.images, images.files, address.tms.rasterio_crs, x, y, spec.nodata)
     lon, lat = address.tms.lnglat(x, y)
     features = [PointValues(address.layer.id, lon, lat, *found)] if found else []
-    return feature_info_response(info_format, [address.layer.id], features, f"lon {lon:.6f}, lat {lat:.6f}")
+    answer = feature_info_response(info_format, [address.layer.id], features, f"lon {lon:.6f}, lat {lat:.6f}")
+    answer.headers.update(missing_images_headers(images.missing))
+    return answer
 
 
 # -- parameters -----------------------------------------------------------------------------

@@ -7,12 +7,17 @@ data, overview data before full-resolution data). We are stricter in one way: a 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import rasterio.shutil
 from rasterio.enums import ColorInterp
+
+from cogbrowser.errors import DiskFull, first_line
+from cogbrowser.raster import GDAL_ERRORS
 
 COMPRESSIONS = ("DEFLATE", "ZSTD", "LZW")
 
@@ -99,7 +104,40 @@ def write_cog(source: Path | str, destination: Path, options: CogOptions = DEFAU
 
     `nodata` overrides the source's own value: it is set on an in-memory VRT of the source, so the
     COG gets it written in its own header rather than edited in afterwards (which breaks the layout).
+    Raises DiskFull when the destination's disk ran out of room (see `_raise_if_out_of_room`).
     """
+    try:
+        _write_cog(source, destination, options, nodata)
+    except GDAL_ERRORS as exc:
+        _raise_if_out_of_room(source, destination, exc)
+        raise
+
+
+def _raise_if_out_of_room(source: Path | str, destination: Path, exc: Exception) -> None:
+    """DiskFull if a failed write is best explained by a full disk.
+
+    GDAL does not say so: libtiff's "No space left on device" goes to stderr, and the error raised
+    is a later symptom ("FillEmptyTiles() failed ..."); by then GDAL has deleted the partial file,
+    so the room it took is free again. What is left to go by: the error is not about reading the
+    source, and the disk has less room than the COG could need (the raster uncompressed, plus a
+    third for its overviews). A corrupt file on a nearly full disk is then reported as the disk's
+    fault, which is also true and also the administrator's to fix.
+    """
+    if "read" in str(exc).lower():
+        return
+    try:
+        with rasterio.open(source) as src:
+            need = src.width * src.height * sum(np.dtype(t).itemsize for t in src.dtypes) * 4 // 3
+        free = shutil.disk_usage(destination.parent).free
+    except (*GDAL_ERRORS, OSError):
+        return
+    if free < need:
+        raise DiskFull(f"the data disk is full: writing the COG of {Path(source).name} failed with {free:,} bytes "
+                       f"free, and it may need up to {need:,} ({first_line(exc)}); free some space and try again"
+                       ) from exc
+
+
+def _write_cog(source: Path | str, destination: Path, options: CogOptions, nodata: float | None) -> None:
     with rasterio.Env(GDAL_NUM_THREADS=options.threads, GDAL_TIFF_INTERNAL_MASK=True):
         if nodata is None:
             with rasterio.open(source) as src:

@@ -551,12 +551,17 @@ def parse_many(text: str, band_names: Sequence[str | None]) -> list[Expression]:
 
     Positions in errors count from the start of the whole text. An empty part (`a;;b`, a
     trailing ';') is an error rather than silently dropped, so the output count is what was written.
+    Expressions that use no band at all (`1`, `2*3`) are refused: nothing would be read, so there
+    would be no pixels to compute them on (a constant beside a band, `b1;0`, is fine).
     """
     _check_length(text)
     expressions, start = [], 0
     for part in text.split(";"):
         expressions.append(_parse_part(part, band_names, start))
         start += len(part) + 1
+    if not used_bands(expressions):
+        raise ExpressionError(f"the expression {text.strip()!r} uses no band: write it with b1, b2, ... or a "
+                              "band's name (a constant has no pixels to compute)", 0)
     return expressions
 
 

@@ -21,6 +21,7 @@ from plotly.io.json import to_json_plotly
 
 from cogbrowser.ui import analytics, browse
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
+from cogbrowser.ui.callback_requests import refuse_malformed_callbacks
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
@@ -64,6 +65,7 @@ def mount_ui(server: Flask) -> dash.Dash:
     app.callback(Output("page", "children"), Output("nav", "children"), Input("url", "pathname"))(_route)
     browse.register(app)
     analytics.register(app)
+    refuse_malformed_callbacks(app, server)
     return app
 
 

@@ -7,14 +7,12 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Flask, request
 
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import declared_access
 from cogbrowser.web.problems import ApiError
-from cogbrowser.web.tokens import presented_token
+from cogbrowser.web.tokens import presented_token, same_token
 
 PROTECTED_PREFIXES = ("/api/", "/stac", "/cogs/", "/tiles/", "/wms", "/wmts")
 OPEN_PATHS = ("/api/v1/health",)
@@ -38,7 +36,7 @@ def check_request_access(app: Flask) -> None:
         if token is None:
             raise ApiError(401, "Unauthorized", f"{what} needs an API token: send 'Authorization: Bearer <token>' "
                            "(create one with `cogbrowser token create NAME` on the server)", headers=challenge)
-        if hmac.compare_digest(token, context.internal_token):
+        if same_token(token, context.internal_token):
             return
         if context.tokens.name_of(token) is None:
             raise ApiError(401, "Unauthorized", "the API token is not valid (unknown, or revoked)",

@@ -18,7 +18,7 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobStore
-from cogbrowser.layers import LayerCache
+from cogbrowser.layers import LayerCache, OnDisk, on_disk
 from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.tokens import TokenChecker
 
@@ -45,6 +45,12 @@ class Services:
     def image_files(self, images: Iterable[ImageRecord]) -> list[Path]:
         """The files of catalog images, in their order: what drawing or reading them takes."""
         return [self.settings.image_file(image.path) for image in images]
+
+    def images_on_disk(self, images: Iterable[ImageRecord], mosaic: bool) -> OnDisk:
+        """The images whose file is there, and which are missing (layers.on_disk: ImageFileMissing
+        for one image, or a mosaic with none left)."""
+        images = list(images)
+        return on_disk(images, self.image_files(images), mosaic)
 
 
 def install(app: Flask, context: Services) -> None:

@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
+from cogbrowser.errors import NotFound
 from cogbrowser.web.problems import ApiError
 from cogbrowser.web.tokens import TOKEN_PARAMETER
 
@@ -116,6 +117,7 @@ def endpoint(blueprint: Blueprint, method: str | Sequence[str], rule: str, *, su
 
         @functools.wraps(view)
         def handler(**path: str) -> Response:
+            _refuse_nul_in_path(path)
             kwargs: dict[str, Any] = dict(path)
             if query is not None:
                 kwargs["query"] = parse_query(query, request.args)
@@ -233,6 +235,14 @@ def validate(model: type[BaseModel], data: Any) -> BaseModel:
         errors = [{"field": _location(error["loc"]), "message": _message(error)} for error in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         raise ApiError(400, "Bad Request", detail, errors=errors) from None
+
+
+def _refuse_nul_in_path(path: Mapping[str, Any]) -> None:
+    """A path segment holding a NUL names nothing (ids are URL-safe): 404, before any query, since
+    PostgreSQL refuses such text outright."""
+    for name, value in path.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound(f"no {name.removesuffix('_id').replace('_', ' ')} {value!r} (no id holds a NUL character)")
 
 
 def _refuse_nul(value: Any, where: str) -> None:

@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from cogbrowser.errors import CogbrowserError, InvalidInput, NotFound
+from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull, ImageFileMissing, InvalidInput, NotFound
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
@@ -63,14 +63,23 @@ def bad_request(field: str, message: str) -> ApiError:
 
 
 def problem_of(exc: BaseException) -> Problem:
-    """The problem an error answers: an ApiError's own, 404 for NotFound, 400 for InvalidInput, and
-    500 for the rest (with the message of an error meant for the user, else none of ours)."""
+    """The problem an error answers: an ApiError's own, 404 for NotFound, 400 for InvalidInput, 410
+    for ImageFileMissing (a catalog image whose file is gone), 507 for DiskFull, and 500 for the
+    rest (with the message of an error meant for the user, else none of ours)."""
     if isinstance(exc, ApiError):
         return Problem(title=exc.title, status=exc.status, detail=exc.detail)
     if isinstance(exc, NotFound):
         return Problem(title="Not Found", status=404, detail=str(exc))
     if isinstance(exc, InvalidInput):
         return Problem(title="Bad Request", status=400, detail=str(exc))
+    if isinstance(exc, ImageFileMissing):
+        return Problem(title="Gone", status=410, detail=str(exc))
+    if isinstance(exc, DiskFull):
+        return Problem(title="Insufficient Storage", status=507, detail=str(exc))
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:  # a write no code above named DiskFull
+        return Problem(title="Insufficient Storage", status=507,
+                       detail=f"the server's disk is full ({exc.strerror or 'no space left'}); nothing was kept: "
+                              "free some space on the server and try again")
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -93,11 +102,17 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     @app.errorhandler(InvalidInput)
+    @app.errorhandler(ImageFileMissing)
+    @app.errorhandler(DiskFull)
     def user_error(exc: CogbrowserError) -> Response:
         found = problem_of(exc)
         return problem(found.status, found.title, found.detail)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:  # the disk's fault, not the code's
+            app.logger.error("disk full on %s: %s", request.path, exc)
+            found = problem_of(exc)
+            return problem(found.status, found.title, found.detail)
         app.logger.exception("unhandled error on %s", request.path)
         return problem(500, "Internal Server Error", UNEXPECTED)

@@ -4,6 +4,10 @@ Given the images to draw and the area, it gives the response with the caching ev
 surface needs: an ETag from what determines the pixels (the images' checksums, the area, the size,
 the format and the request's parameters), 304 for a matching If-None-Match, Cache-Control, and the
 shared in-memory cache of encoded pictures, so the same picture is rendered once.
+
+A collection drawn as a mosaic skips images whose file is gone and names them in the
+`X-Cogbrowser-Missing-Images` header (their checksums leave the ETag, so the picture drawn without
+them is never mistaken for the whole one); one image whose file is gone is ImageFileMissing (410).
 """
 
 from __future__ import annotations
@@ -21,24 +25,38 @@ from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.web.context import services
 
 CACHE_CONTROL = "public, max-age=3600"
+MISSING_IMAGES_HEADER = "X-Cogbrowser-Missing-Images"  # ids of a mosaic's images left out: their file is gone
+
+
+def missing_images_headers(missing: Sequence[str]) -> dict[str, str]:
+    """The headers of an answer that left images out (none when nothing is missing): their ids,
+    readable by pages of any origin, and no-cache, so that a client asks again (its ETag no longer
+    matches once the files are back) rather than keeping the incomplete answer for an hour."""
+    if not missing:
+        return {}
+    return {MISSING_IMAGES_HEADER: ",".join(missing), "Access-Control-Expose-Headers": MISSING_IMAGES_HEADER,
+            "Cache-Control": "no-cache"}
 
 
 def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
-                      width: int, height: int, fmt: str, headers: dict | None = None) -> Response:
+                      width: int, height: int, fmt: str, headers: dict | None = None, *,
+                      mosaic: bool = False) -> Response:
     """The encoded picture of `images` over `bounds` (in `crs`), or a 304 when the client has it.
 
-    `fmt` is a key of FORMATS. Raises InvalidInput for values the reader refuses (e.g. a nodata the
-    image's dtype cannot hold); adapters turn that into their own error format.
+    `fmt` is a key of FORMATS; `mosaic` says the images are a collection's (skip a lost one). Raises
+    InvalidInput for values the reader refuses (e.g. a nodata the image's dtype cannot hold) and
+    ImageFileMissing; adapters turn those into their own error format.
     """
     fmt = fmt.lower()
-    key = repr(([i.checksum for i in images], crs.to_string(), tuple(float(v) for v in bounds), width, height,
-                fmt, sorted(request.args.items(multi=True))))
+    found = services().images_on_disk(images, mosaic)
+    key = repr(([i.checksum for i in found.images], crs.to_string(), tuple(float(v) for v in bounds), width,
+                height, fmt, sorted(request.args.items(multi=True))))
 
     def draw() -> bytes:
-        rgba = render_layer(images, services().image_files(images), spec, crs, bounds, width, height)
+        rgba = render_layer(found.images, found.files, spec, crs, bounds, width, height)
         return encode(rgba, fmt)
 
-    return cached_response(key, draw, FORMATS[fmt], headers)
+    return cached_response(key, draw, FORMATS[fmt], {**(headers or {}), **missing_images_headers(found.missing)})
 
 
 def cached_response(key: str, produce: Callable[[], bytes], content_type: str,

@@ -12,6 +12,7 @@ a map that reads with a token costs no query a tile; `last_used_at` is written a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -33,7 +34,13 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     """What the catalog stores of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_token(presented: str, expected: str) -> bool:
+    """Whether two tokens are equal, in constant time. Compared as bytes: `hmac.compare_digest`
+    refuses str with characters outside ASCII (TypeError), and a client may send any."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def presented_token() -> str | None:
