@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-import psycopg
 import requests
 from PIL import Image
 
@@ -40,17 +39,13 @@ def real_rasters() -> list[Path]:
 
 @contextmanager
 def new_database(postgres: EmbeddedPostgres) -> Iterator[str]:
-    """The URL of a new, empty database on the embedded server, dropped on exit (tests and
-    module-scoped fixtures that share one catalog between tests)."""
+    """The URL of a new, empty database on the embedded server, for the app's role as the catalog's
+    own, dropped on exit (tests and module-scoped fixtures that share one catalog between tests)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
+        yield postgres.create_database(name)  # the app's role, as the embedded catalog's own database
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres.drop_database(name)
 
 
 @contextmanager

@@ -204,4 +204,4 @@ def _csv(answer: TimeSeries) -> str:
 
 
 def _file(image: ImageRecord) -> Path:
-    return services().image_file(image.path)
+    return services().image_file(image)

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from cogbrowser.catalog.changes import CatalogChanges
 from cogbrowser.catalog.embedded import EmbeddedPostgres
+from cogbrowser.catalog.files import seal_registered_in_place
 from cogbrowser.catalog.migrate import migrate
 from cogbrowser.config import Settings
 from cogbrowser.errors import DatabaseUnavailable
@@ -20,6 +21,7 @@ from cogbrowser.errors import DatabaseUnavailable
 log = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[DictRow]  # a pooled connection: rows come as dicts
+IN_PLACE_SEAL_MIGRATION = 5  # images registered in place before it are sealed when it is applied
 
 
 class Database:
@@ -64,6 +66,8 @@ class Database:
             db = cls(url, embedded, max_size=max_size)
             with db.connection() as conn:
                 applied = migrate(conn)
+                if IN_PLACE_SEAL_MIGRATION in applied:
+                    seal_registered_in_place(conn, settings)
             if applied:
                 log.info("catalog schema migrated: %s", applied)
             return db

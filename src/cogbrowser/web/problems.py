@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from cogbrowser.errors import CogbrowserError, InvalidInput, NotFound
+from cogbrowser.errors import CogbrowserError, ImageFileRefused, InvalidInput, NotFound
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
@@ -71,6 +71,8 @@ def problem_of(exc: BaseException) -> Problem:
         return Problem(title="Not Found", status=404, detail=str(exc))
     if isinstance(exc, InvalidInput):
         return Problem(title="Bad Request", status=400, detail=str(exc))
+    if isinstance(exc, ImageFileRefused):
+        return Problem(title="Forbidden", status=403, detail=str(exc))
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -93,6 +95,7 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     @app.errorhandler(InvalidInput)
+    @app.errorhandler(ImageFileRefused)
     def user_error(exc: CogbrowserError) -> Response:
         found = problem_of(exc)
         return problem(found.status, found.title, found.detail)
