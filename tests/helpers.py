@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,6 +109,40 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+
+
+# ---------------------------------------------------------------- `cogbrowser serve` as a process
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], data_dir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    env["COGBROWSER_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.communicate()[1]}")
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def interrupt(process: subprocess.Popen) -> str:
+    """Ctrl-C, as in a terminal; returns what the server said on stderr."""
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return stderr
 
 
 # ---------------------------------------------------------------- basemap tile archives

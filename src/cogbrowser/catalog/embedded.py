@@ -143,6 +143,19 @@ def _hand_schema_to(conn, role: str) -> None:  # noqa: ANN001
         conn.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(signature), sql.Identifier(role)))
 
 
+def _port_is_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on `port`: as it does, with SO_REUSEADDR except on Windows
+    (the connections of a killed server linger in TIME_WAIT on its port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -188,6 +201,24 @@ class EmbeddedPostgres:
             self._register(os.getpid())
             self._secure(passwords)
             self._ensure_database(DATABASE_NAME)
+        return self.url
+
+    def ensure_running(self, lock_timeout: float = 1.0) -> str:
+        """Start the cluster again if its postmaster died (on its port, where every process sharing
+        the data dir looks; on another only if that one was taken meanwhile); return the URL, whose
+        port another process may have changed. DatabaseUnavailable if it cannot be done now."""
+        from filelock import Timeout
+
+        if self._bin is None or self.port is None:
+            raise DatabaseUnavailable("the embedded PostgreSQL is not in use by this process")
+        try:
+            with self._lock.acquire(timeout=lock_timeout):
+                port = self._running_port()
+                if port is None:
+                    port = self._pg_ctl_start(self.port)
+                self.port = port
+        except Timeout:
+            raise DatabaseUnavailable("another process is starting the embedded PostgreSQL") from None
         return self.url
 
     def stop(self) -> None:
@@ -307,8 +338,8 @@ class EmbeddedPostgres:
             alive = False
         return port if alive else None
 
-    def _pg_ctl_start(self) -> int:
-        port = _free_port()
+    def _pg_ctl_start(self, preferred_port: int | None = None) -> int:
+        port = preferred_port if preferred_port and _port_is_free(preferred_port) else _free_port()
         self.log_file.touch(exist_ok=True)
         self._hand_to_os_user(self.log_file)
         self._run(

@@ -58,9 +58,8 @@ def image_file(settings: Settings, image: StoredImage) -> Path:
     """The file of a catalog image, or ImageFileRefused if the row points where the server must
     not read (outside the managed folder without an administrator's seal)."""
     if image.managed:
-        folder = settings.cog_dir
-        path = settings.data_dir / image.path
-        if image.path == managed_path(image.id) and _within(path, folder):
+        path = settings.cog_dir / f"{image.id}.tif"
+        if image.path == managed_path(image.id) and _within(path, settings.cog_dir):
             return path
         return _refuse(image, "it lies outside the managed storage")
     if image.in_place_seal and hmac.compare_digest(image.in_place_seal, in_place_seal(settings, image.id, image.path,

@@ -13,11 +13,12 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from cogbrowser.errors import CogbrowserError, ImageFileRefused, InvalidInput, NotFound
+from cogbrowser.errors import CogbrowserError, DatabaseUnavailable, ImageFileRefused, InvalidInput, NotFound
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
 UNEXPECTED = "the server failed to answer this request; its log has the details"
+RETRY_AFTER_OUTAGE = "2"  # seconds: the catalog is tried again every half second, the embedded one restarted
 
 
 class Problem(BaseModel):
@@ -73,6 +74,8 @@ def problem_of(exc: BaseException) -> Problem:
         return Problem(title="Bad Request", status=400, detail=str(exc))
     if isinstance(exc, ImageFileRefused):
         return Problem(title="Forbidden", status=403, detail=str(exc))
+    if isinstance(exc, DatabaseUnavailable):
+        return Problem(title="Service Unavailable", status=503, detail=str(exc))
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -99,6 +102,13 @@ def register_problem_handlers(app: Flask) -> None:
     def user_error(exc: CogbrowserError) -> Response:
         found = problem_of(exc)
         return problem(found.status, found.title, found.detail)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def catalog_unavailable(exc: DatabaseUnavailable) -> Response:
+        """On every route (pages, OGC services, callbacks too): a client should come back shortly."""
+        response = problem(503, "Service Unavailable", str(exc))
+        response.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
