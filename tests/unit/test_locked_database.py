@@ -15,9 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cogbrowser.catalog import embedded
+from cogbrowser.catalog import embedded, queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.embedded import APP_ROLE, SUPERUSER, EmbeddedPostgres
+from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.migrate import migrate
 from cogbrowser.config import Settings
 from helpers import REAL_DATA, ingest_images
@@ -102,9 +103,11 @@ def test_a_trust_cluster_of_the_first_version_is_locked_and_keeps_its_rows(tmp_p
         ingest_images(db, settings, [("TCI", "titiler/TCI.tif", "s2", None, None)])  # writes as the app role
         with pytest.raises(psycopg.OperationalError, match="no password supplied"):
             psycopg.connect(old_url, connect_timeout=5)  # trust is gone
-    assert (REAL_DATA / "titiler/B01.tif").is_file() and (settings.cog_dir / "B01.tif").is_file()
     with Database.open(settings) as db, db.connection() as conn:  # and it starts again from cold
         assert sorted(r["id"] for r in conn.execute("SELECT id FROM images")) == ["B01", "TCI"]
+        old_image = queries.get_image(conn, "B01")
+    assert image_file(settings, old_image) == settings.cog_dir / "B01.tif"  # still served
+    assert image_file(settings, old_image).read_bytes() == (REAL_DATA / "titiler/B01.tif").read_bytes()
 
 
 def test_a_lost_password_file_is_one_clear_error(tmp_path):
