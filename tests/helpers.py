@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +22,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-import psycopg
 import requests
 from PIL import Image
 
@@ -40,17 +44,13 @@ def real_rasters() -> list[Path]:
 
 @contextmanager
 def new_database(postgres: EmbeddedPostgres) -> Iterator[str]:
-    """The URL of a new, empty database on the embedded server, dropped on exit (tests and
-    module-scoped fixtures that share one catalog between tests)."""
+    """The URL of a new, empty database on the embedded server, for the app's role as the catalog's
+    own, dropped on exit (tests and module-scoped fixtures that share one catalog between tests)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}"
+        yield postgres.create_database(name)  # the app's role, as the embedded catalog's own database
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres.drop_database(name)
 
 
 @contextmanager
@@ -109,6 +109,40 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+
+
+# ---------------------------------------------------------------- `cogbrowser serve` as a process
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], data_dir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    env["COGBROWSER_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.communicate()[1]}")
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def interrupt(process: subprocess.Popen) -> str:
+    """Ctrl-C, as in a terminal; returns what the server said on stderr."""
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return stderr
 
 
 # ---------------------------------------------------------------- basemap tile archives

@@ -66,11 +66,6 @@ class Settings:
         """Work files of ingests in progress; emptied at start-up, same volume as cog_dir so renames are atomic."""
         return self.data_dir / "tmp"
 
-    def image_file(self, stored_path: str) -> Path:
-        """The file of a catalog image: `path` is relative to the data dir for managed COGs."""
-        path = Path(stored_path)
-        return path if path.is_absolute() else self.data_dir / path
-
     @property
     def pg_dir(self) -> Path:
         """The embedded PostgreSQL cluster."""

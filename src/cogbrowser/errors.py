@@ -16,6 +16,11 @@ class DatabaseUnavailable(CogbrowserError):
     """Neither the embedded PostgreSQL nor the configured server could be reached."""
 
 
+class ImageFileRefused(CogbrowserError):
+    """An image's row points where the server must not read (outside the managed storage, and not
+    registered in place by an administrator): its file is never sent (HTTP 403)."""
+
+
 class IngestError(CogbrowserError):
     """A file could not become a catalog image; the message says why."""
 

@@ -318,7 +318,7 @@ def test_health_is_503_when_the_catalog_does_not_answer(settings, db):
     db.pool.close()  # as when the database server is gone
     answer = client.get("/api/v1/health")
     assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
-    assert answer.json["detail"].startswith("the catalog cannot be reached")
+    assert answer.json["detail"].startswith("catalog unreachable") and answer.headers["Retry-After"]
     assert client.get("/api/v1/health?verbose=1").status_code == 400, "declared: unknown parameters refused"
 
 

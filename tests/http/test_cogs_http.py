@@ -11,6 +11,7 @@ import rasterio
 import requests
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from helpers import REAL_DATA
 
@@ -27,7 +28,7 @@ def served(db, settings, live_server, tmp_path):
                     IngestRequest(path=in_place, image_id="inplace", in_place=True)):
         assert ingest_file(db, settings, request).status == "added"
         with db.connection() as conn:
-            files[request.image_id] = settings.image_file(queries.get_image(conn, request.image_id).path)
+            files[request.image_id] = image_file(settings, queries.get_image(conn, request.image_id))
     return live_server, files
 
 

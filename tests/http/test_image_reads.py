@@ -34,6 +34,7 @@ from rasterio.windows import Window
 from rasterio.windows import from_bounds as window_from_bounds
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from helpers import REAL_DATA
 
@@ -60,7 +61,7 @@ def stored(db, settings):
     """image id -> the stored COG's path (the file the server reads)."""
     def path(image_id):
         with db.connection() as conn:
-            return settings.image_file(queries.get_image(conn, image_id).path)
+            return image_file(settings, queries.get_image(conn, image_id))
     return path
 
 

@@ -23,6 +23,7 @@ from shapely.ops import unary_union
 
 from cogbrowser.api import stac
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
 from helpers import ingest_images, serving, shared_catalog
 
@@ -242,12 +243,12 @@ def test_item_fields(client, base, catalog):
     assert properties["title"] == "cog1" and properties["eo:cloud_cover"] == 12.5
     assert [(b["name"], b["common_name"], b["center_wavelength"]) for b in properties["eo:bands"]] == \
         [(b["name"], b["common_name"], b["center_wavelength"]) for b in LANDSAT_BANDS]
-    with rasterio.open(catalog[1].image_file(image.path)) as src:
+    with rasterio.open(image_file(catalog[1], image)) as src:
         assert properties["proj:epsg"] == src.crs.to_epsg() == 32618
         assert properties["proj:shape"] == [src.height, src.width] == [790, 779]
         assert properties["proj:transform"] == pytest.approx(list(src.transform)[:6])
         assert properties["proj:bbox"] == pytest.approx(list(src.bounds))
-    with open(catalog[1].image_file(image.path), "rb") as stored:
+    with open(image_file(catalog[1], image), "rb") as stored:
         first_bytes = stored.read(100)
 
     data, thumbnail = document["assets"]["data"], document["assets"]["thumbnail"]

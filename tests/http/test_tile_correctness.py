@@ -61,6 +61,7 @@ from rasterio.warp import reproject, transform_bounds
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
@@ -102,7 +103,7 @@ class Catalog:
     refused: dict[str, str]  # source name -> the ingest's message
 
     def path(self, name: str) -> Path:
-        return self.settings.image_file(self.rows[name].path)
+        return image_file(self.settings, self.rows[name])
 
     def layer(self, name: str) -> Layer:
         with self.db.connection() as conn:

@@ -30,6 +30,7 @@ from rasterio.transform import from_origin
 
 from cogbrowser.api import uploads
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.config import Settings
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.jobs import JobStore, Outcome, split_progress
@@ -177,7 +178,7 @@ def same_pixels(source: Path | bytes, cog: Path) -> None:
 def cog_of(server: Server, image_id: str) -> Path:
     with server.db.connection() as conn:
         row = queries.get_image(conn, image_id)
-    return server.settings.image_file(row.path)
+    return image_file(server.settings, row)
 
 
 # ---------------------------------------------------------------- every real raster

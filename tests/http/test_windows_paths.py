@@ -20,6 +20,7 @@ import requests
 
 from cogbrowser import config
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.config import Settings
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from helpers import REAL_DATA
@@ -31,15 +32,21 @@ WINDOWS_DATA_DIR = PureWindowsPath(r"C:\Users\Ana Lyst\AppData\Local\cogbrowser"
 # ---------------------------------------------------------------- paths
 
 def test_image_files_resolve_with_windows_path_semantics(monkeypatch):
-    """Settings.image_file as it runs on Windows: managed COGs are stored relative with '/', which
-    Windows reads as a separator; in-place files keep their drive letter or UNC share."""
+    """catalog/files.image_file as it runs on Windows: managed COGs are stored relative with '/',
+    which Windows reads as a separator; in-place files keep their drive letter or UNC share."""
+    from cogbrowser.catalog import files
+    from cogbrowser.catalog.records import ImageFile
+
     monkeypatch.setattr(config, "Path", PureWindowsPath)
+    monkeypatch.setattr(files, "Path", PureWindowsPath)
+    monkeypatch.setattr(files, "_within", lambda path, folder: path.parent == folder)  # no resolve() here
     settings = Settings(data_dir=WINDOWS_DATA_DIR)  # type: ignore[arg-type]
-    assert settings.image_file("cogs/S2 scene.tif") == WINDOWS_DATA_DIR / "cogs" / "S2 scene.tif"
-    assert str(settings.image_file("cogs/S2 scene.tif")) == \
-        r"C:\Users\Ana Lyst\AppData\Local\cogbrowser\cogs\S2 scene.tif"
-    assert settings.image_file(r"D:\EO data\2024\scene 1.tif") == PureWindowsPath(r"D:\EO data\2024\scene 1.tif")
-    assert settings.image_file(r"\\nas\imagery\scene.tif") == PureWindowsPath(r"\\nas\imagery\scene.tif")
+    managed = files.image_file(settings, ImageFile("S2 scene", "cogs/S2 scene.tif", managed=True))
+    assert str(managed) == r"C:\Users\Ana Lyst\AppData\Local\cogbrowser\cogs\S2 scene.tif"
+    monkeypatch.setattr(files, "_key", lambda path, create: b"k" * 32)
+    for stored in (r"D:\EO data\2024\scene 1.tif", r"\\nas\imagery\scene.tif"):
+        seal = files.in_place_seal(settings, "x", stored)
+        assert files.image_file(settings, ImageFile("x", stored, False, seal)) == PureWindowsPath(stored)
     assert settings.cog_dir == WINDOWS_DATA_DIR / "cogs" and settings.pg_dir == WINDOWS_DATA_DIR / "postgres"
 
 
@@ -67,7 +74,7 @@ def test_ingest_of_files_with_spaces_in_names_and_folders(db, settings, live_ser
         row = queries.get_image(conn, result.image_id)
     assert row.path == f"cogs/{result.image_id}.tif"  # relative, '/': the same on Windows and Linux
     assert PureWindowsPath(row.path).parts == PurePosixPath(row.path).parts
-    assert settings.image_file(row.path).is_file()
+    assert image_file(settings, row).is_file()
     response = requests.get(f"{live_server}/cogs/{result.image_id}.tif", headers={"Range": "bytes=0-3"}, timeout=30)
     assert response.status_code == 206 and response.content[:2] in (b"II", b"MM")
 
@@ -79,8 +86,8 @@ def test_in_place_ingest_of_a_file_with_spaces_keeps_its_absolute_path(db, setti
     result = ingest_file(db, settings, IngestRequest(path=folder / "aerial tile 7.tif", in_place=True))
     assert result.status == "added", result.message
     with db.connection() as conn:
-        stored = queries.get_image(conn, result.image_id).path
-    assert Path(stored).is_absolute() and settings.image_file(stored) == folder / "aerial tile 7.tif"
+        row = queries.get_image(conn, result.image_id)
+    assert Path(row.path).is_absolute() and image_file(settings, row) == folder / "aerial tile 7.tif"
 
 
 # ---------------------------------------------------------------- nothing Unix-only at run time

@@ -24,6 +24,7 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from helpers import REAL_DATA, serving, shared_catalog
 
@@ -326,7 +327,7 @@ def pixel_centre(tms_id, tile, i, j):
 
 def rasterio_values(settings, row, tms_id, x, y):
     """The oracle: the stored COG's full-resolution pixel under (x, y), read with rasterio."""
-    with rasterio.open(settings.image_file(row.path)) as src:
+    with rasterio.open(image_file(settings, row)) as src:
         to_image = Transformer.from_crs(TMS[tms_id].rasterio_crs, src.crs, always_xy=True)
         ix, iy = to_image.transform(x, y)
         r, c = src.index(ix, iy, op=math.floor)

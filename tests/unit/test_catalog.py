@@ -92,15 +92,16 @@ def test_embedded_server_is_shared_and_stopped_by_its_last_user(tmp_path):
     try:
         port = int(other.stdout.readline())
         ours = EmbeddedPostgres(pgdata)
-        assert ours.start().endswith(f":{port}/cogbrowser")  # reused, not a second server
+        url = ours.start()
+        assert ours.port == port  # reused, not a second server
         ours.stop()
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/cogbrowser") as conn:
+        with psycopg.connect(url) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)  # still up for the other process
     finally:
         other.communicate("\n", timeout=60)
     assert other.returncode == 0
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/cogbrowser", connect_timeout=3)
+        psycopg.connect(url, connect_timeout=3)
     assert not (pgdata / "postmaster.pid").exists()
 
 

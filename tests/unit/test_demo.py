@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.files import sha256_file
 from cogbrowser.catalog.records import stored_bbox
 from cogbrowser.config import Settings
 from cogbrowser.demo import (
@@ -34,7 +34,6 @@ from cogbrowser.demo import (
     world,
 )
 from cogbrowser.demo.canvas import X0, Y0
-from cogbrowser.ingest.images import sha256_file
 
 CLOUDY = {spec.image_id for spec in sentinel2.SCENES if spec.clouds > 0}
 CLEAR = {spec.image_id for spec in sentinel2.SCENES if spec.clouds == 0}
@@ -59,19 +58,16 @@ class Demo:
 def demo(postgres, tmp_path_factory) -> Demo:
     """One demo generation for the module, on a database of its own."""
     name = f"t_demo_{uuid.uuid4().hex[:10]}"
-    admin = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres.create_database(name)
     data_dir = tmp_path_factory.mktemp("demo") / "data dir with spaces"
     data_dir.mkdir()
-    settings = Settings.from_env(data_dir=data_dir, database_url=f"postgresql://postgres@127.0.0.1:{postgres.port}/{name}")
+    settings = Settings.from_env(data_dir=data_dir, database_url=url)
     db = Database.open(settings)
     messages: list[str] = []
     ensure_demo_data(db, settings, messages.append)
     yield Demo(db, settings, messages)
     db.close()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres.drop_database(name)
 
 
 def ndvi_at(path: Path, u: float, v: float, radius_px: int = 1) -> float:

@@ -64,7 +64,7 @@ def cog(image_id: str) -> Response:
         row = queries.get_image(conn, image_id)
     if row is None:
         raise NotFound(f"no image {image_id!r} in the catalog")
-    path = services().image_file(row.path)
+    path = services().image_file(row)
     try:
         stat = path.stat()
     except OSError:

@@ -206,3 +206,4 @@ def _csv(answer: TimeSeries) -> str:
     for point in answer.points:
         writer.writerow(["" if getattr(point, c) is None else getattr(point, c) for c in columns])
     return out.getvalue()
+

@@ -10,11 +10,11 @@ from pydantic import BaseModel
 
 from cogbrowser import __version__
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import UNREACHABLE
 from cogbrowser.catalog.migrate import schema_version
-from cogbrowser.errors import first_line
+from cogbrowser.errors import DatabaseUnavailable, first_line
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
-from cogbrowser.web.problems import ApiError
 
 blueprint = Blueprint("health", __name__)
 
@@ -38,8 +38,10 @@ def health() -> Health:
         with services().db.connection() as conn:
             summary = queries.catalog_summary(conn)
             version = schema_version(conn)
+    except DatabaseUnavailable:
+        raise  # "catalog unreachable: ...", 503 + Retry-After (web/problems.py)
     except Exception as exc:  # whatever stops the catalog from answering makes the server unhealthy
         current_app.logger.warning("health check: the catalog does not answer: %s", first_line(exc))
-        raise ApiError(503, "Service Unavailable", "the catalog cannot be reached; the server's log says why") from None
+        raise DatabaseUnavailable(f"{UNREACHABLE}: {first_line(exc)}") from None
     return Health(version=__version__, schema_version=version, collections=summary.collections,
                   images=summary.images, detections=summary.detections)

@@ -370,7 +370,7 @@ def _image_layer(image_id: str) -> Layer:
 
 
 def _file(image: ImageRecord) -> Path:
-    return services().image_file(image.path)
+    return services().image_file(image)
 
 
 def _nodata(override: float | None, image: ImageRecord) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import psycopg
 
@@ -27,8 +28,8 @@ RETRY_SECONDS = 2.0  # after a lost connection
 class CatalogChanges:
     """A counter that moves on every committed change to images or collections, in any process."""
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+    def __init__(self, url: Callable[[], str]) -> None:
+        self._url = url  # asked at each connection: the embedded cluster's port may change
         self._count = 0
         self._listening = False
         self._lock = threading.Lock()
@@ -56,7 +57,7 @@ class CatalogChanges:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=10) as conn:
+                with psycopg.connect(self._url(), autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._heard(listening=True)  # what changed before LISTEN is unknown: a new count
                     self._ready.set()

@@ -180,7 +180,8 @@ def image_id_taken(conn: Connection, image_id: str) -> bool:
 def find_image_by_checksum(conn: Connection, checksum: str) -> ImageFile | None:
     """The image whose source file, or stored COG, has this sha256."""
     row = conn.execute(
-        "SELECT id, path, managed FROM images WHERE source_checksum = %s OR checksum = %s LIMIT 1", (checksum, checksum)
+        "SELECT id, path, managed, in_place_seal FROM images WHERE source_checksum = %s OR checksum = %s LIMIT 1",
+        (checksum, checksum)
     ).fetchone()
     return ImageFile(**row) if row else None
 
@@ -188,7 +189,7 @@ def find_image_by_checksum(conn: Connection, checksum: str) -> ImageFile | None:
 def insert_image(conn: Connection, record: dict) -> None:
     """Insert one image row. `record` has the columns of `images` (bbox as a 4-tuple)."""
     west, south, east, north = record["bbox"]
-    values = dict(record)
+    values = {"in_place_seal": None, **record}
     values.update(
         bbox_w=west, bbox_s=south, bbox_e=east, bbox_n=north,
         footprint=Jsonb(record["footprint"]), bands=Jsonb(record["bands"]),
@@ -200,13 +201,14 @@ def insert_image(conn: Connection, record: dict) -> None:
         """
         INSERT INTO images (id, collection_id, title, path, managed, source_path, acquired_at, cloud_cover, crs,
             epsg, native_bounds, bbox, footprint, width, height, band_count, dtype, nodata, resolution, transform,
-            overviews, bands, mask, compression, blocksize, checksum, source_checksum, size_bytes, properties)
+            overviews, bands, mask, compression, blocksize, checksum, source_checksum, size_bytes, properties,
+            in_place_seal)
         VALUES (%(id)s, %(collection_id)s, %(title)s, %(path)s, %(managed)s, %(source_path)s, %(acquired_at)s,
             %(cloud_cover)s, %(crs)s, %(epsg)s, %(native_bounds)s,
             box(point(%(bbox_w)s, %(bbox_s)s), point(%(bbox_e)s, %(bbox_n)s)), %(footprint)s, %(width)s,
             %(height)s, %(band_count)s, %(dtype)s, %(nodata)s, %(resolution)s, %(transform)s, %(overviews)s,
             %(bands)s, %(mask)s, %(compression)s, %(blocksize)s, %(checksum)s, %(source_checksum)s,
-            %(size_bytes)s, %(properties)s)
+            %(size_bytes)s, %(properties)s, %(in_place_seal)s)
         """,
         values,
     )
@@ -221,7 +223,8 @@ def get_image(conn: Connection, image_id: str) -> ImageRecord | None:
 
 def delete_image(conn: Connection, image_id: str) -> ImageFile | None:
     """Delete an image row (its detections go with it); returns where its file was."""
-    row = conn.execute("DELETE FROM images WHERE id = %s RETURNING id, path, managed", (image_id,)).fetchone()
+    row = conn.execute("DELETE FROM images WHERE id = %s RETURNING id, path, managed, in_place_seal",
+                       (image_id,)).fetchone()
     return ImageFile(**row) if row else None
 
 

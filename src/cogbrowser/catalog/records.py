@@ -75,6 +75,7 @@ class ImageRecord:
     properties: Json
     created_at: datetime
     updated_at: datetime
+    in_place_seal: str | None = None  # images registered in place: proof an administrator did it (catalog/files.py)
     detection_count: int | None = None  # in search results
 
     @classmethod
@@ -168,6 +169,7 @@ class ImageFile:
     id: str
     path: str
     managed: bool
+    in_place_seal: str | None = None
 
 
 @dataclass(frozen=True)

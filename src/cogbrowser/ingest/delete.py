@@ -17,8 +17,9 @@ from pathlib import Path
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
+from cogbrowser.catalog.files import image_file
 from cogbrowser.config import Settings
-from cogbrowser.errors import CogbrowserError
+from cogbrowser.errors import CogbrowserError, ImageFileRefused
 
 DELETING_PREFIX = "deleting-"  # files moved aside; a crash before the commit leaves them for sweep_orphans
 
@@ -42,7 +43,10 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
                     continue
                 deleted.append(row.id)
                 if row.managed:
-                    source = settings.image_file(row.path)
+                    try:
+                        source = image_file(settings, row)
+                    except ImageFileRefused:  # a row pointed outside the storage: its target is not ours
+                        continue
                     if source.exists():
                         aside = settings.tmp_dir / f"{DELETING_PREFIX}{uuid.uuid4().hex}--{row.id}.tif"
                         try:
@@ -72,7 +76,10 @@ def restore_interrupted(db: Database, settings: Settings, leftover: Path) -> boo
         row = queries.get_image(conn, image_id)
     if row is None or not row.managed:
         return False
-    target = settings.image_file(row.path)
+    try:
+        target = image_file(settings, row)
+    except ImageFileRefused:
+        return False
     if target.exists():
         return False
     os.replace(leftover, target)

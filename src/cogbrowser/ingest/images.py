@@ -8,7 +8,6 @@ that `sweep_orphans` (run at start-up) deletes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ import rasterio
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
+from cogbrowser.catalog.files import in_place_seal, managed_path, sha256_file
 from cogbrowser.config import Settings
 from cogbrowser.errors import DISK_FULL_ERRNOS, DiskFull, IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
@@ -165,8 +165,8 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
                 with conn.transaction():
                     if request.collection:
                         queries.ensure_collection(conn, request.collection)
-                    queries.insert_image(conn, _record(request, source, stored, info, image_id, checksum,
-                                                       source_checksum))
+                    queries.insert_image(conn, _record(settings, request, source, stored, info, image_id,
+                                                       checksum, source_checksum))
                     if not request.in_place:
                         os.replace(stored, final)
             except psycopg.errors.UniqueViolation as exc:
@@ -181,13 +181,14 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
     raise IngestError(f"no free image id for {base!r}")
 
 
-def _record(request: IngestRequest, source: Path, stored: Path, info: RasterInfo, image_id: str, checksum: str,
-            source_checksum: str) -> dict:
+def _record(settings: Settings, request: IngestRequest, source: Path, stored: Path, info: RasterInfo, image_id: str,
+            checksum: str, source_checksum: str) -> dict:
     managed = not request.in_place
+    path = managed_path(image_id) if managed else str(stored)
     return {
         "id": image_id, "collection_id": request.collection, "title": request.title or source.stem,
-        "path": f"cogs/{image_id}.tif" if managed else str(stored),
-        "managed": managed, "source_path": str(source.resolve()),
+        "path": path, "managed": managed, "source_path": str(source.resolve()),
+        "in_place_seal": None if managed else in_place_seal(settings, image_id, path),
         "acquired_at": info.acquired_at, "cloud_cover": info.cloud_cover, "crs": info.crs, "epsg": info.epsg,
         "native_bounds": info.native_bounds, "bbox": info.bbox, "footprint": info.footprint,
         "width": info.width, "height": info.height, "band_count": info.band_count, "dtype": info.dtype,
@@ -257,18 +258,10 @@ def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> 
         with db.connection() as conn:
             known = queries.managed_paths(conn)
         for cog in filter(stale, settings.cog_dir.glob("*.tif")):
-            if f"cogs/{cog.name}" not in known:
+            if managed_path(cog.stem) not in known:
                 cog.unlink(missing_ok=True)
                 removed.append(cog)
     return removed
-
-
-def sha256_file(path: Path, chunk: int = 4 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def expand_paths(paths: list[Path], recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:

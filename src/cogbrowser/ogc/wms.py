@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from flask import Blueprint, Response, request, url_for
 
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import ImageFileMissing, InvalidInput
+from cogbrowser.errors import DatabaseUnavailable, ImageFileMissing, ImageFileRefused, InvalidInput
 from cogbrowser.layers import (
     Layer,
     TimeRange,
@@ -70,6 +70,7 @@ from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.web.context import services
+from cogbrowser.web.problems import RETRY_AFTER_OUTAGE
 from cogbrowser.web.rendering import cached_response, missing_images_headers
 
 blueprint = Blueprint("wms", __name__)
@@ -92,6 +93,12 @@ def service() -> Response:
         return exception_response(error, version)
     except ImageFileMissing as exc:
         return exception_response(WMSError(None, str(exc), status=410), version)
+    except ImageFileRefused as exc:
+        return exception_response(WMSError(None, str(exc), status=403), version)
+    except DatabaseUnavailable as exc:  # an outage: come back shortly
+        answer = exception_response(WMSError(None, str(exc), status=503), version)
+        answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+        return answer
 
 
 def _operation(params: Params) -> Handler:

@@ -35,7 +35,7 @@ import morecantile
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from cogbrowser.errors import ImageFileMissing, InvalidInput
+from cogbrowser.errors import DatabaseUnavailable, ImageFileMissing, ImageFileRefused, InvalidInput
 from cogbrowser.layers import Layer, TimeRange, images_for_area, value_at
 from cogbrowser.ogc.common import capabilities_response, dimension_time, lookup_layer, pixel_area, render_params
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
@@ -63,6 +63,7 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
+from cogbrowser.web.problems import RETRY_AFTER_OUTAGE
 from cogbrowser.web.rendering import missing_images_headers, rendered_response
 
 blueprint = Blueprint("wmts", __name__)
@@ -148,11 +149,21 @@ def image_file_missing(exc: ImageFileMissing) -> Response:
     return exception_response(OWSException("NoApplicableCode", str(exc)), status=410)
 
 
+@blueprint.errorhandler(ImageFileRefused)
+def image_file_refused(exc: ImageFileRefused) -> Response:
+    """An image whose catalog row points where the server must not read: 403, in an exception report."""
+    return exception_response(OWSException("NoApplicableCode", str(exc)), status=403)
+
+
 @blueprint.errorhandler(Exception)
 def unexpected_error(exc: Exception) -> Response | HTTPException:
     """An error nobody foresaw still answers an exception report, never a traceback."""
     if isinstance(exc, HTTPException):
         return exc
+    if isinstance(exc, DatabaseUnavailable):  # an outage: come back shortly
+        answer = exception_response(OWSException("NoApplicableCode", str(exc)), status=503)
+        answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+        return answer
     current_app.logger.exception("unhandled error on %s", request.full_path)
     return exception_response(OWSException("NoApplicableCode", "the server failed to answer this request; "
                                            "its log has the details"))

@@ -15,6 +15,7 @@ from flask import Flask, current_app
 
 from cogbrowser.basemap import Basemap
 from cogbrowser.catalog.database import Database
+from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobStore
@@ -38,13 +39,14 @@ class Services:
     jobs: JobStore  # background work (uploads)
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
 
-    def image_file(self, stored_path: str) -> Path:
-        """The file of a catalog image (see Settings.image_file)."""
-        return self.settings.image_file(stored_path)
+    def image_file(self, image: ImageRecord) -> Path:
+        """The file of a catalog image; ImageFileRefused where its row points where the server must
+        not read (catalog/files.py)."""
+        return image_file(self.settings, image)
 
     def image_files(self, images: Iterable[ImageRecord]) -> list[Path]:
         """The files of catalog images, in their order: what drawing or reading them takes."""
-        return [self.settings.image_file(image.path) for image in images]
+        return [image_file(self.settings, image) for image in images]
 
     def images_on_disk(self, images: Iterable[ImageRecord], mosaic: bool) -> OnDisk:
         """The images whose file is there, and which are missing (layers.on_disk: ImageFileMissing

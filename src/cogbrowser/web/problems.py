@@ -13,11 +13,21 @@ from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull, ImageFileMissing, InvalidInput, NotFound
+from cogbrowser.errors import (
+    DISK_FULL_ERRNOS,
+    CogbrowserError,
+    DatabaseUnavailable,
+    DiskFull,
+    ImageFileMissing,
+    ImageFileRefused,
+    InvalidInput,
+    NotFound,
+)
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
 UNEXPECTED = "the server failed to answer this request; its log has the details"
+RETRY_AFTER_OUTAGE = "2"  # seconds: the catalog is tried again every half second, the embedded one restarted
 
 
 class Problem(BaseModel):
@@ -72,6 +82,10 @@ def problem_of(exc: BaseException) -> Problem:
         return Problem(title="Not Found", status=404, detail=str(exc))
     if isinstance(exc, InvalidInput):
         return Problem(title="Bad Request", status=400, detail=str(exc))
+    if isinstance(exc, ImageFileRefused):
+        return Problem(title="Forbidden", status=403, detail=str(exc))
+    if isinstance(exc, DatabaseUnavailable):
+        return Problem(title="Service Unavailable", status=503, detail=str(exc))
     if isinstance(exc, ImageFileMissing):
         return Problem(title="Gone", status=410, detail=str(exc))
     if isinstance(exc, DiskFull):
@@ -104,9 +118,17 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(InvalidInput)
     @app.errorhandler(ImageFileMissing)
     @app.errorhandler(DiskFull)
+    @app.errorhandler(ImageFileRefused)
     def user_error(exc: CogbrowserError) -> Response:
         found = problem_of(exc)
         return problem(found.status, found.title, found.detail)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def catalog_unavailable(exc: DatabaseUnavailable) -> Response:
+        """On every route (pages, OGC services, callbacks too): a client should come back shortly."""
+        response = problem(503, "Service Unavailable", str(exc))
+        response.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
