@@ -36,6 +36,8 @@ def assert_unavailable_at_once(base: str) -> None:
         assert elapsed < 1.0, f"{path} took {elapsed:.2f} s to say the catalog is unreachable"
         if path.startswith("/wmts"):  # the service's own exception report
             assert "<ows:ExceptionReport" in answer.text and "catalog unreachable" in answer.text
+        elif path.startswith("/wms"):
+            assert "ServiceException" in answer.text and "catalog unreachable" in answer.text
         else:
             assert answer.headers["Content-Type"].startswith("application/problem+json"), path
             assert "catalog unreachable" in answer.json()["detail"], path
