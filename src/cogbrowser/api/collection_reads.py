@@ -24,11 +24,13 @@ from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.layers import Layer, find_layer, render_layer, utc_iso
 from cogbrowser.raster.bbox import BBox
+from cogbrowser.raster.budget import RenderTooCostly, check_deadline
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
 from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shapes_bounds, shapes_to_crs
+from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
-from cogbrowser.raster.zonal import zonal_statistics
+from cogbrowser.raster.zonal import zonal_pixels, zonal_statistics
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
 from cogbrowser.web.params import (
@@ -122,14 +124,21 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
     each image of the collection that covers the area (at most 200, oldest first)."""
     layer, images = _images(collection_id, query.bbox, query.geometry, query.datetime)
     params = query.render_values() or {"bands": ["1"]}
+    plans = [_series_plan(query, params, layer, image) for image in images]
+    costliest = max((spec for _, spec, _, _ in plans), key=lambda spec: spec.cost)
+    costliest.check_cost(sum(read for *_, read in plans),  # the whole series, before any pixel is read
+                         what=f"this time series (the pixels of its {len(images)} images)")
     points = []
-    for image in images:
-        spec = parse_outputs(params, image.band_names, layer.presets)
+    for image, spec, shapes, read in plans:
         names = output_names(spec, image.band_names)
+        check_deadline()
         try:
-            shapes = _zone(query, image.extent)
+            if not read:
+                raise OutsideImage("the area")
             summaries = zonal_statistics(_file(image), spec, shapes, what="the area").outputs
-        except (OutsideImage, InvalidInput):
+        except (OutsideImage, InvalidInput) as exc:
+            if isinstance(exc, RenderTooCostly):
+                raise
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
         for name, summary in zip(names, summaries):
             points.append(TimeSeriesPoint(
@@ -152,6 +161,7 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     layer, images = _images(collection_id, query.bbox, None, query.datetime)
     spec = layer.spec(query.render_values())
     bounds, width, height = mercator_grid(query.bbox, query.width, MAX_GIF_SIZE)
+    spec.check_cost(width * height, len(images), what=f"this timelapse of {len(images)} images")
     frames = []
     for image in images:
         rgba = render_layer([image], [_file(image)], spec, WEB_MERCATOR, bounds, width, height)
@@ -167,6 +177,18 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
 
 
 # ---------------------------------------------------------------- helpers
+
+def _series_plan(query: TimeSeriesQuery, params: dict[str, list[str]], layer: Layer,
+                 image: ImageRecord) -> tuple[ImageRecord, RenderSpec, list[dict] | None, int]:
+    """What a time series reads of one image: its outputs, the area in its CRS and how many pixels
+    (0: the area misses it, or is not valid there), found without reading any pixel."""
+    spec = parse_outputs(params, image.band_names, layer.presets)
+    try:
+        shapes = _zone(query, image.extent)
+    except (OutsideImage, InvalidInput):
+        return image, spec, None, 0
+    return image, spec, shapes, zonal_pixels(_file(image), shapes)
+
 
 def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
             when: str | None) -> tuple[Layer, list[ImageRecord]]:

@@ -36,6 +36,7 @@ CODES = frozenset({
     "InvalidFormat", "InvalidCRS", "LayerNotDefined", "StyleNotDefined", "LayerNotQueryable",
     "InvalidPoint", "CurrentUpdateSequence", "InvalidUpdateSequence", "MissingDimensionValue",
     "InvalidDimensionValue", "OperationNotSupported", "MissingParameterValue", "InvalidParameterValue",
+    "NoApplicableCode",  # OWS's code for a failure that is not the request's (e.g. a render past its deadline)
 })
 _VERSION_NAMES = {"1.1.1": {"InvalidCRS": "InvalidSRS"}}
 
@@ -68,7 +69,9 @@ def exception_report(error: WMSError, version: str) -> bytes:
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8")
 
 
-def exception_response(error: WMSError, version: str) -> Response:
-    """The HTTP answer carrying the report (status 200: see the module docstring)."""
-    return Response(exception_report(error, version), status=200, content_type=CONTENT_TYPES[version],
-                    headers=NOT_STORED)
+def exception_response(error: WMSError, version: str, status: int = 200,
+                       headers: dict[str, str] | None = None) -> Response:
+    """The HTTP answer carrying the report: status 200 (see the module docstring), except for a
+    server that is busy (503 with Retry-After), which clients and proxies should see as such."""
+    return Response(exception_report(error, version), status=status, content_type=CONTENT_TYPES[version],
+                    headers={**NOT_STORED, **(headers or {})})

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from cogbrowser.errors import CogbrowserError, InvalidInput, NotFound
+from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
@@ -71,6 +72,8 @@ def problem_of(exc: BaseException) -> Problem:
         return Problem(title="Not Found", status=404, detail=str(exc))
     if isinstance(exc, InvalidInput):
         return Problem(title="Bad Request", status=400, detail=str(exc))
+    if isinstance(exc, RenderDeadlineExceeded):
+        return Problem(title="Service Unavailable", status=503, detail=str(exc))
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -96,6 +99,13 @@ def register_problem_handlers(app: Flask) -> None:
     def user_error(exc: CogbrowserError) -> Response:
         found = problem_of(exc)
         return problem(found.status, found.title, found.detail)
+
+    @app.errorhandler(RenderDeadlineExceeded)
+    def render_deadline(exc: RenderDeadlineExceeded) -> Response:
+        found = problem_of(exc)
+        response = problem(found.status, found.title, found.detail)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
