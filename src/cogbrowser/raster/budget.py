@@ -95,7 +95,9 @@ def check_cost(nodes: int, pixels: int, frames: int = 1, what: str = "this rende
     cost = nodes * pixels * frames
     if cost <= budget:
         return
-    parts = [f"{nodes:,} {unit[:-1] if nodes == 1 else unit}", f"{pixels:,} pixels"] + ([f"{frames:,} images"] if frames != 1 else [])
+    parts = [f"{nodes:,} {unit[:-1] if nodes == 1 else unit}", f"{pixels:,} pixels"]
+    if frames != 1:
+        parts.append(f"{frames:,} images")
     raise RenderTooCostly(
         f"{what} would cost {cost:,} ({' x '.join(parts)}), above the render budget of {budget:,} "
         "(COGBROWSER_RENDER_BUDGET): ask for fewer pixels, fewer images or a simpler expression", cost, budget)
