@@ -19,6 +19,7 @@ from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.context import Services, install
 from cogbrowser.web.cors import allow_cross_origin
 from cogbrowser.web.problems import register_problem_handlers
+from cogbrowser.web.rendering import limit_renders
 from cogbrowser.web.tokens import TokenChecker, new_token
 
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
         cache=ResponseCache(), jobs=JobStore(),
         basemap=open_basemap(settings.basemap) if settings.basemap is not None else None))
     register_problem_handlers(app)
+    limit_renders(app)
     allow_cross_origin(app)
     for blueprint in (*api_blueprints(), *ogc_blueprints()):
         app.register_blueprint(blueprint)

@@ -14,6 +14,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an export, in pixels
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
+DEFAULT_RENDER_BUDGET = 1_000_000_000  # expression nodes x output pixels of one render (docs/architecture.md)
+DEFAULT_RENDER_DEADLINE = 20.0  # seconds a render may run before it is stopped with 503
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
@@ -33,6 +35,8 @@ class Settings:
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     read_access: str = "open"
+    render_budget: int = DEFAULT_RENDER_BUDGET
+    render_deadline: float = DEFAULT_RENDER_DEADLINE
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
@@ -45,6 +49,8 @@ class Settings:
             "port": int(os.environ.get("COGBROWSER_PORT") or DEFAULT_PORT),
             "max_image_size": int(os.environ.get("COGBROWSER_MAX_IMAGE_SIZE") or DEFAULT_MAX_IMAGE_SIZE),
             "max_upload_bytes": int(os.environ.get("COGBROWSER_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
+            "render_budget": int(os.environ.get("COGBROWSER_RENDER_BUDGET") or DEFAULT_RENDER_BUDGET),
+            "render_deadline": float(os.environ.get("COGBROWSER_RENDER_DEADLINE") or DEFAULT_RENDER_DEADLINE),
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
         }
@@ -54,6 +60,11 @@ class Settings:
             values["basemap"] = Path(values["basemap"]).expanduser().resolve()  # type: ignore[arg-type]
         if values["read_access"] not in READ_ACCESS:
             raise InvalidInput(f"COGBROWSER_READ_ACCESS must be 'open' or 'token', not {values['read_access']!r}")
+        if not int(values["render_budget"]) > 0:  # type: ignore[call-overload]
+            raise InvalidInput(f"COGBROWSER_RENDER_BUDGET must be a positive number, not {values['render_budget']}")
+        if not float(values["render_deadline"]) > 0:  # type: ignore[arg-type]
+            raise InvalidInput(f"COGBROWSER_RENDER_DEADLINE must be a positive number of seconds, "
+                               f"not {values['render_deadline']}")
         return cls(**values)  # type: ignore[arg-type]
 
     @property

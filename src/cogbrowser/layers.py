@@ -26,6 +26,7 @@ from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
+from cogbrowser.raster.budget import check_deadline
 from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.raster.reader import Area, read_area, read_point, transformer
@@ -306,11 +307,19 @@ class Drawable(Protocol):
 
 def read_image_area(image: Drawable, image_file: Path, spec: RenderSpec, crs: CRS | str,
                     bounds: Sequence[float], width: int, height: int) -> Area:
-    """The raw values of `spec.source_bands` of one image over an area, with its validity."""
+    """The raw values of `spec.source_bands` of one image over an area, with its validity.
+
+    Every read of an area for a render comes here: the render budget is checked before the read
+    (RenderTooCostly) and the deadline before and after it (RenderDeadlineExceeded).
+    """
+    spec.check_cost(width * height)
+    check_deadline()
     nodata = spec.nodata if spec.nodata is not None else image.nodata
     left, bottom, right, top = (float(v) for v in bounds)
-    return read_area(image_file, crs, (left, bottom, right, top), width, height, spec.source_bands,
+    area = read_area(image_file, crs, (left, bottom, right, top), width, height, spec.source_bands,
                      resampling=spec.resampling, nodata=nodata)
+    check_deadline()
+    return area
 
 
 def render_layer(images: Sequence[Drawable], files: Sequence[Path], spec: RenderSpec, crs: CRS | str,

@@ -331,3 +331,38 @@ def test_expressions_without_any_band_are_refused(text):
     with pytest.raises(ExpressionError, match="uses no band"):
         parse_many(text, S2)
     assert len(parse_many("b1; 0", S2)) == 2, "a constant beside a band is fine"
+
+
+# --- cost, memory and deadline (issue 12, item 2) ----------------------------------------------
+
+
+def test_cost_counts_every_node():
+    assert parse("(B08-B04)/(B08+B04)", S2).cost == 7
+    assert parse("min(" + ",".join(["b1+0"] * 199) + ")", S2).cost == 598
+    assert parse("+".join(["b1"] * 246), S2).cost == 491  # a chain as long as this is deep: no recursion
+
+
+def test_a_long_min_is_evaluated_in_bounded_memory():
+    """`min` of 199 terms held every term at once in float64 (199 x 2 MB here); now a few chunks."""
+    import tracemalloc
+
+    band = np.arange(512 * 512, dtype=np.uint16).reshape(512, 512)
+    expression = parse("min(" + ",".join(["b1+0"] * 199) + ")", S2)
+    tracemalloc.start()
+    try:
+        result = expression.evaluate({1: band})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(result, band.astype(np.float32))
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MB for a 1 MB result"
+
+
+def test_evaluation_stops_at_the_deadline(stack):
+    from cogbrowser.raster.budget import RenderDeadlineExceeded, render_limits
+
+    expression = parse("(B08-B04)/(B08+B04)", S2)
+    with render_limits(10**9, 1e-9), pytest.raises(RenderDeadlineExceeded, match="deadline"):
+        expression.evaluate(stack)
+    with render_limits(10**9, 60):
+        assert expression.evaluate(stack).shape == (5, 6)

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Literal, NamedTuple
 
 from flask import Blueprint, Response
 from pydantic import Field, model_validator
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.layers import Layer, OnDisk, find_layer, render_layer, utc_iso
 from cogbrowser.raster.bbox import BBox
+from cogbrowser.raster.budget import RenderTooCostly, check_deadline
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
 from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shapes_bounds, shapes_to_crs
+from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
-from cogbrowser.raster.zonal import zonal_statistics
+from cogbrowser.raster.zonal import zonal_pixels, zonal_statistics
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint, json_response
 from cogbrowser.web.params import (
@@ -122,14 +126,22 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
     each image of the collection that covers the area (at most 200, oldest first)."""
     layer, found = _images(collection_id, query.bbox, query.geometry, query.datetime)
     params = query.render_values() or {"bands": ["1"]}
+    plans = [_series_plan(query, params, layer, image, path) for image, path in zip(found.images, found.files)]
+    costliest = max((plan.spec for plan in plans), key=lambda spec: spec.cost)
+    costliest.check_cost(sum(plan.pixels for plan in plans),  # the whole series, before any pixel is read
+                         what=f"this time series (the pixels of its {len(plans)} images)")
     points = []
-    for image, path in zip(found.images, found.files):
-        spec = parse_outputs(params, image.band_names, layer.presets)
+    for plan in plans:
+        image, spec = plan.image, plan.spec
         names = output_names(spec, image.band_names)
+        check_deadline()
         try:
-            shapes = _zone(query, image.extent)
-            summaries = zonal_statistics(path, spec, shapes, what="the area").outputs
-        except (OutsideImage, InvalidInput):
+            if plan.shapes is None or not plan.pixels:
+                raise OutsideImage("the area")
+            summaries = zonal_statistics(plan.path, spec, plan.shapes, what="the area").outputs
+        except (OutsideImage, InvalidInput) as exc:
+            if isinstance(exc, RenderTooCostly):
+                raise
             summaries = [{"count": 0, "valid_percent": 0.0} for _ in names]
         except FileNotFoundError:  # gone since `_images` looked: the same 410 as one found missing
             raise ImageFileMissing([image.id]) from None
@@ -155,6 +167,7 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     layer, found = _images(collection_id, query.bbox, None, query.datetime)
     spec = layer.spec(query.render_values())
     bounds, width, height = mercator_grid(query.bbox, query.width, MAX_GIF_SIZE)
+    spec.check_cost(width * height, len(found.images), what=f"this timelapse of {len(found.images)} images")
     frames = []
     for image, path in zip(found.images, found.files):
         rgba = render_layer([image], [path], spec, WEB_MERCATOR, bounds, width, height)
@@ -171,6 +184,30 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
 
 
 # ---------------------------------------------------------------- helpers
+
+class _SeriesPlan(NamedTuple):
+    """What a time series reads of one image: its outputs, the area in its CRS (None: the area
+    misses it) and how many pixels, found without reading any pixel."""
+
+    image: ImageRecord
+    path: Path
+    spec: RenderSpec
+    shapes: list[dict] | None
+    pixels: int
+
+
+def _series_plan(query: TimeSeriesQuery, params: dict[str, list[str]], layer: Layer, image: ImageRecord,
+                 path: Path) -> _SeriesPlan:
+    spec = parse_outputs(params, image.band_names, layer.presets)
+    try:
+        shapes = _zone(query, image.extent)
+    except (OutsideImage, InvalidInput):
+        return _SeriesPlan(image, path, spec, None, 0)
+    try:
+        return _SeriesPlan(image, path, spec, shapes, zonal_pixels(path, shapes))
+    except FileNotFoundError:  # gone since `_images` looked: the same 410 as one found missing
+        raise ImageFileMissing([image.id]) from None
+
 
 def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
             when: str | None) -> tuple[Layer, OnDisk]:

@@ -69,7 +69,9 @@ def exception_report(error: OWSException) -> bytes:
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
-def exception_response(error: OWSException, status: int | None = None) -> Response:
-    """The HTTP answer carrying the report: the code's status, or `status` (404 for RESTful paths)."""
+def exception_response(error: OWSException, status: int | None = None,
+                       headers: dict[str, str] | None = None) -> Response:
+    """The HTTP answer carrying the report: the code's status, or `status` (404 for RESTful paths,
+    503 with a Retry-After header for a render stopped at its deadline)."""
     return Response(exception_report(error), status=status or error.status, content_type=CONTENT_TYPE,
-                    headers=NOT_STORED)
+                    headers={**NOT_STORED, **(headers or {})})

@@ -66,6 +66,7 @@ from cogbrowser.ogc.wms_params import (
     parse_transparent,
     request_version,
 )
+from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded, check_cost
 from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
@@ -99,6 +100,9 @@ def service() -> Response:
         answer = exception_response(WMSError(None, str(exc), status=503), version)
         answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
         return answer
+    except RenderDeadlineExceeded as exc:  # not the request's fault: HTTP 503, so clients retry
+        return exception_response(WMSError("NoApplicableCode", str(exc), status=503), version,
+                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _operation(params: Params) -> Handler:
@@ -223,9 +227,19 @@ def _get_map(params: Params, version: str) -> Response:
                 width, height, fmt, transparent, background, sorted(request.args.items(multi=True))))
     missing = [image_id for _, found in plans for image_id in found.missing]
     try:
+        _check_cost([spec for spec, _ in plans], width * height)
         return cached_response(key, draw, fmt, missing_images_headers(missing))
-    except InvalidInput as exc:  # values the reader refuses, e.g. a nodata the image's dtype cannot hold
+    except InvalidInput as exc:  # the render budget; values the reader refuses, e.g. a nodata the dtype cannot hold
         raise WMSError("InvalidParameterValue", str(exc)) from None
+
+
+def _check_cost(specs: Sequence[RenderSpec], pixels: int) -> None:
+    """The map's layers against the render budget together, before any of them is read."""
+    if len(specs) == 1:
+        specs[0].check_cost(pixels, what="this map")
+    else:
+        check_cost(sum(spec.cost for spec in specs), pixels, what=f"this map of {len(specs)} layers",
+                   unit="expression nodes and bands of its layers")
 
 
 def _error_picture(params: Params, error: WMSError, mode: str) -> Response | None:

@@ -37,6 +37,7 @@ CODES = frozenset({
     "InvalidFormat", "InvalidCRS", "LayerNotDefined", "StyleNotDefined", "LayerNotQueryable",
     "InvalidPoint", "CurrentUpdateSequence", "InvalidUpdateSequence", "MissingDimensionValue",
     "InvalidDimensionValue", "OperationNotSupported", "MissingParameterValue", "InvalidParameterValue",
+    "NoApplicableCode",  # OWS's code for a failure that is not the request's (e.g. a render past its deadline)
 })
 _VERSION_NAMES = {"1.1.1": {"InvalidCRS": "InvalidSRS"}}
 
@@ -77,7 +78,8 @@ def exception_report(error: WMSError, version: str) -> bytes:
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8")
 
 
-def exception_response(error: WMSError, version: str) -> Response:
-    """The HTTP answer carrying the report (status 200 for the request's faults: see the module docstring)."""
+def exception_response(error: WMSError, version: str, headers: dict[str, str] | None = None) -> Response:
+    """The HTTP answer carrying the report: status 200 for the request's faults (see the module
+    docstring); the error's own status for the server's (410 file gone, 503 busy with Retry-After...)."""
     return Response(exception_report(error, version), status=error.status, content_type=CONTENT_TYPES[version],
-                    headers=NOT_STORED)
+                    headers={**NOT_STORED, **(headers or {})})

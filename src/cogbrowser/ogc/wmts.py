@@ -51,6 +51,7 @@ from cogbrowser.ogc.wmts_capabilities import (
     layer_styles,
 )
 from cogbrowser.raster.bbox import Bounds
+from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded, RenderTooCostly
 from cogbrowser.raster.colormaps import ColormapError
 from cogbrowser.raster.expression import ExpressionError
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
@@ -164,6 +165,9 @@ def unexpected_error(exc: Exception) -> Response | HTTPException:
         answer = exception_response(OWSException("NoApplicableCode", str(exc)), status=503)
         answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
         return answer
+    if isinstance(exc, RenderDeadlineExceeded):  # not the request's fault: 503, so clients retry
+        return exception_response(OWSException("NoApplicableCode", str(exc)), status=503,
+                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     current_app.logger.exception("unhandled error on %s", request.full_path)
     return exception_response(OWSException("NoApplicableCode", "the server failed to answer this request; "
                                            "its log has the details"))
@@ -363,6 +367,8 @@ def _spec(address: TileAddress) -> RenderSpec:
 def _render_error(exc: InvalidInput, default_locator: str | None = None) -> OWSException:
     """A refused render parameter as InvalidParameterValue, located at the parameter when known."""
     locator = exc.parameter if isinstance(exc, RenderSpecError) else default_locator
+    if isinstance(exc, RenderTooCostly):
+        locator = None  # the request as a whole, not one parameter
     if locator is None and isinstance(exc, ColormapError):
         locator = "colormap"
     if locator is None and isinstance(exc, ExpressionError):

@@ -25,16 +25,19 @@ position, so an HTTP layer can answer 400 with the message as it is.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.budget import check_deadline
 
 MAX_LENGTH = 1000  # characters of one expression text (parse_many: of the whole text)
 MAX_DEPTH = 50  # nested parentheses, calls, unary operators and powers
+CHUNK_PIXELS = 1 << 16  # pixels evaluated at once: a chunk's float32 arrays (256 kB) stay in the CPU cache
 
 _NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INDEX_NAME = re.compile(r"[bB](\d+)")
@@ -193,75 +196,118 @@ def _wrap(node: Node, labels: Mapping[int, str], paren: bool) -> str:
 
 
 # --- numpy semantics ----------------------------------------------------------------------------
+#
+# Evaluation works on one chunk of rows at a time (Expression.evaluate) and in place: each node
+# returns its value and whether that value is a temporary it owns, so the parent writes its result
+# into an owned operand rather than a new array. `min`/`max` fold their arguments one at a time. An
+# expression's memory is then a few chunk-sized arrays, whatever its size; a 598-node `min(...)`
+# held 199 full-size float64 arrays at once before (6.5 GB for a 2048 x 2048 picture).
 
+Value = np.ndarray | np.floating  # a chunk of values, or one number (constants, until a band joins)
+# name -> numpy function (a ufunc applied to each argument's value, folded for min/max)
+_UNARY_FUNCS: dict[str, np.ufunc] = {"abs": np.absolute, "sqrt": np.sqrt, "log": np.log, "log10": np.log10,
+                                     "exp": np.exp}
+_FOLDS: dict[str, np.ufunc] = {"min": np.minimum, "max": np.maximum}  # propagate NaN, unlike fmin/fmax
+_ARITHMETIC: dict[str, np.ufunc] = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+                                    "**": np.power}
+_COMPARE: dict[str, np.ufunc] = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+                                 "==": np.equal, "!=": np.not_equal}
 
-def _nan_if_any_nan(result: np.ndarray, *operands: np.ndarray) -> np.ndarray:
-    """Comparisons and where() would turn NaN (nodata) into 0/1; keep it NaN instead."""
-    invalid = np.zeros(np.shape(result), dtype=bool)
-    for operand in operands:
-        invalid = invalid | np.isnan(operand)
-    return np.where(invalid, np.nan, result)
-
-
-def _compare(func: Callable) -> Callable:
-    return lambda a, b: _nan_if_any_nan(func(a, b).astype(np.float64), a, b)
-
-
-def _where(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _nan_if_any_nan(np.where(cond != 0, a, b), cond)
-
-
-def _reduce(func: Callable) -> Callable:
-    def apply(*args: np.ndarray) -> np.ndarray:
-        result = args[0]
-        for arg in args[1:]:
-            result = func(result, arg)  # np.minimum/np.maximum propagate NaN, unlike fmin/fmax
-        return result
-
-    return apply
-
-
-_BINARY_FUNCS: dict[str, Callable] = {
-    "+": np.add,
-    "-": np.subtract,
-    "*": np.multiply,
-    "/": np.divide,
-    "**": np.power,
-    "<": _compare(np.less),
-    "<=": _compare(np.less_equal),
-    ">": _compare(np.greater),
-    ">=": _compare(np.greater_equal),
-    "==": _compare(np.equal),
-    "!=": _compare(np.not_equal),
-}
-
-# name -> (numpy implementation, minimum arguments, maximum arguments or None for any number)
-FUNCTIONS: dict[str, tuple[Callable, int, int | None]] = {
-    "abs": (np.abs, 1, 1),
-    "sqrt": (np.sqrt, 1, 1),
-    "log": (np.log, 1, 1),
-    "log10": (np.log10, 1, 1),
-    "exp": (np.exp, 1, 1),
-    "min": (_reduce(np.minimum), 2, None),
-    "max": (_reduce(np.maximum), 2, None),
-    "clip": (np.clip, 3, 3),
-    "where": (_where, 3, 3),
+# name -> (what it computes, minimum arguments, maximum arguments or None for any number)
+FUNCTIONS: dict[str, tuple[str, int, int | None]] = {
+    "abs": ("absolute value", 1, 1),
+    "sqrt": ("square root", 1, 1),
+    "log": ("natural logarithm", 1, 1),
+    "log10": ("base-10 logarithm", 1, 1),
+    "exp": ("e to the power", 1, 1),
+    "min": ("smallest argument", 2, None),
+    "max": ("largest argument", 2, None),
+    "clip": ("clip(x, low, high)", 3, 3),
+    "where": ("where(condition, if true, if false)", 3, 3),
 }
 
 
-def _evaluate(node: Node, bands: Mapping[int, np.ndarray]) -> np.ndarray | np.float64:
+def _apply(func: np.ufunc, owned: Sequence[bool], *operands: Value) -> tuple[Value, bool]:
+    """`func` of the operands, written into the first one owned when there is one."""
+    out = next((value for value, mine in zip(operands, owned) if mine), None)
+    if out is None:
+        result = func(*operands)
+        return result, isinstance(result, np.ndarray)
+    return func(*operands, out=out), True
+
+
+def _nan_where(result: Value, result_owned: bool, invalid: np.ndarray | np.bool_,
+               dtype: np.dtype) -> tuple[Value, bool]:
+    """`result` as `dtype`, NaN where `invalid`: comparisons and where() would turn NaN (nodata) into 0/1."""
+    if not isinstance(result, np.ndarray):
+        return (dtype.type(np.nan) if invalid else dtype.type(result)), False
+    if result.dtype != dtype or not result_owned:
+        result = result.astype(dtype)
+    if np.ndim(invalid) == 0:
+        if invalid:
+            result.fill(np.nan)
+    else:
+        np.putmask(result, invalid, np.nan)
+    return result, True
+
+
+def _evaluate(node: Node, bands: Mapping[int, np.ndarray], dtype: np.dtype) -> tuple[Value, bool]:
+    """The value of `node` over one chunk, in `dtype`, and whether it is a temporary the caller may overwrite."""
     if isinstance(node, Number):
-        return np.float64(node.value)
+        return dtype.type(node.value), False
     if isinstance(node, Band):
-        return bands[node.index]
+        return bands[node.index], False
     if isinstance(node, Unary):
-        operand = _evaluate(node.operand, bands)
-        return np.negative(operand) if node.op == "-" else operand
+        operand, owned = _evaluate(node.operand, bands, dtype)
+        return _apply(np.negative, [owned], operand) if node.op == "-" else (operand, owned)
     if isinstance(node, Binary):
-        return _BINARY_FUNCS[node.op](_evaluate(node.left, bands), _evaluate(node.right, bands))
+        left, left_owned = _evaluate(node.left, bands, dtype)
+        right, right_owned = _evaluate(node.right, bands, dtype)
+        if node.op in _ARITHMETIC:
+            return _apply(_ARITHMETIC[node.op], [left_owned, right_owned], left, right)
+        invalid = np.isnan(left) | np.isnan(right)
+        return _nan_where(_COMPARE[node.op](left, right), False, invalid, dtype)
     if isinstance(node, Call):
-        return FUNCTIONS[node.name][0](*(_evaluate(arg, bands) for arg in node.args))
+        return _call(node, bands, dtype)
     raise TypeError(f"not an expression node: {node!r}")  # only reachable by building trees by hand
+
+
+def _call(node: Call, bands: Mapping[int, np.ndarray], dtype: np.dtype) -> tuple[Value, bool]:
+    if node.name in _FOLDS:  # one argument at a time: never all of them at once
+        fold = _FOLDS[node.name]
+        result, owned = _evaluate(node.args[0], bands, dtype)
+        for arg in node.args[1:]:
+            value, value_owned = _evaluate(arg, bands, dtype)
+            result, owned = _apply(fold, [owned, value_owned], result, value)
+        return result, owned
+    args = [_evaluate(arg, bands, dtype) for arg in node.args]
+    values, mine = [value for value, _ in args], [owned for _, owned in args]
+    if node.name in _UNARY_FUNCS:
+        return _apply(_UNARY_FUNCS[node.name], mine, *values)
+    if node.name == "clip":
+        x, low, high = values  # np.clip's meaning (high wins when low > high), in place
+        raised, owned = _apply(np.maximum, mine[:2], x, low)
+        return _apply(np.minimum, [owned, mine[2]], raised, high)
+    if node.name == "where":
+        condition, if_true, if_false = values
+        chosen = np.where(condition != 0, if_true, if_false)
+        return _nan_where(chosen, False, np.isnan(condition), dtype)
+    raise TypeError(f"not a function: {node.name!r}")  # the parser accepts only names of FUNCTIONS
+
+
+def _count_nodes(root: Node) -> int:
+    """How many nodes the tree has (iteratively: a long chain of '+' is as deep as it is long)."""
+    count, stack = 0, [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, Binary):
+            stack += (node.left, node.right)
+        elif isinstance(node, Call):
+            stack += node.args
+    return count
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -499,13 +545,23 @@ class Expression:
     def __str__(self) -> str:
         return self.root.text(self.labels)
 
-    def evaluate(self, data: Mapping[int, np.ndarray] | np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    @property
+    def cost(self) -> int:
+        """The work per pixel, in nodes of the tree (numbers and bands included): what a render
+        budget counts (raster/budget.py)."""
+        return _count_nodes(self.root)
+
+    def evaluate(self, data: Mapping[int, np.ndarray] | np.ndarray, dtype: type = np.float32,
+                 out: np.ndarray | None = None) -> np.ndarray:
         """Compute the expression per pixel.
 
         `data` is either a mapping of 1-based band index to a 2-D array (any numeric dtype; only
         `self.bands` need be present) or one array shaped (bands, H, W) indexed by band - 1.
-        Arithmetic happens in float64, so uint16 differences cannot wrap around, and the result is
-        cast to `dtype`. Division by zero, log(0), sqrt(-1) give inf/nan silently (no
+        Arithmetic happens in `dtype` (float32 for pictures, float64 where statistics want it), so
+        uint16 differences cannot wrap around; `out` (that dtype, the bands' shape) receives the
+        result when given. Rows are computed CHUNK_PIXELS at a time, in place where possible, so
+        memory does not grow with the expression; the render's deadline is checked between chunks
+        (raster/budget.py). Division by zero, log(0), sqrt(-1) give inf/nan silently (no
         RuntimeWarning). NaN propagates through every operation, comparisons and where() included;
         masked arrays are read as NaN where masked and the result is masked where it is NaN.
         """
@@ -513,13 +569,13 @@ class Expression:
         if isinstance(data, np.ndarray):
             if data.ndim != 3:
                 raise ValueError(f"expected an array shaped (bands, height, width), got shape {data.shape}")
-            shape = data.shape[1:]
+            shape: tuple[int, ...] = data.shape[1:]
             get = lambda index: data[index - 1] if index <= data.shape[0] else None  # noqa: E731
-            masked = isinstance(data, np.ma.MaskedArray)
         else:
             first = next(iter(data.values()), None)
             shape = np.shape(first) if first is not None else ()
             get = data.get
+        compute = np.dtype(dtype)
         bands: dict[int, np.ndarray] = {}
         for index in self.bands:
             array = get(index)
@@ -527,14 +583,27 @@ class Expression:
                 raise ValueError(f"band {index} is used by the expression {self} but was not given")
             if isinstance(array, np.ma.MaskedArray):
                 masked = True
-                array = np.ma.filled(array.astype(np.float64), np.nan)
-            bands[index] = np.asarray(array, dtype=np.float64)
+            bands[index] = array
+        result = np.empty(shape, compute) if out is None else out
+        rows = shape[0] if shape else 1
+        step = max(1, CHUNK_PIXELS // max(1, math.prod(shape[1:])))
         with np.errstate(all="ignore"):
-            result = _evaluate(self.root, bands)
-            result = np.broadcast_to(result, shape).astype(dtype)
+            for start in range(0, rows, step):
+                check_deadline()
+                part = slice(start, start + step) if shape else ()
+                chunk = {index: _as_values(array[part], compute) for index, array in bands.items()}
+                value, _ = _evaluate(self.root, chunk, compute)
+                result[part] = value
         if masked:
             return np.ma.MaskedArray(result, mask=np.isnan(result))
         return result
+
+
+def _as_values(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A chunk of a band in the computing dtype, masked pixels as NaN (not owned: never written to)."""
+    if isinstance(array, np.ma.MaskedArray):
+        return np.ma.filled(array.astype(dtype), np.nan)
+    return np.asarray(array, dtype=dtype)
 
 
 def parse(text: str, band_names: Sequence[str | None]) -> Expression:

@@ -29,7 +29,10 @@ def output_values(data: np.ndarray, spec: RenderSpec) -> np.ndarray:
     """
     by_band = {band: data[i] for i, band in enumerate(spec.source_bands)}
     if spec.expressions:
-        return np.stack([np.asarray(e.evaluate(by_band), dtype=np.float32) for e in spec.expressions])
+        values = np.empty((len(spec.expressions), *data.shape[1:]), np.float32)
+        for expression, out in zip(spec.expressions, values):
+            expression.evaluate(by_band, np.float32, out=out)
+        return values
     return np.stack([by_band[band].astype(np.float32, copy=False) for band in spec.bands])
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cogbrowser.errors import InvalidInput
+from cogbrowser.raster.budget import check_cost
 from cogbrowser.raster.colormaps import ClassMap, get_lut, parse_class_map
 from cogbrowser.raster.expression import Expression, parse_many, used_bands
 from cogbrowser.raster.reader import RESAMPLINGS as READER_RESAMPLINGS
@@ -82,6 +83,16 @@ class RenderSpec:
     def source_bands(self) -> tuple[int, ...]:
         """The 1-based bands the reader must read."""
         return used_bands(self.expressions) if self.expressions else self.bands
+
+    @property
+    def cost(self) -> int:
+        """The work per output pixel a render budget counts: the expressions' nodes, or one per band."""
+        return sum(expression.cost for expression in self.expressions) if self.expressions else len(self.bands)
+
+    def check_cost(self, pixels: int, frames: int = 1, what: str = "this render") -> None:
+        """RenderTooCostly when drawing `pixels` (x `frames` images) with this spec is above the render
+        budget (raster/budget.py); called before any pixel is read."""
+        check_cost(self.cost, pixels, frames, what, "expression nodes" if self.expressions else "bands")
 
     @property
     def classes(self) -> ClassMap | None:

@@ -26,12 +26,13 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 
 from cogbrowser.raster.bbox import Bounds
+from cogbrowser.raster.budget import check_deadline
 from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
 from cogbrowser.raster.region import OutsideImage, shapes_bounds
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.statistics import MAX_SAMPLE_PIXELS
 
-__all__ = ["ZonalStatistics", "zonal_statistics", "summarise", "DEFAULT_BINS", "MAX_BINS"]
+__all__ = ["ZonalStatistics", "zonal_statistics", "zonal_pixels", "summarise", "DEFAULT_BINS", "MAX_BINS"]
 
 DEFAULT_BINS = 10
 MAX_BINS = 1000
@@ -63,24 +64,47 @@ def zonal_statistics(path: Path, spec: RenderSpec, shapes: Sequence[dict] | None
     region.bbox_zone; None: the whole image), with a histogram of `bins` bins over `value_range`
     (None: the data's). OutsideImage (naming `what`) when the zone's box misses the image."""
     with rasterio.Env(**GDAL_OPTIONS):
-        base = dataset(path)
-        bounds = shapes_bounds(shapes) if shapes else tuple(base.bounds)
-        full = _window(base, bounds)
-        if full is None:
-            raise OutsideImage(what)
-        level = _overview_level(base, full, max_pixels)
-        src = base if level is None else dataset(path, level)
-        window = _window(src, bounds)
-        if window is None:  # cannot happen when the full-resolution window exists; never read nothing
-            raise OutsideImage(what)
-        shape = _decimated_shape(window, max_pixels)
+        src, level, window, shape = _plan(path, shapes, what, max_pixels)
+        spec.check_cost(shape[0] * shape[1], what=f"statistics of {what}")
         data, valid = _read(src, spec, window, shape)
         transform = src.window_transform(window) * Affine.scale(window.width / shape[1], window.height / shape[0])
+    check_deadline()
     zone, all_touched = _zone(shapes, shape, transform)
     pixels = int(zone.sum())
-    outputs = [summarise(values[ok & zone], pixels, bins, value_range) for values, ok in _outputs(spec, data, valid)]
+    outputs = []
+    for values, ok in _outputs(spec, data, valid):
+        check_deadline()
+        outputs.append(summarise(values[ok & zone], pixels, bins, value_range))
     resolution = (math.hypot(transform.a, transform.d), math.hypot(transform.b, transform.e))
     return ZonalStatistics(outputs, pixels, level, window, shape, resolution, all_touched)
+
+
+def zonal_pixels(path: Path, shapes: Sequence[dict] | None, max_pixels: int = MAX_SAMPLE_PIXELS) -> int:
+    """How many pixels `zonal_statistics` reads for `shapes` (0 when the zone misses the image),
+    from the file's metadata alone: what a render budget counts before any pixel is read."""
+    try:
+        with rasterio.Env(**GDAL_OPTIONS):
+            _, _, _, shape = _plan(path, shapes, "the zone", max_pixels)
+    except OutsideImage:
+        return 0
+    return shape[0] * shape[1]
+
+
+def _plan(path: Path, shapes: Sequence[dict] | None, what: str,
+          max_pixels: int) -> tuple[rasterio.io.DatasetReader, int | None, Window, tuple[int, int]]:
+    """Where statistics of `shapes` are read: the dataset (the overview `level`, None: full
+    resolution), the window on it and the (height, width) read from it, at most `max_pixels`."""
+    base = dataset(path)
+    bounds = shapes_bounds(shapes) if shapes else tuple(base.bounds)
+    full = _window(base, bounds)
+    if full is None:
+        raise OutsideImage(what)
+    level = _overview_level(base, full, max_pixels)
+    src = base if level is None else dataset(path, level)
+    window = _window(src, bounds)
+    if window is None:  # cannot happen when the full-resolution window exists; never read nothing
+        raise OutsideImage(what)
+    return src, level, window, _decimated_shape(window, max_pixels)
 
 
 def summarise(values: np.ndarray, pixels: int, bins: int = DEFAULT_BINS,

@@ -23,6 +23,7 @@ from cogbrowser.errors import (
     InvalidInput,
     NotFound,
 )
+from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
@@ -94,6 +95,8 @@ def problem_of(exc: BaseException) -> Problem:
         return Problem(title="Insufficient Storage", status=507,
                        detail=f"the server's disk is full ({exc.strerror or 'no space left'}); nothing was kept: "
                               "free some space on the server and try again")
+    if isinstance(exc, RenderDeadlineExceeded):
+        return Problem(title="Service Unavailable", status=503, detail=str(exc))
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -128,6 +131,13 @@ def register_problem_handlers(app: Flask) -> None:
         """On every route (pages, OGC services, callbacks too): a client should come back shortly."""
         response = problem(503, "Service Unavailable", str(exc))
         response.headers["Retry-After"] = RETRY_AFTER_OUTAGE
+        return response
+
+    @app.errorhandler(RenderDeadlineExceeded)
+    def render_deadline(exc: RenderDeadlineExceeded) -> Response:
+        found = problem_of(exc)
+        response = problem(found.status, found.title, found.detail)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(Exception)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from flask import Response, request
+from flask import Flask, Response, request
 from rasterio.crs import CRS
 
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.layers import render_layer
+from cogbrowser.raster.budget import enter_limits, leave_limits
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.web.context import services
@@ -36,6 +37,26 @@ def missing_images_headers(missing: Sequence[str]) -> dict[str, str]:
         return {}
     return {MISSING_IMAGES_HEADER: ",".join(missing), "Access-Control-Expose-Headers": MISSING_IMAGES_HEADER,
             "Cache-Control": "no-cache"}
+
+
+_LIMITS_KEY = "cogbrowser.render_limits"  # where a request keeps the token of its render limits
+
+
+def limit_renders(app: Flask) -> None:
+    """Give every request the render budget and deadline of the settings (raster/budget.py): the
+    raster core checks them where it reads and computes, and the handlers of web/problems.py and the
+    OGC adapters answer what it raises (4xx naming the budget; 503 with Retry-After)."""
+
+    @app.before_request
+    def start_render_limits() -> None:
+        settings = services().settings
+        request.environ[_LIMITS_KEY] = enter_limits(settings.render_budget, settings.render_deadline)
+
+    @app.teardown_request
+    def end_render_limits(_: BaseException | None) -> None:
+        token = request.environ.pop(_LIMITS_KEY, None)  # per request: the UI's in-process calls nest
+        if token is not None:
+            leave_limits(token)
 
 
 def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
