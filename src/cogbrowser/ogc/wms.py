@@ -68,6 +68,7 @@ from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.web.context import services
+from cogbrowser.web.problems import ApiError
 from cogbrowser.web.rendering import cached_response
 
 blueprint = Blueprint("wms", __name__)
@@ -88,6 +89,14 @@ def service() -> Response:
         return _operation(params)(params, version)
     except WMSError as error:
         return exception_response(error, version)
+
+
+@blueprint.errorhandler(ApiError)
+def refused(exc: ApiError) -> Response:
+    """A refusal before the service ran (the access check: no token, or a bad one) as the report of
+    the request's version, with the refusal's status and challenge."""
+    return exception_response(WMSError(None, exc.detail), request_version(Params(request.args)), exc.status,
+                              exc.headers)
 
 
 def _operation(params: Params) -> Handler:

@@ -22,6 +22,7 @@ answer 200 too. The Content-Type carries no charset parameter, because OWSLib co
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 from flask import Response
 
@@ -41,18 +42,21 @@ _VERSION_NAMES = {"1.1.1": {"InvalidCRS": "InvalidSRS"}}
 
 
 class WMSError(Exception):
-    """A request the service cannot answer: `code` (a WMS code), `message`, optional `locator`."""
+    """A request the service cannot answer: `code` (a WMS code; None where none applies, as for a
+    missing token: the report's code is optional), `message`, optional `locator`."""
 
-    def __init__(self, code: str, message: str, locator: str | None = None) -> None:
-        if code not in CODES:
+    def __init__(self, code: str | None, message: str, locator: str | None = None) -> None:
+        if code is not None and code not in CODES:
             raise ValueError(f"not a WMS exception code: {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
         self.locator = locator
 
-    def code_for(self, version: str) -> str:
+    def code_for(self, version: str) -> str | None:
         """The code as `version` spells it (InvalidSRS in 1.1.1, InvalidCRS in 1.3.0)."""
+        if self.code is None:
+            return None
         return _VERSION_NAMES.get(version, {}).get(self.code, self.code)
 
 
@@ -61,14 +65,19 @@ def exception_report(error: WMSError, version: str) -> bytes:
     root = ET.Element("ServiceExceptionReport", version=version)
     if version == "1.3.0":
         root.set("xmlns", OGC_NAMESPACE)  # declared as an attribute: ElementTree's namespace map is global
-    item = ET.SubElement(root, "ServiceException", code=error.code_for(version))
+    item = ET.SubElement(root, "ServiceException")
+    code = error.code_for(version)
+    if code:
+        item.set("code", code)
     if error.locator:
         item.set("locator", error.locator)
     item.text = error.message
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8")
 
 
-def exception_response(error: WMSError, version: str) -> Response:
-    """The HTTP answer carrying the report (status 200: see the module docstring)."""
-    return Response(exception_report(error, version), status=200, content_type=CONTENT_TYPES[version],
-                    headers=NOT_STORED)
+def exception_response(error: WMSError, version: str, status: int = 200,
+                       headers: Mapping[str, str] | None = None) -> Response:
+    """The HTTP answer carrying the report: status 200 (see the module docstring), except where
+    HTTP itself has the answer (401 for a missing or bad token, with its challenge)."""
+    return Response(exception_report(error, version), status=status, content_type=CONTENT_TYPES[version],
+                    headers={**NOT_STORED, **(headers or {})})

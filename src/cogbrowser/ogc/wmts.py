@@ -61,6 +61,8 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
+from cogbrowser.web.endpoints import this_url
+from cogbrowser.web.problems import ApiError
 from cogbrowser.web.rendering import rendered_response
 
 blueprint = Blueprint("wmts", __name__)
@@ -139,12 +141,21 @@ def rest_unknown(path: str) -> Response:
         "/wmts/1.0.0/WMTSCapabilities.xml"), status=404)
 
 
+@blueprint.errorhandler(ApiError)
+def refused(exc: ApiError) -> Response:
+    """A refusal before the service ran (the access check: no token, or a bad one) as a report,
+    with the refusal's status and challenge."""
+    answer = exception_response(OWSException("NoApplicableCode", exc.detail), status=exc.status)
+    answer.headers.update(exc.headers)
+    return answer
+
+
 @blueprint.errorhandler(Exception)
 def unexpected_error(exc: Exception) -> Response | HTTPException:
     """An error nobody foresaw still answers an exception report, never a traceback."""
     if isinstance(exc, HTTPException):
         return exc
-    current_app.logger.exception("unhandled error on %s", request.full_path)
+    current_app.logger.exception("unhandled error on %s", this_url(external=False))
     return exception_response(OWSException("NoApplicableCode", "the server failed to answer this request; "
                                            "its log has the details"))
 
