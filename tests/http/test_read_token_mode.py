@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +47,16 @@ ROUTE_CALLBACK = {"output": "..page.children...nav.children..",
 def add_token(db, token: str, name: str) -> None:
     with db.connection() as conn:
         assert queries.create_token(conn, name, hash_token(token)) is not None
+
+
+def soon(check, seconds: float = 2.0) -> bool:
+    """Whether `check()` holds within `seconds` (a revocation reaches the server by a notification)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def problem(response: requests.Response, status: int) -> dict:
@@ -271,6 +282,7 @@ def test_revoking_the_token_ends_its_sessions(token_server):
     assert client.get(base + TILE).status_code == 200
     with db.connection() as conn:
         assert queries.revoke_token(conn, "to-revoke")
+    assert soon(lambda: client.get(base + TILE).status_code == 401), "the catalog's notification arrives at once"
     sent = client.get(f"{base}/", headers=HTML, allow_redirects=False)
     assert sent.status_code == 302 and sent.headers["Location"].startswith("/signin")
     assert "sign in again" in problem(client.get(base + TILE), 401)["detail"]
