@@ -11,7 +11,6 @@ revocation and sign-out end, and that a page of another origin cannot use for a 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
@@ -109,8 +108,8 @@ def test_every_read_route_needs_a_token(token_server):
 
 
 @pytest.mark.parametrize("path", [WMTS_CAPABILITIES, "/wmts/1.0.0/WMTSCapabilities.xml",
-                                  "/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=b01&STYLE=default&FORMAT=image/png"
-                                  "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=10&TILEROW=0&TILECOL=0",
+                                  ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=b01&STYLE=default&FORMAT=image/png"
+                                   "&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=10&TILEROW=0&TILECOL=0"),
                                   "/wmts/1.0.0/b01/default/WebMercatorQuad/10/0/0.png"])
 def test_wmts_without_a_token_is_a_401_exception_report(token_server, path):
     base = token_server[0]
@@ -307,7 +306,7 @@ def test_the_session_secret_is_private_to_its_user(token_server):
     base, settings, _ = token_server
     sign_in(base, TOKEN)
     secret = settings.data_dir / "session-secret"
-    assert secret.is_file() and (os.stat(secret).st_mode & 0o777) == 0o600
+    assert secret.is_file() and (secret.stat().st_mode & 0o777) == 0o600
     assert len(secret.read_bytes().strip()) >= 64
 
 

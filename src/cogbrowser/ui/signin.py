@@ -16,6 +16,7 @@ from __future__ import annotations
 from html import escape
 
 from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from cogbrowser.web.context import services
 from cogbrowser.web.sessions import (
@@ -33,7 +34,7 @@ MAX_FORM_BYTES = 8192  # a token and a path back
 
 
 @blueprint.get(SIGNIN_PATH)
-def signin_page() -> Response:
+def signin_page() -> BaseResponse:
     """The form; a browser already signed in goes straight back to where it was going."""
     context = services()
     target = local_path(request.args.get("next"))
@@ -43,7 +44,7 @@ def signin_page() -> Response:
 
 
 @blueprint.post(SIGNIN_PATH)
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     """Exchange the pasted token for a session cookie, then go back to the page asked for."""
     context = services()
     if context.settings.read_access != "token":
@@ -65,7 +66,7 @@ def sign_in() -> Response:
 
 
 @blueprint.post(SIGNOUT_PATH)
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     """End the session in this browser: the cookie is deleted."""
     if not same_origin():
         return _page("/", "This sign-out did not come from this server's own page.", 403)

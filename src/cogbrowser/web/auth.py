@@ -21,6 +21,7 @@ import hmac
 from urllib.parse import urlencode
 
 from flask import Flask, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from cogbrowser.web.context import Services, services
 from cogbrowser.web.endpoints import declared_access, this_url
@@ -42,7 +43,7 @@ def check_request_access(app: Flask) -> None:
     """Register the access check that runs before every request (see the module docstring)."""
 
     @app.before_request
-    def access_check() -> Response | None:
+    def access_check() -> BaseResponse | None:
         path = request.path
         if request.method == "OPTIONS" or path in OPEN_PATHS:
             return None
@@ -88,7 +89,7 @@ def _read_access(context: Services) -> None:
     _check_session(context, cookie)
 
 
-def _page_access(context: Services) -> Response | None:
+def _page_access(context: Services) -> BaseResponse | None:
     """The pages and their callbacks: open in open-read mode; else a session (or the header), and
     a browser without one is sent to the sign-in page."""
     if context.settings.read_access != "token" or request.path.startswith(OPEN_PAGE_PREFIXES):

@@ -30,8 +30,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Response, request
+from flask import request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from cogbrowser.web.tokens import TokenChecker, hash_token
 
