@@ -22,8 +22,7 @@ from plotly.io.json import to_json_plotly
 
 from cogbrowser.ui import analytics, browse, signin
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
-from cogbrowser.web.context import services
-from cogbrowser.web.sessions import SIGNOUT_PATH
+from cogbrowser.web.sessions import SIGNOUT_PATH, session_cookie
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
@@ -85,8 +84,8 @@ def _shell() -> html.Div:
 
 
 def _sign_out() -> list[html.Form]:
-    """Sign-out, where the pages need a sign-in (reads need a token): a form, so it is a POST."""
-    if services().settings.read_access != "token":
+    """Sign-out, for a browser that signed in (reads need a token): a form, so it is a POST."""
+    if session_cookie() is None:
         return []
     return [html.Form(html.Button("Sign out", type="submit", className="secondary"), id="sign-out",
                       className="sign-out", method="post", action=SIGNOUT_PATH)]

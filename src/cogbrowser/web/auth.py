@@ -86,7 +86,9 @@ def _read_access(context: Services) -> None:
     if cookie is None:
         raise ApiError(401, "Unauthorized", "reading (this server requires a token for reads) needs an API token: "
                        f"{HOW_TO}", headers=CHALLENGE)
-    _check_session(context, cookie)
+    refusal = _session_refusal(context, cookie)
+    if refusal is not None:
+        raise refusal
 
 
 def _page_access(context: Services) -> BaseResponse | None:
@@ -98,14 +100,13 @@ def _page_access(context: Services) -> BaseResponse | None:
     if token is not None:
         _check_token(context, token)
         return None
-    cookie = session_cookie()
-    if cookie is not None and context.sessions.holder(cookie) is not None:
-        _check_session(context, cookie)
+    refusal = _session_refusal(context, session_cookie())
+    if refusal is None:
         return None
-    if request.method in ("GET", "HEAD") and request.accept_mimetypes.best_match(_DATA_OR_PAGE) == "text/html":
+    wants_page = request.accept_mimetypes.best_match(_DATA_OR_PAGE) == "text/html"
+    if refusal.status == 401 and request.method in ("GET", "HEAD") and wants_page:
         return redirect(f"{SIGNIN_PATH}?{urlencode({'next': this_url(external=False)})}", 302)
-    _check_session(context, cookie)
-    return None
+    raise refusal
 
 
 def _check_token(context: Services, token: str) -> None:
@@ -115,14 +116,16 @@ def _check_token(context: Services, token: str) -> None:
         raise ApiError(401, "Unauthorized", "the API token is not valid (unknown, or revoked)", headers=INVALID)
 
 
-def _check_session(context: Services, cookie: str | None) -> None:
-    """A valid sign-in session; for an unsafe method, sent by a page of this server."""
+def _session_refusal(context: Services, cookie: str | None) -> ApiError | None:
+    """Why the request's sign-in session does not do (None when it does): none, ended, or, for an
+    unsafe method, not sent by a page of this server."""
     if cookie is None:
-        raise ApiError(401, "Unauthorized", f"this server requires a token for reads: sign in at {SIGNIN_PATH}, "
-                       f"or {HOW_TO}", headers=CHALLENGE)
+        return ApiError(401, "Unauthorized", f"this server requires a token for reads: sign in at {SIGNIN_PATH}, "
+                        f"or {HOW_TO}", headers=CHALLENGE)
     if context.sessions.holder(cookie) is None:
-        raise ApiError(401, "Unauthorized", "the sign-in session has ended (signed out, expired, or its token "
-                       f"revoked): sign in again at {SIGNIN_PATH}", headers=INVALID)
+        return ApiError(401, "Unauthorized", "the sign-in session has ended (signed out, expired, or its token "
+                        f"revoked): sign in again at {SIGNIN_PATH}", headers=INVALID)
     if request.method in UNSAFE_METHODS and not same_origin():
-        raise ApiError(403, "Forbidden", "a request with the sign-in session must come from this server's own "
-                       "pages: its Origin (or Referer) header names another origin, or none")
+        return ApiError(403, "Forbidden", "a request with the sign-in session must come from this server's own "
+                        "pages: its Origin (or Referer) header names another origin, or none")
+    return None
