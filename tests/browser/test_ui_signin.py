@@ -18,7 +18,7 @@ import pytest
 from helpers import browser_page, serving
 
 S2 = "S2_demo_20240601"
-TIMEOUT = 30_000  # ms: a callback round or a map's tiles on a busy two-core machine
+TIMEOUT = 60_000  # ms: a callback round or a map's tiles on a busy two-core machine (load 8 seen)
 LOADED_TILES = ("() => { const tiles = document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile');"
                 " return tiles.length > 0 && [...tiles].every(t => t.complete && t.naturalWidth > 0)"
                 " && !document.querySelector('.tiles-loading'); }")
