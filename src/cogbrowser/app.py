@@ -20,15 +20,17 @@ from cogbrowser.web.context import Services, install
 from cogbrowser.web.cors import allow_cross_origin
 from cogbrowser.web.problems import register_problem_handlers
 from cogbrowser.web.rendering import limit_renders
+from cogbrowser.web.sessions import SECRET_FILE, Sessions
 from cogbrowser.web.tokens import TokenChecker, new_token
 
 
 def create_app(settings: Settings, db: Database) -> Flask:
     """Build the app over an open catalog. Each surface is a set of blueprints registered here."""
     app = Flask("cogbrowser")
+    tokens = TokenChecker(db)
     install(app, Services(
-        settings=settings, db=db, layers=LayerCache(db), tokens=TokenChecker(db), internal_token=new_token(),
-        cache=ResponseCache(), jobs=JobStore(),
+        settings=settings, db=db, layers=LayerCache(db), tokens=tokens, internal_token=new_token(),
+        sessions=Sessions(settings.data_dir / SECRET_FILE, tokens), cache=ResponseCache(), jobs=JobStore(),
         basemap=open_basemap(settings.basemap) if settings.basemap is not None else None))
     register_problem_handlers(app)
     limit_renders(app)

@@ -28,7 +28,7 @@ from cogbrowser.catalog.records import DetectionRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.detections import create_detections, import_detections
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import RawBody, endpoint, json_response, url_with
+from cogbrowser.web.endpoints import RawBody, endpoint, json_response, this_url, url_with
 from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
@@ -233,7 +233,7 @@ def search_detections(query: DetectionSearch) -> Response:
     with services().db.connection() as conn:
         rows = queries.search_detections(conn, query.query(limit=query.limit + 1, after_id=query.cursor))
     page, more = rows[:query.limit], len(rows) > query.limit
-    links = [Link(href=request.url, rel="self")]
+    links = [Link(href=this_url(), rel="self")]
     if more:
         links.append(Link(href=url_with("cursor", str(page[-1].id)), rel="next"))
     accept = request.accept_mimetypes  # GeoJSON when asked for by name, above plain JSON (not for */*)

@@ -29,7 +29,7 @@ from cogbrowser.ingest.delete import FileInUse, delete_images
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.footprint import geometry_intersects, parse_geojson_geometry
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint, url_with
+from cogbrowser.web.endpoints import endpoint, this_url, url_with
 from cogbrowser.web.params import (
     ID,
     BBoxParam,
@@ -143,7 +143,7 @@ def search_images(query: ImageSearch) -> ImageList:
         rows = matching_images(conn, base, geometry, query.limit + 1)
         matched = count_matching(conn, base, geometry) if query.count else None
     page, more = rows[:query.limit], len(rows) > query.limit
-    links = [Link(href=request.url, rel="self", type="application/json")]
+    links = [Link(href=this_url(), rel="self", type="application/json")]
     if more:
         last = page[-1]
         token = write_cursor(filters, query.sortby, getattr(last, sort), last.id)

@@ -48,7 +48,7 @@ from cogbrowser.layers import utc_iso
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.footprint import parse_geojson_geometry
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint, url_with
+from cogbrowser.web.endpoints import endpoint, this_url, url_with
 from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
@@ -331,7 +331,7 @@ def _item_page(search: SearchQuery | SearchBody, next_link: Callable[[str], Stac
         bands = _collection_bands(conn, {row.collection_id for row in rows[:limit]})
     page = rows[:limit]
     root = _root()
-    page_links = [StacLink(href=request.url, rel="self", type=GEOJSON),
+    page_links = [StacLink(href=this_url(), rel="self", type=GEOJSON),
                   StacLink(href=f"{root}/stac", rel="root", type=JSON), *links]
     if len(rows) > limit:
         last = page[-1]

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import morecantile
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, url_for
 from pydantic import BaseModel
 
 from cogbrowser.errors import NotFound
@@ -30,7 +30,7 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint, json_response
+from cogbrowser.web.endpoints import endpoint, json_response, link_args
 from cogbrowser.web.params import DatetimeParam, RenderParams, interval
 from cogbrowser.web.rendering import rendered_response
 
@@ -127,7 +127,7 @@ def tilejson(layer: str, tileMatrixSetId: str, query: TileQuery) -> Response:
     found = services().layers.find(layer)
     found.spec(query.render_values())  # a render parameter the layer cannot draw is refused now, not per tile
     west, south, east, north = advertised_bounds(found)
-    search = f"?{urlencode(list(request.args.items(multi=True)))}" if request.args else ""
+    search = f"?{urlencode(link_args())}" if link_args() else ""  # the render parameters, never the token
     template = url_for("tiles.tile", layer=layer, tileMatrixSetId=tileMatrixSetId, z=0, x=0, y=0, format="png",
                        _external=True)
     template = template.replace("/0/0/0.png", "/{z}/{x}/{y}.png") + search

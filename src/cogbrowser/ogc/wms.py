@@ -71,7 +71,7 @@ from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.web.context import services
-from cogbrowser.web.problems import RETRY_AFTER_OUTAGE
+from cogbrowser.web.problems import RETRY_AFTER_OUTAGE, ApiError
 from cogbrowser.web.rendering import cached_response, missing_images_headers
 
 blueprint = Blueprint("wms", __name__)
@@ -103,6 +103,14 @@ def service() -> Response:
     except RenderDeadlineExceeded as exc:  # not the request's fault: HTTP 503, so clients retry
         return exception_response(WMSError("NoApplicableCode", str(exc), status=503), version,
                                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+@blueprint.errorhandler(ApiError)
+def refused(exc: ApiError) -> Response:
+    """A refusal before the service ran (the access check: no token, or a bad one) as the report of
+    the request's version, with the refusal's status and challenge."""
+    return exception_response(WMSError(None, exc.detail, status=exc.status), request_version(Params(request.args)),
+                              exc.headers)
 
 
 def _operation(params: Params) -> Handler:

@@ -23,6 +23,7 @@ answer 200 too. The Content-Type carries no charset parameter, because OWSLib co
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 from flask import Response
 
@@ -78,8 +79,9 @@ def exception_report(error: WMSError, version: str) -> bytes:
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8")
 
 
-def exception_response(error: WMSError, version: str, headers: dict[str, str] | None = None) -> Response:
+def exception_response(error: WMSError, version: str, headers: Mapping[str, str] | None = None) -> Response:
     """The HTTP answer carrying the report: status 200 for the request's faults (see the module
-    docstring); the error's own status for the server's (410 file gone, 503 busy with Retry-After...)."""
+    docstring); the error's own status where HTTP itself has the answer (401 for a missing or bad
+    token, with its challenge; 410 file gone; 503 busy, with Retry-After...)."""
     return Response(exception_report(error, version), status=error.status, content_type=CONTENT_TYPES[version],
                     headers={**NOT_STORED, **(headers or {})})

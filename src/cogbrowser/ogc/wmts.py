@@ -64,7 +64,8 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
-from cogbrowser.web.problems import RETRY_AFTER_OUTAGE
+from cogbrowser.web.endpoints import this_url
+from cogbrowser.web.problems import RETRY_AFTER_OUTAGE, ApiError
 from cogbrowser.web.rendering import missing_images_headers, rendered_response
 
 blueprint = Blueprint("wmts", __name__)
@@ -156,6 +157,15 @@ def image_file_refused(exc: ImageFileRefused) -> Response:
     return exception_response(OWSException("NoApplicableCode", str(exc)), status=403)
 
 
+@blueprint.errorhandler(ApiError)
+def refused(exc: ApiError) -> Response:
+    """A refusal before the service ran (the access check: no token, or a bad one) as a report,
+    with the refusal's status and challenge."""
+    answer = exception_response(OWSException("NoApplicableCode", exc.detail), status=exc.status)
+    answer.headers.update(exc.headers)
+    return answer
+
+
 @blueprint.errorhandler(Exception)
 def unexpected_error(exc: Exception) -> Response | HTTPException:
     """An error nobody foresaw still answers an exception report, never a traceback."""
@@ -168,7 +178,7 @@ def unexpected_error(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, RenderDeadlineExceeded):  # not the request's fault: 503, so clients retry
         return exception_response(OWSException("NoApplicableCode", str(exc)), status=503,
                                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    current_app.logger.exception("unhandled error on %s", request.full_path)
+    current_app.logger.exception("unhandled error on %s", this_url(external=False))
     return exception_response(OWSException("NoApplicableCode", "the server failed to answer this request; "
                                            "its log has the details"))
 

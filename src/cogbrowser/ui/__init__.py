@@ -6,7 +6,8 @@ their features' own), so each app of the process (tests make many) has all of th
 is kept in Dash's process-wide registry. Everything the pages load comes from this server: Dash's
 and Dash-Leaflet's scripts from their packages (served locally), the stylesheets and scripts of
 ui/assets, the offline basemap of ui/basemap, map tiles from /wms and /tiles. Callbacks read and
-write the catalog only through the REST API (ui/api.py).
+write the catalog only through the REST API (ui/api.py). When reads need a token, the pages need a
+sign-in first (ui/signin.py; the check is web/auth.py's).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from dash import Input, Output, dcc, html
 from flask import Flask
 from plotly.io.json import to_json_plotly
 
-from cogbrowser.ui import analytics, browse
+from cogbrowser.ui import analytics, browse, signin
 from cogbrowser.ui.basemap import blueprint as basemap_blueprint
 from cogbrowser.ui.callback_requests import refuse_malformed_callbacks
+from cogbrowser.web.sessions import SIGNOUT_PATH, session_cookie
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = {"/": "Browse", "/analytics": "Analytics"}
@@ -53,6 +55,7 @@ def offline_config(element: str) -> str:
 def mount_ui(server: Flask) -> dash.Dash:
     """The Dash app of both pages, served by `server` at / and /analytics, with their callbacks."""
     server.register_blueprint(basemap_blueprint)
+    server.register_blueprint(signin.blueprint)
     app = OfflineDash(
         "cogbrowser",
         # Dash documents a Flask instance and None for these (a server to use, no title while updating); its
@@ -76,9 +79,18 @@ def _shell() -> html.Div:
         html.Header(className="topbar", children=[
             html.A("cogbrowser", href="/", className="brand"),
             html.Nav(id="nav", className="nav"),
+            *_sign_out(),
         ]),
         html.Main(id="page", className="page"),
     ])
+
+
+def _sign_out() -> list[html.Form]:
+    """Sign-out, for a browser that signed in (reads need a token): a form, so it is a POST."""
+    if session_cookie() is None:
+        return []
+    return [html.Form(html.Button("Sign out", type="submit", className="secondary"), id="sign-out",
+                      className="sign-out", method="post", action=SIGNOUT_PATH)]
 
 
 def _route(pathname: str | None):

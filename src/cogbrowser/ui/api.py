@@ -2,8 +2,9 @@
 
 Callbacks run in the server while it answers the browser, so they call the API through Flask's
 test client: the same routes, validation and problem details as any script, with no socket and no
-second road to the database. Writes carry the app's internal token (auth.py), which never leaves
-the process; the UI decides which users may trigger them.
+second road to the database. Every call carries the app's internal token (auth.py), which never
+leaves the process: writes need one, and reads do when the server says so (the page that makes the
+call has passed the sign-in then); the UI decides which users may trigger them.
 
 List parameters go as the parameter repeated, one item each, written as the API reads a list
 (`list_value`: an item holding a comma is double-quoted), so a target named "Smith, John" stays
@@ -36,9 +37,7 @@ def _client():
     return current_app.test_client()
 
 
-def _headers(write: bool) -> dict[str, str]:
-    if not write:
-        return {}
+def _headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {services().internal_token}"}
 
 
@@ -69,25 +68,25 @@ def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
 def get(path: str, **params: Any) -> Any:
     """GET an API path (e.g. "/api/v1/images") with query parameters (lists as in `query_pairs`)."""
     query = urlencode(query_pairs(params), quote_via=quote)
-    return _answer(_client().get(path, query_string=query, headers=_headers(False)))
+    return _answer(_client().get(path, query_string=query, headers=_headers()))
 
 
 def post(path: str, json: Any = None, **params: Any) -> Any:
-    return _answer(_client().post(path, json=json, query_string=params, headers=_headers(True)))
+    return _answer(_client().post(path, json=json, query_string=params, headers=_headers()))
 
 
 def patch(path: str, json: Any) -> Any:
-    return _answer(_client().patch(path, json=json, headers=_headers(True)))
+    return _answer(_client().patch(path, json=json, headers=_headers()))
 
 
 def delete(path: str, **params: Any) -> Any:
-    return _answer(_client().delete(path, query_string=params, headers=_headers(True)))
+    return _answer(_client().delete(path, query_string=params, headers=_headers()))
 
 
 def download(path: str, pairs: Sequence[tuple[str, str]]) -> tuple[bytes, str | None]:
     """GET a file (an export, a GIF) with query pairs as given (a parameter may repeat, as `rescale`
     does per band): its bytes and the file name its Content-Disposition proposes."""
-    response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=_headers(False))
+    response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=_headers())
     body = _answer(response)
     if isinstance(body, (dict, list)):  # a JSON answer where a file was expected
         body = response.get_data()

@@ -21,6 +21,7 @@ from cogbrowser.config import Settings
 from cogbrowser.jobs import JobStore
 from cogbrowser.layers import LayerCache, OnDisk, on_disk
 from cogbrowser.web.cache import ResponseCache
+from cogbrowser.web.sessions import Sessions
 from cogbrowser.web.tokens import TokenChecker
 
 EXTENSION = "cogbrowser"
@@ -35,6 +36,7 @@ class Services:
     layers: LayerCache  # layers by name, until the catalog changes
     tokens: TokenChecker  # which API tokens are valid
     internal_token: str  # the UI's own calls to the API; never leaves the process
+    sessions: Sessions  # the pages' sign-in sessions (when reads need a token)
     cache: ResponseCache  # encoded pictures, shared by the server's threads
     jobs: JobStore  # background work (uploads)
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any

@@ -149,10 +149,23 @@ def json_response(model: BaseModel, status: int = 200, media_type: str = "applic
 
 
 def url_with(name: str, value: str) -> str:
-    """This request's URL with one query parameter set to `value` (a `next` link's cursor)."""
-    args = request.args.to_dict(flat=False)
-    args[name] = [value]
-    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+    """This request's URL with one query parameter set to `value` (a `next` link's cursor); never
+    the access token (see `link_args`)."""
+    args = [(key, item) for key, item in link_args() if key != name] + [(name, value)]
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def link_args() -> list[tuple[str, str]]:
+    """This request's query parameters, in order, as a link or a log line repeats them: without
+    the access token. Links are shown, shared, pasted and logged; a token must not travel with them."""
+    return [(key, value) for key, value in request.args.items(multi=True) if key != TOKEN_PARAMETER]
+
+
+def this_url(external: bool = True) -> str:
+    """This request's URL (`external`: with scheme and host; else path and query, for a log line or
+    a redirect back here) without the access token."""
+    query = urlencode(link_args())
+    return (request.base_url if external else request.path) + (f"?{query}" if query else "")
 
 
 # ---------------------------------------------------------------- query strings

@@ -56,7 +56,9 @@ def openapi_document(server_url: str) -> dict:
         "components": {"schemas": schemas,
                        "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
                                                      "description": "An API token made with `cogbrowser token "
-                                                                    "create NAME`."}}},
+                                                                    "create NAME`, in the Authorization header. "
+                                                                    "Reads also take it as `access_token=` in the "
+                                                                    "URL; writes never do."}}},
     }
 
 

@@ -43,12 +43,18 @@ def same_token(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-def presented_token() -> str | None:
-    """The token of the request: the Bearer credentials, else an `access_token` parameter."""
+def bearer_token() -> str | None:
+    """The token of the request's `Authorization: Bearer` header, if any."""
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    return None
+
+
+def url_token() -> str | None:
+    """The token of the request's `access_token` parameter, if any: good for reads only (a URL is
+    kept in histories and logs, and a page of another site can make a browser request one)."""
     return request.args.get(TOKEN_PARAMETER) or None
 
 
@@ -63,7 +69,10 @@ class TokenChecker:
 
     def name_of(self, token: str) -> str | None:
         """The name of a valid (not revoked) token, or None."""
-        digest = hash_token(token)
+        return self.name_of_hash(hash_token(token))
+
+    def name_of_hash(self, digest: str) -> str | None:
+        """The name of the valid token whose hash is `digest` (a sign-in session keeps only that), or None."""
         version = self.db.changes.version
         hit = self._valid.get(digest)
         if version is not None and hit is not None and hit[0] == version:
