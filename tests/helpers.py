@@ -87,18 +87,16 @@ def ingest_images(db: Database, settings: Settings, images) -> None:
 @contextmanager
 def serving(settings: Settings, db: Database) -> Iterator[str]:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
-    from waitress.server import create_server
-
-    from cogbrowser.api.uploads import waitress_options
     from cogbrowser.app import create_app
+    from cogbrowser.web.server import create_server
 
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
-                           **waitress_options(settings))  # as `cogbrowser serve` sets waitress up
+    # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap
+    server = create_server(create_app(settings, db), settings, host="127.0.0.1", port=0, threads=4)
     stop = threading.Event()
 
     def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
         while not stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1, use_poll=server.adj.asyncore_use_poll)
 
     thread = threading.Thread(target=run, name="live-server", daemon=True)
     thread.start()

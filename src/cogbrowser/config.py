@@ -14,6 +14,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an export, in pixels
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
+DEFAULT_MAX_CLIENT_CONNECTIONS = 32  # open connections from one address (a browser opens 6); 0: no cap
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
@@ -33,6 +34,7 @@ class Settings:
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     read_access: str = "open"
+    max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # behind a reverse proxy: 0, the proxy caps
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
@@ -46,6 +48,8 @@ class Settings:
             "max_image_size": int(os.environ.get("COGBROWSER_MAX_IMAGE_SIZE") or DEFAULT_MAX_IMAGE_SIZE),
             "max_upload_bytes": int(os.environ.get("COGBROWSER_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
+            "max_client_connections": int(os.environ.get("COGBROWSER_MAX_CLIENT_CONNECTIONS")
+                                          or DEFAULT_MAX_CLIENT_CONNECTIONS),
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
