@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,6 +112,47 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+
+
+# ---------------------------------------------------------------- `cogbrowser` as a process
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], data_dir: Path, log: Path | None = None, **env: str) -> subprocess.Popen:
+    """`python -m cogbrowser ARGS` on `data_dir`, with no COGBROWSER_* of the caller's but `env`'s.
+    Its output is piped, or written to `log` (a server that runs long: a full pipe would block it)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    environment.update(env, COGBROWSER_DATA_DIR=str(data_dir))
+    output = subprocess.PIPE if log is None else log.open("w", encoding="utf-8")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=environment, stdout=output,
+                                stderr=output, text=True)
+    finally:
+        if log is not None:
+            output.close()
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.communicate()[1]}")
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def interrupt(process: subprocess.Popen) -> str:
+    """Ctrl-C, as in a terminal; returns what the server said on stderr."""
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return stderr
 
 
 # ---------------------------------------------------------------- basemap tile archives

@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
-from helpers import REAL_DATA
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(args: list[str], data_dir: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
-    env["COGBROWSER_DATA_DIR"] = str(data_dir)
-    return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early: {process.communicate()[1]}")
-        try:
-            return requests.get(url, timeout=5)
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-def interrupt(process: subprocess.Popen) -> str:
-    """Ctrl-C, as in a terminal; returns what the server said on stderr."""
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    return stderr
+from helpers import REAL_DATA, free_port, interrupt, start, wait_for
 
 
 def postmaster_running(data_dir: Path) -> bool:
