@@ -444,14 +444,14 @@ def _refuse(conn: socket.socket, answer: Answer) -> None:
 def connection_limit() -> int:
     """Open connections in all: MAX_CONNECTIONS, or fewer where the process may open fewer files
     (Linux's usual 1024) or select() watches fewer (512 on Windows, which has no poll)."""
-    if sys.platform == "win32":
-        return 500
-    import resource
+    if sys.platform != "win32":
+        import resource
 
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNECTIONS
-    return max(64, min(MAX_CONNECTIONS, soft - 200))  # room for the database, the COGs, the logs
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return MAX_CONNECTIONS
+        return max(64, min(MAX_CONNECTIONS, soft - 200))  # room for the database, the COGs, the logs
+    return 500
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
