@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import select
 import socket
 import threading
@@ -48,7 +47,7 @@ class Front:
         fd_dir = Path(f"/proc/{self.process.pid}/fd")
         for fd in fd_dir.iterdir():
             try:
-                if os.readlink(fd).startswith(str(self.tmp_dir)):
+                if str(fd.readlink()).startswith(str(self.tmp_dir)):
                     total += fd.stat().st_size
             except OSError:
                 continue
@@ -153,8 +152,8 @@ def test_a_3_gb_upload_without_a_token_is_refused_before_it_is_read(front):
 
 
 def test_a_bad_token_is_refused_before_the_body_too_and_a_good_one_reads_it(front):
-    headers = "POST /api/v1/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
-              "Content-Length: {length}\r\n{auth}\r\n"
+    headers = ("POST /api/v1/collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: {length}\r\n{auth}\r\n")
     with connect(front) as sock:
         sock.sendall(headers.format(length=3 * 10**9, auth="Authorization: Bearer cgb_not-a-token\r\n").encode())
         sent, seconds = send_body_until_answered(sock, 512 * 2**20)

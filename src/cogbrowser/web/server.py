@@ -178,6 +178,8 @@ class HeadFirstParser(HTTPRequestParser):
     awaiting_decision = False  # headers read, a body follows: waiting for decide_before_body
     decided = False
     body_limit: int | None = None
+    completed: bool  # waitress's attributes, typed here (waitress has no type hints)
+    error: Error | None
 
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
@@ -209,6 +211,9 @@ class FrontChannel(HTTPChannel):
     parser_class = HeadFirstParser
     error_task_class = ProblemErrorTask
     server: FrontServer
+    request: HeadFirstParser | None  # waitress's attributes, typed here (waitress has no type hints)
+    requests: list[HeadFirstParser]
+    sent_continue: bool
 
     deciding = False  # a request's headers are with decide_before_body: read nothing more meanwhile
     held = b""  # what arrived after those headers (the body's start), fed to the parser once decided
