@@ -34,7 +34,8 @@ class Settings:
     max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     read_access: str = "open"
-    max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # behind a reverse proxy: 0, the proxy caps
+    max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # open connections from one address; 0: no cap
+    trusted_proxy: str | None = None  # the reverse proxy's address: its X-Forwarded-* are believed, no cap on it
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
@@ -50,6 +51,7 @@ class Settings:
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
             "max_client_connections": int(os.environ.get("COGBROWSER_MAX_CLIENT_CONNECTIONS")
                                           or DEFAULT_MAX_CLIENT_CONNECTIONS),
+            "trusted_proxy": os.environ.get("COGBROWSER_TRUSTED_PROXY") or None,
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -26,7 +26,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.web.endpoints import MAX_JSON_BYTES
 from cogbrowser.web.server import HEADER_TIMEOUT
 from cogbrowser.web.tokens import hash_token
-from helpers import free_port, interrupt, shared_catalog, start, wait_for
+from helpers import free_port, interrupt, serving, shared_catalog, start, wait_for
 
 TOKEN = "cgb_front-tests-0123456789abcdefghijklmnopqrstuvw"
 CAP = 32  # Settings' default max_client_connections: the server runs with its defaults
@@ -392,3 +392,32 @@ def test_idle_connections_over_the_cap_make_room_for_new_ones(front):
     finally:
         for sock in kept:
             sock.close()
+
+
+# ---------------------------------------------------------------- behind a reverse proxy
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["no proxy", "trusted proxy"])
+def test_forwarded_headers_count_only_from_the_trusted_proxy(settings, db, trusted):
+    """Behind a proxy (COGBROWSER_TRUSTED_PROXY=its address) links say what the client used (https,
+    the proxy's name) and the proxy's many connections are not capped; without one, a client's
+    X-Forwarded-* headers change nothing."""
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.lan", "X-Forwarded-For": "10.1.2.3"}
+    served = dataclasses.replace(settings, trusted_proxy="127.0.0.1" if trusted else None)
+    with serving(served, db) as url:
+        links = requests.get(f"{url}/api/v1/images", headers=forwarded, timeout=10).json()["links"]
+        self_link = next(link["href"] for link in links if link["rel"] == "self")
+        assert self_link.startswith("https://maps.lan/" if trusted else f"{url}/"), self_link
+        port = int(url.rsplit(":", 1)[1])
+        busy = []
+        try:
+            for _ in range(CAP + 5):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                busy.append(sock)
+            time.sleep(0.5)  # the server has read their first lines: they are busy, not idle
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+                extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_answer(extra)[0] == (200 if trusted else 503)
+        finally:
+            for sock in busy:
+                sock.close()

@@ -15,7 +15,9 @@ maintenance`) so that:
 - a request's headers must all arrive within HEADER_TIMEOUT of its first byte (else 408), an idle
   connection is closed after IDLE_TIMEOUT, and one address may hold at most
   `Settings.max_client_connections` connections (more are answered 503 and closed at once), so a
-  slowloris from one machine cannot take the slots other clients need.
+  slowloris from one machine cannot take the slots other clients need. Behind a reverse proxy
+  (`Settings.trusted_proxy`), the proxy's connections are not capped (it caps its clients) and its
+  X-Forwarded-* headers are believed (links say https://the-proxy's-name/...); nobody else's are.
 - errors waitress answers itself (malformed requests, headers or bodies too large) are problem
   details too.
 
@@ -59,6 +61,7 @@ RECV_BYTES = 1 << 20  # socket reads; waitress's 8 KiB spools 0.35 GB/s on loopb
 MAX_HEADER_BYTES = 64 * 1024  # a request line and headers (waitress: 256 KiB)
 MAX_CONNECTIONS = 1000  # open connections in all, below the file descriptors the process may open
 RETRY_AFTER = "5"  # seconds a client refused for having too many connections should wait
+FORWARDED = {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"}  # from a trusted proxy
 
 
 # ---------------------------------------------------------------- answers given outside the app
@@ -385,7 +388,7 @@ class FrontServer(TcpWSGIServer):
             return
         addr = self.fix_addr(addr)
         client = addr[0] if isinstance(addr, tuple) else str(addr)
-        if 0 < self.max_client_connections <= self.clients[client]:
+        if 0 < self.max_client_connections <= self.clients[client] and client != self.adj.trusted_proxy:
             idle = self._least_recently_used_idle(client)
             if idle is None:
                 _refuse(conn, Answer.problem(
@@ -462,7 +465,9 @@ def connection_limit() -> int:
 def server_options(settings: Settings) -> dict[str, Any]:
     """waitress's adjustments of the front (call once the app exists: the body ceiling is the largest
     limit its routes declare, the upload's)."""
+    proxy = {"trusted_proxy": settings.trusted_proxy, "trusted_proxy_count": 1, "trusted_proxy_headers": FORWARDED}
     return {
+        **(proxy if settings.trusted_proxy else {}),  # links and REMOTE_ADDR as the client sees them; else ignored
         "max_request_body_size": largest_body_limit(settings) + 1,  # waitress refuses a length at or over it
         "max_request_header_size": MAX_HEADER_BYTES,
         "recv_bytes": RECV_BYTES,  # read one at a time by the loop: costs 1 MiB
