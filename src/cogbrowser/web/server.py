@@ -407,7 +407,10 @@ class FrontServer(TcpWSGIServer):
         return min(idle, key=lambda channel: channel.last_activity, default=None)
 
     def add_task(self, task: Any) -> None:
-        """Queue a channel's request (or the decision on its headers) for a worker thread."""
+        """Queue a channel's request (or the decision on its headers) for a worker thread. Every
+        request passes here, its method and path known (`task.requests[0].command/.path`), its body
+        not yet read when `.awaiting_decision`: the place to choose a lane (a decision is cheap),
+        or to answer 503 + Retry-After (an `EarlyAnswer` as `request.error`) when a lane is full."""
         self.task_dispatcher.add_task(task)
 
     def maintenance(self, now: float) -> None:
