@@ -87,18 +87,16 @@ def ingest_images(db: Database, settings: Settings, images) -> None:
 @contextmanager
 def serving(settings: Settings, db: Database) -> Iterator[str]:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
-    from waitress.server import create_server
-
-    from cogbrowser.api.uploads import waitress_options
     from cogbrowser.app import create_app
+    from cogbrowser.web.server import create_server
 
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
-                           **waitress_options(settings))  # as `cogbrowser serve` sets waitress up
+    # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap
+    server = create_server(create_app(settings, db), settings, host="127.0.0.1", port=0, threads=4)
     stop = threading.Event()
 
     def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
         while not stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1, use_poll=server.adj.asyncore_use_poll)
 
     thread = threading.Thread(target=run, name="live-server", daemon=True)
     thread.start()
@@ -111,7 +109,7 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         server.asyncore.close_all(server._map)
 
 
-# ---------------------------------------------------------------- `cogbrowser serve` as a process
+# ---------------------------------------------------------------- `cogbrowser` as a process
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -119,11 +117,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(args: list[str], data_dir: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
-    env["COGBROWSER_DATA_DIR"] = str(data_dir)
-    return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def start(args: list[str], data_dir: Path, log: Path | None = None, **env: str) -> subprocess.Popen:
+    """`python -m cogbrowser ARGS` on `data_dir`, with no COGBROWSER_* of the caller's but `env`'s.
+    Its output is piped, or written to `log` (a server that runs long: a full pipe would block it)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    environment.update(env, COGBROWSER_DATA_DIR=str(data_dir))
+    output = subprocess.PIPE if log is None else log.open("w", encoding="utf-8")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "cogbrowser", *args], env=environment, stdout=output,
+                                stderr=output, text=True)
+    finally:
+        if log is not None:
+            output.close()
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float) -> requests.Response:

@@ -130,11 +130,11 @@ def demo(obj: Context, host: str, port: int, threads: int, basemap: Path | None,
 
 
 def _serve(settings: Settings, db, threads: int) -> None:
-    import waitress
-
+    from cogbrowser.api.uploads import prepare_upload_dir
     from cogbrowser.app import create_app
     from cogbrowser.ingest.images import sweep_orphans
     from cogbrowser.raster.reader import configure_block_cache
+    from cogbrowser.web.server import serve
 
     sweep_orphans(db, settings)
     configure_block_cache()
@@ -143,12 +143,9 @@ def _serve(settings: Settings, db, threads: int) -> None:
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
     click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
-    from cogbrowser.api.uploads import prepare_upload_dir, waitress_options
-
     prepare_upload_dir(settings)  # waitress spools request bodies (uploads) in DATA_DIR/tmp, not the system temp
     try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="cogbrowser",
-                       channel_timeout=120, connection_limit=1000, _quiet=True, **waitress_options(settings))
+        serve(app, settings, threads)  # waitress, with the checks before a body is read (web/server.py)
     except OSError as exc:
         raise CogbrowserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
                               f"(is another server using it? try --port)") from exc

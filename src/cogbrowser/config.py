@@ -16,6 +16,7 @@ DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an expo
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
 DEFAULT_RENDER_BUDGET = 1_000_000_000  # expression nodes x output pixels of one render (docs/architecture.md)
 DEFAULT_RENDER_DEADLINE = 20.0  # seconds a render may run before it is stopped with 503
+DEFAULT_MAX_CLIENT_CONNECTIONS = 32  # open connections from one address (a browser opens 6); 0: no cap
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
@@ -37,6 +38,8 @@ class Settings:
     read_access: str = "open"
     render_budget: int = DEFAULT_RENDER_BUDGET
     render_deadline: float = DEFAULT_RENDER_DEADLINE
+    max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # open connections from one address; 0: no cap
+    trusted_proxy: str | None = None  # the reverse proxy's address: its X-Forwarded-* are believed, no cap on it
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
 
     @classmethod
@@ -52,6 +55,9 @@ class Settings:
             "render_budget": int(os.environ.get("COGBROWSER_RENDER_BUDGET") or DEFAULT_RENDER_BUDGET),
             "render_deadline": float(os.environ.get("COGBROWSER_RENDER_DEADLINE") or DEFAULT_RENDER_DEADLINE),
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
+            "max_client_connections": int(os.environ.get("COGBROWSER_MAX_CLIENT_CONNECTIONS")
+                                          or DEFAULT_MAX_CLIENT_CONNECTIONS),
+            "trusted_proxy": os.environ.get("COGBROWSER_TRUSTED_PROXY") or None,
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

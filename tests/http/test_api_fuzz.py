@@ -35,7 +35,7 @@ EXAMPLES = int(os.environ.get("COGBROWSER_FUZZ_EXAMPLES", "12"))
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.negative_data_rejection]
 # An invalid request may be refused before the app sees it: a query string past the server's header
-# limit (several values one past their maxLength, in multibyte characters) gets waitress's 431,
+# limit (several values one past their maxLength, in multibyte characters) gets the front's 431,
 # which every operation declares. That is a rejection too.
 REJECTED = [*SchemathesisConfig().projects.default.checks.negative_data_rejection.expected_statuses, "431"]
 CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REJECTED}}})

@@ -1,5 +1,5 @@
 """Uploads over HTTP (`POST /api/v1/images`) and background jobs, on a real waitress server set up
-as `cogbrowser serve` sets it up (uploads.waitress_options, request bodies spooled in DATA_DIR/tmp).
+as `cogbrowser serve` sets it up (web/server.py's front, request bodies spooled in DATA_DIR/tmp).
 
 Every real raster, uploaded raw or as a form, becomes the image the CLI makes, with the same pixels;
 every failure answers a precise problem and leaves the data dir (every file, with its size), the
@@ -497,7 +497,9 @@ def test_too_little_free_space_is_refused_before_copying(server, monkeypatch):
 # ---------------------------------------------------------------- the server's set-up
 
 def test_waitress_takes_bodies_as_large_as_the_upload_limit(tmp_path):
-    options = uploads.waitress_options(Settings(data_dir=tmp_path))
+    from cogbrowser.web.server import server_options
+
+    options = server_options(Settings(data_dir=tmp_path))
     assert options["max_request_body_size"] > 20 * 1000**3, "the 20 GB default, plus a form's overhead"
     assert options["recv_bytes"] >= 64 * 1024
 

@@ -230,18 +230,23 @@ def test_text_files_are_read_and_written_with_an_encoding():
 
 def test_the_server_is_waitress(settings, db, monkeypatch):
     """`serve` hands the app to waitress (the Windows-capable WSGI server): no fork, no Unix socket."""
-    import waitress
+    import dataclasses
+
+    from waitress.server import TcpWSGIServer
 
     from cogbrowser import cli
+    from cogbrowser.web import server as front
 
-    calls = []
-    monkeypatch.setattr(waitress, "serve", lambda app, **options: calls.append((app, options)))
+    started = []
+    monkeypatch.setattr(front.FrontServer, "run", lambda server: started.append(server))
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        cli._serve(settings, db, threads=2)
+        cli._serve(dataclasses.replace(settings, port=0), db, threads=2)
     finally:
         signal.signal(signal.SIGTERM, sigterm)
-    [(app, options)] = calls
-    assert app.name == "cogbrowser" and options["host"] == settings.host and options["port"] == settings.port
+    [server] = started
+    server.close()
+    assert isinstance(server, TcpWSGIServer)
+    assert server.effective_host == settings.host and server.task_dispatcher.threads == {0, 1}
     pyproject = (SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"waitress' in pyproject and not any(f'"{name}' in pyproject for name in ("gunicorn", "uwsgi", "uvicorn"))

@@ -28,7 +28,7 @@ from cogbrowser.catalog.records import DetectionRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.detections import create_detections, import_detections
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import RawBody, endpoint, json_response, this_url, url_with
+from cogbrowser.web.endpoints import FORM_MARGIN, RawBody, endpoint, json_response, this_url, url_with
 from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
@@ -289,7 +289,8 @@ def create(body: NewDetections) -> Response:
                             "application/json": {"type": "object"},
                             "multipart/form-data": {"type": "object", "properties": {
                                 "file": {"type": "string", "format": "binary"}}}},
-                           "The file itself, or a form with a `file` field (same columns as the CLI import)"))
+                           "The file itself, or a form with a `file` field (same columns as the CLI import)",
+                           max_bytes=MAX_IMPORT_BYTES + FORM_MARGIN))
 def import_file(query: ImportQuery) -> Response:
     """The same rules as `cogbrowser detections import`: all or nothing unless `skip_invalid`; every
     invalid row is listed with its line or feature number. Nothing imported answers 400."""

@@ -27,12 +27,12 @@ is all-or-nothing itself. A folder left by a server that died mid-upload is remo
 start (`prepare_upload_dir`).
 
 waitress reads a request's whole body before it calls the app, spooling it over 512 KiB into a
-`tempfile.TemporaryFile`. A server that takes uploads therefore needs `waitress_options` (its body
-limit, 1 GB by default, raised to max_upload_bytes; larger bodies it refuses itself, in text/plain,
-before reading them) and `prepare_upload_dir` (that spool on the data dir's volume, which has room
-for a 20 GB scene, rather than a small system drive). A client that goes away mid-body never
-reaches the app: waitress closes its half-spooled file, which has no name on Linux (O_TMPFILE) and
-is deleted on close on Windows.
+`tempfile.TemporaryFile`. The server front (web/server.py) checks the token and the declared size
+against this endpoint's limit (`BODY.max_bytes`: max_upload_bytes and a form's margin) on the
+headers, before one byte of the body is read; `prepare_upload_dir` puts the spool on the data dir's
+volume, which has room for a 20 GB scene, rather than a small system drive. A client that goes away
+mid-body never reaches the app: waitress closes its half-spooled file, which has no name on Linux
+(O_TMPFILE) and is deleted on close on Windows.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import RawBody, endpoint, json_response
+from cogbrowser.web.endpoints import FORM_MARGIN, RawBody, endpoint, json_response
 from cogbrowser.web.params import ID, BodyModel, QueryModel
 from cogbrowser.web.problems import ApiError
 
@@ -77,12 +77,10 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20  # bytes a read and a write of a raw body
 SYNC_MAX_BYTES = 16 * 2**20  # files up to this are waited for by default (answer 201, not 202)
 SYNC_WAIT_SECONDS = 20.0  # ... for at most this long (a big job may be ahead of them in the queue)
-FORM_MARGIN = 1 << 20  # what a form may add around its file: boundaries and part headers
 FORM_READ = 64 * 1024  # werkzeug's multipart parser reads: 1.3 GB/s here, against 0.5 GB/s in 1 MiB reads
 FORM_FIELD_BYTES = 512 * 1024  # the parser's buffer, and a form field other than the file (there should be none)
 FORM_PARTS = 16
 FREE_RESERVE = 64 * 2**20  # left free on the data dir's disk beyond the upload itself
-RECV_BYTES = 1 << 20  # waitress's socket reads; its default 8 KiB spools 0.35 GB/s on loopback, this 1.7 GB/s
 STALE_UPLOAD_SECONDS = 3600.0  # an upload folder untouched this long belongs to no running server
 UPLOAD_PREFIX = "upload-"
 REFUSED_MEDIA_TYPES = ("application/x-www-form-urlencoded", "application/json", "application/xml")
@@ -92,17 +90,6 @@ _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)),
 
 
 # ---------------------------------------------------------------- the server side of uploads
-
-def waitress_options(settings: Settings) -> dict[str, int]:
-    """waitress adjustments a server that takes uploads needs (pass them to serve/create_server).
-
-    `max_request_body_size` lets through a form carrying a file of max_upload_bytes (waitress
-    refuses a Content-Length at or over it); `recv_bytes` reads the socket in 1 MiB pieces
-    instead of 8 KiB, 5x faster (measured on loopback: 0.35 -> 1.7 GB/s into the spool). The
-    reads are one at a time (waitress reads every socket from one thread), so this costs 1 MiB.
-    """
-    return {"max_request_body_size": settings.max_upload_bytes + FORM_MARGIN + 1, "recv_bytes": RECV_BYTES}
-
 
 def prepare_upload_dir(settings: Settings) -> None:
     """Make DATA_DIR/tmp this process's temporary folder and remove upload folders of dead servers.
@@ -176,7 +163,8 @@ BODY = RawBody(
     {"application/octet-stream": BINARY, "image/tiff": BINARY,
      "multipart/form-data": {"type": "object", "properties": {"file": BINARY}, "required": ["file"]}},
     "The raster file itself (any GDAL-readable georeferenced raster; name it with `filename` or "
-    "Content-Disposition), or a form whose `file` field is the file")
+    "Content-Disposition), or a form whose `file` field is the file",
+    max_bytes=lambda settings: settings.max_upload_bytes + FORM_MARGIN)
 ANSWERS = {
     201: Image, 202: Job,
     303: ExistingImage,

@@ -40,21 +40,7 @@ HOW_TO = "send 'Authorization: Bearer <token>' (create one with `cogbrowser toke
 
 def check_request_access(app: Flask) -> None:
     """Register the access check that runs before every request (see the module docstring)."""
-
-    @app.before_request
-    def access_check() -> BaseResponse | None:
-        path = request.path
-        if request.method == "OPTIONS" or path in OPEN_PATHS:
-            return None
-        context = services()
-        if not path.startswith(PROTECTED_PREFIXES):
-            return _page_access(context)
-        access = declared_access(request.endpoint) or ("read" if request.method in ("GET", "HEAD") else "write")
-        if access == "write":
-            _write_access(context)
-        elif context.settings.read_access == "token":
-            _read_access(context)
-        return None
+    app.before_request(require_access)
 
     @app.after_request
     def private_answers(response: Response) -> Response:
@@ -62,6 +48,25 @@ def check_request_access(app: Flask) -> None:
             response.cache_control.public = False
             response.cache_control.private = True
         return response
+
+
+def require_access() -> BaseResponse | None:
+    """Refuse the current request (401/403) unless it may do what it asks, or send a browser without
+    a session to the sign-in page (the redirect returned). The one rule of who may do what: run
+    before every request, and by the server front (web/server.py) on a request's headers alone,
+    before its body is read."""
+    path = request.path
+    if request.method == "OPTIONS" or path in OPEN_PATHS:
+        return None
+    context = services()
+    if not path.startswith(PROTECTED_PREFIXES):
+        return _page_access(context)
+    access = declared_access(request.endpoint) or ("read" if request.method in ("GET", "HEAD") else "write")
+    if access == "write":
+        _write_access(context)
+    elif context.settings.read_access == "token":
+        _read_access(context)
+    return None
 
 
 def _write_access(context: Services) -> None:

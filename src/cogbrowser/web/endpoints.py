@@ -10,6 +10,8 @@ way (one declaration may serve several methods, e.g. `("GET", "HEAD")`: one oper
   validation error names its field;
 - parses a JSON body into the `body` model (`raw_body` endpoints read the stream themselves);
 - declares access (read or write), which auth.py checks before the view runs (`declared_access`);
+- declares how large a body may be (`body_limit`: 16 MiB of JSON, unless a `RawBody` says more),
+  which the server front (server.py) checks on the headers, before the body is read;
 - is what `/api/v1/openapi.json` is generated from (openapi.py), so the description cannot drift.
 
 Views get the parsed `query` and `body` as keyword arguments and return a Response or a pydantic
@@ -38,13 +40,15 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
+from cogbrowser.config import Settings
 from cogbrowser.errors import NotFound
 from cogbrowser.web.problems import ApiError
 from cogbrowser.web.tokens import TOKEN_PARAMETER
 
 Access = Literal["read", "write"]
 JSON_TYPES = ("application/json",)
-MAX_JSON_BYTES = 16 * 1024 * 1024  # a JSON body larger than this is refused before it is parsed
+MAX_JSON_BYTES = 16 * 1024 * 1024  # a JSON body larger than this is refused before it is read
+FORM_MARGIN = 1 << 20  # what a multipart form adds around its file: boundaries and part headers
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class RawBody:
     media_types: Mapping[str, dict]  # media type -> OpenAPI schema
     description: str
     required: bool = True
+    # the largest body accepted, in bytes, or how to work it out from the settings (the upload's limit)
+    max_bytes: int | Callable[[Settings], int] = MAX_JSON_BYTES
 
 
 @dataclass
@@ -78,11 +84,26 @@ class Endpoint:
 
 ENDPOINTS: list[Endpoint] = []
 _ACCESS: dict[str, Access] = {}  # Flask endpoint name -> declared access, for the check before each request
+_RAW_BODIES: dict[str, RawBody] = {}  # Flask endpoint name -> its raw body, for the body's size limit
 
 
 def declared_access(name: str | None) -> Access | None:
     """The access an endpoint (by its Flask endpoint name) declares; None for undeclared routes."""
     return _ACCESS.get(name or "")
+
+
+def body_limit(name: str | None, settings: Settings) -> int:
+    """The largest request body an endpoint (by its Flask endpoint name) accepts: its raw body's
+    `max_bytes`, else MAX_JSON_BYTES (JSON bodies, the UI's callbacks, undeclared routes)."""
+    raw_body = _RAW_BODIES.get(name or "")
+    if raw_body is None:
+        return MAX_JSON_BYTES
+    return raw_body.max_bytes(settings) if callable(raw_body.max_bytes) else raw_body.max_bytes
+
+
+def largest_body_limit(settings: Settings) -> int:
+    """The largest body any endpoint accepts: the server's own ceiling, whatever the route."""
+    return max([MAX_JSON_BYTES, *(body_limit(name, settings) for name in _RAW_BODIES)])
 
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -113,6 +134,8 @@ def endpoint(blueprint: Blueprint, method: str | Sequence[str], rule: str, *, su
                 path_parameters=dict(path_parameters or {}))
             ENDPOINTS.append(spec)
             _ACCESS[spec.name] = spec.access
+            if raw_body is not None:
+                _RAW_BODIES[spec.name] = raw_body
         success = min((status for status in responses if 200 <= status < 300), default=200)
 
         @functools.wraps(view)

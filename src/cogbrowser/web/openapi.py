@@ -22,6 +22,7 @@ from pydantic.json_schema import models_json_schema
 from cogbrowser import __version__
 from cogbrowser.web.endpoints import ENDPOINTS, Endpoint, list_fields
 from cogbrowser.web.problems import Problem
+from cogbrowser.web.server import MAX_HEADER_BYTES
 
 SCHEMA_REF = "#/components/schemas/{model}"
 PROBLEM_TYPES = ("application/problem+json",)
@@ -113,9 +114,8 @@ def _operation(spec: Endpoint, ref: dict[type[BaseModel], dict]) -> dict:
     responses.setdefault("401", {"description": "An API token is needed, or the one given is not valid", **problem})
     if spec.path_parameters or _RULE_PARAMETER.search(spec.rule):
         responses.setdefault("404", {"description": "No such object in the catalog", **problem})
-    responses.setdefault("431", {"description": "The URL or headers are too large (refused by the server before the "
-                                                "API sees them)",
-                                 "content": {"text/plain": {"schema": {"type": "string"}}}})
+    too_large = f"over {MAX_HEADER_BYTES // 1024} KiB: refused by the server front before the API sees them"
+    responses.setdefault("431", {"description": f"The URL or headers are too large ({too_large})", **problem})
     responses["default"] = {"description": "Any other error, as problem details", **problem}
     operation["responses"] = responses
     if spec.access == "write":
