@@ -145,7 +145,7 @@ def decide_before_body(app: Flask, environ: dict[str, Any]) -> Decision:
         try:
             to_sign_in = require_access()
             if to_sign_in is not None:
-                return Decision(Answer.of(app.process_response(to_sign_in)))
+                return Decision(Answer.of(app.process_response(app.make_response(to_sign_in))))
             if request.routing_exception is not None:
                 raise request.routing_exception
             limit = body_limit(request.endpoint, services().settings)
