@@ -26,6 +26,7 @@ from schemathesis import GenerationMode, checks
 from schemathesis.config import SchemathesisConfig
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.web.tokens import hash_token
 from helpers import REAL_DATA, serving, shared_catalog
@@ -52,7 +53,7 @@ def fuzzed_server(postgres, tmp_path_factory):
             assert ingest_file(db, config, IngestRequest(path=REAL_DATA / path, image_id=image_id,
                                                          collection=collection)).status == "added"
         with db.connection() as conn:
-            config.image_file(queries.get_image(conn, "lost").path).unlink()  # its file is gone: 410, never 500
+            image_file(config, queries.get_image(conn, "lost")).unlink()  # its file is gone: 410, never 500
         with serving(config, db) as url:
             yield url
 

@@ -19,6 +19,7 @@ from lxml import etree
 from PIL import Image
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_file
 from helpers import ingest_images, serving, shared_catalog
 
 UTC = timezone.utc
@@ -45,7 +46,7 @@ def served(postgres, tmp_path_factory):
             lost = {}
             for image_id in ("cog2", "lost"):
                 with db.connection() as conn:
-                    path = settings.image_file(queries.get_image(conn, image_id).path)
+                    path = image_file(settings, queries.get_image(conn, image_id))
                 lost[image_id] = (path, path.rename(folder / path.name))
             yield url, lost
 

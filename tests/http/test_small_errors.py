@@ -72,7 +72,7 @@ def test_a_non_ascii_token_on_a_write_is_401(base, how):
     headers = {"Authorization": "Bearer é"} if how == "header" else {}
     url = f"{base}/api/v1/collections" + ("?access_token=%C3%A9" if how == "url" else "")
     answer = requests.post(url, json={"id": "nope", "title": "Nope"}, headers=headers)
-    assert_problem(answer, 401, "not valid")
+    assert_problem(answer, 401, "not valid" if how == "header" else "reads only")  # a URL token never writes
 
 
 @pytest.mark.parametrize("how", ["header", "url"])
