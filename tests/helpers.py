@@ -201,3 +201,13 @@ def map_pixels(page) -> np.ndarray:
 def changed_share(a: np.ndarray, b: np.ndarray, threshold: float = 30) -> float:
     """The share of pixels whose colour differs by more than `threshold` (sum over RGB)."""
     return float((np.abs(a - b).sum(axis=2) > threshold).mean())
+
+
+# ---------------------------------------------------------------- hostile files (declare far more work than they hold)
+
+HOSTILE_DATA = REAL_DATA.parent / "hostile"
+HOSTILE_LIMITS = {  # each hostile file, and the words of the limit that refuses it
+    "sparse200k.tif": "COGBROWSER_MAX_INGEST_PIXELS",
+    "bands65535.tif": "COGBROWSER_MAX_INGEST_BANDS",
+    "strip100k.tif": "COGBROWSER_MAX_INGEST_PIXELS",
+}

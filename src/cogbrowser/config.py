@@ -14,7 +14,23 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_MAX_IMAGE_SIZE = 4096  # largest WIDTH/HEIGHT of a WMS GetMap or an export, in pixels
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
+# What one file may declare before any work starts (ingest's pre-check): a Sentinel-2 scene is
+# 10980 x 10980 x 13 bands; a file declaring far more (200000 x 200000 in 1.2 MB) is an attack or a mistake.
+DEFAULT_MAX_INGEST_PIXELS = 2**32  # width x height: a 65536 x 65536 mosaic
+DEFAULT_MAX_INGEST_BANDS = 1000  # hyperspectral sensors have 200-450
+DEFAULT_MAX_INGEST_BLOCK_BYTES = 256 * 2**20  # one tile or strip, uncompressed: GDAL decodes it whole
+DEFAULT_MAX_INGEST_RATIO = 2000  # uncompressed pixel bytes : file bytes; DEFLATE peaks near 1000:1
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
+
+
+def _env_number(name: str, default: int) -> int:
+    """A positive whole number from the environment (a limit), or the default when unset."""
+    text = (os.environ.get(name) or "").strip().replace("_", "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"{name} must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 def default_data_dir() -> Path:
@@ -34,6 +50,10 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     read_access: str = "open"
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
+    max_ingest_pixels: int = DEFAULT_MAX_INGEST_PIXELS
+    max_ingest_bands: int = DEFAULT_MAX_INGEST_BANDS
+    max_ingest_block_bytes: int = DEFAULT_MAX_INGEST_BLOCK_BYTES
+    max_ingest_ratio: int = DEFAULT_MAX_INGEST_RATIO
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -47,6 +67,10 @@ class Settings:
             "max_upload_bytes": int(os.environ.get("COGBROWSER_MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
+            "max_ingest_pixels": _env_number("COGBROWSER_MAX_INGEST_PIXELS", DEFAULT_MAX_INGEST_PIXELS),
+            "max_ingest_bands": _env_number("COGBROWSER_MAX_INGEST_BANDS", DEFAULT_MAX_INGEST_BANDS),
+            "max_ingest_block_bytes": _env_number("COGBROWSER_MAX_INGEST_BLOCK_BYTES", DEFAULT_MAX_INGEST_BLOCK_BYTES),
+            "max_ingest_ratio": _env_number("COGBROWSER_MAX_INGEST_RATIO", DEFAULT_MAX_INGEST_RATIO),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]

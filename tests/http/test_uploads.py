@@ -35,7 +35,7 @@ from cogbrowser.ingest import images as ingest_module
 from cogbrowser.jobs import JobStore, Outcome, split_progress
 from cogbrowser.web.problems import ApiError, problem_of
 from cogbrowser.web.tokens import hash_token
-from helpers import REAL_DATA, real_rasters, serving, shared_catalog
+from helpers import HOSTILE_DATA, HOSTILE_LIMITS, REAL_DATA, real_rasters, serving, shared_catalog
 
 LIMIT = 6_000_000  # the test server's max_upload_bytes: above every real raster (at most 4 MB)
 TOKEN = "cgb_upload-tests-0123456789abcdefghijklmnopqrstu"
@@ -290,12 +290,37 @@ def test_a_large_upload_is_a_job_to_poll(server, monkeypatch):
 
 def test_a_failing_job_says_why_and_leaves_nothing(server):
     before = state(server)
-    answer = post(server, b"this is not a raster\n" * 5000, "notes.tif", params={"wait": "false"})
+    cog = (REAL_DATA / "titiler/TCI.tif").read_bytes()
+    truncated = cog[: len(cog) // 2]  # a COG's header comes first: it passes the pre-check, its tiles are cut
+    answer = post(server, truncated, "cut.tif", params={"wait": "false"})
     assert answer.status_code == 202, answer.text
     job = finished(answer.headers["Location"])
     assert job["state"] == "failed" and job["image_id"] is None and job["image_url"] is None
-    assert job["error"]["status"] == 422 and "not a readable raster" in job["error"]["detail"]
-    assert "notes.tif" in job["error"]["detail"] and "upload-" not in job["error"]["detail"], "no server path"
+    assert job["error"]["status"] == 422 and "truncated or corrupt" in job["error"]["detail"]
+    assert "cut.tif" in job["error"]["detail"] and "upload-" not in job["error"]["detail"], "no server path"
+    assert state(server) == before
+
+
+def test_a_file_that_is_no_raster_is_refused_at_once_not_queued(server):
+    before = state(server)
+    answer = post(server, b"this is not a raster\n" * 5000, "notes.tif", params={"wait": "false"})
+    problem(answer, 422, "notes.tif", "not a readable raster")
+    assert "upload-" not in answer.text, "no server path"
+    assert state(server) == before
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_LIMITS))
+def test_a_file_declaring_absurd_work_is_refused_at_the_precheck_and_leaves_nothing(server, name):
+    """A small file declaring 40 G pixels, 65,535 bands or a 10 GB strip is refused in its request
+    (not queued: no job, nothing kept waiting), with a 422 that names the limit and its setting."""
+    before = state(server)
+    jobs_before = requests.get(f"{server.url}/api/v1/jobs", timeout=30).json()["count"]
+    started = time.monotonic()
+    answer = post(server, (HOSTILE_DATA / name).read_bytes(), name, params={"wait": "false"})
+    seconds = time.monotonic() - started
+    problem(answer, 422, name, "at most", HOSTILE_LIMITS[name])
+    assert seconds < 5, f"refused after {seconds:.1f} s: the pre-check reads headers only"
+    assert requests.get(f"{server.url}/api/v1/jobs", timeout=30).json()["count"] == jobs_before, "no job"
     assert state(server) == before
 
 

@@ -3,6 +3,7 @@ or a clear refusal; and bad input that leaves nothing behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -19,7 +20,7 @@ from cogbrowser.catalog import queries
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.raster.bbox import BBox
-from helpers import REAL_DATA, real_rasters
+from helpers import HOSTILE_DATA, REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.
 REFUSED = {"cog_hirise_mars.tif": "not on the Earth (Mars vs Earth)"}
@@ -299,3 +300,34 @@ def test_zstd_compression_on_request(db, settings):
     with rasterio.open(settings.data_dir / row.path) as cog:
         assert cog.compression.name.upper() == "ZSTD"
     assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]
+
+
+@pytest.mark.parametrize("name, limits, words", [
+    ("sparse200k.tif", {}, "200,000 x 200,000 = 40,000,000,000 pixels"),
+    ("sparse200k.tif", {"max_ingest_pixels": 10**12}, "COGBROWSER_MAX_INGEST_RATIO"),
+    ("strip100k.tif", {}, "100,000 x 100,000"),
+    ("strip100k.tif", {"max_ingest_pixels": 10**12}, "COGBROWSER_MAX_INGEST_RATIO"),
+    ("bands65535.tif", {}, "65,535 bands"),
+    ("bands65535.tif", {"max_ingest_bands": 70_000, "max_ingest_block_bytes": 1000}, "COGBROWSER_MAX_INGEST_BLOCK_BYTES"),
+])
+def test_each_limit_refuses_a_hostile_file_and_names_its_setting(db, settings, name, limits, words):
+    result = ingest_file(db, dataclasses.replace(settings, **limits), IngestRequest(path=HOSTILE_DATA / name))
+    assert result.status == "failed" and words in result.message, result.message
+    assert "\n" not in result.message and result.seconds < 3, result
+    assert catalog_state(db, settings) == ([], [])
+
+
+def test_a_sentinel2_sized_scene_passes_the_limits(settings, tmp_path):
+    """10980 x 10980 pixels, 13 uint16 bands (a VRT of a real Sentinel-2 band, read upsampled)."""
+    band = (REAL_DATA / "titiler/B01.tif").resolve()
+    bands = "".join(f'''<VRTRasterBand dataType="UInt16" band="{n}"><SimpleSource>
+        <SourceFilename relativeToVRT="0">{band}</SourceFilename><SourceBand>1</SourceBand>
+        <SrcRect xOff="0" yOff="0" xSize="183" ySize="183"/><DstRect xOff="0" yOff="0" xSize="10980" ySize="10980"/>
+        </SimpleSource></VRTRasterBand>''' for n in range(1, 14))
+    vrt = tmp_path / "s2.vrt"
+    with rasterio.open(band) as src:
+        vrt.write_text(f'''<VRTDataset rasterXSize="10980" rasterYSize="10980"><SRS>{src.crs.to_wkt()}</SRS>
+            <GeoTransform>{src.transform.c}, 10, 0, {src.transform.f}, 0, -10</GeoTransform>{bands}</VRTDataset>''')
+    ingest_module.precheck(vrt, settings)
+    with rasterio.open(vrt) as scene:
+        assert (scene.width, scene.height, scene.count) == (10980, 10980, 13)

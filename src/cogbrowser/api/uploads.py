@@ -62,7 +62,8 @@ from cogbrowser.api.jobs import Job, image_url, job_resource, job_store, job_url
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.ingest.images import IngestRequest, ingest_file
+from cogbrowser.errors import IngestError
+from cogbrowser.ingest.images import IngestRequest, ingest_file, precheck
 from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.web.context import services
@@ -200,6 +201,7 @@ def upload_image(query: UploadQuery) -> Response:
     form = request.mimetype == "multipart/form-data"
     _check_before_reading(db, settings, query, form)
     upload = receive_upload(settings, query.filename, form)
+    _precheck_upload(settings, upload)
     job = job_store().submit("upload", upload.path.name, upload.size, functools.partial(
         _ingest_upload, db, settings, upload, IngestRequest(
             path=upload.path, collection=query.collection, image_id=query.image_id, acquired_at=query.acquired_at,
@@ -211,6 +213,16 @@ def upload_image(query: UploadQuery) -> Response:
     if query.wait is False or not job.done.is_set():
         return json_response(job_resource(job), 202, headers={"Location": job_url(job.id), "Retry-After": "1"})
     return _outcome(job)
+
+
+def _precheck_upload(settings: Settings, upload: Upload) -> None:
+    """The ingest's pre-check (a raster, georeferenced, within the server's limits), here in the
+    request: a file declaring absurd work is refused at once, never queued ahead of others."""
+    try:
+        precheck(upload.path, settings)
+    except IngestError as exc:
+        upload.discard()
+        raise _refusal(upload.path.name, str(exc).replace(str(upload.path), upload.path.name)) from None
 
 
 def _outcome(job: JobRecord) -> Response:
