@@ -192,6 +192,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     """
     from cogbrowser.catalog.queries import valid_id
     from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file
+    from cogbrowser.ingest.workfiles import sweep_dead_work_files
     from cogbrowser.raster.cog import CogOptions
 
     files, missing = expand_paths(list(paths), recursive)
@@ -209,6 +210,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     settings = obj.settings()
     started = time.perf_counter()
     with open_catalog(settings) as db:
+        sweep_dead_work_files(settings)  # what a killed ingest left (a 53 MB *.ovr.tmp) goes now
         status = {"text": ""}
         with click.progressbar(files, label="Ingesting", file=sys.stderr, show_pos=True,
                                item_show_func=lambda _path: status["text"]) as bar:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import errno
 import io
-import os
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +33,7 @@ from cogbrowser.api import uploads
 from cogbrowser.catalog import queries
 from cogbrowser.config import Settings
 from cogbrowser.ingest import images as ingest_module
+from cogbrowser.ingest import workfiles
 from cogbrowser.jobs import JobStore, Outcome, split_progress
 from cogbrowser.web.problems import ApiError, problem_of
 from cogbrowser.web.tokens import hash_token
@@ -526,17 +528,35 @@ def test_waitress_takes_bodies_as_large_as_the_upload_limit(tmp_path):
     assert options["recv_bytes"] >= 64 * 1024
 
 
-def test_stale_upload_folders_are_swept_at_start(tmp_path):
+def test_upload_folders_and_spools_of_a_dead_server_are_swept_at_once_at_start(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    stale, fresh = settings.tmp_dir / "upload-old", settings.tmp_dir / "upload-new"
-    for folder in (stale, fresh):
-        folder.mkdir(parents=True)
-        (folder / "scene.tif").write_bytes(b"left")
-    two_hours_ago = time.time() - 7200
-    for path in (stale / "scene.tif", stale):
-        os.utime(path, (two_hours_ago, two_hours_ago))
-    assert uploads.sweep_stale_uploads(settings) == [stale]
-    assert fresh.is_dir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", tempfile.tempdir)
+        patch.setattr(tempfile, "template", tempfile.template)
+        uploads.prepare_upload_dir(settings)
+        ours = workfiles.work_path(settings, kind="upload")  # this process's upload in progress
+        ours.mkdir()
+        with tempfile.NamedTemporaryFile(delete=False) as spooled:  # named as a Windows spool is
+            pass
+        dead = dead_process_tag()
+        left = [settings.tmp_dir / f"{dead}-upload-0123", settings.tmp_dir / f"{dead}-spool-x1y2"]
+        left[0].mkdir()
+        (left[0] / "scene.tif").write_bytes(b"left by a killed server")
+        left[1].write_bytes(b"half a body")
+        uploads.prepare_upload_dir(settings)  # the next start: nothing to wait for
+    assert not any(path.exists() for path in left)
+    assert ours.is_dir() and Path(spooled.name).is_file() and Path(spooled.name).parent == settings.tmp_dir
+    assert Path(spooled.name).name.startswith(workfiles.owner_tag())
+
+
+def dead_process_tag() -> str:
+    """The work-file tag of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        return workfiles._tag(child.pid)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_openapi_declares_the_upload_and_the_jobs(server):

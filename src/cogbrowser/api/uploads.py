@@ -24,7 +24,7 @@ What a client gets:
 
 A failure leaves nothing behind: the upload's folder is removed whatever happens, and `ingest_file`
 is all-or-nothing itself. A folder left by a server that died mid-upload is removed at the next
-start (`prepare_upload_dir`).
+start (`prepare_upload_dir`: it is named after the process that made it, ingest/workfiles.py).
 
 waitress reads a request's whole body before it calls the app, spooling it over 512 KiB into a
 `tempfile.TemporaryFile`. A server that takes uploads therefore needs `waitress_options` (its body
@@ -43,9 +43,6 @@ import io
 import logging
 import re
 import shutil
-import tempfile
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +61,7 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError
 from cogbrowser.ingest.images import IngestRequest, ingest_file, precheck
+from cogbrowser.ingest.workfiles import spool_in_tmp, sweep_dead_work_files, work_path
 from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.web.context import services
@@ -84,8 +82,6 @@ FORM_FIELD_BYTES = 512 * 1024  # the parser's buffer, and a form field other tha
 FORM_PARTS = 16
 FREE_RESERVE = 64 * 2**20  # left free on the data dir's disk beyond the upload itself
 RECV_BYTES = 1 << 20  # waitress's socket reads; its default 8 KiB spools 0.35 GB/s on loopback, this 1.7 GB/s
-STALE_UPLOAD_SECONDS = 3600.0  # an upload folder untouched this long belongs to no running server
-UPLOAD_PREFIX = "upload-"
 REFUSED_MEDIA_TYPES = ("application/x-www-form-urlencoded", "application/json", "application/xml")
 _DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # Windows' disk-full is ENOSPC too
 _DISK_FULL_WORDS = ("no space left", "disk space", "disk full", "disk is full")  # GDAL's wordings
@@ -107,32 +103,16 @@ def waitress_options(settings: Settings) -> dict[str, int]:
 
 
 def prepare_upload_dir(settings: Settings) -> None:
-    """Make DATA_DIR/tmp this process's temporary folder and remove upload folders of dead servers.
+    """Make DATA_DIR/tmp this process's temporary folder and remove what dead processes left there.
 
     waitress spools request bodies with `tempfile.TemporaryFile()` and takes no folder for them,
     so `tempfile.tempdir` is what puts a 20 GB upload on the data dir's volume (a server's system
-    drive, C:\\ on Windows, is often small). Call it once, before serving.
+    drive, C:\\ on Windows, is often small). Upload folders and spooled bodies are named after this
+    process (ingest/workfiles.py), so the next start removes a dead server's at once. Call it once,
+    before serving.
     """
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    tempfile.tempdir = str(settings.tmp_dir)
-    sweep_stale_uploads(settings)
-
-
-def sweep_stale_uploads(settings: Settings, min_age: float = STALE_UPLOAD_SECONDS) -> list[Path]:
-    """Remove upload folders nothing has written to for `min_age` seconds (left by a server that
-    stopped mid-upload or mid-ingest; `sweep_orphans` sweeps files only). Younger ones may be
-    another server's uploads in progress."""
-    cutoff = time.time() - min_age
-    removed = []
-    for folder in settings.tmp_dir.glob(f"{UPLOAD_PREFIX}*"):
-        try:
-            touched = max(p.stat().st_mtime for p in (folder, *folder.iterdir()))
-        except OSError:  # not a folder, or another server removing it right now
-            continue
-        if touched < cutoff:
-            remove_folder(folder)
-            removed.append(folder)
-    return removed
+    spool_in_tmp(settings)
+    sweep_dead_work_files(settings)
 
 
 # ---------------------------------------------------------------- parameters and answers
@@ -351,8 +331,8 @@ def _open_new(path: Path) -> BinaryIO:
 
 def receive_upload(settings: Settings, filename: str | None, form: bool) -> Upload:
     """The request's file, copied into a new folder under DATA_DIR/tmp; on any failure nothing stays."""
-    folder = settings.tmp_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
+    folder = work_path(settings, kind="upload")
+    folder.mkdir()
     try:
         receive = _receive_form if form else _receive_body
         path, size = receive(folder, filename, settings.max_upload_bytes)

@@ -14,7 +14,6 @@ import re
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.config import Settings
 from cogbrowser.errors import IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
+from cogbrowser.ingest.workfiles import owner_alive, sweep_dead_work_files, work_path
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import DEFAULT_COG_OPTIONS, CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
@@ -106,9 +106,8 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
     if request.in_place and problems:
         raise IngestError(f"--in-place needs a valid COG, and this is not one: {problems[0]}")
 
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     settings.cog_dir.mkdir(parents=True, exist_ok=True)
-    work = settings.tmp_dir / f"{uuid.uuid4().hex}.tif"
+    work = work_path(settings, ".tif")  # GDAL writes its `.ovr.tmp` beside it: same owner's tag
     try:
         if request.in_place:
             stored, checksum = path.resolve(), source_checksum
@@ -233,17 +232,19 @@ def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> 
     """Delete work files of interrupted ingests and managed COGs that have no catalog row (and put
     back files of deletions that did not commit).
 
-    Only files untouched for `min_age` seconds go: an ingest running in another process right now
-    has its work file, or its just-moved COG whose row is not committed yet, younger than that.
+    Work files of dead processes go at once (their names say whose they are: workfiles.py). Other
+    files go only when untouched for `min_age` seconds: a COG just moved into place by an ingest in
+    another process has no committed row yet, nor has a file a deletion moved aside.
     """
     cutoff = time.time() - min_age
-    removed: list[Path] = []
+    removed = sweep_dead_work_files(settings)
 
     def stale(path: Path) -> bool:
         return path.is_file() and path.stat().st_mtime < cutoff
 
     if settings.tmp_dir.is_dir():
-        for leftover in filter(stale, settings.tmp_dir.iterdir()):
+        untagged = (path for path in settings.tmp_dir.iterdir() if owner_alive(path.name) is None)
+        for leftover in filter(stale, untagged):
             if restore_interrupted(db, settings, leftover):
                 continue
             leftover.unlink(missing_ok=True)
