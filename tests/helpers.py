@@ -92,7 +92,8 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
     from cogbrowser.api.uploads import waitress_options
     from cogbrowser.app import create_app
 
-    server = create_server(create_app(settings, db), host="127.0.0.1", port=0, threads=4,
+    app = create_app(settings, db)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4,
                            **waitress_options(settings))  # as `cogbrowser serve` sets waitress up
     stop = threading.Event()
 
@@ -109,6 +110,7 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+        app.extensions["cogbrowser"].jobs.stop()  # its jobs worker, if an upload started it
 
 
 # ---------------------------------------------------------------- basemap tile archives

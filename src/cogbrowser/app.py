@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NoReturn
 
 from flask import Flask, abort
 
 from cogbrowser.api import blueprints as api_blueprints
+from cogbrowser.api.jobs import job_problem
+from cogbrowser.api.uploads import ingest_upload
 from cogbrowser.basemap import open_basemap
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.jobs import JobStore
+from cogbrowser.jobs import JobQueue
 from cogbrowser.layers import LayerCache
 from cogbrowser.ogc import blueprints as ogc_blueprints
 from cogbrowser.ui import mount_ui
@@ -25,9 +28,11 @@ from cogbrowser.web.tokens import TokenChecker, new_token
 def create_app(settings: Settings, db: Database) -> Flask:
     """Build the app over an open catalog. Each surface is a set of blueprints registered here."""
     app = Flask("cogbrowser")
+    jobs = JobQueue(db, settings, describe=job_problem)
+    jobs.register("upload", functools.partial(ingest_upload, db, settings))
     install(app, Services(
         settings=settings, db=db, layers=LayerCache(db), tokens=TokenChecker(db), internal_token=new_token(),
-        cache=ResponseCache(), jobs=JobStore(),
+        cache=ResponseCache(), jobs=jobs,
         basemap=open_basemap(settings.basemap) if settings.basemap is not None else None))
     register_problem_handlers(app)
     allow_cross_origin(app)

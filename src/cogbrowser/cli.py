@@ -135,6 +135,7 @@ def _serve(settings: Settings, db, threads: int) -> None:
     from cogbrowser.app import create_app
     from cogbrowser.ingest.images import sweep_orphans
     from cogbrowser.raster.reader import configure_block_cache
+    from cogbrowser.web.context import services_of
 
     sweep_orphans(db, settings)
     configure_block_cache()
@@ -146,6 +147,9 @@ def _serve(settings: Settings, db, threads: int) -> None:
     from cogbrowser.api.uploads import prepare_upload_dir, waitress_options
 
     prepare_upload_dir(settings)  # waitress spools request bodies (uploads) in DATA_DIR/tmp, not the system temp
+    jobs = services_of(app).jobs
+    jobs.sweep_job_folders()  # inputs of jobs that finished while no server ran, or of none
+    jobs.start()  # the jobs worker: queued jobs (a crashed server's too) run now
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="cogbrowser",
                        channel_timeout=120, connection_limit=1000, _quiet=True, **waitress_options(settings))
@@ -154,6 +158,8 @@ def _serve(settings: Settings, db, threads: int) -> None:
                               f"(is another server using it? try --port)") from exc
     except KeyboardInterrupt:
         pass
+    finally:
+        jobs.stop()
     click.echo("Stopping ...", err=True)
 
 

@@ -20,6 +20,8 @@ DEFAULT_MAX_INGEST_PIXELS = 2**32  # width x height: a 65536 x 65536 mosaic
 DEFAULT_MAX_INGEST_BANDS = 1000  # hyperspectral sensors have 200-450
 DEFAULT_MAX_INGEST_BLOCK_BYTES = 256 * 2**20  # one tile or strip, uncompressed: GDAL decodes it whole
 DEFAULT_MAX_INGEST_RATIO = 2000  # uncompressed pixel bytes : file bytes; DEFLATE peaks near 1000:1
+DEFAULT_JOB_WORKERS = 2  # background jobs (ingests) run at once by a server
+DEFAULT_JOB_TIME_LIMIT = 4 * 3600  # seconds a job may run (a 20 GB scene converts in well under that)
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
@@ -54,6 +56,8 @@ class Settings:
     max_ingest_bands: int = DEFAULT_MAX_INGEST_BANDS
     max_ingest_block_bytes: int = DEFAULT_MAX_INGEST_BLOCK_BYTES
     max_ingest_ratio: int = DEFAULT_MAX_INGEST_RATIO
+    job_workers: int = DEFAULT_JOB_WORKERS
+    job_time_limit: int = DEFAULT_JOB_TIME_LIMIT
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -71,6 +75,8 @@ class Settings:
             "max_ingest_bands": _env_number("COGBROWSER_MAX_INGEST_BANDS", DEFAULT_MAX_INGEST_BANDS),
             "max_ingest_block_bytes": _env_number("COGBROWSER_MAX_INGEST_BLOCK_BYTES", DEFAULT_MAX_INGEST_BLOCK_BYTES),
             "max_ingest_ratio": _env_number("COGBROWSER_MAX_INGEST_RATIO", DEFAULT_MAX_INGEST_RATIO),
+            "job_workers": _env_number("COGBROWSER_JOB_WORKERS", DEFAULT_JOB_WORKERS),
+            "job_time_limit": _env_number("COGBROWSER_JOB_TIME_LIMIT", DEFAULT_JOB_TIME_LIMIT),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
@@ -89,6 +95,11 @@ class Settings:
     def tmp_dir(self) -> Path:
         """Work files of ingests in progress; emptied at start-up, same volume as cog_dir so renames are atomic."""
         return self.data_dir / "tmp"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Inputs of unfinished background jobs (an upload waiting to be ingested), one folder a job."""
+        return self.data_dir / "jobs"
 
     def image_file(self, stored_path: str) -> Path:
         """The file of a catalog image: `path` is relative to the data dir for managed COGs."""

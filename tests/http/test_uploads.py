@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,8 +33,6 @@ from cogbrowser.catalog import queries
 from cogbrowser.config import Settings
 from cogbrowser.ingest import images as ingest_module
 from cogbrowser.ingest import workfiles
-from cogbrowser.jobs import JobStore, Outcome, split_progress
-from cogbrowser.web.problems import ApiError, problem_of
 from cogbrowser.web.tokens import hash_token
 from helpers import HOSTILE_DATA, HOSTILE_LIMITS, REAL_DATA, real_rasters, serving, shared_catalog
 
@@ -328,36 +325,6 @@ def test_a_file_declaring_absurd_work_is_refused_at_the_precheck_and_leaves_noth
 
 def test_unknown_job_is_404(server):
     problem(requests.get(f"{server.url}/api/v1/jobs/{uuid.uuid4().hex}", timeout=30), 404, "no job")
-
-
-def test_the_job_store_keeps_the_last_finished_jobs_and_runs_them_off_the_request_thread():
-    store = JobStore(max_finished=3)
-    threads: list[str] = []
-
-    def work(report) -> Outcome:
-        threads.append(threading.current_thread().name)
-        report("converting to COG 42%")
-        return Outcome("created", "img", "added as img")
-
-    def fail(report) -> Outcome:
-        raise ApiError(422, "Unprocessable Content", "not a raster")
-
-    def crash(report) -> Outcome:
-        raise RuntimeError("a bug")
-
-    jobs = [store.submit("upload", f"{n}.tif", n, work) for n in range(4)]
-    jobs += [store.submit("upload", "bad.tif", 1, fail), store.submit("upload", "bug.tif", 1, crash)]
-    for job in jobs:
-        assert job.done.wait(10)
-    assert set(threads) == {"cogbrowser-jobs"}
-    kept = store.recent(10)
-    assert [job.filename for job in kept] == ["bug.tif", "bad.tif", "3.tif"], "the last 3 finished, newest first"
-    assert store.get(jobs[0].id) is None
-    assert kept[1].state == "failed" and problem_of(kept[1].error).status == 422
-    crashed = problem_of(kept[0].error)
-    assert crashed.status == 500 and "RuntimeError" in crashed.detail
-    assert split_progress("converting to COG 42%") == ("converting to COG", 42)
-    assert split_progress("checksum") == ("checksum", None)
 
 
 # ---------------------------------------------------------------- failures leave nothing

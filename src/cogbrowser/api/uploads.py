@@ -3,8 +3,10 @@
 The body is the file itself (its name from `?filename=` or `Content-Disposition`), or a
 multipart/form-data form whose `file` field is the file. Either way it is streamed, piece by piece,
 into a folder of its own under DATA_DIR/tmp (never held in memory; on the volume the COG goes to),
-then `ingest_file` — the very ingest of `cogbrowser ingest` — makes it a COG and a catalog row, in
-the jobs worker thread (jobs.py).
+then, checked (the ingest's pre-check, in the request: a file that is no raster or declares absurd
+work is refused at once), it becomes a job in the catalog (jobs.py: its folder moves to
+DATA_DIR/jobs/<id>, where a restarted server finds it) and `ingest_upload` — the very ingest of
+`cogbrowser ingest` — makes it a COG and a catalog row, in a worker.
 
 What a client gets:
 
@@ -38,7 +40,6 @@ is deleted on close on Windows.
 from __future__ import annotations
 
 import errno
-import functools
 import io
 import logging
 import re
@@ -55,7 +56,7 @@ from werkzeug.formparser import MultiPartParser
 from werkzeug.http import parse_options_header
 
 from cogbrowser.api.images import Image, get_image
-from cogbrowser.api.jobs import Job, image_url, job_resource, job_store, job_url
+from cogbrowser.api.jobs import Job, image_url, job_queue, job_resource, job_url, raise_job_error
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
@@ -182,15 +183,19 @@ def upload_image(query: UploadQuery) -> Response:
     _check_before_reading(db, settings, query, form)
     upload = receive_upload(settings, query.filename, form)
     _precheck_upload(settings, upload)
-    job = job_store().submit("upload", upload.path.name, upload.size, functools.partial(
-        _ingest_upload, db, settings, upload, IngestRequest(
-            path=upload.path, collection=query.collection, image_id=query.image_id, acquired_at=query.acquired_at,
-            cloud_cover=query.cloud_cover, nodata=query.nodata, title=query.title)))
+    params = {"filename": upload.path.name, "collection": query.collection, "image_id": query.image_id,
+              "acquired_at": query.acquired_at.isoformat() if query.acquired_at else None,
+              "cloud_cover": query.cloud_cover, "nodata": query.nodata, "title": query.title}
+    try:
+        job = job_queue().submit("upload", upload.path.name, upload.size, params, upload.folder)
+    except BaseException:
+        upload.discard()
+        raise
     if query.wait is None and upload.size <= SYNC_MAX_BYTES:
-        job.done.wait(SYNC_WAIT_SECONDS)
+        job = job_queue().wait(job.id, SYNC_WAIT_SECONDS)
     elif query.wait:
-        job.done.wait()
-    if query.wait is False or not job.done.is_set():
+        job = job_queue().wait(job.id)
+    if query.wait is False or not job.finished:
         return json_response(job_resource(job), 202, headers={"Location": job_url(job.id), "Retry-After": "1"})
     return _outcome(job)
 
@@ -207,8 +212,7 @@ def _precheck_upload(settings: Settings, upload: Upload) -> None:
 
 def _outcome(job: JobRecord) -> Response:
     """The answer of a finished upload: the new image, a redirect to the existing one, or the problem."""
-    if job.error is not None:
-        raise job.error
+    raise_job_error(job)
     outcome = job.outcome
     assert outcome is not None, "a job that did not fail has an outcome"
     image_id = outcome.image_id
@@ -426,18 +430,22 @@ def safe_filename(name: str) -> str:
 
 # ---------------------------------------------------------------- the ingest (in the jobs worker)
 
-def _ingest_upload(db: Database, settings: Settings, upload: Upload, ingest: IngestRequest, report: Report) -> Outcome:
-    """`cogbrowser ingest` of the uploaded file; the upload's folder goes whatever happens, before
-    the job is marked finished (so a client told of the outcome finds no leftover)."""
+def ingest_upload(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of an upload job: `cogbrowser ingest` of the uploaded file, in the job's folder
+    (which the jobs worker removes whatever happens, before the job is marked finished)."""
+    params = job.params
+    path = folder / params["filename"]
+    acquired_at = datetime.fromisoformat(params["acquired_at"]) if params.get("acquired_at") else None
+    request = IngestRequest(path=path, collection=params.get("collection"), image_id=params.get("image_id"),
+                            acquired_at=acquired_at, cloud_cover=params.get("cloud_cover"),
+                            nodata=params.get("nodata"), title=params.get("title"))
     try:
-        result = ingest_file(db, settings, ingest, progress=report)
+        result = ingest_file(db, settings, request, progress=report)
     except OSError as exc:  # e.g. the COG's copy or its move into place; their cleanup is ingest_file's own
         raise_if_disk_full(exc)
         raise
-    finally:
-        upload.discard()
     if result.status == "failed":
-        raise _refusal(upload.path.name, result.message.replace(str(upload.path), upload.path.name))
+        raise _refusal(path.name, result.message.replace(str(path), path.name))
     assert result.image_id is not None, "an ingest that added or skipped a file names its image"
     return Outcome("existing" if result.status == "skipped" else "created", result.image_id, result.message)
 

@@ -28,7 +28,7 @@ import rasterio
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.config import Settings
-from cogbrowser.errors import IngestError, first_line
+from cogbrowser.errors import CogbrowserError, IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
 from cogbrowser.ingest.workfiles import owner_alive, sweep_dead_work_files, work_path
 from cogbrowser.raster import GDAL_ERRORS
@@ -217,7 +217,10 @@ def _conversion_progress(source: Path, say: Progress, interval: float = 0.5) -> 
     def watch() -> None:
         while not done.wait(interval):
             percent = min(99, int(100 * (read_so_far() - start) / expected))
-            say(f"converting to COG {percent}%")
+            try:
+                say(f"converting to COG {percent}%")
+            except CogbrowserError:  # a job cancelled or over its time: GDAL can't be stopped; the next step stops
+                return
 
     watcher = threading.Thread(target=watch, name="ingest-progress", daemon=True)
     watcher.start()

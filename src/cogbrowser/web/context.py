@@ -17,7 +17,7 @@ from cogbrowser.basemap import Basemap
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
-from cogbrowser.jobs import JobStore
+from cogbrowser.jobs import JobQueue
 from cogbrowser.layers import LayerCache
 from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.tokens import TokenChecker
@@ -35,7 +35,7 @@ class Services:
     tokens: TokenChecker  # which API tokens are valid
     internal_token: str  # the UI's own calls to the API; never leaves the process
     cache: ResponseCache  # encoded pictures, shared by the server's threads
-    jobs: JobStore  # background work (uploads)
+    jobs: JobQueue  # background work (uploads), in the catalog
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
 
     def image_file(self, stored_path: str) -> Path:
@@ -54,5 +54,10 @@ def install(app: Flask, context: Services) -> None:
 
 def services() -> Services:
     """The services of the current app."""
-    context: Services = current_app.extensions[EXTENSION]
+    return services_of(current_app)
+
+
+def services_of(app: Flask) -> Services:
+    """The services of `app` (outside a request: the server's start and stop)."""
+    context: Services = app.extensions[EXTENSION]
     return context
