@@ -28,8 +28,7 @@ from cogbrowser.web.tokens import TokenChecker, new_token
 def create_app(settings: Settings, db: Database) -> Flask:
     """Build the app over an open catalog. Each surface is a set of blueprints registered here."""
     app = Flask("cogbrowser")
-    jobs = JobQueue(db, settings, describe=job_problem)
-    jobs.register("upload", functools.partial(ingest_upload, db, settings))
+    jobs = job_queue(settings, db)
     install(app, Services(
         settings=settings, db=db, layers=LayerCache(db), tokens=TokenChecker(db), internal_token=new_token(),
         cache=ResponseCache(), jobs=jobs,
@@ -42,6 +41,13 @@ def create_app(settings: Settings, db: Database) -> Flask:
     mount_ui(app)
     check_request_access(app)
     return app
+
+
+def job_queue(settings: Settings, db: Database) -> JobQueue:
+    """The catalog's background jobs, with the work of each kind (a server's, or `cogbrowser worker`'s)."""
+    jobs = JobQueue(db, settings, describe=job_problem)
+    jobs.register("upload", functools.partial(ingest_upload, db, settings))
+    return jobs
 
 
 def _no_pages_under(app: Flask, prefixes: tuple[str, ...]) -> None:

@@ -1,4 +1,4 @@
-"""The `cogbrowser` command: serve, demo, ingest, detections import, bundle (an offline install kit).
+"""The `cogbrowser` command: serve, demo, worker, ingest, detections import, bundle (an offline install kit).
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a traceback.
 """
@@ -168,6 +168,34 @@ def _stop_on_sigterm() -> None:
     def handler(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
+
+
+@cli.command()
+@click.option("--workers", type=click.IntRange(1, 64), envvar="COGBROWSER_JOB_WORKERS", default=None,
+              help="Jobs run at once [env COGBROWSER_JOB_WORKERS; default 2].")
+@click.pass_obj
+def worker(obj: Context, workers: int | None) -> None:
+    """Run background jobs (uploads' ingests) of the catalog until Ctrl-C; `serve` runs one itself.
+
+    Any number of workers, on any machine that reaches the catalog and the data dir, share the queue."""
+    from cogbrowser.app import job_queue
+    from cogbrowser.ingest.images import sweep_orphans
+
+    settings = obj.settings(job_workers=workers)
+    with open_catalog(settings) as db:
+        sweep_orphans(db, settings)
+        jobs = job_queue(settings, db)
+        jobs.start()
+        _stop_on_sigterm()
+        click.echo(f"Running jobs of {settings.data_dir}, {settings.job_workers} at once (Ctrl-C stops)", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            jobs.stop()
+    click.echo("Stopping ...", err=True)
 
 
 @cli.command()

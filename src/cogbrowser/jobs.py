@@ -166,12 +166,12 @@ class JobQueue:
         job_id = uuid.uuid4().hex
         folder = self.job_folder(job_id)
         folder.parent.mkdir(parents=True, exist_ok=True)
-        inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
         with self._lock:
             self._finished[job_id] = threading.Event()
+        with self.db.connection() as conn:  # the row first: a sweep keeps the folders of unfinished jobs
+            row = queries.insert_job(conn, job_id, kind, filename, size_bytes, params)
         try:
-            with self.db.connection() as conn:
-                row = queries.insert_job(conn, job_id, kind, filename, size_bytes, params)
+            inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
             queue_id = self.app.configure_task(name=TASK_NAME).defer(job_id=job_id)
             with self.db.connection() as conn:
                 queries.set_job_queue_id(conn, job_id, queue_id)
