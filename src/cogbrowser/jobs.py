@@ -241,14 +241,15 @@ class JobQueue:
         again later (as after a crash)."""
         with self._lock:
             thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None:
-            loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        with self._lock:
-            self._thread = None
-        self.app.close()
+        if thread is not None:
+            if loop is not None and stopping is not None:
+                loop.call_soon_threadsafe(stopping.set)
+            thread.join(timeout)
+            with self._lock:
+                self._thread = None
+        if self._schema_ready:  # the queue's own connections
+            self.app.close()
+            self._schema_ready = False
 
     def sweep_job_folders(self) -> list[Path]:
         """Remove input folders of jobs that are finished or unknown (left by a crash)."""

@@ -134,3 +134,32 @@ def test_ingest_refuses_files_declaring_absurd_work_in_one_line_each(settings):
         seconds = float(line.rsplit("(", 1)[1].removesuffix(" s)"))
         assert seconds < 3, line
     assert not any(p.is_file() for p in settings.data_dir.rglob("*") if "postgres" not in p.parts)
+
+
+def test_worker_runs_jobs_queued_while_no_worker_ran(db, settings, monkeypatch):
+    """An upload accepted by a server that stopped before running it: `cogbrowser worker` ingests it."""
+    import shutil
+    import signal
+
+    from cogbrowser.app import job_queue
+
+    queue = job_queue(settings, db)
+    monkeypatch.setattr(queue, "start", lambda: None)  # the server that accepted it stops at once
+    folder = settings.tmp_dir / "accepted upload"
+    folder.mkdir(parents=True)
+    shutil.copyfile(REAL_DATA / "titiler/B09.tif", folder / "B09.tif")
+    job = queue.submit("upload", "B09.tif", 1, {"filename": "B09.tif", "image_id": "b09"}, folder)
+    assert queue.get(job.id).state == "queued"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    env.update(COGBROWSER_DATA_DIR=str(settings.data_dir), COGBROWSER_DATABASE_URL=settings.database_url)
+    worker = subprocess.Popen([sys.executable, "-m", "cogbrowser", "worker"], env=env, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        finished = queue.wait(job.id, 120)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _, stderr = worker.communicate(timeout=60)
+        queue.stop()
+    assert (finished.state, finished.outcome.image_id) == ("succeeded", "b09"), finished
+    assert "Running jobs of" in stderr and "Traceback" not in stderr
+    assert not queue.job_folder(job.id).exists()
