@@ -69,6 +69,10 @@ class JobCancelled(CogbrowserError):
     """The job was cancelled (DELETE /api/v1/jobs/{id}) while it ran; it stopped at its next step."""
 
 
+class JobFinished(CogbrowserError):
+    """A finished job cannot be cancelled."""
+
+
 class JobTimedOut(CogbrowserError):
     """The job ran longer than its time limit (COGBROWSER_JOB_TIME_LIMIT); it stopped at its next step."""
 
@@ -209,14 +213,15 @@ class JobQueue:
             event.wait(left)
 
     def cancel(self, job_id: str) -> JobRecord | None:
-        """Cancel a job: a queued one at once, a running one at its next step. None if unknown."""
+        """Cancel a job: a queued one at once, a running one at its next step. None if unknown;
+        raises JobFinished for a job that has finished."""
         with self.db.connection() as conn:
             row = queries.request_job_cancel(conn, job_id)
         if row is None:
             return None
         job = JobRecord.from_row(row)
         if job.finished:
-            return job
+            raise JobFinished(f"job {job_id!r} has already {job.state}; there is nothing to cancel")
         queue_id = row["queue_id"]
         if queue_id is not None and self.app.job_manager.cancel_job_by_id(queue_id, abort=False):
             self._end(job_id, "cancelled", None, JobCancelled("cancelled before it started"))

@@ -132,7 +132,7 @@ def test_accepted_uploads_survive_kill_9_of_the_server(servers, settings, db):
         assert conn.execute("SELECT count(*) AS n FROM images").fetchone()["n"] == 5
 
 
-def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload(servers, settings):
+def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload_and_a_running_one(servers, settings, db):
     url = servers.start()
     first = upload(url, noise_tiff(11, 3000), "first.tif")
     second = upload(url, noise_tiff(12, 500), "second.tif")
@@ -142,13 +142,19 @@ def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload(servers, setti
     cancelled = requests.delete(second.headers["Location"], headers=AUTH, timeout=30)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state"] == "cancelled" and cancelled.json()["error"]["status"] == 409
-    assert until_finished(first.headers["Location"], 120)["state"] == "succeeded"
+    asked = requests.delete(first.headers["Location"], headers=AUTH, timeout=30)
+    assert asked.status_code == 202 and asked.json()["cancel_requested"], asked.text
+    stopped = until_finished(first.headers["Location"], 120)
+    assert stopped["state"] == "cancelled" and "cancelled while" in stopped["error"]["detail"], stopped
     assert requests.get(second.headers["Location"], timeout=30).json()["state"] == "cancelled", "it never ran"
     again = requests.delete(first.headers["Location"], headers=AUTH, timeout=30)
-    assert again.status_code == 409 and "already succeeded" in again.json()["detail"]
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     unknown = requests.delete(f"{url}/api/v1/jobs/{'0' * 32}", headers=AUTH, timeout=30)
     assert unknown.status_code == 404
     assert not any(settings.jobs_dir.iterdir())
+    assert not any("-work-" in p.name for p in settings.tmp_dir.iterdir()), "the conversion's work files went"
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM images").fetchone()["n"] == 0
 
 
 def until(condition, timeout: float = 60) -> None:

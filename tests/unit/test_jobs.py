@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cogbrowser.api.jobs import job_problem
-from cogbrowser.jobs import JobQueue, Outcome, split_progress
+from cogbrowser.jobs import JobFinished, JobQueue, Outcome, split_progress
 from cogbrowser.web.problems import ApiError
 
 
@@ -115,6 +115,8 @@ def test_cancel_a_queued_job_and_a_running_one(db, settings):
         assert not queue.job_folder(running.id).exists()
         assert started == [running.id], "the cancelled queued job never ran"
         assert queue.cancel("no-such-job") is None
+        with pytest.raises(JobFinished, match="already cancelled"):
+            queue.cancel(running.id)
     finally:
         queue.stop()
 

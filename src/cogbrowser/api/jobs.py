@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from pydantic import Field
 
 from cogbrowser.errors import CogbrowserError, NotFound
-from cogbrowser.jobs import MAX_FINISHED, JobCancelled, JobQueue, JobRecord, JobTimedOut, State
+from cogbrowser.jobs import MAX_FINISHED, JobCancelled, JobFinished, JobQueue, JobRecord, JobTimedOut, State
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint, json_response
 from cogbrowser.web.params import BodyModel, Link, QueryModel
@@ -138,9 +138,10 @@ def get_job(job_id: str) -> Job:
 def cancel_job(job_id: str) -> Response:
     """A queued job is cancelled at once (200, `state: cancelled`); a running one stops at its next
     step (202, `cancel_requested: true`; poll it), its work files removed. A finished job is a 409."""
-    job = _known_job(job_queue().cancel(job_id), job_id)
-    if job.state in ("succeeded", "failed") or (job.state == "cancelled" and not job.cancel_requested):
-        raise ApiError(409, "Conflict", f"job {job_id!r} has already {job.state}; there is nothing to cancel")
+    try:
+        job = _known_job(job_queue().cancel(job_id), job_id)
+    except JobFinished as exc:
+        raise ApiError(409, "Conflict", str(exc)) from None
     status = 200 if job.state == "cancelled" else 202
     return json_response(job_resource(job), status, headers={"Location": job_url(job.id)})
 

@@ -608,9 +608,10 @@ def finish_job(conn: Connection, job_id: str, state: str, outcome: dict | None, 
 
 
 def request_job_cancel(conn: Connection, job_id: str) -> dict | None:
-    row = conn.execute(f"UPDATE jobs SET cancel_requested = true WHERE id = %s RETURNING {JOB_COLUMNS}",
-                       (job_id,)).fetchone()
-    return dict(row) if row else None
+    """Flag an unfinished job for cancelling; the job as it is now (None if unknown)."""
+    row = conn.execute(f"UPDATE jobs SET cancel_requested = true WHERE id = %s AND state IN ('queued', 'running') "
+                       f"RETURNING {JOB_COLUMNS}", (job_id,)).fetchone()
+    return dict(row) if row else get_job(conn, job_id)
 
 
 def requeue_job(conn: Connection, job_id: str, stage: str) -> None:
