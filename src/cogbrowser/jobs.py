@@ -17,7 +17,8 @@ What survives what:
   worker (the restarted server's) runs them;
 - killed while running one: that job stays `doing` under a worker whose heartbeat stops; after
   `STALLED_SECONDS` any running worker puts it back in the queue (`_recover_stalled`), and it runs
-  again from the start (an ingest is all-or-nothing, so a half-done run left nothing);
+  again from the start (an ingest is all-or-nothing, so a half-done run left nothing), up to
+  `MAX_ATTEMPTS` times (a file that kills its server must not kill every server after it);
 - cancelled (`cancel`): a queued job never runs; a running one stops at its next step (the work's
   `report` raises `JobCancelled`), its work files removed by the work's own clean-up.
 
@@ -55,6 +56,7 @@ Report = Callable[[str], None]
 TASK_NAME = "cogbrowser.run_job"
 HEARTBEAT_SECONDS = 2.0  # a worker's heartbeat ...
 STALLED_SECONDS = 10.0  # ... missed this long: its worker died, its running job is queued again
+MAX_ATTEMPTS = 3  # runs of a job whose server died under it, before it fails (a file that kills the server)
 REPORT_INTERVAL = 0.5  # a job's progress is written at most this often (and its cancel flag read)
 _PERCENT = re.compile(r"^(?P<stage>.*?)\s+(?P<percent>\d{1,3})\s*%$")  # "converting to COG 42%"
 _SCHEMA_LOCK = 0x636F6771  # advisory lock: two processes starting at once apply the queue's schema once
@@ -340,6 +342,8 @@ class JobQueue:
         outcome: Outcome | None = None
         error: CogbrowserError | None = None
         try:
+            if job.attempts > MAX_ATTEMPTS:
+                raise UnexpectedFailure(f"its server stopped while it ran, {MAX_ATTEMPTS} times; it is not run again")
             if handler is None:
                 raise UnexpectedFailure(f"this server cannot run jobs of kind {job.kind!r}")
             if not folder.is_dir():

@@ -130,3 +130,21 @@ def test_a_job_over_its_time_limit_fails_and_names_the_limit(db, settings):
         assert "COGBROWSER_JOB_TIME_LIMIT" in job.error["detail"]
     finally:
         queue.stop()
+
+
+def test_a_job_whose_server_died_under_it_three_times_fails_visibly(db, settings, monkeypatch):
+    queue = JobQueue(db, settings, describe=job_problem)
+    ran: list[str] = []
+    queue.register("work", lambda job, folder, report: ran.append(job.id) or Outcome("created", "x", "added"))
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(queue, "start", lambda: None)  # no worker yet
+            job = queue.submit("work", "killer.tif", 1, {}, inputs(settings))
+        with db.connection() as conn:  # as after three crashes mid-run
+            conn.execute("UPDATE jobs SET attempts = 3 WHERE id = %s", (job.id,))
+        queue.start()
+        failed = queue.wait(job.id, 30)
+        assert failed.state == "failed" and "stopped while it ran, 3 times" in failed.error["detail"]
+        assert ran == [] and not queue.job_folder(job.id).exists()
+    finally:
+        queue.stop()
