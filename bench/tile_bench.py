@@ -103,6 +103,7 @@ class Ingested:
 def ingest_sources(sources: dict[str, Path], data_dir: Path) -> dict[str, Ingested]:
     """ingest_file() each source into a fresh embedded catalog: {dataset: its row and COG}."""
     from cogbrowser.catalog import queries
+    from cogbrowser.catalog.files import image_file
     from cogbrowser.ingest.images import IngestRequest, ingest_file
 
     rows = {}
@@ -115,7 +116,7 @@ def ingest_sources(sources: dict[str, Path], data_dir: Path) -> dict[str, Ingest
                 raise SystemExit(f"ingest of {source} failed: {result.status}: {result.message}")
             with db.connection() as conn:
                 image = queries.get_image(conn, result.image_id)
-            rows[name] = row = Ingested(image, settings.image_file(image.path))
+            rows[name] = row = Ingested(image, image_file(settings, image))
             say(f"  {result.image_id}: {t.wall:.1f} s, {mib(row.file.stat().st_size)}")
     return rows
 

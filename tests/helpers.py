@@ -90,8 +90,9 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
     from cogbrowser.app import create_app
     from cogbrowser.web.server import create_server
 
+    app = create_app(settings, db)
     # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap
-    server = create_server(create_app(settings, db), settings, host="127.0.0.1", port=0, threads=4)
+    server = create_server(app, settings, host="127.0.0.1", port=0, threads=4)
     stop = threading.Event()
 
     def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it
@@ -107,6 +108,7 @@ def serving(settings: Settings, db: Database) -> Iterator[str]:
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+        app.extensions["cogbrowser"].jobs.stop()  # its jobs worker, if an upload started it
 
 
 # ---------------------------------------------------------------- `cogbrowser` as a process
@@ -240,3 +242,13 @@ def map_pixels(page) -> np.ndarray:
 def changed_share(a: np.ndarray, b: np.ndarray, threshold: float = 30) -> float:
     """The share of pixels whose colour differs by more than `threshold` (sum over RGB)."""
     return float((np.abs(a - b).sum(axis=2) > threshold).mean())
+
+
+# ---------------------------------------------------------------- hostile files (declare far more work than they hold)
+
+HOSTILE_DATA = REAL_DATA.parent / "hostile"
+HOSTILE_LIMITS = {  # each hostile file, and the words of the limit that refuses it
+    "sparse200k.tif": "COGBROWSER_MAX_INGEST_PIXELS",
+    "bands65535.tif": "COGBROWSER_MAX_INGEST_BANDS",
+    "strip100k.tif": "COGBROWSER_MAX_INGEST_PIXELS",
+}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NoReturn
 
 from flask import Flask, abort
 
 from cogbrowser.api import blueprints as api_blueprints
+from cogbrowser.api.jobs import job_problem
+from cogbrowser.api.uploads import ingest_upload
 from cogbrowser.basemap import open_basemap
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.jobs import JobStore
+from cogbrowser.jobs import JobQueue
 from cogbrowser.layers import LayerCache
 from cogbrowser.ogc import blueprints as ogc_blueprints
 from cogbrowser.ui import mount_ui
@@ -30,7 +33,7 @@ def create_app(settings: Settings, db: Database) -> Flask:
     tokens = TokenChecker(db)
     install(app, Services(
         settings=settings, db=db, layers=LayerCache(db), tokens=tokens, internal_token=new_token(),
-        sessions=Sessions(settings.data_dir / SECRET_FILE, tokens), cache=ResponseCache(), jobs=JobStore(),
+        sessions=Sessions(settings.data_dir / SECRET_FILE, tokens), cache=ResponseCache(), jobs=job_queue(settings, db),
         basemap=open_basemap(settings.basemap) if settings.basemap is not None else None))
     register_problem_handlers(app)
     limit_renders(app)
@@ -41,6 +44,13 @@ def create_app(settings: Settings, db: Database) -> Flask:
     mount_ui(app)
     check_request_access(app)
     return app
+
+
+def job_queue(settings: Settings, db: Database) -> JobQueue:
+    """The catalog's background jobs, with the work of each kind (a server's, or `cogbrowser worker`'s)."""
+    jobs = JobQueue(db, settings, describe=job_problem)
+    jobs.register("upload", functools.partial(ingest_upload, db, settings))
+    return jobs
 
 
 def _no_pages_under(app: Flask, prefixes: tuple[str, ...]) -> None:

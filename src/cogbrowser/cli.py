@@ -1,4 +1,4 @@
-"""The `cogbrowser` command: serve, demo, ingest, detections import, bundle (an offline install kit).
+"""The `cogbrowser` command: serve, demo, worker, ingest, detections import, bundle (an offline install kit).
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit, never a traceback.
 """
@@ -135,6 +135,7 @@ def _serve(settings: Settings, db, threads: int) -> None:
     from cogbrowser.ingest.images import sweep_orphans
     from cogbrowser.raster.reader import configure_block_cache
     from cogbrowser.web.server import serve
+    from cogbrowser.web.context import services_of
 
     sweep_orphans(db, settings)
     configure_block_cache()
@@ -144,6 +145,9 @@ def _serve(settings: Settings, db, threads: int) -> None:
     click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
     click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
     prepare_upload_dir(settings)  # waitress spools request bodies (uploads) in DATA_DIR/tmp, not the system temp
+    jobs = services_of(app).jobs
+    jobs.sweep_job_folders()  # inputs of jobs that finished while no server ran, or of none
+    jobs.start()  # the jobs worker: queued jobs (a crashed server's too) run now
     try:
         serve(app, settings, threads)  # waitress, with the checks before a body is read (web/server.py)
     except OSError as exc:
@@ -151,6 +155,8 @@ def _serve(settings: Settings, db, threads: int) -> None:
                               f"(is another server using it? try --port)") from exc
     except KeyboardInterrupt:
         pass
+    finally:
+        jobs.stop()
     click.echo("Stopping ...", err=True)
 
 
@@ -159,6 +165,34 @@ def _stop_on_sigterm() -> None:
     def handler(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
+
+
+@cli.command()
+@click.option("--workers", type=click.IntRange(1, 64), envvar="COGBROWSER_JOB_WORKERS", default=None,
+              help="Jobs run at once [env COGBROWSER_JOB_WORKERS; default 2].")
+@click.pass_obj
+def worker(obj: Context, workers: int | None) -> None:
+    """Run background jobs (uploads' ingests) of the catalog until Ctrl-C; `serve` runs one itself.
+
+    Any number of workers, on any machine that reaches the catalog and the data dir, share the queue."""
+    from cogbrowser.app import job_queue
+    from cogbrowser.ingest.images import sweep_orphans
+
+    settings = obj.settings(job_workers=workers)
+    with open_catalog(settings) as db:
+        sweep_orphans(db, settings)
+        jobs = job_queue(settings, db)
+        jobs.start()
+        _stop_on_sigterm()
+        click.echo(f"Running jobs of {settings.data_dir}, {settings.job_workers} at once (Ctrl-C stops)", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            jobs.stop()
+    click.echo("Stopping ...", err=True)
 
 
 @cli.command()
@@ -189,6 +223,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     """
     from cogbrowser.catalog.queries import valid_id
     from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file
+    from cogbrowser.ingest.workfiles import sweep_dead_work_files
     from cogbrowser.raster.cog import CogOptions
 
     files, missing = expand_paths(list(paths), recursive)
@@ -206,6 +241,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
     settings = obj.settings()
     started = time.perf_counter()
     with open_catalog(settings) as db:
+        sweep_dead_work_files(settings)  # what a killed ingest left (a 53 MB *.ovr.tmp) goes now
         status = {"text": ""}
         with click.progressbar(files, label="Ingesting", file=sys.stderr, show_pos=True,
                                item_show_func=lambda _path: status["text"]) as bar:

@@ -17,7 +17,25 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
 DEFAULT_RENDER_BUDGET = 1_000_000_000  # expression nodes x output pixels of one render (docs/architecture.md)
 DEFAULT_RENDER_DEADLINE = 20.0  # seconds a render may run before it is stopped with 503
 DEFAULT_MAX_CLIENT_CONNECTIONS = 32  # open connections from one address (a browser opens 6); 0: no cap
+# What one file may declare before any work starts (ingest's pre-check): a Sentinel-2 scene is
+# 10980 x 10980 x 13 bands; a file declaring far more (200000 x 200000 in 1.2 MB) is an attack or a mistake.
+DEFAULT_MAX_INGEST_PIXELS = 2**32  # width x height: a 65536 x 65536 mosaic
+DEFAULT_MAX_INGEST_BANDS = 1000  # hyperspectral sensors have 200-450
+DEFAULT_MAX_INGEST_BLOCK_BYTES = 256 * 2**20  # one tile or strip, uncompressed: GDAL decodes it whole
+DEFAULT_MAX_INGEST_RATIO = 2000  # uncompressed pixel bytes : file bytes; DEFLATE peaks near 1000:1
+DEFAULT_JOB_WORKERS = 2  # background jobs (ingests) run at once by a server
+DEFAULT_JOB_TIME_LIMIT = 4 * 3600  # seconds a job may run (a 20 GB scene converts in well under that)
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
+
+
+def _env_number(name: str, default: int) -> int:
+    """A positive whole number from the environment (a limit), or the default when unset."""
+    text = (os.environ.get(name) or "").strip().replace("_", "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"{name} must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 def default_data_dir() -> Path:
@@ -41,6 +59,12 @@ class Settings:
     max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # open connections from one address; 0: no cap
     trusted_proxy: str | None = None  # the reverse proxy's address: its X-Forwarded-* are believed, no cap on it
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
+    max_ingest_pixels: int = DEFAULT_MAX_INGEST_PIXELS
+    max_ingest_bands: int = DEFAULT_MAX_INGEST_BANDS
+    max_ingest_block_bytes: int = DEFAULT_MAX_INGEST_BLOCK_BYTES
+    max_ingest_ratio: int = DEFAULT_MAX_INGEST_RATIO
+    job_workers: int = DEFAULT_JOB_WORKERS
+    job_time_limit: int = DEFAULT_JOB_TIME_LIMIT
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -59,6 +83,12 @@ class Settings:
                                           or DEFAULT_MAX_CLIENT_CONNECTIONS),
             "trusted_proxy": os.environ.get("COGBROWSER_TRUSTED_PROXY") or None,
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
+            "max_ingest_pixels": _env_number("COGBROWSER_MAX_INGEST_PIXELS", DEFAULT_MAX_INGEST_PIXELS),
+            "max_ingest_bands": _env_number("COGBROWSER_MAX_INGEST_BANDS", DEFAULT_MAX_INGEST_BANDS),
+            "max_ingest_block_bytes": _env_number("COGBROWSER_MAX_INGEST_BLOCK_BYTES", DEFAULT_MAX_INGEST_BLOCK_BYTES),
+            "max_ingest_ratio": _env_number("COGBROWSER_MAX_INGEST_RATIO", DEFAULT_MAX_INGEST_RATIO),
+            "job_workers": _env_number("COGBROWSER_JOB_WORKERS", DEFAULT_JOB_WORKERS),
+            "job_time_limit": _env_number("COGBROWSER_JOB_TIME_LIMIT", DEFAULT_JOB_TIME_LIMIT),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
@@ -82,6 +112,16 @@ class Settings:
     def tmp_dir(self) -> Path:
         """Work files of ingests in progress; emptied at start-up, same volume as cog_dir so renames are atomic."""
         return self.data_dir / "tmp"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Inputs of unfinished background jobs (an upload waiting to be ingested), one folder a job."""
+        return self.data_dir / "jobs"
+
+    def image_file(self, stored_path: str) -> Path:
+        """The file of a catalog image: `path` is relative to the data dir for managed COGs."""
+        path = Path(stored_path)
+        return path if path.is_absolute() else self.data_dir / path
 
     @property
     def pg_dir(self) -> Path:

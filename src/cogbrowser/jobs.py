@@ -1,43 +1,82 @@
-"""Background work of this process (large uploads): a queue, one worker thread, and each job's state.
+"""Background work (large uploads) that survives restarts: jobs live in PostgreSQL, run by workers.
 
-Jobs live in the server process's memory, not in the catalog: they describe work in flight and its
-recent outcomes, which matter to the client that started it and only while the server runs (a
-restart forgets them; the images they made are in the catalog). `JobStore` keeps every queued and
-running job and the last `MAX_FINISHED` finished ones, oldest dropped first.
+Two kinds of rows. Ours, the `jobs` table (catalog/queries.py), is what the API shows: state, stage,
+progress, outcome or the problem it failed with, and the parameters the work needs to run again.
+The queue is procrastinate's (https://procrastinate.readthedocs.io): which job is todo or doing, on
+which worker, with the worker's heartbeat; its worker fetches jobs with `FOR UPDATE SKIP LOCKED`,
+wakes on LISTEN/NOTIFY and runs several at once. Why procrastinate (and not pgqueuer): see
+docs/architecture.md, "Background jobs".
 
-One worker thread runs the jobs in the order they came: an ingest already converts on every core
-(GDAL_NUM_THREADS=ALL_CPUS), so two at once would share the CPUs and both finish later, and a
-request thread of the server is never tied up by a conversion. The worker starts with the first job
-and ends when the queue is empty, so an idle server (or a test's app) has no thread waiting.
+A job's input lives in DATA_DIR/jobs/<job id>/ (moved there from DATA_DIR/tmp when it is queued), so
+a restarted server finds it; the folder goes when the job has finished, and a start-up sweep removes
+folders no unfinished job owns.
 
-A job fails with the error its work raised: a `CogbrowserError` (meant for the user, e.g. the
-problem an upload answers) is kept as it is; any other exception is logged and kept as an
-`UnexpectedFailure` that names only its type.
+What survives what:
+
+- a server killed (`kill -9`) with jobs queued: they are in procrastinate's table as todo; the next
+  worker (the restarted server's) runs them;
+- killed while running one: that job stays `doing` under a worker whose heartbeat stops; after
+  `STALLED_SECONDS` any running worker puts it back in the queue (`_recover_stalled`), and it runs
+  again from the start (an ingest is all-or-nothing, so a half-done run left nothing), up to
+  `MAX_ATTEMPTS` times (a file that kills its server must not kill every server after it);
+- cancelled (`cancel`): a queued job never runs; a running one stops at its next step (the work's
+  `report` raises `JobCancelled`), its work files removed by the work's own clean-up.
+
+Each job has a time limit (`Settings.job_time_limit`), checked at each step the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
+import shutil
+import sys
 import threading
+import time
 import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
+import procrastinate
+from procrastinate.schema import SchemaManager
+
+from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
+from cogbrowser.config import Settings
 from cogbrowser.errors import CogbrowserError
 
-MAX_FINISHED = 1000
-State = Literal["queued", "running", "succeeded", "failed"]
+MAX_FINISHED = 1000  # jobs a listing shows at most
+State = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Report = Callable[[str], None]
+TASK_NAME = "cogbrowser.run_job"
+HEARTBEAT_SECONDS = 2.0  # a worker's heartbeat ...
+STALLED_SECONDS = 10.0  # ... missed this long: its worker died, its running job is queued again
+MAX_ATTEMPTS = 3  # runs of a job whose server died under it, before it fails (a file that kills the server)
+REPORT_INTERVAL = 0.5  # a job's progress is written at most this often (and its cancel flag read)
 _PERCENT = re.compile(r"^(?P<stage>.*?)\s+(?P<percent>\d{1,3})\s*%$")  # "converting to COG 42%"
+_SCHEMA_LOCK = 0x636F6771  # advisory lock: two processes starting at once apply the queue's schema once
 log = logging.getLogger(__name__)
 
 
 class UnexpectedFailure(CogbrowserError):
     """A job's work raised something other than an error meant for the user (a bug, a broken catalog)."""
+
+
+class JobCancelled(CogbrowserError):
+    """The job was cancelled (DELETE /api/v1/jobs/{id}) while it ran; it stopped at its next step."""
+
+
+class JobFinished(CogbrowserError):
+    """A finished job cannot be cancelled."""
+
+
+class JobTimedOut(CogbrowserError):
+    """The job ran longer than its time limit (COGBROWSER_JOB_TIME_LIMIT); it stopped at its next step."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +88,9 @@ class Outcome:
     message: str
 
 
-Work = Callable[[Report], Outcome]  # runs in the worker; raises a CogbrowserError to fail with it
-
-
-@dataclass(eq=False)
+@dataclass(frozen=True)
 class JobRecord:
-    """One job as the store keeps it; `done` is set once it has finished (and cleaned up)."""
+    """One job as the `jobs` table has it."""
 
     id: str
     kind: str
@@ -67,8 +103,29 @@ class JobRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     outcome: Outcome | None = None
-    error: CogbrowserError | None = None
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
+    error: dict | None = None  # the problem document it failed with (see `JobQueue.describe`)
+    params: dict = field(default_factory=dict)
+    cancel_requested: bool = False
+    attempts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in queries.FINISHED_STATES
+
+    @classmethod
+    def from_row(cls, row: dict) -> JobRecord:
+        outcome = row["outcome"]
+        return cls(id=row["id"], kind=row["kind"], filename=row["filename"], size_bytes=row["size_bytes"],
+                   created_at=row["created_at"], state=row["state"], stage=row["stage"], progress=row["progress"],
+                   started_at=row["started_at"], finished_at=row["finished_at"],
+                   outcome=Outcome(**outcome) if outcome else None, error=row["error"], params=row["params"],
+                   cancel_requested=row["cancel_requested"], attempts=row["attempts"])
+
+
+# The work of one kind of job: runs in a worker thread with the job (its params, its input folder)
+# and a `report` for its stage; raises a CogbrowserError to fail with it.
+Handler = Callable[[JobRecord, Path, Report], Outcome]
+Describe = Callable[[CogbrowserError], dict]  # an error as the problem document a client reads
 
 
 def split_progress(message: str) -> tuple[str, int | None]:
@@ -79,81 +136,252 @@ def split_progress(message: str) -> tuple[str, int | None]:
     return match["stage"], min(100, int(match["percent"]))
 
 
-class JobStore:
-    """Jobs of this process: a dict guarded by a lock, run one after another by one worker thread."""
+def _plain_problem(error: CogbrowserError) -> dict:
+    return {"title": type(error).__name__, "status": 500, "detail": str(error)}
 
-    def __init__(self, max_finished: int = MAX_FINISHED) -> None:
-        self.max_finished = max_finished
-        self._jobs: dict[str, JobRecord] = {}  # in creation order
-        self._queue: deque[tuple[JobRecord, Work]] = deque()
-        self._finished: deque[str] = deque()
+
+class JobQueue:
+    """The jobs of a catalog: submit, read, wait for, cancel; and this process's worker, which runs
+    `workers` jobs at once (started by `start`, or by the first `submit`)."""
+
+    def __init__(self, db: Database, settings: Settings, describe: Describe = _plain_problem) -> None:
+        self.db, self.settings, self.describe = db, settings, describe
+        self._handlers: dict[str, Handler] = {}
+        self._finished: dict[str, threading.Event] = {}  # jobs this process waits for
         self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self.app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(
+            conninfo=db.url, min_size=0, max_size=4, kwargs={"prepare_threshold": None}))
+        self.app.task(name=TASK_NAME, pass_context=False)(self._run)
+        self._schema_ready = False
 
-    def submit(self, kind: str, filename: str, size_bytes: int, work: Work) -> JobRecord:
-        """Queue `work`; returns the live record (read it after `done` is set, or take `get` snapshots)."""
-        job = JobRecord(id=uuid.uuid4().hex, kind=kind, filename=filename, size_bytes=size_bytes,
-                        created_at=_now())
+    # ------------------------------------------------------------ the API's side
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def job_folder(self, job_id: str) -> Path:
+        """Where a job's input lives while it is unfinished (found again after a restart)."""
+        return self.settings.jobs_dir / job_id
+
+    def submit(self, kind: str, filename: str, size_bytes: int, params: dict, inputs: Path) -> JobRecord:
+        """Queue a job whose input is the folder `inputs` (moved into the job's own folder)."""
+        self._ensure_schema()
+        job_id = uuid.uuid4().hex
+        folder = self.job_folder(job_id)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self._jobs[job.id] = job
-            self._queue.append((job, work))
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name="cogbrowser-jobs", daemon=True)
-                self._worker.start()
-        return job
+            self._finished[job_id] = threading.Event()
+        with self.db.connection() as conn:  # the row first: a sweep keeps the folders of unfinished jobs
+            row = queries.insert_job(conn, job_id, kind, filename, size_bytes, params)
+        try:
+            inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
+            queue_id = self.app.configure_task(name=TASK_NAME).defer(job_id=job_id)
+            with self.db.connection() as conn:
+                queries.set_job_queue_id(conn, job_id, queue_id)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            with self.db.connection() as conn:
+                queries.finish_job(conn, job_id, "failed", None, self.describe(
+                    UnexpectedFailure("the job could not be queued; the server's log has the details")))
+            raise
+        self.start()
+        return JobRecord.from_row(row)
 
     def get(self, job_id: str) -> JobRecord | None:
-        """A consistent copy of one job, or None if it is unknown (or long finished)."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return replace(job) if job is not None else None
+        with self.db.connection() as conn:
+            row = queries.get_job(conn, job_id)
+        return JobRecord.from_row(row) if row else None
 
     def recent(self, limit: int, state: State | None = None) -> list[JobRecord]:
-        """Copies of the newest jobs first, optionally only those in `state`."""
-        with self._lock:
-            jobs = [replace(job) for job in reversed(self._jobs.values()) if state is None or job.state == state]
-        return jobs[:limit]
+        with self.db.connection() as conn:
+            return [JobRecord.from_row(row) for row in queries.recent_jobs(conn, limit, state)]
 
-    def _run(self) -> None:
+    def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
+        """The job once finished, or as it is after `timeout` seconds (None: however long it takes).
+        A job this process runs wakes the waiter at once; another process's is polled."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        event = self._finished.get(job_id) or threading.Event()
         while True:
-            with self._lock:
-                if not self._queue:
-                    self._worker = None
-                    return
-                job, work = self._queue.popleft()
-                job.state, job.started_at, job.stage = "running", _now(), "starting"
-            self._execute(job, work)
+            job = self.get(job_id)
+            if job is None or job.finished:
+                assert job is not None, f"job {job_id} vanished"
+                return job
+            left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+            if left <= 0:
+                return job
+            event.wait(left)
 
-    def _execute(self, job: JobRecord, work: Work) -> None:
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a job: a queued one at once, a running one at its next step. None if unknown;
+        raises JobFinished for a job that has finished."""
+        with self.db.connection() as conn:
+            row = queries.request_job_cancel(conn, job_id)
+        if row is None:
+            return None
+        job = JobRecord.from_row(row)
+        if job.finished:
+            raise JobFinished(f"job {job_id!r} has already {job.state}; there is nothing to cancel")
+        queue_id = row["queue_id"]
+        if queue_id is not None and self.app.job_manager.cancel_job_by_id(queue_id, abort=False):
+            self._end(job_id, "cancelled", None, JobCancelled("cancelled before it started"))
+            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+        elif queue_id is not None:  # already running: it sees the flag at its next step
+            self.app.job_manager.cancel_job_by_id(queue_id, abort=True)
+        return self.get(job_id)
+
+    # ------------------------------------------------------------ the worker
+
+    def start(self) -> None:
+        """Run this process's worker (if it is not running): `Settings.job_workers` jobs at once."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._ensure_schema()
+            self._thread = threading.Thread(target=self._serve_jobs, name="cogbrowser-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the worker: running jobs go on to their next step, then stay `doing` and are taken up
+        again later (as after a crash)."""
+        with self._lock:
+            thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is not None:
+            if loop is not None and stopping is not None:
+                loop.call_soon_threadsafe(stopping.set)
+            thread.join(timeout)
+            with self._lock:
+                self._thread = None
+        if self._schema_ready:  # the queue's own connections
+            self.app.close()
+            self._schema_ready = False
+
+    def sweep_job_folders(self) -> list[Path]:
+        """Remove input folders of jobs that are finished or unknown (left by a crash)."""
+        if not self.settings.jobs_dir.is_dir():
+            return []
+        with self.db.connection() as conn:
+            live = queries.unfinished_job_ids(conn)
+        removed = []
+        for folder in self.settings.jobs_dir.iterdir():
+            if folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        return removed
+
+    def _ensure_schema(self) -> None:
+        """procrastinate's tables, made once per catalog (its schema.sql, under an advisory lock)."""
+        if self._schema_ready:
+            return
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            found = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS here").fetchone()
+            if not (found and found["here"]):
+                conn.execute(SchemaManager.get_schema())
+        self.app.open()
+        self._schema_ready = True
+
+    def _serve_jobs(self) -> None:
+        # psycopg's async connections need a selector loop; Windows' default is the proactor
+        loop = asyncio.SelectorEventLoop() if sys.platform == "win32" else asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._worker())
+        except Exception:
+            log.exception("the jobs worker stopped")
+        finally:
+            loop.close()
+            with self._lock:
+                self._thread = self._loop = self._stopping = None
+
+    async def _worker(self) -> None:
+        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        worker_app = self.app.with_connector(procrastinate.PsycopgConnector(
+            conninfo=self.db.url, min_size=1, max_size=self.settings.job_workers + 3,
+            kwargs={"prepare_threshold": None}))
+        async with worker_app.open_async():
+            worker = asyncio.create_task(worker_app.run_worker_async(
+                concurrency=self.settings.job_workers, wait=True, install_signal_handlers=False,
+                delete_jobs="successful", update_heartbeat_interval=HEARTBEAT_SECONDS,
+                stalled_worker_timeout=STALLED_SECONDS, shutdown_graceful_timeout=1.0, name="cogbrowser"))
+            recovery = asyncio.create_task(self._recover_stalled(worker_app))
+            await self._stopping.wait()
+            for task in (recovery, worker):
+                task.cancel()
+            await asyncio.gather(recovery, worker, return_exceptions=True)
+
+    async def _recover_stalled(self, worker_app: procrastinate.App) -> None:
+        """Queue again the jobs of workers that died (no heartbeat for STALLED_SECONDS)."""
+        while True:
+            try:
+                for stalled in await worker_app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS):
+                    job_id = stalled.task_kwargs.get("job_id")
+                    log.warning("job %s was running on a worker that died; it runs again", job_id)
+                    if isinstance(job_id, str):
+                        await asyncio.to_thread(self._requeue, job_id)
+                    await worker_app.job_manager.retry_job(stalled)
+            except Exception:  # the catalog unreachable for a moment: try again later
+                log.warning("could not look for stalled jobs", exc_info=True)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def _requeue(self, job_id: str) -> None:
+        with self.db.connection() as conn:
+            queries.requeue_job(conn, job_id, "queued again: its server stopped while it ran")
+
+    # ------------------------------------------------------------ one job, in a worker thread
+
+    def _run(self, job_id: str) -> None:
+        with self.db.connection() as conn:
+            row = queries.start_job(conn, job_id)
+        if row is None:  # finished, cancelled or unknown: nothing to do
+            return
+        job = JobRecord.from_row(row)
+        folder = self.job_folder(job_id)
+        handler = self._handlers.get(job.kind)
         outcome: Outcome | None = None
         error: CogbrowserError | None = None
         try:
-            outcome = work(lambda message: self._report(job, message))
+            if job.attempts > MAX_ATTEMPTS:
+                raise UnexpectedFailure(f"its server stopped while it ran, {MAX_ATTEMPTS} times; it is not run again")
+            if handler is None:
+                raise UnexpectedFailure(f"this server cannot run jobs of kind {job.kind!r}")
+            if not folder.is_dir():
+                raise UnexpectedFailure("the job's input is gone from the server's data dir")
+            outcome = handler(job, folder, functools.partial(self._report, job_id, time.monotonic(), [0.0, ""]))
         except CogbrowserError as exc:
             error = exc
         except Exception as exc:  # a bug or a broken catalog: the job fails, the worker goes on
             log.exception("job %s (%s of %s) failed", job.id, job.kind, job.filename)
             error = UnexpectedFailure(f"the job failed unexpectedly ({type(exc).__name__}); "
                                       "the server's log has the details")
-        self._finish(job, outcome, error)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        state = "succeeded" if error is None else "cancelled" if isinstance(error, JobCancelled) else "failed"
+        self._end(job_id, state, outcome, error)
 
-    def _report(self, job: JobRecord, message: str) -> None:
+    def _report(self, job_id: str, started: float, last: list, message: str) -> None:
+        """A step of a running job: record it (at most every REPORT_INTERVAL, or when the stage
+        changes), and stop the job here if it was cancelled or is over its time limit."""
+        limit = self.settings.job_time_limit
+        if time.monotonic() - started > limit:
+            raise JobTimedOut(f"the job ran over this server's time limit of {limit:,} s "
+                              "(COGBROWSER_JOB_TIME_LIMIT); nothing was kept")
         stage, percent = split_progress(message)
+        now = time.monotonic()
+        if stage == last[1] and now - last[0] < REPORT_INTERVAL:
+            return
+        last[0], last[1] = now, stage
+        with self.db.connection() as conn:
+            go_on = queries.report_job(conn, job_id, stage, percent)
+        if not go_on:
+            raise JobCancelled(f"cancelled while {stage}; nothing was kept")
+
+    def _end(self, job_id: str, state: str, outcome: Outcome | None, error: CogbrowserError | None) -> None:
+        with self.db.connection() as conn:
+            queries.finish_job(conn, job_id, state, outcome.__dict__ if outcome else None,
+                               self.describe(error) if error else None)
         with self._lock:
-            if job.state == "running":
-                job.stage, job.progress = stage, percent
-
-    def _finish(self, job: JobRecord, outcome: Outcome | None, error: CogbrowserError | None) -> None:
-        with self._lock:
-            job.state = "succeeded" if error is None else "failed"
-            job.finished_at, job.outcome, job.error = _now(), outcome, error
-            if error is None:
-                job.stage, job.progress = "done", 100
-            self._finished.append(job.id)
-            while len(self._finished) > self.max_finished:
-                self._jobs.pop(self._finished.popleft(), None)
-        job.done.set()
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+            event = self._finished.pop(job_id, None)
+        if event is not None:
+            event.set()

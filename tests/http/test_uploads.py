@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import errno
 import io
-import os
 import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,10 +33,9 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.files import image_file
 from cogbrowser.config import Settings
 from cogbrowser.ingest import images as ingest_module
-from cogbrowser.jobs import JobStore, Outcome, split_progress
-from cogbrowser.web.problems import ApiError, problem_of
+from cogbrowser.ingest import workfiles
 from cogbrowser.web.tokens import hash_token
-from helpers import REAL_DATA, real_rasters, serving, shared_catalog
+from helpers import HOSTILE_DATA, HOSTILE_LIMITS, REAL_DATA, real_rasters, serving, shared_catalog
 
 LIMIT = 6_000_000  # the test server's max_upload_bytes: above every real raster (at most 4 MB)
 TOKEN = "cgb_upload-tests-0123456789abcdefghijklmnopqrstu"
@@ -291,47 +290,42 @@ def test_a_large_upload_is_a_job_to_poll(server, monkeypatch):
 
 def test_a_failing_job_says_why_and_leaves_nothing(server):
     before = state(server)
-    answer = post(server, b"this is not a raster\n" * 5000, "notes.tif", params={"wait": "false"})
+    cog = (REAL_DATA / "titiler/TCI.tif").read_bytes()
+    truncated = cog[: len(cog) // 2]  # a COG's header comes first: it passes the pre-check, its tiles are cut
+    answer = post(server, truncated, "cut.tif", params={"wait": "false"})
     assert answer.status_code == 202, answer.text
     job = finished(answer.headers["Location"])
     assert job["state"] == "failed" and job["image_id"] is None and job["image_url"] is None
-    assert job["error"]["status"] == 422 and "not a readable raster" in job["error"]["detail"]
-    assert "notes.tif" in job["error"]["detail"] and "upload-" not in job["error"]["detail"], "no server path"
+    assert job["error"]["status"] == 422 and "truncated or corrupt" in job["error"]["detail"]
+    assert "cut.tif" in job["error"]["detail"] and "upload-" not in job["error"]["detail"], "no server path"
+    assert state(server) == before
+
+
+def test_a_file_that_is_no_raster_is_refused_at_once_not_queued(server):
+    before = state(server)
+    answer = post(server, b"this is not a raster\n" * 5000, "notes.tif", params={"wait": "false"})
+    problem(answer, 422, "notes.tif", "not a readable raster")
+    assert "upload-" not in answer.text, "no server path"
+    assert state(server) == before
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_LIMITS))
+def test_a_file_declaring_absurd_work_is_refused_at_the_precheck_and_leaves_nothing(server, name):
+    """A small file declaring 40 G pixels, 65,535 bands or a 10 GB strip is refused in its request
+    (not queued: no job, nothing kept waiting), with a 422 that names the limit and its setting."""
+    before = state(server)
+    jobs_before = requests.get(f"{server.url}/api/v1/jobs", timeout=30).json()["count"]
+    started = time.monotonic()
+    answer = post(server, (HOSTILE_DATA / name).read_bytes(), name, params={"wait": "false"})
+    seconds = time.monotonic() - started
+    problem(answer, 422, name, "at most", HOSTILE_LIMITS[name])
+    assert seconds < 5, f"refused after {seconds:.1f} s: the pre-check reads headers only"
+    assert requests.get(f"{server.url}/api/v1/jobs", timeout=30).json()["count"] == jobs_before, "no job"
     assert state(server) == before
 
 
 def test_unknown_job_is_404(server):
     problem(requests.get(f"{server.url}/api/v1/jobs/{uuid.uuid4().hex}", timeout=30), 404, "no job")
-
-
-def test_the_job_store_keeps_the_last_finished_jobs_and_runs_them_off_the_request_thread():
-    store = JobStore(max_finished=3)
-    threads: list[str] = []
-
-    def work(report) -> Outcome:
-        threads.append(threading.current_thread().name)
-        report("converting to COG 42%")
-        return Outcome("created", "img", "added as img")
-
-    def fail(report) -> Outcome:
-        raise ApiError(422, "Unprocessable Content", "not a raster")
-
-    def crash(report) -> Outcome:
-        raise RuntimeError("a bug")
-
-    jobs = [store.submit("upload", f"{n}.tif", n, work) for n in range(4)]
-    jobs += [store.submit("upload", "bad.tif", 1, fail), store.submit("upload", "bug.tif", 1, crash)]
-    for job in jobs:
-        assert job.done.wait(10)
-    assert set(threads) == {"cogbrowser-jobs"}
-    kept = store.recent(10)
-    assert [job.filename for job in kept] == ["bug.tif", "bad.tif", "3.tif"], "the last 3 finished, newest first"
-    assert store.get(jobs[0].id) is None
-    assert kept[1].state == "failed" and problem_of(kept[1].error).status == 422
-    crashed = problem_of(kept[0].error)
-    assert crashed.status == 500 and "RuntimeError" in crashed.detail
-    assert split_progress("converting to COG 42%") == ("converting to COG", 42)
-    assert split_progress("checksum") == ("checksum", None)
 
 
 # ---------------------------------------------------------------- failures leave nothing
@@ -504,17 +498,35 @@ def test_waitress_takes_bodies_as_large_as_the_upload_limit(tmp_path):
     assert options["recv_bytes"] >= 64 * 1024
 
 
-def test_stale_upload_folders_are_swept_at_start(tmp_path):
+def test_upload_folders_and_spools_of_a_dead_server_are_swept_at_once_at_start(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    stale, fresh = settings.tmp_dir / "upload-old", settings.tmp_dir / "upload-new"
-    for folder in (stale, fresh):
-        folder.mkdir(parents=True)
-        (folder / "scene.tif").write_bytes(b"left")
-    two_hours_ago = time.time() - 7200
-    for path in (stale / "scene.tif", stale):
-        os.utime(path, (two_hours_ago, two_hours_ago))
-    assert uploads.sweep_stale_uploads(settings) == [stale]
-    assert fresh.is_dir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", tempfile.tempdir)
+        patch.setattr(tempfile, "template", tempfile.template)
+        uploads.prepare_upload_dir(settings)
+        ours = workfiles.work_path(settings, kind="upload")  # this process's upload in progress
+        ours.mkdir()
+        with tempfile.NamedTemporaryFile(delete=False) as spooled:  # named as a Windows spool is
+            pass
+        dead = dead_process_tag()
+        left = [settings.tmp_dir / f"{dead}-upload-0123", settings.tmp_dir / f"{dead}-spool-x1y2"]
+        left[0].mkdir()
+        (left[0] / "scene.tif").write_bytes(b"left by a killed server")
+        left[1].write_bytes(b"half a body")
+        uploads.prepare_upload_dir(settings)  # the next start: nothing to wait for
+    assert not any(path.exists() for path in left)
+    assert ours.is_dir() and Path(spooled.name).is_file() and Path(spooled.name).parent == settings.tmp_dir
+    assert Path(spooled.name).name.startswith(workfiles.owner_tag())
+
+
+def dead_process_tag() -> str:
+    """The work-file tag of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        return workfiles._tag(child.pid)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_openapi_declares_the_upload_and_the_jobs(server):

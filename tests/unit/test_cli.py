@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import REAL_DATA
+from helpers import HOSTILE_DATA, HOSTILE_LIMITS, REAL_DATA
 
 
 def run(args: list[str], settings=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -120,3 +120,46 @@ def test_unusable_data_dir_is_one_clear_line(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"cogbrowser: error: cannot prepare the embedded database in {below_a_file / 'postgres'}")
     assert last.endswith("(check the data dir, or give --database-url postgresql://...)")
+
+
+def test_ingest_refuses_files_declaring_absurd_work_in_one_line_each(settings):
+    """The hostile files are refused at the pre-check, before any conversion: one line each that
+    names the limit and its setting, in well under the seconds a conversion would take, nothing kept."""
+    result = run(["ingest", *(str(HOSTILE_DATA / name) for name in HOSTILE_LIMITS)], settings)
+    assert result.returncode == 1
+    assert "0 added, 0 skipped, 3 failed" in result.stderr
+    for name, limit in HOSTILE_LIMITS.items():
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("FAILED") and name in line]
+        assert limit in line and "at most" in line, line
+        seconds = float(line.rsplit("(", 1)[1].removesuffix(" s)"))
+        assert seconds < 3, line
+    assert not any(p.is_file() for p in settings.data_dir.rglob("*") if "postgres" not in p.parts)
+
+
+def test_worker_runs_jobs_queued_while_no_worker_ran(db, settings, monkeypatch):
+    """An upload accepted by a server that stopped before running it: `cogbrowser worker` ingests it."""
+    import shutil
+    import signal
+
+    from cogbrowser.app import job_queue
+
+    queue = job_queue(settings, db)
+    monkeypatch.setattr(queue, "start", lambda: None)  # the server that accepted it stops at once
+    folder = settings.tmp_dir / "accepted upload"
+    folder.mkdir(parents=True)
+    shutil.copyfile(REAL_DATA / "titiler/B09.tif", folder / "B09.tif")
+    job = queue.submit("upload", "B09.tif", 1, {"filename": "B09.tif", "image_id": "b09"}, folder)
+    assert queue.get(job.id).state == "queued"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
+    env.update(COGBROWSER_DATA_DIR=str(settings.data_dir), COGBROWSER_DATABASE_URL=settings.database_url)
+    worker = subprocess.Popen([sys.executable, "-m", "cogbrowser", "worker"], env=env, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        finished = queue.wait(job.id, 120)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _, stderr = worker.communicate(timeout=60)
+        queue.stop()
+    assert (finished.state, finished.outcome.image_id) == ("succeeded", "b09"), finished
+    assert "Running jobs of" in stderr and "Traceback" not in stderr
+    assert not queue.job_folder(job.id).exists()

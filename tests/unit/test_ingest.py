@@ -3,9 +3,12 @@ or a clear refusal; and bad input that leaves nothing behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,9 +21,10 @@ from rio_cogeo.cogeo import cog_validate
 from cogbrowser.catalog import queries
 from cogbrowser.errors import DiskFull
 from cogbrowser.ingest import images as ingest_module
+from cogbrowser.ingest import workfiles
 from cogbrowser.ingest.images import IngestRequest, ingest_file
 from cogbrowser.raster.bbox import BBox
-from helpers import REAL_DATA, real_rasters
+from helpers import HOSTILE_DATA, REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.
 REFUSED = {"cog_hirise_mars.tif": "not on the Earth (Mars vs Earth)"}
@@ -301,3 +305,66 @@ def test_zstd_compression_on_request(db, settings):
     with rasterio.open(settings.data_dir / row.path) as cog:
         assert cog.compression.name.upper() == "ZSTD"
     assert cog_validate(str(settings.data_dir / row.path), quiet=True)[0]
+
+
+@pytest.mark.parametrize("name, limits, words", [
+    ("sparse200k.tif", {}, "200,000 x 200,000 = 40,000,000,000 pixels"),
+    ("sparse200k.tif", {"max_ingest_pixels": 10**12}, "COGBROWSER_MAX_INGEST_RATIO"),
+    ("strip100k.tif", {}, "100,000 x 100,000"),
+    ("strip100k.tif", {"max_ingest_pixels": 10**12}, "COGBROWSER_MAX_INGEST_RATIO"),
+    ("bands65535.tif", {}, "65,535 bands"),
+    ("bands65535.tif", {"max_ingest_bands": 70_000, "max_ingest_block_bytes": 1000},
+     "COGBROWSER_MAX_INGEST_BLOCK_BYTES"),
+])
+def test_each_limit_refuses_a_hostile_file_and_names_its_setting(db, settings, name, limits, words):
+    result = ingest_file(db, dataclasses.replace(settings, **limits), IngestRequest(path=HOSTILE_DATA / name))
+    assert result.status == "failed" and words in result.message, result.message
+    assert "\n" not in result.message and result.seconds < 3, result
+    assert catalog_state(db, settings) == ([], [])
+
+
+def test_a_sentinel2_sized_scene_passes_the_limits(settings, tmp_path):
+    """10980 x 10980 pixels, 13 uint16 bands (a VRT of a real Sentinel-2 band, read upsampled)."""
+    band = (REAL_DATA / "titiler/B01.tif").resolve()
+    bands = "".join(f'''<VRTRasterBand dataType="UInt16" band="{n}"><SimpleSource>
+        <SourceFilename relativeToVRT="0">{band}</SourceFilename><SourceBand>1</SourceBand>
+        <SrcRect xOff="0" yOff="0" xSize="183" ySize="183"/><DstRect xOff="0" yOff="0" xSize="10980" ySize="10980"/>
+        </SimpleSource></VRTRasterBand>''' for n in range(1, 14))
+    vrt = tmp_path / "s2.vrt"
+    with rasterio.open(band) as src:
+        vrt.write_text(f'''<VRTDataset rasterXSize="10980" rasterYSize="10980"><SRS>{src.crs.to_wkt()}</SRS>
+            <GeoTransform>{src.transform.c}, 10, 0, {src.transform.f}, 0, -10</GeoTransform>{bands}</VRTDataset>''')
+    ingest_module.precheck(vrt, settings)
+    with rasterio.open(vrt) as scene:
+        assert (scene.width, scene.height, scene.count) == (10980, 10980, 13)
+
+
+def test_a_killed_cli_ingest_leaves_nothing_past_the_next_start(db, settings, tmp_path):
+    """`kill -9` of `cogbrowser ingest` mid-conversion leaves its work COG and GDAL's *.ovr.tmp in
+    DATA_DIR/tmp; the next start (here `sweep_orphans`, as `serve` runs it) removes them at once,
+    and leaves a live process's work file alone."""
+    source = tmp_path / "big.tif"
+    rng = np.random.default_rng(7)
+    with rasterio.open(source, "w", driver="GTiff", width=6000, height=6000, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=rasterio.transform.from_origin(500000, 5400000, 10, 10)) as dst:
+        for band in range(1, 4):
+            dst.write(rng.integers(0, 255, (6000, 6000), dtype="uint8"), band)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")},
+           "COGBROWSER_DATA_DIR": str(settings.data_dir), "COGBROWSER_DATABASE_URL": settings.database_url}
+    ingest = subprocess.Popen([sys.executable, "-m", "cogbrowser", "ingest", str(source)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".tif.ovr.tmp") for p in settings.tmp_dir.glob("*")):
+        assert ingest.poll() is None and time.monotonic() < deadline, "no conversion seen"
+        time.sleep(0.05)
+    ingest.kill()
+    ingest.wait()
+    left = sorted(p.name for p in settings.tmp_dir.iterdir())
+    assert any(name.endswith(".tif.ovr.tmp") for name in left), left
+    live = workfiles.work_path(settings, ".tif")
+    live.write_bytes(b"an ingest of this process, in progress")
+    removed = ingest_module.sweep_orphans(db, settings)
+    assert sorted(p.name for p in removed) == left
+    assert [p.name for p in settings.tmp_dir.iterdir()] == [live.name]
+    live.unlink()
+    assert catalog_state(db, settings) == ([], [])

@@ -1,6 +1,8 @@
-"""`/api/v1/jobs/{job_id}`: the progress and outcome of work that runs in the background (large uploads).
+"""`/api/v1/jobs/{job_id}`: the progress and outcome of work that runs in the background (large uploads);
+`DELETE` cancels it.
 
-The jobs themselves (queue, worker, states) are cogbrowser.jobs; this is their HTTP resource.
+The jobs themselves (the catalog's `jobs` table, the queue, the workers) are cogbrowser.jobs; this is
+their HTTP resource, and the problem documents their errors become (`job_problem`).
 """
 
 from __future__ import annotations
@@ -8,23 +10,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from pydantic import Field
 
-from cogbrowser.errors import NotFound
-from cogbrowser.jobs import MAX_FINISHED, JobRecord, JobStore, State
+from cogbrowser.errors import CogbrowserError, NotFound
+from cogbrowser.jobs import MAX_FINISHED, JobCancelled, JobFinished, JobQueue, JobRecord, JobTimedOut, State
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint
+from cogbrowser.web.endpoints import endpoint, json_response
 from cogbrowser.web.params import BodyModel, Link, QueryModel
-from cogbrowser.web.problems import Problem, problem_of
+from cogbrowser.web.problems import ApiError, Problem, problem_of
 
 blueprint = Blueprint("jobs", __name__)
 TAGS = ("jobs",)
 
 
-def job_store() -> JobStore:
+def job_queue() -> JobQueue:
     """The jobs of the current app."""
     return services().jobs
+
+
+def job_problem(error: CogbrowserError) -> dict:
+    """A job's error as the problem document its job shows (and a waiting upload answers)."""
+    if isinstance(error, JobCancelled):
+        document = Problem(title="Cancelled", status=409, detail=str(error))
+    elif isinstance(error, JobTimedOut):
+        document = Problem(title="Unprocessable Content", status=422, detail=str(error))
+    else:
+        document = problem_of(error)
+    return document.model_dump(mode="json", exclude_none=True)
+
+
+def raise_job_error(job: JobRecord) -> None:
+    """Answer a failed job's problem, as the request that started it would have."""
+    if job.error is not None:
+        extra = {k: v for k, v in job.error.items() if k not in ("type", "title", "status", "detail")}
+        raise ApiError(job.error["status"], job.error["title"], job.error["detail"], **extra)
 
 
 # ---------------------------------------------------------------- the resource
@@ -34,7 +54,7 @@ class Job(BodyModel):
 
     id: str
     kind: Literal["upload"]
-    state: State = Field(description="queued, running, succeeded or failed")
+    state: State = Field(description="queued, running, succeeded, failed or cancelled")
     stage: str | None = Field(description="what it is doing (checksum, checking, converting to COG, copying, "
                                           "statistics, cataloguing), `done`, or the stage it failed at")
     progress: int | None = Field(description="percent done of the stage where it is known (the conversion's "
@@ -50,12 +70,14 @@ class Job(BodyModel):
     image_id: str | None
     image_url: str | None
     message: str | None = Field(description="what the ingest said, e.g. 'added as scene'")
-    error: Problem | None = Field(description="why it failed: the problem the upload would have answered")
+    error: Problem | None = Field(description="why it failed (the problem the upload would have answered) or "
+                                               "was cancelled")
+    cancel_requested: bool = Field(False, description="a cancel was asked for; a running job stops at its next step")
     links: list[Link]
 
 
 class JobList(BodyModel):
-    """Jobs of this server process, newest first."""
+    """Jobs of the catalog, newest first."""
 
     jobs: list[Job]
     count: int
@@ -86,7 +108,7 @@ def job_resource(job: JobRecord) -> Job:
         size_bytes=job.size_bytes, created_at=job.created_at, started_at=job.started_at,
         finished_at=job.finished_at, result=job.outcome.result if job.outcome else None, image_id=image,
         image_url=image_url(image) if image else None, message=job.outcome.message if job.outcome else None,
-        error=problem_of(error) if error else None, links=links)
+        error=Problem(**error) if error else None, cancel_requested=job.cancel_requested, links=links)
 
 
 # ---------------------------------------------------------------- endpoints
@@ -94,18 +116,37 @@ def job_resource(job: JobRecord) -> Job:
 @endpoint(blueprint, "GET", "/api/v1/jobs", summary="Recent background jobs", tags=TAGS, query=JobQuery,
           responses={200: JobList})
 def list_jobs(query: JobQuery) -> JobList:
-    """Queued, running and recently finished jobs of this server process (the last 1000 finished
-    ones are kept, until the server restarts), newest first."""
-    jobs = [job_resource(job) for job in job_store().recent(query.limit, query.state)]
+    """Queued, running and finished jobs, newest first. They live in the catalog: a restart keeps
+    them, and every server sharing the catalog shows the same."""
+    jobs = [job_resource(job) for job in job_queue().recent(query.limit, query.state)]
     return JobList(jobs=jobs, count=len(jobs))
 
 
+JOB_PATH = {"job_id": "The job's id (from the Location of a 202 answer)"}
+
+
 @endpoint(blueprint, "GET", "/api/v1/jobs/<job_id>", summary="One background job", tags=TAGS,
-          path_parameters={"job_id": "The job's id (from the Location of a 202 answer)"}, responses={200: Job})
+          path_parameters=JOB_PATH, responses={200: Job})
 def get_job(job_id: str) -> Job:
-    """Poll it until `state` is succeeded (then `image_url` is the image) or failed (`error` says why)."""
-    job = job_store().get(job_id)
+    """Poll it until `state` is succeeded (then `image_url` is the image), failed or cancelled
+    (`error` says why)."""
+    return job_resource(_known_job(job_queue().get(job_id), job_id))
+
+
+@endpoint(blueprint, "DELETE", "/api/v1/jobs/<job_id>", summary="Cancel a background job", tags=TAGS,
+          path_parameters=JOB_PATH, responses={200: Job, 202: Job, 409: {"description": "The job has finished"}})
+def cancel_job(job_id: str) -> Response:
+    """A queued job is cancelled at once (200, `state: cancelled`); a running one stops at its next
+    step (202, `cancel_requested: true`; poll it), its work files removed. A finished job is a 409."""
+    try:
+        job = _known_job(job_queue().cancel(job_id), job_id)
+    except JobFinished as exc:
+        raise ApiError(409, "Conflict", str(exc)) from None
+    status = 200 if job.state == "cancelled" else 202
+    return json_response(job_resource(job), status, headers={"Location": job_url(job.id)})
+
+
+def _known_job(job: JobRecord | None, job_id: str) -> JobRecord:
     if job is None:
-        raise NotFound(f"no job {job_id!r} on this server (jobs are kept in its memory: the last "
-                       f"{MAX_FINISHED} finished ones, until it restarts)")
-    return job_resource(job)
+        raise NotFound(f"no job {job_id!r} (finished jobs are kept in the catalog; this id was never one)")
+    return job

@@ -3,8 +3,10 @@
 The body is the file itself (its name from `?filename=` or `Content-Disposition`), or a
 multipart/form-data form whose `file` field is the file. Either way it is streamed, piece by piece,
 into a folder of its own under DATA_DIR/tmp (never held in memory; on the volume the COG goes to),
-then `ingest_file` — the very ingest of `cogbrowser ingest` — makes it a COG and a catalog row, in
-the jobs worker thread (jobs.py).
+then, checked (the ingest's pre-check, in the request: a file that is no raster or declares absurd
+work is refused at once), it becomes a job in the catalog (jobs.py: its folder moves to
+DATA_DIR/jobs/<id>, where a restarted server finds it) and `ingest_upload` — the very ingest of
+`cogbrowser ingest` — makes it a COG and a catalog row, in a worker.
 
 What a client gets:
 
@@ -24,7 +26,7 @@ What a client gets:
 
 A failure leaves nothing behind: the upload's folder is removed whatever happens, and `ingest_file`
 is all-or-nothing itself. A folder left by a server that died mid-upload is removed at the next
-start (`prepare_upload_dir`).
+start (`prepare_upload_dir`: it is named after the process that made it, ingest/workfiles.py).
 
 waitress reads a request's whole body before it calls the app, spooling it over 512 KiB into a
 `tempfile.TemporaryFile`. The server front (web/server.py) checks the token and the declared size
@@ -37,14 +39,10 @@ mid-body never reaches the app: waitress closes its half-spooled file, which has
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import re
 import shutil
-import tempfile
-import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,12 +55,13 @@ from werkzeug.formparser import MultiPartParser
 from werkzeug.http import parse_options_header
 
 from cogbrowser.api.images import Image, get_image
-from cogbrowser.api.jobs import Job, image_url, job_resource, job_store, job_url
+from cogbrowser.api.jobs import Job, image_url, job_queue, job_resource, job_url, raise_job_error
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.errors import DISK_FULL_ERRNOS
-from cogbrowser.ingest.images import IngestRequest, ingest_file
+from cogbrowser.errors import DISK_FULL_ERRNOS, IngestError
+from cogbrowser.ingest.images import IngestRequest, ingest_file, precheck
+from cogbrowser.ingest.workfiles import spool_in_tmp, sweep_dead_work_files, work_path
 from cogbrowser.jobs import JobRecord, Outcome, Report
 from cogbrowser.raster.metadata import parse_datetime
 from cogbrowser.web.context import services
@@ -81,8 +80,6 @@ FORM_READ = 64 * 1024  # werkzeug's multipart parser reads: 1.3 GB/s here, again
 FORM_FIELD_BYTES = 512 * 1024  # the parser's buffer, and a form field other than the file (there should be none)
 FORM_PARTS = 16
 FREE_RESERVE = 64 * 2**20  # left free on the data dir's disk beyond the upload itself
-STALE_UPLOAD_SECONDS = 3600.0  # an upload folder untouched this long belongs to no running server
-UPLOAD_PREFIX = "upload-"
 REFUSED_MEDIA_TYPES = ("application/x-www-form-urlencoded", "application/json", "application/xml")
 _DISK_FULL_WORDS = ("no space left", "disk space", "disk full", "disk is full")  # GDAL's wordings
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
@@ -92,32 +89,16 @@ _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)),
 # ---------------------------------------------------------------- the server side of uploads
 
 def prepare_upload_dir(settings: Settings) -> None:
-    """Make DATA_DIR/tmp this process's temporary folder and remove upload folders of dead servers.
+    """Make DATA_DIR/tmp this process's temporary folder and remove what dead processes left there.
 
     waitress spools request bodies with `tempfile.TemporaryFile()` and takes no folder for them,
     so `tempfile.tempdir` is what puts a 20 GB upload on the data dir's volume (a server's system
-    drive, C:\\ on Windows, is often small). Call it once, before serving.
+    drive, C:\\ on Windows, is often small). Upload folders and spooled bodies are named after this
+    process (ingest/workfiles.py), so the next start removes a dead server's at once. Call it once,
+    before serving.
     """
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    tempfile.tempdir = str(settings.tmp_dir)
-    sweep_stale_uploads(settings)
-
-
-def sweep_stale_uploads(settings: Settings, min_age: float = STALE_UPLOAD_SECONDS) -> list[Path]:
-    """Remove upload folders nothing has written to for `min_age` seconds (left by a server that
-    stopped mid-upload or mid-ingest; `sweep_orphans` sweeps files only). Younger ones may be
-    another server's uploads in progress."""
-    cutoff = time.time() - min_age
-    removed = []
-    for folder in settings.tmp_dir.glob(f"{UPLOAD_PREFIX}*"):
-        try:
-            touched = max(p.stat().st_mtime for p in (folder, *folder.iterdir()))
-        except OSError:  # not a folder, or another server removing it right now
-            continue
-        if touched < cutoff:
-            remove_folder(folder)
-            removed.append(folder)
-    return removed
+    spool_in_tmp(settings)
+    sweep_dead_work_files(settings)
 
 
 # ---------------------------------------------------------------- parameters and answers
@@ -187,23 +168,37 @@ def upload_image(query: UploadQuery) -> Response:
     form = request.mimetype == "multipart/form-data"
     _check_before_reading(db, settings, query, form)
     upload = receive_upload(settings, query.filename, form)
-    job = job_store().submit("upload", upload.path.name, upload.size, functools.partial(
-        _ingest_upload, db, settings, upload, IngestRequest(
-            path=upload.path, collection=query.collection, image_id=query.image_id, acquired_at=query.acquired_at,
-            cloud_cover=query.cloud_cover, nodata=query.nodata, title=query.title)))
+    _precheck_upload(settings, upload)
+    params = {"filename": upload.path.name, "collection": query.collection, "image_id": query.image_id,
+              "acquired_at": query.acquired_at.isoformat() if query.acquired_at else None,
+              "cloud_cover": query.cloud_cover, "nodata": query.nodata, "title": query.title}
+    try:
+        job = job_queue().submit("upload", upload.path.name, upload.size, params, upload.folder)
+    except BaseException:
+        upload.discard()
+        raise
     if query.wait is None and upload.size <= SYNC_MAX_BYTES:
-        job.done.wait(SYNC_WAIT_SECONDS)
+        job = job_queue().wait(job.id, SYNC_WAIT_SECONDS)
     elif query.wait:
-        job.done.wait()
-    if query.wait is False or not job.done.is_set():
+        job = job_queue().wait(job.id)
+    if query.wait is False or not job.finished:
         return json_response(job_resource(job), 202, headers={"Location": job_url(job.id), "Retry-After": "1"})
     return _outcome(job)
 
 
+def _precheck_upload(settings: Settings, upload: Upload) -> None:
+    """The ingest's pre-check (a raster, georeferenced, within the server's limits), here in the
+    request: a file declaring absurd work is refused at once, never queued ahead of others."""
+    try:
+        precheck(upload.path, settings)
+    except IngestError as exc:
+        upload.discard()
+        raise _refusal(upload.path.name, str(exc).replace(str(upload.path), upload.path.name)) from None
+
+
 def _outcome(job: JobRecord) -> Response:
     """The answer of a finished upload: the new image, a redirect to the existing one, or the problem."""
-    if job.error is not None:
-        raise job.error
+    raise_job_error(job)
     outcome = job.outcome
     assert outcome is not None, "a job that did not fail has an outcome"
     image_id = outcome.image_id
@@ -326,8 +321,8 @@ def _open_new(path: Path) -> BinaryIO:
 
 def receive_upload(settings: Settings, filename: str | None, form: bool) -> Upload:
     """The request's file, copied into a new folder under DATA_DIR/tmp; on any failure nothing stays."""
-    folder = settings.tmp_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
+    folder = work_path(settings, kind="upload")
+    folder.mkdir()
     try:
         receive = _receive_form if form else _receive_body
         path, size = receive(folder, filename, settings.max_upload_bytes)
@@ -421,18 +416,22 @@ def safe_filename(name: str) -> str:
 
 # ---------------------------------------------------------------- the ingest (in the jobs worker)
 
-def _ingest_upload(db: Database, settings: Settings, upload: Upload, ingest: IngestRequest, report: Report) -> Outcome:
-    """`cogbrowser ingest` of the uploaded file; the upload's folder goes whatever happens, before
-    the job is marked finished (so a client told of the outcome finds no leftover)."""
+def ingest_upload(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of an upload job: `cogbrowser ingest` of the uploaded file, in the job's folder
+    (which the jobs worker removes whatever happens, before the job is marked finished)."""
+    params = job.params
+    path = folder / params["filename"]
+    acquired_at = datetime.fromisoformat(params["acquired_at"]) if params.get("acquired_at") else None
+    request = IngestRequest(path=path, collection=params.get("collection"), image_id=params.get("image_id"),
+                            acquired_at=acquired_at, cloud_cover=params.get("cloud_cover"),
+                            nodata=params.get("nodata"), title=params.get("title"))
     try:
-        result = ingest_file(db, settings, ingest, progress=report)
+        result = ingest_file(db, settings, request, progress=report)
     except OSError as exc:  # e.g. the COG's copy or its move into place; their cleanup is ingest_file's own
         raise_if_disk_full(exc)
         raise
-    finally:
-        upload.discard()
     if result.status == "failed":
-        raise _refusal(upload.path.name, result.message.replace(str(upload.path), upload.path.name))
+        raise _refusal(path.name, result.message.replace(str(path), path.name))
     assert result.image_id is not None, "an ingest that added or skipped a file names its image"
     return Outcome("existing" if result.status == "skipped" else "created", result.image_id, result.message)
 

@@ -555,3 +555,73 @@ def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int 
     rows = conn.execute(query, [*params, seed, size]).fetchall()
     # a box across the antimeridian keeps its east edge past 180: its centre may be past 180 too
     return [DetectionPoint(**{**row, "lon": row["lon"] - 360.0 if row["lon"] > 180 else row["lon"]}) for row in rows]
+
+
+# ---------------------------------------------------------------- background jobs (cogbrowser.jobs)
+
+JOB_COLUMNS = ("id, kind, filename, size_bytes, params, state, stage, progress, created_at, started_at, "
+               "finished_at, attempts, cancel_requested, outcome, error, queue_id")
+FINISHED_STATES = ("succeeded", "failed", "cancelled")
+
+
+def insert_job(conn: Connection, job_id: str, kind: str, filename: str, size_bytes: int, params: dict) -> dict:
+    row = conn.execute(f"INSERT INTO jobs (id, kind, filename, size_bytes, params) VALUES (%s, %s, %s, %s, %s) "
+                       f"RETURNING {JOB_COLUMNS}", (job_id, kind, filename, size_bytes, Jsonb(params))).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def get_job(conn: Connection, job_id: str) -> dict | None:
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s", (job_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def recent_jobs(conn: Connection, limit: int, state: str | None = None) -> list[dict]:
+    rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE %(state)s::text IS NULL OR state = %(state)s "
+                        "ORDER BY created_at DESC, id LIMIT %(limit)s", {"state": state, "limit": limit})
+    return [dict(row) for row in rows]
+
+
+def set_job_queue_id(conn: Connection, job_id: str, queue_id: int) -> None:
+    conn.execute("UPDATE jobs SET queue_id = %s WHERE id = %s", (queue_id, job_id))
+
+
+def start_job(conn: Connection, job_id: str) -> dict | None:
+    """Mark a queued (or crashed-while-running) job as running; None if it finished or was cancelled."""
+    row = conn.execute(f"UPDATE jobs SET state = 'running', stage = 'starting', progress = NULL, "
+                       f"started_at = now(), attempts = attempts + 1 WHERE id = %s AND state IN ('queued', 'running') "
+                       f"AND NOT cancel_requested RETURNING {JOB_COLUMNS}", (job_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def report_job(conn: Connection, job_id: str, stage: str, progress: int | None) -> bool:
+    """Record a running job's stage; whether it should go on (False: a cancel was asked for)."""
+    row = conn.execute("UPDATE jobs SET stage = %s, progress = %s WHERE id = %s AND state = 'running' "
+                       "RETURNING cancel_requested", (stage, progress, job_id)).fetchone()
+    return row is not None and not row["cancel_requested"]
+
+
+def finish_job(conn: Connection, job_id: str, state: str, outcome: dict | None, error: dict | None) -> None:
+    conn.execute("UPDATE jobs SET state = %s, outcome = %s, error = %s, finished_at = now(), "
+                 "stage = CASE WHEN %s = 'succeeded' THEN 'done' ELSE stage END, "
+                 "progress = CASE WHEN %s = 'succeeded' THEN 100 ELSE progress END "
+                 "WHERE id = %s AND state NOT IN ('succeeded', 'failed', 'cancelled')",
+                 (state, Jsonb(outcome) if outcome is not None else None, Jsonb(error) if error is not None else None,
+                  state, state, job_id))
+
+
+def request_job_cancel(conn: Connection, job_id: str) -> dict | None:
+    """Flag an unfinished job for cancelling; the job as it is now (None if unknown)."""
+    row = conn.execute(f"UPDATE jobs SET cancel_requested = true WHERE id = %s AND state IN ('queued', 'running') "
+                       f"RETURNING {JOB_COLUMNS}", (job_id,)).fetchone()
+    return dict(row) if row else get_job(conn, job_id)
+
+
+def requeue_job(conn: Connection, job_id: str, stage: str) -> None:
+    conn.execute("UPDATE jobs SET state = 'queued', stage = %s, progress = NULL WHERE id = %s AND state = 'running'",
+                 (stage, job_id))
+
+
+def unfinished_job_ids(conn: Connection) -> set[str]:
+    rows = conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running')")
+    return {row["id"] for row in rows}

@@ -13,13 +13,13 @@ import re
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy
 import psutil
 import psycopg
 import rasterio
@@ -28,8 +28,9 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.files import in_place_seal, managed_path, sha256_file
 from cogbrowser.config import Settings
-from cogbrowser.errors import DISK_FULL_ERRNOS, DiskFull, IngestError, first_line
+from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull, IngestError, first_line
 from cogbrowser.ingest.delete import restore_interrupted
+from cogbrowser.ingest.workfiles import owner_alive, sweep_dead_work_files, work_path
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import DEFAULT_COG_OPTIONS, CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
@@ -89,7 +90,8 @@ def ingest_file(db: Database, settings: Settings, request: IngestRequest, *,
 def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path, options: CogOptions,
             say: Progress) -> tuple[str, str | None, str]:
     _check_request(request)
-    _check_readable(path)
+    say("checking")
+    precheck(path, settings)
     say("checksum")
     source_checksum = sha256_file(path)
     with db.connection() as conn:
@@ -101,14 +103,12 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
             raise IngestError(f"image id {request.image_id!r} is already taken")
 
     say("checking")
-    _precheck(path)
     problems = _cog_problems_or_error(path)
     if request.in_place and problems:
         raise IngestError(f"--in-place needs a valid COG, and this is not one: {problems[0]}")
 
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     settings.cog_dir.mkdir(parents=True, exist_ok=True)
-    work = settings.tmp_dir / f"{uuid.uuid4().hex}.tif"
+    work = work_path(settings, ".tif")  # GDAL writes its `.ovr.tmp` beside it: same owner's tag
     try:
         if request.in_place:
             stored, checksum = path.resolve(), source_checksum
@@ -224,7 +224,10 @@ def _conversion_progress(source: Path, say: Progress, interval: float = 0.5) -> 
     def watch() -> None:
         while not done.wait(interval):
             percent = min(99, int(100 * (read_so_far() - start) / expected))
-            say(f"converting to COG {percent}%")
+            try:
+                say(f"converting to COG {percent}%")
+            except CogbrowserError:  # a job cancelled or over its time: GDAL can't be stopped; the next step stops
+                return
 
     watcher = threading.Thread(target=watch, name="ingest-progress", daemon=True)
     watcher.start()
@@ -239,17 +242,19 @@ def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> 
     """Delete work files of interrupted ingests and managed COGs that have no catalog row (and put
     back files of deletions that did not commit).
 
-    Only files untouched for `min_age` seconds go: an ingest running in another process right now
-    has its work file, or its just-moved COG whose row is not committed yet, younger than that.
+    Work files of dead processes go at once (their names say whose they are: workfiles.py). Other
+    files go only when untouched for `min_age` seconds: a COG just moved into place by an ingest in
+    another process has no committed row yet, nor has a file a deletion moved aside.
     """
     cutoff = time.time() - min_age
-    removed: list[Path] = []
+    removed = sweep_dead_work_files(settings)
 
     def stale(path: Path) -> bool:
         return path.is_file() and path.stat().st_mtime < cutoff
 
     if settings.tmp_dir.is_dir():
-        for leftover in filter(stale, settings.tmp_dir.iterdir()):
+        untagged = (path for path in settings.tmp_dir.iterdir() if owner_alive(path.name) is None)
+        for leftover in filter(stale, untagged):
             if restore_interrupted(db, settings, leftover):
                 continue
             leftover.unlink(missing_ok=True)
@@ -305,10 +310,14 @@ def _check_readable(path: Path) -> None:
         raise IngestError("the file is empty")
 
 
-def _precheck(path: Path) -> None:
-    """Fail fast, before any conversion, on files that are not georeferenced rasters."""
+def precheck(path: Path, settings: Settings) -> None:
+    """Fail fast, before any checksum or conversion, on files that are not georeferenced rasters or
+    that declare more work than this server takes (`check_declared_work`). Reads headers only: well
+    under a second even for a file declaring 65,535 bands. The HTTP upload runs it in the request."""
+    _check_readable(path)
     try:
         with rasterio.open(path) as src:
+            check_declared_work(src, settings)
             if src.crs is None or src.transform.is_identity:
                 if src.gcps[0]:
                     raise IngestError("it is georeferenced by ground control points only; warp it to a CRS first")
@@ -320,6 +329,37 @@ def _precheck(path: Path) -> None:
         if _looks_like_tiff(path):
             raise IngestError(f"a TIFF that GDAL cannot open (truncated or corrupt?): {first_line(exc)}") from exc
         raise IngestError(f"not a readable raster: {first_line(exc)}") from exc
+
+
+def check_declared_work(src: rasterio.io.DatasetReader, settings: Settings) -> None:
+    """Refuse a file whose header declares more than the limits of `settings` allow: total pixels,
+    bands, the size of one block (GDAL decodes a tile or strip whole), and, in a GeoTIFF, pixel bytes
+    far beyond what the file can hold (a sparse or hand-made file: 200000 x 200000 pixels in 1.2 MB,
+    or one strip of 10 GB, which GDAL shows as many small ones). Each
+    message names the limit and the setting that raises it."""
+    pixels = src.width * src.height
+    if pixels > settings.max_ingest_pixels:
+        raise IngestError(f"it declares {src.width:,} x {src.height:,} = {pixels:,} pixels; this server ingests at "
+                          f"most {settings.max_ingest_pixels:,} (COGBROWSER_MAX_INGEST_PIXELS)")
+    if src.count > settings.max_ingest_bands:
+        raise IngestError(f"it declares {src.count:,} bands; this server ingests at most "
+                          f"{settings.max_ingest_bands:,} (COGBROWSER_MAX_INGEST_BANDS)")
+    sample_bytes = max((numpy.dtype(dtype).itemsize for dtype in src.dtypes), default=1)
+    block_h, block_w = src.block_shapes[0] if src.count else (1, 1)
+    interleaved = src.interleaving is not None and src.interleaving.name == "PIXEL"
+    block_bytes = block_h * block_w * sample_bytes * (src.count if interleaved else 1)
+    if block_bytes > settings.max_ingest_block_bytes:
+        raise IngestError(f"one of its blocks is {block_w:,} x {block_h:,} pixels ({block_bytes:,} bytes to decode); "
+                          f"this server decodes blocks of at most {settings.max_ingest_block_bytes:,} bytes "
+                          "(COGBROWSER_MAX_INGEST_BLOCK_BYTES)")
+    if src.driver != "GTiff":  # a VRT or a JPEG 2000 holds its pixels elsewhere or can't be sparse
+        return
+    declared = pixels * src.count * sample_bytes
+    stored = sum(Path(name).stat().st_size for name in src.files if Path(name).is_file()) or 1
+    if declared > settings.max_ingest_ratio * stored:
+        raise IngestError(f"it declares {declared:,} bytes of pixels in {stored:,} bytes of file (over "
+                          f"{settings.max_ingest_ratio:,}:1: sparse or hand-made?); this server ingests at most "
+                          f"{settings.max_ingest_ratio:,} times the file's size (COGBROWSER_MAX_INGEST_RATIO)")
 
 
 def _looks_like_tiff(path: Path) -> bool:

@@ -18,7 +18,7 @@ from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
-from cogbrowser.jobs import JobStore
+from cogbrowser.jobs import JobQueue
 from cogbrowser.layers import LayerCache, OnDisk, on_disk
 from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.sessions import Sessions
@@ -38,7 +38,7 @@ class Services:
     internal_token: str  # the UI's own calls to the API; never leaves the process
     sessions: Sessions  # the pages' sign-in sessions (when reads need a token)
     cache: ResponseCache  # encoded pictures, shared by the server's threads
-    jobs: JobStore  # background work (uploads)
+    jobs: JobQueue  # background work (uploads), in the catalog
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
 
     def image_file(self, image: ImageRecord) -> Path:
@@ -64,5 +64,10 @@ def install(app: Flask, context: Services) -> None:
 
 def services() -> Services:
     """The services of the current app."""
-    context: Services = current_app.extensions[EXTENSION]
+    return services_of(current_app)
+
+
+def services_of(app: Flask) -> Services:
+    """The services of `app` (outside a request: the server's start and stop)."""
+    context: Services = app.extensions[EXTENSION]
     return context
