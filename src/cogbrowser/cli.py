@@ -134,8 +134,8 @@ def _serve(settings: Settings, db, threads: int) -> None:
     from cogbrowser.app import create_app
     from cogbrowser.ingest.images import sweep_orphans
     from cogbrowser.raster.reader import configure_block_cache
-    from cogbrowser.web.server import serve
     from cogbrowser.web.context import services_of
+    from cogbrowser.web.server import serve
 
     sweep_orphans(db, settings)
     configure_block_cache()
