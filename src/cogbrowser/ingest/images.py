@@ -346,7 +346,7 @@ def check_declared_work(src: rasterio.io.DatasetReader, settings: Settings) -> N
                           f"{settings.max_ingest_bands:,} (COGBROWSER_MAX_INGEST_BANDS)")
     sample_bytes = max((numpy.dtype(dtype).itemsize for dtype in src.dtypes), default=1)
     block_h, block_w = src.block_shapes[0] if src.count else (1, 1)
-    interleaved = src.interleaving is not None and src.interleaving.name == "PIXEL"
+    interleaved = src.interleaving is not None and src.interleaving.value == "PIXEL"
     block_bytes = block_h * block_w * sample_bytes * (src.count if interleaved else 1)
     if block_bytes > settings.max_ingest_block_bytes:
         raise IngestError(f"one of its blocks is {block_w:,} x {block_h:,} pixels ({block_bytes:,} bytes to decode); "
