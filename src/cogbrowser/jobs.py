@@ -56,11 +56,29 @@ Report = Callable[[str], None]
 TASK_NAME = "cogbrowser.run_job"
 HEARTBEAT_SECONDS = 2.0  # a worker's heartbeat ...
 STALLED_SECONDS = 10.0  # ... missed this long: its worker died, its running job is queued again
+RESTART_SECONDS = 1.0  # a worker that stopped on its own (it lost the catalog) starts again after this
 MAX_ATTEMPTS = 3  # runs of a job whose server died under it, before it fails (a file that kills the server)
 REPORT_INTERVAL = 0.5  # a job's progress is written at most this often (and its cancel flag read)
 _PERCENT = re.compile(r"^(?P<stage>.*?)\s+(?P<percent>\d{1,3})\s*%$")  # "converting to COG 42%"
 _SCHEMA_LOCK = 0x636F6771  # advisory lock: two processes starting at once apply the queue's schema once
 log = logging.getLogger(__name__)
+
+
+class _OutageWithoutTraceback(logging.Filter):
+    """procrastinate logs a lost catalog connection with its traceback, as an error; during an outage
+    (the server answers 503 and recovers by itself) that is a one-line warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, procrastinate.exceptions.ConnectorException):
+            record.msg, record.args = f"{record.getMessage()} (the catalog is unreachable)", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+for _name in ("procrastinate.utils", "procrastinate.worker", "procrastinate.worker.cogbrowser"):
+    logging.getLogger(_name).addFilter(_OutageWithoutTraceback())
 
 
 class UnexpectedFailure(CogbrowserError):
@@ -296,20 +314,29 @@ class JobQueue:
                 self._thread = self._loop = self._stopping = None
 
     async def _worker(self) -> None:
+        """procrastinate's worker, started again whenever it stops on its own: it does when one of its
+        side tasks (the LISTEN connection, the heartbeat) loses the catalog, e.g. in an outage."""
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
         worker_app = self.app.with_connector(procrastinate.PsycopgConnector(
             conninfo=self.db.url, min_size=1, max_size=self.settings.job_workers + 3,
             kwargs={"prepare_threshold": None}))
         async with worker_app.open_async():
-            worker = asyncio.create_task(worker_app.run_worker_async(
-                concurrency=self.settings.job_workers, wait=True, install_signal_handlers=False,
-                delete_jobs="successful", update_heartbeat_interval=HEARTBEAT_SECONDS,
-                stalled_worker_timeout=STALLED_SECONDS, shutdown_graceful_timeout=1.0, name="cogbrowser"))
             recovery = asyncio.create_task(self._recover_stalled(worker_app))
-            await self._stopping.wait()
-            for task in (recovery, worker):
-                task.cancel()
-            await asyncio.gather(recovery, worker, return_exceptions=True)
+            stopping = asyncio.create_task(self._stopping.wait())
+            while not self._stopping.is_set():
+                worker = asyncio.create_task(worker_app.run_worker_async(
+                    concurrency=self.settings.job_workers, wait=True, install_signal_handlers=False,
+                    delete_jobs="successful", update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_SECONDS, shutdown_graceful_timeout=1.0, name="cogbrowser"))
+                await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if self._stopping.is_set():
+                    worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+                if not self._stopping.is_set():
+                    log.warning("the jobs worker lost the catalog; it starts again in %.0f s", RESTART_SECONDS)
+                    await asyncio.wait({stopping}, timeout=RESTART_SECONDS)
+            recovery.cancel()
+            await asyncio.gather(recovery, stopping, return_exceptions=True)
 
     async def _recover_stalled(self, worker_app: procrastinate.App) -> None:
         """Queue again the jobs of workers that died (no heartbeat for STALLED_SECONDS)."""

@@ -14,7 +14,7 @@ import requests
 from filelock import FileLock
 
 from cogbrowser.catalog.embedded import EmbeddedPostgres
-from helpers import free_port, interrupt, start, wait_for
+from helpers import REAL_DATA, free_port, interrupt, start, wait_for
 
 READS = ("/api/v1/health", "/api/v1/collections", "/api/v1/images", "/stac/collections",
          "/wms?SERVICE=WMS&REQUEST=GetCapabilities", "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")
@@ -57,9 +57,24 @@ def assert_all_answer(base: str) -> None:
         assert requests.get(base + path, timeout=30).status_code == 200, path
 
 
+def upload_is_ingested(base: str, token: str) -> None:
+    """An upload accepted now runs: the jobs worker came through the outage too."""
+    answer = requests.post(f"{base}/api/v1/images", params={"filename": "after-outage.tif", "wait": "false"},
+                           data=(REAL_DATA / "rio-tiler" / "cog.tif").read_bytes(), timeout=60,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "image/tiff"})
+    assert answer.status_code == 202, answer.text
+    deadline = time.monotonic() + 90
+    while (job := requests.get(answer.headers["Location"], timeout=30).json())["state"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, f"the job is still {job['state']} after the outage"
+        time.sleep(0.3)
+    assert job["state"] == "succeeded", job
+
+
 def test_a_killed_embedded_postgres_is_503_then_restarted_by_the_server(tmp_path):
     data_dir = tmp_path / "data dir"
     port = free_port()
+    made = start(["token", "create", "outage"], data_dir)
+    token = made.communicate(timeout=120)[0].strip().splitlines()[-1]
     server = start(["serve", "--port", str(port)], data_dir)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +90,7 @@ def test_a_killed_embedded_postgres_is_503_then_restarted_by_the_server(tmp_path
         assert_all_answer(base)
         new_pid, new_port = postmaster(data_dir / "postgres")
         assert new_pid != pid and new_port == pg_port  # restarted, where the other processes look for it
+        upload_is_ingested(base, token)
     finally:
         stderr = interrupt(server)
     assert "Traceback" not in stderr

@@ -73,30 +73,37 @@ def bad_request(field: str, message: str) -> ApiError:
     return ApiError(400, "Bad Request", f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+# The errors of the code base that are the client's to know, and how HTTP says them (first match wins).
+_ANSWERS: tuple[tuple[type[CogbrowserError], str, int], ...] = (
+    (NotFound, "Not Found", 404),
+    (InvalidInput, "Bad Request", 400),  # RenderTooCostly too: the budget is named in the message
+    (ImageFileRefused, "Forbidden", 403),  # a row pointing where the server must not read
+    (ImageFileMissing, "Gone", 410),  # a catalog image whose file is gone
+    (DatabaseUnavailable, "Service Unavailable", 503),  # with Retry-After (register_problem_handlers)
+    (RenderDeadlineExceeded, "Service Unavailable", 503),  # likewise
+    (DiskFull, "Insufficient Storage", 507),
+)
+
+
+_RETRY_AFTER: dict[type[CogbrowserError], str] = {
+    DatabaseUnavailable: RETRY_AFTER_OUTAGE,
+    RenderDeadlineExceeded: str(RETRY_AFTER_SECONDS),
+}
+
+
 def problem_of(exc: BaseException) -> Problem:
-    """The problem an error answers: an ApiError's own, 404 for NotFound, 400 for InvalidInput, 410
-    for ImageFileMissing (a catalog image whose file is gone), 507 for DiskFull, and 500 for the
-    rest (with the message of an error meant for the user, else none of ours)."""
+    """The problem an error answers: an ApiError's own, the status of `_ANSWERS` for our errors, 507
+    for any write that found the disk full, and 500 for the rest (with the message of an error meant
+    for the user, else none of ours)."""
     if isinstance(exc, ApiError):
         return Problem(title=exc.title, status=exc.status, detail=exc.detail)
-    if isinstance(exc, NotFound):
-        return Problem(title="Not Found", status=404, detail=str(exc))
-    if isinstance(exc, InvalidInput):
-        return Problem(title="Bad Request", status=400, detail=str(exc))
-    if isinstance(exc, ImageFileRefused):
-        return Problem(title="Forbidden", status=403, detail=str(exc))
-    if isinstance(exc, DatabaseUnavailable):
-        return Problem(title="Service Unavailable", status=503, detail=str(exc))
-    if isinstance(exc, ImageFileMissing):
-        return Problem(title="Gone", status=410, detail=str(exc))
-    if isinstance(exc, DiskFull):
-        return Problem(title="Insufficient Storage", status=507, detail=str(exc))
+    for kind, title, status in _ANSWERS:
+        if isinstance(exc, kind):
+            return Problem(title=title, status=status, detail=str(exc))
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:  # a write no code above named DiskFull
         return Problem(title="Insufficient Storage", status=507,
                        detail=f"the server's disk is full ({exc.strerror or 'no space left'}); nothing was kept: "
                               "free some space on the server and try again")
-    if isinstance(exc, RenderDeadlineExceeded):
-        return Problem(title="Service Unavailable", status=503, detail=str(exc))
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
 
@@ -117,28 +124,18 @@ def register_problem_handlers(app: Flask) -> None:
     def api_error(exc: ApiError) -> Response:
         return exc.response()
 
-    @app.errorhandler(NotFound)
-    @app.errorhandler(InvalidInput)
-    @app.errorhandler(ImageFileMissing)
-    @app.errorhandler(DiskFull)
-    @app.errorhandler(ImageFileRefused)
-    def user_error(exc: CogbrowserError) -> Response:
-        found = problem_of(exc)
-        return problem(found.status, found.title, found.detail)
-
-    @app.errorhandler(DatabaseUnavailable)
-    def catalog_unavailable(exc: DatabaseUnavailable) -> Response:
-        """On every route (pages, OGC services, callbacks too): a client should come back shortly."""
-        response = problem(503, "Service Unavailable", str(exc))
-        response.headers["Retry-After"] = RETRY_AFTER_OUTAGE
-        return response
-
-    @app.errorhandler(RenderDeadlineExceeded)
-    def render_deadline(exc: RenderDeadlineExceeded) -> Response:
+    def known_error(exc: CogbrowserError) -> Response:
+        """Our own errors, on every route (pages, OGC services, callbacks too); an outage or a busy
+        server says when to come back."""
         found = problem_of(exc)
         response = problem(found.status, found.title, found.detail)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        for kind, seconds in _RETRY_AFTER.items():
+            if isinstance(exc, kind):
+                response.headers["Retry-After"] = seconds
         return response
+
+    for kind, _, _ in _ANSWERS:
+        app.register_error_handler(kind, known_error)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:
