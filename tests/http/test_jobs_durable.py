@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from rasterio.transform import from_origin
 
 from cogbrowser.catalog import queries
 from cogbrowser.web.tokens import hash_token
+from helpers import free_port
 
 TOKEN = "cgb_durable-jobs-0123456789abcdefghijklmnopqrstu"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,7 +44,7 @@ class Servers:
     """`cogbrowser serve` on a test's catalog and data dir (one job worker), started as a user does."""
 
     def __init__(self, settings) -> None:
-        self.settings, self.port = settings, _free_port()
+        self.settings, self.port = settings, free_port()
         self.processes: list[subprocess.Popen] = []
 
     @property
@@ -87,12 +87,6 @@ def servers(settings, db):
     started = Servers(settings)
     yield started
     started.stop_all()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def upload(url: str, data: bytes, name: str) -> requests.Response:
