@@ -181,6 +181,7 @@ class Fault:
     name: str
     detail: str = ""
     healthy_after: float | None = None  # seconds from the fault until /api/v1/health answered 200
+    waited: bool = True  # False: a fault the server need not recover from (the health check is not watched)
 
 
 def wait_healthy(run: Run, since: float, limit: float = 120.0) -> float | None:
@@ -236,7 +237,7 @@ def delete_file(run: Run, data_dir: Path) -> Fault:
     cogs = sorted((data_dir / "cogs").rglob(f"{image['id']}.tif"))
     for path in cogs:
         path.unlink()
-    return Fault(run.now(), "delete a file", f"{image['id']}: {len(cogs)} file(s) deleted")
+    return Fault(run.now(), "delete a file", f"{image['id']}: {len(cogs)} file(s) deleted", waited=False)
 
 
 def kill_server(run: Run, server: list[subprocess.Popen], data_dir: Path) -> Fault:
@@ -312,7 +313,8 @@ def report(run: Run, faults: list[Fault], rss_by_window: list[tuple[float, int]]
                           f"{np.percentile([s.ms for s in group], 99):.0f}" if group else "-"])
     print_table("By kind", ["kind", "requests", "statuses", "p50 ms", "p99 ms"], kind_rows)
     print_table("Faults", ["at s", "fault", "what happened", "health 200 after s"],
-                [[f"{f.at:.0f}", f.name, f.detail, f"{f.healthy_after:.1f}" if f.healthy_after is not None else "never"]
+                [[f"{f.at:.0f}", f.name, f.detail,
+                  "-" if not f.waited else f"{f.healthy_after:.1f}" if f.healthy_after is not None else "never"]
                  for f in faults])
     five_hundreds = [s for s in samples if s.status >= 500 and s.status != 503]
     without_retry = [s for s in samples if s.status == 503 and not s.retry_after]
