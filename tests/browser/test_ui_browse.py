@@ -358,15 +358,20 @@ def test_a_link_reopens_the_same_view(chromium, demo_server):
 
 # ---------------------------------------------------------------- the map itself
 
+def basemap_files(page) -> list[str]:
+    """The basemap files the page has loaded, from its own resource timing (complete once a file is
+    drawn, unlike request events, which may reach the test after the drawing)."""
+    return page.evaluate("() => [...new Set(performance.getEntriesByType('resource')"
+                         ".map(e => new URL(e.name).pathname).filter(p => p.startsWith('/ui/basemap/')))]")
+
+
 def test_the_map_is_offline_with_scale_coordinates_and_full_screen(ui_page, demo_server):
     base = demo_server[0]
-    basemaps = []
-    ui_page.on("request", lambda r: "/ui/basemap/" in r.url and basemaps.append(urlsplit(r.url).path))
     open_browse(ui_page, base, "?lat=45&lon=10&zoom=3")
     # Drawn countries (Leaflet leaves those outside the view as an empty "M0 0" path).
     ui_page.wait_for_function("() => [...document.querySelectorAll('.leaflet-browse-basemap-pane path')]"
                               ".some(p => (p.getAttribute('d') || '').length > 20)")
-    assert basemaps == ["/ui/basemap/countries-110m.geojson"]
+    assert basemap_files(ui_page) == ["/ui/basemap/countries-110m.geojson"]
     assert ui_page.locator(".leaflet-control-scale").count() == 1
     ui_page.locator(".leaflet-control-zoom-fullscreen").click()  # the overlays stay with the map
     ui_page.wait_for_function("() => !!(document.fullscreenElement && "
@@ -381,7 +386,7 @@ def test_the_map_is_offline_with_scale_coordinates_and_full_screen(ui_page, demo
         ui_page.locator(".leaflet-control-zoom-in").click()
         ui_page.wait_for_function(f"() => /[?&]zoom={zoom}(&|$)/.test(location.search)")
     ui_page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name.includes('land-50m'))")
-    assert "/ui/basemap/countries-50m.geojson" in basemaps
+    assert "/ui/basemap/countries-50m.geojson" in basemap_files(ui_page)
     ui_page.get_by_role("button", name="Zoom to data").click()
     lat, lon, zoom = view_of(ui_page)
     ui_page.wait_for_function("() => !/[?&]zoom=5(&|$)/.test(location.search)")
