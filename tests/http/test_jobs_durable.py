@@ -137,7 +137,9 @@ def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload_and_a_running_
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state"] == "cancelled" and cancelled.json()["error"]["status"] == 409
     asked = requests.delete(first.headers["Location"], headers=AUTH, timeout=30)
-    assert asked.status_code == 202 and asked.json()["cancel_requested"], asked.text
+    # 202 while it runs on to its next step; 200 if it got there before the answer was written
+    assert asked.json()["cancel_requested"] and (asked.status_code, asked.json()["state"]) in (
+        (202, "running"), (200, "cancelled")), asked.text
     stopped = until_finished(first.headers["Location"], 120)
     assert stopped["state"] == "cancelled" and "cancelled while" in stopped["error"]["detail"], stopped
     assert requests.get(second.headers["Location"], timeout=30).json()["state"] == "cancelled", "it never ran"
