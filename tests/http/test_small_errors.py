@@ -140,6 +140,24 @@ def small_disk(folder, size: str):
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@contextlib.contextmanager
+def served_on_small_disk(postgres, folder, size: str):
+    """The app served with its data dir on a tmpfs of `size` and a catalog of its own holding the
+    test's token: (settings, db, base URL)."""
+    from cogbrowser.web.tokens import hash_token
+
+    with small_disk(folder, size) as data_dir, new_database(postgres) as url:
+        settings = Settings.from_env(data_dir=data_dir, database_url=url)
+        db = Database.open(settings)
+        try:
+            with db.connection() as conn:
+                queries.create_token(conn, "disk", hash_token(TOKEN))
+            with serving(settings, db) as served:
+                yield settings, db, served
+        finally:
+            db.close()
+
+
 def test_a_full_disk_while_converting_an_upload_is_507(postgres, tmp_path, monkeypatch):
     """The upload fits on the data disk, its COG does not: GDAL's write fails deep in libtiff, and the
     answer says the disk is full rather than blaming the file."""
@@ -147,31 +165,22 @@ def test_a_full_disk_while_converting_an_upload_is_507(postgres, tmp_path, monke
 
     source = REAL_DATA / "GeoTIFF-test-data/umbra_mount_yasur.tiff"  # 4 MB of strips: it is converted
     size = source.stat().st_size
-    with small_disk(tmp_path / "disk", "12m") as data_dir, new_database(postgres) as url:
-        monkeypatch.setattr(uploads, "_free_bytes", lambda folder: 1 << 40)  # past the pre-check's 64 MB reserve
-        settings = Settings.from_env(data_dir=data_dir, database_url=url)
-        db = Database.open(settings)
-        try:
-            from cogbrowser.web.tokens import hash_token
-
-            with db.connection() as conn:
-                queries.create_token(conn, "disk", hash_token(TOKEN))
-            with serving(settings, db) as served:
-                ballast = data_dir / "ballast"
-                free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
-                # room for the body, not for its 4.2 MB COG
-                ballast.write_bytes(b"\0" * max(0, free - size - 2_000_000))
-                answer = requests.post(f"{served}/api/v1/images", params={"filename": "umbra.tif"},
-                                       data=source.read_bytes(), headers={**AUTH, "Content-Type": "image/tiff"})
-                body = assert_problem(answer, 507, "disk", "COG")  # full while converting, not while receiving
-                assert "corrupt" not in body["detail"]
-                ballast.unlink()
-                leftovers = [p for p in data_dir.rglob("*") if p.is_file()]
-                assert leftovers == [], leftovers
-                with db.connection() as conn:
-                    assert queries.search_images(conn, queries.ImageQuery(limit=None)) == []
-        finally:
-            db.close()
+    monkeypatch.setattr(uploads, "_free_bytes", lambda folder: 1 << 40)  # past the pre-check's 64 MB reserve
+    with served_on_small_disk(postgres, tmp_path / "disk", "12m") as (settings, db, served):
+        data_dir = settings.data_dir
+        ballast = data_dir / "ballast"
+        free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
+        # room for the body, not for its 4.2 MB COG
+        ballast.write_bytes(b"\0" * max(0, free - size - 2_000_000))
+        answer = requests.post(f"{served}/api/v1/images", params={"filename": "umbra.tif"},
+                               data=source.read_bytes(), headers={**AUTH, "Content-Type": "image/tiff"})
+        body = assert_problem(answer, 507, "disk", "COG")  # full while converting, not while receiving
+        assert "corrupt" not in body["detail"]
+        ballast.unlink()
+        leftovers = [p for p in data_dir.rglob("*") if p.is_file()]
+        assert leftovers == [], leftovers
+        with db.connection() as conn:
+            assert queries.search_images(conn, queries.ImageQuery(limit=None)) == []
 
 
 def test_a_full_disk_under_postgresql_while_creating_detections_is_507(catalog, base):
@@ -198,22 +207,13 @@ def test_a_full_disk_under_postgresql_while_creating_detections_is_507(catalog, 
 def test_a_full_disk_while_saving_a_detections_import_is_507(postgres, tmp_path):
     """Any write the code does not name (here the import's copy of its body) that meets a full disk
     is 507, not 500."""
-    with small_disk(tmp_path / "disk", "1m") as data_dir, new_database(postgres) as url:
-        settings = Settings.from_env(data_dir=data_dir, database_url=url)
-        db = Database.open(settings)
-        try:
-            from cogbrowser.web.tokens import hash_token
-
-            with db.connection() as conn:
-                queries.create_token(conn, "disk", hash_token(TOKEN))
-            with serving(settings, db) as served:
-                settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-                free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
-                (data_dir / "ballast").write_bytes(b"\0" * free)
-                rows = "image_id,target_class,score,lon_min,lat_min,lon_max,lat_max\n" + "x,ship,0.5,1,1,2,2\n" * 20000
-                answer = requests.post(f"{served}/api/v1/detections/import", data=rows.encode(),
-                                       headers={**AUTH, "Content-Type": "text/csv"})
-                assert_problem(answer, 507, "disk is full")
-                assert [p.name for p in settings.tmp_dir.iterdir()] == []
-        finally:
-            db.close()
+    with served_on_small_disk(postgres, tmp_path / "disk", "1m") as (settings, _, served):
+        data_dir = settings.data_dir
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+        free = os.statvfs(data_dir).f_bavail * os.statvfs(data_dir).f_frsize
+        (data_dir / "ballast").write_bytes(b"\0" * free)
+        rows = "image_id,target_class,score,lon_min,lat_min,lon_max,lat_max\n" + "x,ship,0.5,1,1,2,2\n" * 20000
+        answer = requests.post(f"{served}/api/v1/detections/import", data=rows.encode(),
+                               headers={**AUTH, "Content-Type": "text/csv"})
+        assert_problem(answer, 507, "disk is full")
+        assert [p.name for p in settings.tmp_dir.iterdir()] == []
