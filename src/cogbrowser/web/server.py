@@ -209,11 +209,32 @@ class HeadFirstParser(HTTPRequestParser):
         return self.body_rcv is not None and not self.body_rcv.completed
 
 
+class FrontTask(WSGITask):
+    """waitress's task running the app, telling its channel when the answer's last byte is queued:
+    from then on the client may have the whole answer while the worker still closes the response
+    (Flask's teardown), and the connection counts as idle (FrontChannel.is_idle)."""
+
+    channel: FrontChannel
+
+    def write(self, data: bytes) -> None:
+        with self.channel.outbuf_lock:  # the bytes and the mark together, as is_idle reads them
+            super().write(data)
+            if not self.has_body or (self.content_length is not None
+                                     and self.content_bytes_written >= self.content_length):
+                self.channel.answered = self.request
+
+    def finish(self) -> None:
+        with self.channel.outbuf_lock:
+            super().finish()
+            self.channel.answered = self.request
+
+
 class FrontChannel(HTTPChannel):
     """One client connection: waitress's, with the decision before a body, the headers' deadline,
     and a lingering close after refusing an unread body."""
 
     parser_class = HeadFirstParser
+    task_class = FrontTask
     error_task_class = ProblemErrorTask
     server: FrontServer
     request: HeadFirstParser | None  # waitress's attributes, typed here (waitress has no type hints)
@@ -225,6 +246,7 @@ class FrontChannel(HTTPChannel):
     linger_after_answer = False  # the answer refuses a body still coming: drain it a while before closing
     lingering_until: float | None = None
     lingered = 0
+    answered: HeadFirstParser | None = None  # the request whose answer is all queued (FrontTask)
 
     def __init__(self, server: FrontServer, sock: socket.socket, addr: Any, adj: Adjustments,
                  map: dict | None = None) -> None:  # noqa: A002 - waitress's name
@@ -243,9 +265,12 @@ class FrontChannel(HTTPChannel):
         super().del_channel(map)
 
     def is_idle(self) -> bool:
-        """Waiting for the client's next request: no byte of one yet, nothing running or to send."""
-        return (self.request is None and not self.requests and not self.deciding and not self.total_outbufs_len
-                and self.lingering_until is None and not self.will_close and not self.close_when_flushed)
+        """Waiting for the client's next request: no byte of one yet, every answer sent (its worker
+        may still be tidying up after it), nothing more to send."""
+        with self.outbuf_lock:
+            answered = not self.requests or (len(self.requests) == 1 and self.requests[0] is self.answered)
+            return (answered and self.request is None and not self.deciding and not self.total_outbufs_len
+                    and self.lingering_until is None and not self.will_close and not self.close_when_flushed)
 
     def readable(self) -> bool:
         if self.lingering_until is not None:
