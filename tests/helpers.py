@@ -88,11 +88,13 @@ def ingest_images(db: Database, settings: Settings, images) -> None:
 def serving(settings: Settings, db: Database) -> Iterator[str]:
     """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
     from cogbrowser.app import create_app
+    from cogbrowser.web.context import services_of
     from cogbrowser.web.server import create_server
 
     app = create_app(settings, db)
-    # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap
-    server = create_server(app, settings, host="127.0.0.1", port=0, threads=4)
+    # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap, lanes
+    server = create_server(app, settings, host="127.0.0.1", port=0, threads=4,
+                           heavy_callbacks=services_of(app).heavy_callbacks)
     stop = threading.Event()
 
     def run() -> None:  # waitress's own run() has no stop: closing its socket under select() breaks it

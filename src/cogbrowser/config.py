@@ -17,6 +17,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1000**3  # 20 GB
 DEFAULT_RENDER_BUDGET = 1_000_000_000  # expression nodes x output pixels of one render (docs/architecture.md)
 DEFAULT_RENDER_DEADLINE = 20.0  # seconds a render may run before it is stopped with 503
 DEFAULT_MAX_CLIENT_CONNECTIONS = 32  # open connections from one address (a browser opens 6); 0: no cap
+DEFAULT_HEAVY_THREADS = 1  # big renders, exports, statistics, time series at once (web/lanes.py)
+DEFAULT_HEAVY_QUEUE = 4  # ... and how many more may wait for them; beyond: 503 + Retry-After
 # What one file may declare before any work starts (ingest's pre-check): a Sentinel-2 scene is
 # 10980 x 10980 x 13 bands; a file declaring far more (200000 x 200000 in 1.2 MB) is an attack or a mistake.
 DEFAULT_MAX_INGEST_PIXELS = 2**32  # width x height: a 65536 x 65536 mosaic
@@ -28,13 +30,14 @@ DEFAULT_JOB_TIME_LIMIT = 4 * 3600  # seconds a job may run (a 20 GB scene conver
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
-def _env_number(name: str, default: int) -> int:
-    """A positive whole number from the environment (a limit), or the default when unset."""
+def _env_number(name: str, default: int, minimum: int = 1) -> int:
+    """A whole number of at least `minimum` from the environment (a limit), or the default when unset."""
     text = (os.environ.get(name) or "").strip().replace("_", "")
     if not text:
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"{name} must be a positive whole number, not {text!r}")
+    if not text.isdigit() or int(text) < minimum:
+        wanted = "a positive whole number" if minimum == 1 else f"a whole number of at least {minimum}"
+        raise InvalidInput(f"{name} must be {wanted}, not {text!r}")
     return int(text)
 
 
@@ -57,6 +60,8 @@ class Settings:
     render_budget: int = DEFAULT_RENDER_BUDGET
     render_deadline: float = DEFAULT_RENDER_DEADLINE
     max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # open connections from one address; 0: no cap
+    heavy_threads: int = DEFAULT_HEAVY_THREADS
+    heavy_queue: int = DEFAULT_HEAVY_QUEUE
     trusted_proxy: str | None = None  # the reverse proxy's address: its X-Forwarded-* are believed, no cap on it
     basemap: Path | None = None  # the user's own offline basemap (MBTiles, PMTiles or a COG)
     max_ingest_pixels: int = DEFAULT_MAX_INGEST_PIXELS
@@ -81,6 +86,8 @@ class Settings:
             "read_access": (os.environ.get("COGBROWSER_READ_ACCESS") or "open").strip().lower(),
             "max_client_connections": int(os.environ.get("COGBROWSER_MAX_CLIENT_CONNECTIONS")
                                           or DEFAULT_MAX_CLIENT_CONNECTIONS),
+            "heavy_threads": _env_number("COGBROWSER_HEAVY_THREADS", DEFAULT_HEAVY_THREADS),
+            "heavy_queue": _env_number("COGBROWSER_HEAVY_QUEUE", DEFAULT_HEAVY_QUEUE, minimum=0),
             "trusted_proxy": os.environ.get("COGBROWSER_TRUSTED_PROXY") or None,
             "basemap": os.environ.get("COGBROWSER_BASEMAP") or None,
             "max_ingest_pixels": _env_number("COGBROWSER_MAX_INGEST_PIXELS", DEFAULT_MAX_INGEST_PIXELS),

@@ -36,6 +36,7 @@ from cogbrowser.ui.visualization import (
     VIS,
     image_bands,
 )
+from cogbrowser.web.context import services_of
 
 VALUES = "browse-area-values"
 STATISTICS = "browse-area-statistics"
@@ -88,7 +89,9 @@ def chosen_area(info: dict | None, aoi: dict | None, bounds) -> tuple[ToolArea |
 
 
 def register(app: dash.Dash) -> None:
-    """The Inspect area tool's callbacks, on `app`."""
+    """The Inspect area tool's callbacks, on `app`; the statistics and the series run in the server's
+    heavy lane."""
+    services_of(app.server).heavy_callbacks.update({STATISTICS_RESULT, SERIES_RESULT})
     app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
                  Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
                  Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"),

@@ -8,7 +8,7 @@ instead of string-keyed look-ups in `app.extensions` and `app.config` spread ove
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -40,6 +40,8 @@ class Services:
     cache: ResponseCache  # encoded pictures, shared by the server's threads
     jobs: JobQueue  # background work (uploads), in the catalog
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
+    heavy_callbacks: set[str] = field(default_factory=set)  # ids of page outputs that render or read large
+    #                                               areas: their callbacks run in the heavy lane (lanes.py)
 
     def image_file(self, image: ImageRecord) -> Path:
         """The file of a catalog image; ImageFileRefused where its row points where the server must

@@ -31,10 +31,11 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, request
@@ -47,8 +48,17 @@ from waitress.utilities import Error
 
 from cogbrowser.config import Settings
 from cogbrowser.web.auth import require_access
-from cogbrowser.web.context import services
+from cogbrowser.web.context import services, services_of
 from cogbrowser.web.endpoints import body_limit, largest_body_limit
+from cogbrowser.web.lanes import (
+    CALLBACK_PEEK_BYTES,
+    CHEAP,
+    DASH_CALLBACK_PATH,
+    Lane,
+    callback_output,
+    lane_of,
+    plan_lanes,
+)
 from cogbrowser.web.problems import ApiError, Problem
 
 log = logging.getLogger(__name__)
@@ -155,13 +165,23 @@ def decide_before_body(app: Flask, environ: dict[str, Any]) -> Decision:
                                f"{request.path} accepts at most {limit:,} ({_size(limit)})")
             return Decision(None, limit)
         except Exception as exc:  # noqa: BLE001 - every refusal goes through the app's own error handlers
-            try:
-                response = app.process_response(app.make_response(app.handle_user_exception(exc)))
-            except Exception:  # a handler that fails: the app's unexpected-error answer, as after a body
-                log.exception("deciding on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-                return Decision(Answer.problem(500, "Internal Server Error", "the server failed to answer "
-                                               "this request; its log has the details"))
-            return Decision(Answer.of(response))
+            return Decision(_answer_in_context(app, exc))
+
+
+def answer_as_app(app: Flask, environ: dict[str, Any], error: ApiError) -> Answer:
+    """The answer the app gives to `error` raised by this request (problem details, or an OGC
+    exception report on the OGC services), without running the request itself."""
+    with app.request_context(environ):
+        return _answer_in_context(app, error)
+
+
+def _answer_in_context(app: Flask, exc: Exception) -> Answer:
+    try:
+        return Answer.of(app.process_response(app.make_response(app.handle_user_exception(exc))))
+    except Exception:  # a handler that fails: the app's unexpected-error answer, as after a body
+        log.exception("answering %s %s", request.method, request.path)
+        return Answer.problem(500, "Internal Server Error", "the server failed to answer this request; "
+                              "its log has the details")
 
 
 def _size(count: int) -> str:
@@ -358,6 +378,20 @@ class FrontChannel(HTTPChannel):
             self.linger_after_answer = True
         super().service()
 
+    def refuse(self, answer: Answer) -> None:
+        """Answer the first request with `answer` instead of running it (in a worker thread), and
+        close the connection: lingering first when the client may still be sending its body."""
+        parser = self.requests[0]
+        if parser.awaiting_decision or parser.body_unread():
+            self.linger_after_answer = True
+        parser.awaiting_decision = False
+        parser.error = EarlyAnswer(answer)
+        parser.completed = True
+        with self.requests_lock:
+            self.held = b""
+            self.deciding = False
+        super().service()
+
     def _decide(self, parser: HeadFirstParser) -> None:
         """Run the app's decision on the headers (in a worker thread), then answer the refusal, or
         read the body: the held bytes first, then the socket again."""
@@ -367,17 +401,11 @@ class FrontChannel(HTTPChannel):
             log.exception("deciding on %s %s", parser.command, parser.path)
             decision = Decision(Answer.problem(500, "Internal Server Error",
                                                "the server failed to answer this request; its log has the details"))
-        parser.awaiting_decision = False
         parser.decided = True
         if decision.refusal is not None:
-            parser.error = EarlyAnswer(decision.refusal)
-            parser.completed = True
-            with self.requests_lock:
-                self.held = b""
-                self.deciding = False
-            self.linger_after_answer = True
-            super().service()
+            self.refuse(decision.refusal)
             return
+        parser.awaiting_decision = False
         parser.body_limit = decision.body_limit
         with self.requests_lock:
             self.requests.pop(0)
@@ -398,11 +426,13 @@ class FrontServer(TcpWSGIServer):
     channel_class = FrontChannel
 
     def __init__(self, application: Flask, *, decide: Decide, max_client_connections: int,
-                 clients: Counter[str], **kwargs: Any) -> None:
+                 clients: Counter[str], lanes: Lanes, heavy_callbacks: Collection[str], **kwargs: Any) -> None:
         self.decide = decide
+        self.lanes = lanes
+        self.heavy_callbacks = heavy_callbacks  # page callbacks that render or read large areas (lanes.py)
         self.max_client_connections = max_client_connections
         self.clients = clients  # open connections by remote address (shared by every listening socket)
-        super().__init__(application, **kwargs)
+        super().__init__(application, dispatcher=lanes, **kwargs)
 
     def handle_accept(self) -> None:
         try:
@@ -434,11 +464,39 @@ class FrontServer(TcpWSGIServer):
         return min(idle, key=lambda channel: channel.last_activity, default=None)
 
     def add_task(self, task: Any) -> None:
-        """Queue a channel's request (or the decision on its headers) for a worker thread. Every
-        request passes here, its method and path known (`task.requests[0].command/.path`), its body
-        not yet read when `.awaiting_decision`: the place to choose a lane (a decision is cheap),
-        or to answer 503 + Retry-After (an `EarlyAnswer` as `request.error`) when a lane is full."""
-        self.task_dispatcher.add_task(task)
+        """Queue a channel's request (or the decision on its headers) in its lane (lanes.py): every
+        request passes here, complete, or with its headers only when `.awaiting_decision` (a
+        decision is cheap). A full lane answers 503 + Retry-After at once, from the refusals thread."""
+        channel: FrontChannel = task
+        parser = channel.requests[0]
+        lane = self.lanes.plan[CHEAP if parser.awaiting_decision or parser.error is not None else self.lane_of(parser)]
+        if not self.lanes.admit(lane, InLane(self, lane, channel)):
+            self.lanes.refuse(TurnedAway(self, lane, channel))
+
+    def lane_of(self, parser: HeadFirstParser) -> str:
+        """The lane of a complete request (lanes.lane_of), a page callback's by the start of its body."""
+        output = None
+        if parser.command == "POST" and parser.path == DASH_CALLBACK_PATH and parser.body_rcv is not None:
+            output = callback_output(parser.body_rcv.getbuf().get(CALLBACK_PEEK_BYTES))
+        return lane_of(parser.command, parser.path, parser.query, output, self.heavy_callbacks)
+
+    def turn_away(self, channel: FrontChannel, lane: Lane, waited: float | None) -> None:
+        """Answer the channel's request 503 + Retry-After, as the app answers errors on its route
+        (problem details, an OGC exception report on /wms and /wmts): its lane is full, or it
+        waited longer than the lane allows (`waited` seconds)."""
+        parser = channel.requests[0]
+        if waited is None:
+            detail = (f"the server is busy: its {lane.name} lane has {lane.threads} requests running and "
+                      f"{lane.queue} waiting; try again in {lane.retry_after} s")
+        else:
+            detail = (f"the server is busy: this request waited {waited:.0f} s for one of the {lane.threads} "
+                      f"threads of its {lane.name} lane; try again in {lane.retry_after} s")
+        error = ApiError(503, "Service Unavailable", detail, {"Retry-After": str(lane.retry_after)})
+        try:
+            answer = answer_as_app(self.application, WSGITask(channel, parser).get_environment(), error)
+        except Exception:  # noqa: BLE001 - a request the app cannot even look at: plain problem details
+            answer = Answer.problem(503, "Service Unavailable", detail, [("Retry-After", str(lane.retry_after))])
+        channel.refuse(answer)
 
     def maintenance(self, now: float) -> None:
         """waitress's idle timeout, plus: a request whose headers are not all in within
@@ -464,6 +522,91 @@ class FrontServer(TcpWSGIServer):
                 channel.total_outbufs_len += len(payload)
             channel.request = None
             channel.close_when_flushed = True
+
+
+class Lanes:
+    """waitress's task dispatcher, one thread pool a lane (lanes.py), and one thread that answers
+    the requests turned away. A lane takes a request while it holds fewer than its capacity
+    (running and waiting); what waited longer than the lane's `max_wait` is turned away when its turn
+    comes, rather than run for a client that has probably given up."""
+
+    def __init__(self, plan: Mapping[str, Lane]) -> None:
+        self.plan = dict(plan)
+        self.pools: dict[str, ThreadedTaskDispatcher] = {}
+        for name, lane in self.plan.items():
+            self.pools[name] = ThreadedTaskDispatcher()
+            self.pools[name].set_thread_count(lane.threads)
+        self.refusals = ThreadedTaskDispatcher()
+        self.refusals.set_thread_count(1)
+        self.held: Counter[str] = Counter()  # requests in each lane, running or waiting
+        self.lock = threading.Lock()
+
+    def admit(self, lane: Lane, task: InLane) -> bool:
+        """Queue `task` in `lane` if the lane has room; False when it is full."""
+        with self.lock:
+            if self.held[lane.name] >= lane.capacity:
+                return False
+            self.held[lane.name] += 1
+        self.pools[lane.name].add_task(task)
+        return True
+
+    def release(self, lane: Lane) -> None:
+        with self.lock:
+            self.held[lane.name] -= 1
+
+    def refuse(self, task: TurnedAway) -> None:
+        self.refusals.add_task(task)
+
+    def add_task(self, task: Any) -> None:
+        """waitress's interface; FrontServer.add_task chooses the lane."""
+        raise NotImplementedError("requests reach the lanes through FrontServer.add_task")
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        """Stop every pool (waitress's interface, at the server's end)."""
+        pools = [*self.pools.values(), self.refusals]
+        for pool in pools:
+            pool.set_thread_count(0)
+        stopped = [pool.shutdown(cancel_pending, timeout) for pool in pools]  # every pool, even after a failure
+        return all(stopped)
+
+
+@dataclass
+class InLane:
+    """A channel's request waiting in its lane; `service` runs in one of the lane's threads."""
+
+    server: FrontServer
+    lane: Lane
+    channel: FrontChannel
+    queued: float = field(default_factory=time.monotonic)
+
+    def service(self) -> None:
+        try:
+            waited = time.monotonic() - self.queued
+            if waited > self.lane.max_wait:
+                self.server.turn_away(self.channel, self.lane, waited)
+            else:
+                self.channel.service()
+        finally:
+            self.server.lanes.release(self.lane)
+
+    def cancel(self) -> None:  # the server stops with the request still waiting
+        self.server.lanes.release(self.lane)
+        self.channel.cancel()
+
+
+@dataclass
+class TurnedAway:
+    """A channel's request its full lane did not take: answered 503 by the refusals thread."""
+
+    server: FrontServer
+    lane: Lane
+    channel: FrontChannel
+
+    def service(self) -> None:
+        self.server.turn_away(self.channel, self.lane, None)
+
+    def cancel(self) -> None:
+        self.channel.cancel()
 
 
 def _refuse(conn: socket.socket, answer: Answer) -> None:
@@ -509,26 +652,29 @@ def server_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_server(app: Flask, settings: Settings, *, host: str, port: int,
-                  threads: int) -> FrontServer | MultiSocketServer:
-    """The front serving `app` on host:port (every address `host` resolves to) with `threads` workers."""
+def create_server(app: Flask, settings: Settings, *, host: str, port: int, threads: int,
+                  heavy_callbacks: Collection[str] = ()) -> FrontServer | MultiSocketServer:
+    """The front serving `app` on host:port (every address `host` resolves to): `threads` workers
+    for tiles, as many for cheap requests, and the settings' heavy lane (lanes.plan_lanes), which
+    also runs the page callbacks that write to `heavy_callbacks`."""
     adj = Adjustments(host=host, port=port, threads=threads, **server_options(settings))
-    dispatcher = ThreadedTaskDispatcher()
-    dispatcher.set_thread_count(threads)
+    lanes = Lanes(plan_lanes(threads, settings.heavy_threads, settings.heavy_queue, settings.render_deadline))
     socket_map: dict = {}
     clients: Counter[str] = Counter()
     servers = [FrontServer(app, decide=lambda environ: decide_before_body(app, environ),
-                           max_client_connections=settings.max_client_connections, clients=clients,
-                           map=socket_map, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)
+                           max_client_connections=settings.max_client_connections, clients=clients, lanes=lanes,
+                           heavy_callbacks=heavy_callbacks, map=socket_map, adj=adj,
+                           sockinfo=sockinfo)
                for sockinfo in adj.listen]
     if len(servers) == 1:
         return servers[0]
     return MultiSocketServer(socket_map, adj, [(s.effective_host, s.effective_port) for s in servers],
-                             dispatcher, servers[-1].log_info)
+                             lanes, servers[-1].log_info)
 
 
 def serve(app: Flask, settings: Settings, threads: int) -> None:
     """Serve `app` on the settings' host and port until interrupted (KeyboardInterrupt stops it)."""
-    server = create_server(app, settings, host=settings.host, port=settings.port, threads=threads)
+    server = create_server(app, settings, host=settings.host, port=settings.port, threads=threads,
+                           heavy_callbacks=services_of(app).heavy_callbacks)
     log.info("serving on %s:%s (pid %s)", settings.host, settings.port, os.getpid())
     server.run()
