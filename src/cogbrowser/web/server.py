@@ -427,6 +427,7 @@ class FrontServer(TcpWSGIServer):
 
     def __init__(self, application: Flask, *, decide: Decide, max_client_connections: int,
                  clients: Counter[str], lanes: Lanes, heavy_callbacks: Collection[str], **kwargs: Any) -> None:
+        self.app = application  # waitress wraps it (`self.application`) in its proxy-headers middleware
         self.decide = decide
         self.lanes = lanes
         self.heavy_callbacks = heavy_callbacks  # page callbacks that render or read large areas (lanes.py)
@@ -493,8 +494,9 @@ class FrontServer(TcpWSGIServer):
                       f"threads of its {lane.name} lane; try again in {lane.retry_after} s")
         error = ApiError(503, "Service Unavailable", detail, {"Retry-After": str(lane.retry_after)})
         try:
-            answer = answer_as_app(self.application, WSGITask(channel, parser).get_environment(), error)
-        except Exception:  # noqa: BLE001 - a request the app cannot even look at: plain problem details
+            answer = answer_as_app(self.app, WSGITask(channel, parser).get_environment(), error)
+        except Exception:  # a request the app cannot even look at: plain problem details
+            log.exception("turning away %s %s", parser.command, parser.path)
             answer = Answer.problem(503, "Service Unavailable", detail, [("Retry-After", str(lane.retry_after))])
         channel.refuse(answer)
 
