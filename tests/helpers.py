@@ -16,13 +16,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import requests
+from flask import Flask
 from PIL import Image
 
 from cogbrowser.catalog.database import Database
@@ -85,13 +86,16 @@ def ingest_images(db: Database, settings: Settings, images) -> None:
 
 
 @contextmanager
-def serving(settings: Settings, db: Database) -> Iterator[str]:
-    """The app served by waitress on a free loopback port, in a thread; yields its base URL."""
+def serving(settings: Settings, db: Database, inject: Callable[[Flask], None] | None = None) -> Iterator[str]:
+    """The app served by waitress on a free loopback port, in a thread; yields its base URL.
+    `inject` may change the app before it is served: a fault a test injects on purpose."""
     from cogbrowser.app import create_app
     from cogbrowser.web.context import services_of
     from cogbrowser.web.server import create_server
 
     app = create_app(settings, db)
+    if inject is not None:
+        inject(app)
     # the front `cogbrowser serve` runs (web/server.py): checks before bodies, timeouts, per-client cap, lanes
     server = create_server(app, settings, host="127.0.0.1", port=0, threads=4,
                            heavy_callbacks=services_of(app).heavy_callbacks)

@@ -18,7 +18,7 @@ DEFAULT_RENDER_BUDGET = 1_000_000_000  # expression nodes x output pixels of one
 DEFAULT_RENDER_DEADLINE = 20.0  # seconds a render may run before it is stopped with 503
 DEFAULT_MAX_CLIENT_CONNECTIONS = 32  # open connections from one address (a browser opens 6); 0: no cap
 DEFAULT_HEAVY_THREADS = 1  # big renders, exports, statistics, time series at once (web/lanes.py)
-DEFAULT_HEAVY_QUEUE = 4  # ... and how many more may wait for them; beyond: 503 + Retry-After
+DEFAULT_HEAVY_QUEUE = 2  # ... and how many more may wait for them; beyond: 503 + Retry-After
 # What one file may declare before any work starts (ingest's pre-check): a Sentinel-2 scene is
 # 10980 x 10980 x 13 bands; a file declaring far more (200000 x 200000 in 1.2 MB) is an attack or a mistake.
 DEFAULT_MAX_INGEST_PIXELS = 2**32  # width x height: a 65536 x 65536 mosaic

@@ -481,6 +481,12 @@ class FrontServer(TcpWSGIServer):
             output = callback_output(parser.body_rcv.getbuf().get(CALLBACK_PEEK_BYTES))
         return lane_of(parser.command, parser.path, parser.query, output, self.heavy_callbacks)
 
+    def turn_away_overdue(self) -> None:
+        """Answer 503 the requests that waited in their lanes past the lane's `max_wait`."""
+        now = time.monotonic()
+        for task in self.lanes.overdue(now):
+            self.lanes.refuse(TurnedAway(self, task.lane, task.channel, now - task.queued))
+
     def turn_away(self, channel: FrontChannel, lane: Lane, waited: float | None) -> None:
         """Answer the channel's request 503 + Retry-After, as the app answers errors on its route
         (problem details, an OGC exception report on /wms and /wmts): its lane is full, or it
@@ -502,8 +508,10 @@ class FrontServer(TcpWSGIServer):
 
     def maintenance(self, now: float) -> None:
         """waitress's idle timeout, plus: a request whose headers are not all in within
-        HEADER_TIMEOUT is answered 408 and closed; a lingering close ends after LINGER_SECONDS."""
+        HEADER_TIMEOUT is answered 408 and closed; a lingering close ends after LINGER_SECONDS; a
+        request that waited in its lane too long is answered 503."""
         super().maintenance(now)
+        self.turn_away_overdue()
         clock = time.monotonic()
         for channel in list(self.active_channels.values()):
             if not isinstance(channel, FrontChannel):
@@ -529,8 +537,8 @@ class FrontServer(TcpWSGIServer):
 class Lanes:
     """waitress's task dispatcher, one thread pool a lane (lanes.py), and one thread that answers
     the requests turned away. A lane takes a request while it holds fewer than its capacity
-    (running and waiting); what waited longer than the lane's `max_wait` is turned away when its turn
-    comes, rather than run for a client that has probably given up."""
+    (running and waiting); what waits longer than the lane's `max_wait` is turned away — by the
+    server's maintenance, every second, or when its turn comes, whichever is first."""
 
     def __init__(self, plan: Mapping[str, Lane]) -> None:
         self.plan = dict(plan)
@@ -558,6 +566,21 @@ class Lanes:
 
     def refuse(self, task: TurnedAway) -> None:
         self.refusals.add_task(task)
+
+    def overdue(self, now: float) -> list[InLane]:
+        """Take out of their queues the requests that have waited longer than their lane allows
+        (their places are free again): they are turned away now, not when a thread comes free."""
+        found: list[InLane] = []
+        for name, pool in self.pools.items():
+            lane = self.plan[name]
+            with pool.lock:
+                late = [task for task in pool.queue if isinstance(task, InLane) and now - task.queued > lane.max_wait]
+                for task in late:
+                    pool.queue.remove(task)
+            with self.lock:
+                self.held[name] -= len(late)
+            found += late
+        return found
 
     def add_task(self, task: Any) -> None:
         """waitress's interface; FrontServer.add_task chooses the lane."""
@@ -598,14 +621,16 @@ class InLane:
 
 @dataclass
 class TurnedAway:
-    """A channel's request its full lane did not take: answered 503 by the refusals thread."""
+    """A channel's request its full lane did not take, or that waited in it too long: answered 503
+    by the refusals thread."""
 
     server: FrontServer
     lane: Lane
     channel: FrontChannel
+    waited: float | None = None  # seconds it waited in the lane; None: the lane was full
 
     def service(self) -> None:
-        self.server.turn_away(self.channel, self.lane, None)
+        self.server.turn_away(self.channel, self.lane, self.waited)
 
     def cancel(self) -> None:
         self.channel.cancel()
@@ -660,6 +685,7 @@ def create_server(app: Flask, settings: Settings, *, host: str, port: int, threa
     for tiles, as many for cheap requests, and the settings' heavy lane (lanes.plan_lanes), which
     also runs the page callbacks that write to `heavy_callbacks`."""
     adj = Adjustments(host=host, port=port, threads=threads, **server_options(settings))
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a request waiting in its lane is normal
     lanes = Lanes(plan_lanes(threads, settings.heavy_threads, settings.heavy_queue, settings.render_deadline))
     socket_map: dict = {}
     clients: Counter[str] = Counter()

@@ -65,7 +65,7 @@ def test_a_body_without_an_output_names_none():
     assert callback_output(b"") is None
 
 
-def test_heavy_work_waits_no_longer_than_a_render_may_run():
+def test_heavy_work_waits_a_quarter_of_a_render_deadline():
     lanes = plan_lanes(threads=2, heavy_threads=1, heavy_queue=4, render_deadline=20.0)
-    assert lanes[HEAVY].capacity == 5 and lanes[HEAVY].max_wait == 20.0 and lanes[HEAVY].retry_after == 10
+    assert lanes[HEAVY].capacity == 5 and lanes[HEAVY].max_wait == 5.0 and lanes[HEAVY].retry_after == 10
     assert lanes[CHEAP].threads >= 2 and lanes[TILES].threads == 2
