@@ -167,13 +167,8 @@ def register_problem_handlers(app: Flask) -> None:
     def api_error(exc: ApiError) -> Response:
         return exc.response()
 
-    def known_error(exc: CogbrowserError) -> Response:
-        """Our own errors, on every route (pages, callbacks too; WMS and WMTS answer theirs first)."""
-        return problem_response(problem_of(exc))
-
-    for answer in _ANSWERS:
-        app.register_error_handler(answer.kind, known_error)
-
     @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception) -> Response:
+    def any_error(exc: Exception) -> Response:
+        """Every other error, on every route (pages, callbacks too; WMS and WMTS answer theirs first):
+        as `problem_of` says, never with a traceback."""
         return problem_response(answered_problem(exc))
