@@ -22,11 +22,10 @@ No schemaLocation: clients on an air-gapped network must never be sent to schema
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 
 from flask import Response
 
-from cogbrowser.ogc.common import NOT_STORED
+from cogbrowser.ogc.common import NOT_STORED, ServiceError
 from cogbrowser.web.problems import Problem
 
 OWS_NAMESPACE = "http://www.opengis.net/ows/1.1"
@@ -44,20 +43,14 @@ STATUS = {
 }
 
 
-class OWSException(Exception):
-    """A request the service cannot answer: `code` (an OWS/WMTS exceptionCode), `message`, `locator`;
-    the HTTP `status` (the code's, unless given) and `headers` of the answer."""
+class OWSException(ServiceError):
+    """A WMTS request the service cannot answer: the HTTP status of its code, unless `status`."""
 
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
-        if code not in STATUS:
-            raise ValueError(f"not a WMTS exception code: {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.locator = locator
-        self.status = status or STATUS[code]
-        self.headers = dict(headers or {})
+    CODES = STATUS
+
+    @staticmethod
+    def status_of(code: str) -> int:
+        return STATUS[code]
 
     @classmethod
     def answering(cls, found: Problem) -> OWSException:

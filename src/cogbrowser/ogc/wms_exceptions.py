@@ -26,11 +26,10 @@ OWSLib compares it exactly.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 
 from flask import Response
 
-from cogbrowser.ogc.common import NOT_STORED
+from cogbrowser.ogc.common import NOT_STORED, ServiceError
 from cogbrowser.web.problems import Problem
 
 OGC_NAMESPACE = "http://www.opengis.net/ogc"
@@ -50,20 +49,10 @@ _VERSION_NAMES = {"1.1.1": {"InvalidCRS": "InvalidSRS"}}
 _REQUEST_FAULT_CODES = {400: "InvalidParameterValue", 404: "LayerNotDefined"}
 
 
-class WMSError(Exception):
-    """A request the service cannot answer: `code` (a WMS code), `message`, optional `locator`;
-    the HTTP `status` (200 for the request's faults) and `headers` of the answer."""
+class WMSError(ServiceError):
+    """A WMS request the service cannot answer: HTTP 200 for the request's faults, unless `status`."""
 
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int = 200,
-                 headers: Mapping[str, str] | None = None) -> None:
-        if code not in CODES:
-            raise ValueError(f"not a WMS exception code: {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.locator = locator
-        self.status = status
-        self.headers = dict(headers or {})
+    CODES = CODES
 
     @classmethod
     def answering(cls, found: Problem) -> WMSError:
