@@ -5,13 +5,15 @@ The REST API's status is the reference (web/problems.py). The dialects differ on
 standards say so: WMS reports a fault of the request (400, 404) with HTTP 200 and a WMS code
 (ogc/wms_exceptions.py says why); WMTS's KVP binding answers an unknown layer as
 InvalidParameterValue, 400 (OGC 07-057r7, table 21), its RESTful binding 404. A fault that is not
-the request's (a missing file, an outage, a render stopped at its deadline) carries its own status
-everywhere, the code NoApplicableCode in the OGC reports, and the same Retry-After. A GetMap with
+the request's (a missing file, a missing token, an outage, a render stopped at its deadline) carries
+its own status everywhere, the code NoApplicableCode in the OGC reports, and the same Retry-After
+(or WWW-Authenticate). A GetMap with
 EXCEPTIONS=INIMAGE or BLANK answers a picture with that same status (WMS 1.3.0, 7.3.3.11).
 
-Four servers, one image's footprint: the ordinary one (`here`, and `lost`, whose file is gone), the
-same catalog with a render budget too small for any tile, with a deadline already past, and a server
-whose PostgreSQL (a cluster of its own) has been stopped. A full disk has no read to fault.
+Five servers, one image's footprint: the ordinary one (`here`, and `lost`, whose file is gone), the
+same catalog with a render budget too small for any tile, with a deadline already past, with reads
+behind a token (COGBROWSER_READ_ACCESS=token), and a server whose PostgreSQL (a cluster of its own)
+has been stopped. A full disk has no read to fault.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ FAULTS = {
                            "unknown colormap 'rainbow-unicorn'", "InvalidParameterValue"),
     "missing file": Fault("ordinary", "lost", {}, 410, None, "the file of image 'lost' is missing on the server",
                           "NoApplicableCode"),
+    "token missing": Fault("locked", "here", {}, 401, None, "needs an API token", "NoApplicableCode"),
     "render too costly": Fault("tight", "here", {}, 400, None, "render budget of 1,000", "InvalidParameterValue"),
     "render deadline": Fault("hurried", "here", {}, 503, "10", "deadline", "NoApplicableCode"),
     "database outage": Fault("outage", "here", {}, 503, "2", "catalog unreachable", "NoApplicableCode"),
@@ -98,9 +101,12 @@ def servers(postgres, tmp_path_factory) -> Iterator[dict[str, str]]:
             image_file(settings, queries.get_image(conn, "lost")).unlink()
         tight = dataclasses.replace(settings, render_budget=1000)  # less than any tile costs
         hurried = dataclasses.replace(settings, render_deadline=1e-9)  # past before any render starts
+        locked = dataclasses.replace(settings, read_access="token")
         with serving(settings, db) as ordinary, serving(tight, db) as tight_url, \
-                serving(hurried, db) as hurried_url, stopped_catalog(folder) as outage:
-            yield {"ordinary": ordinary, "tight": tight_url, "hurried": hurried_url, "outage": outage}
+                serving(hurried, db) as hurried_url, serving(locked, db) as locked_url, \
+                stopped_catalog(folder) as outage:
+            yield {"ordinary": ordinary, "tight": tight_url, "hurried": hurried_url, "locked": locked_url,
+                   "outage": outage}
 
 
 def ask(base: str, surface: str, fault: Fault) -> requests.Response:
@@ -142,6 +148,8 @@ def test_every_surface_answers_a_fault_alike(servers, name, surface):
     answer = ask(servers[fault.server], surface, fault)
     assert (answer.status_code, answer.headers.get("Retry-After")) == (expected_status(surface, fault),
                                                                        fault.retry_after), answer.text[:500]
+    if fault.status == 401:
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     kind = answer.headers["Content-Type"]
     if surface == "rest":
         assert kind == "application/problem+json"
