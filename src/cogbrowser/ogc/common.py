@@ -9,7 +9,8 @@ steps are here, once, so the two services cannot drift apart.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import ClassVar
 
 from flask import Response, request
 
@@ -23,6 +24,30 @@ from cogbrowser.web.context import services
 
 # Exception reports and feature info answer one request: never stored, readable by map pages of any origin.
 NOT_STORED = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+
+
+class ServiceError(Exception):
+    """A request a service cannot answer, as its exception report says it: `code` (one of the
+    service's `CODES`), a one-line `message`, the parameter at fault (`locator`), and the answer's
+    HTTP `status` (the code's own, unless given) and `headers` (Retry-After, WWW-Authenticate)."""
+
+    CODES: ClassVar[Collection[str]] = ()
+
+    def __init__(self, code: str, message: str, locator: str | None = None, status: int | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        if code not in self.CODES:
+            raise ValueError(f"not an exception code of {type(self).__name__}: {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.locator = locator
+        self.status = status or self.status_of(code)
+        self.headers = dict(headers or {})
+
+    @staticmethod
+    def status_of(code: str) -> int:
+        """The HTTP status of a report with `code`, as the service's standard says."""
+        return 200
 
 
 def lookup_layer(name: str, error: Callable[[str], Exception]) -> Layer:

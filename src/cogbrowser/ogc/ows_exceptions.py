@@ -11,7 +11,10 @@ with the HTTP status WMTS 1.0.0 prescribes for the code (tables 21, 24 and 27 of
 400 for parameter problems and tiles or points out of range, 501 for an operation we do not offer).
 RESTful requests name resources in the URL path, and a path that names nothing is a 404 by the
 rules of HTTP (07-057r7 §10.2.1: RESTful errors follow the transport's semantics), so the adapter
-passes `status=404` for those while keeping the same report.
+passes `status=404` for those while keeping the same report. An error raised below the service is
+answered as web/problems.py answers it on every surface (`OWSException.answering`): its status and
+headers (Retry-After, WWW-Authenticate), InvalidParameterValue for a fault of the request and
+NoApplicableCode for any other.
 
 No schemaLocation: clients on an air-gapped network must never be sent to schemas.opengis.net.
 """
@@ -22,7 +25,8 @@ import xml.etree.ElementTree as ET
 
 from flask import Response
 
-from cogbrowser.ogc.common import NOT_STORED
+from cogbrowser.ogc.common import NOT_STORED, ServiceError
+from cogbrowser.web.problems import Problem
 
 OWS_NAMESPACE = "http://www.opengis.net/ows/1.1"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -39,20 +43,20 @@ STATUS = {
 }
 
 
-class OWSException(Exception):
-    """A request the service cannot answer: `code` (an OWS/WMTS exceptionCode), `message`, `locator`."""
+class OWSException(ServiceError):
+    """A WMTS request the service cannot answer: the HTTP status of its code, unless `status`."""
 
-    def __init__(self, code: str, message: str, locator: str | None = None) -> None:
-        if code not in STATUS:
-            raise ValueError(f"not a WMTS exception code: {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.locator = locator
+    CODES = STATUS
 
-    @property
-    def status(self) -> int:
-        return STATUS[self.code]
+    @staticmethod
+    def status_of(code: str) -> int:
+        return STATUS[code]
+
+    @classmethod
+    def answering(cls, found: Problem) -> OWSException:
+        """What web/problems.py answers for an error, as an exception of its status and headers."""
+        code = "InvalidParameterValue" if found.status in (400, 404) else "NoApplicableCode"
+        return cls(code, found.detail, status=found.status, headers=found.headers)
 
 
 def exception_report(error: OWSException) -> bytes:
@@ -69,9 +73,8 @@ def exception_report(error: OWSException) -> bytes:
     return XML_DECLARATION + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
-def exception_response(error: OWSException, status: int | None = None,
-                       headers: dict[str, str] | None = None) -> Response:
-    """The HTTP answer carrying the report: the code's status, or `status` (404 for RESTful paths,
-    503 with a Retry-After header for a render stopped at its deadline)."""
+def exception_response(error: OWSException, status: int | None = None) -> Response:
+    """The HTTP answer carrying the report, with the error's headers and status, or `status` (404 for
+    a RESTful path that names nothing)."""
     return Response(exception_report(error), status=status or error.status, content_type=CONTENT_TYPE,
-                    headers={**NOT_STORED, **(headers or {})})
+                    headers={**NOT_STORED, **error.headers})

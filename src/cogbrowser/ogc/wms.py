@@ -13,11 +13,13 @@ Without TIME a collection layer shows its newest acquisition, the default its ca
 declare, as WMS requires (the behaviour of GeoServer's mosaics too); `TIME=../..` shows every
 acquisition, newest on top. `TIME=current` is the newest.
 
-Every error is a ServiceExceptionReport with HTTP 200 (why 200: see ogc/wms_exceptions.py), or, for a
-GetMap with EXCEPTIONS=INIMAGE / BLANK, a picture with the message / an empty picture. The exception:
-an image whose file is missing is a report with HTTP 410, as on every other surface; a collection's
-lost images are skipped and named in the X-Cogbrowser-Missing-Images header (web/rendering.py). Rendered
-answers (GetMap, GetLegendGraphic) carry an ETag and Cache-Control and answer 304 when they can.
+Every error is a ServiceExceptionReport, or, for a GetMap with EXCEPTIONS=INIMAGE / BLANK, a
+picture with the message / an empty picture. The request's faults are answered with HTTP 200 (why:
+see ogc/wms_exceptions.py); the others (an image whose file is missing, an outage, a render past its
+deadline, a refused token) with the status and Retry-After web/problems.py gives them on every
+surface, the picture too. A collection's lost images are skipped and named in the
+X-Cogbrowser-Missing-Images header (web/rendering.py). Rendered answers (GetMap, GetLegendGraphic)
+carry an ETag and Cache-Control and answer 304 when they can.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.errors import DatabaseUnavailable, ImageFileMissing, ImageFileRefused, InvalidInput
+from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import (
     Layer,
     TimeRange,
@@ -66,12 +69,12 @@ from cogbrowser.ogc.wms_params import (
     parse_transparent,
     request_version,
 )
-from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded, check_cost
+from cogbrowser.raster.budget import check_cost
 from cogbrowser.raster.compose import encode_map, stack
 from cogbrowser.raster.legend import draw_legend, draw_message, legend_for
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
 from cogbrowser.web.context import services
-from cogbrowser.web.problems import RETRY_AFTER_OUTAGE, ApiError
+from cogbrowser.web.problems import answered_problem
 from cogbrowser.web.rendering import cached_response, missing_images_headers
 
 blueprint = Blueprint("wms", __name__)
@@ -81,36 +84,29 @@ Handler = Callable[[Params, str], Response]
 
 @blueprint.get("/wms")
 def service() -> Response:
-    """Dispatch on REQUEST; every WMSError becomes the report of the request's version."""
+    """Dispatch on REQUEST."""
     params = Params(request.args)
-    version = request_version(params)
-    try:
-        service_name = params.get("service")
-        if service_name and service_name.upper() != "WMS":
-            raise WMSError("InvalidParameterValue", f"SERVICE {service_name!r} is not offered here (use WMS)",
-                           "SERVICE")
-        return _operation(params)(params, version)
-    except WMSError as error:
-        return exception_response(error, version)
-    except ImageFileMissing as exc:
-        return exception_response(WMSError(None, str(exc), status=410), version)
-    except ImageFileRefused as exc:
-        return exception_response(WMSError(None, str(exc), status=403), version)
-    except DatabaseUnavailable as exc:  # an outage: come back shortly
-        answer = exception_response(WMSError(None, str(exc), status=503), version)
-        answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
-        return answer
-    except RenderDeadlineExceeded as exc:  # not the request's fault: HTTP 503, so clients retry
-        return exception_response(WMSError("NoApplicableCode", str(exc), status=503), version,
-                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    service_name = params.get("service")
+    if service_name and service_name.upper() != "WMS":
+        raise WMSError("InvalidParameterValue", f"SERVICE {service_name!r} is not offered here (use WMS)", "SERVICE")
+    return _operation(params)(params, request_version(params))
 
 
-@blueprint.errorhandler(ApiError)
-def refused(exc: ApiError) -> Response:
-    """A refusal before the service ran (the access check: no token, or a bad one) as the report of
-    the request's version, with the refusal's status and challenge."""
-    return exception_response(WMSError(None, exc.detail, status=exc.status), request_version(Params(request.args)),
-                              exc.headers)
+@blueprint.errorhandler(Exception)
+def error_answer(exc: Exception) -> Response | HTTPException:
+    """Every error of the service, and a refusal before it ran (the access check), as WMS says it:
+    a WMSError as raised, any other as web/problems.py answers it (`WMSError.answering`); in the
+    report of the request's version, or for a GetMap with EXCEPTIONS=INIMAGE/BLANK in a picture."""
+    if isinstance(exc, HTTPException):
+        return exc
+    error = exc if isinstance(exc, WMSError) else WMSError.answering(answered_problem(exc))
+    params = Params(request.args)
+    mode = exception_mode(params)
+    if mode != "xml" and (params.get("request") or "").lower() in ("getmap", "map"):
+        picture = _error_picture(params, error, mode)
+        if picture is not None:
+            return picture
+    return exception_response(error, request_version(params))
 
 
 def _operation(params: Params) -> Handler:
@@ -202,18 +198,7 @@ def _map_crs(params: Params, version: str, layers: Sequence[Layer]) -> MapCRS:
 # ------------------------------------------------------------------------------ GetMap
 
 def get_map(params: Params, version: str) -> Response:
-    """The map, or for EXCEPTIONS=INIMAGE/BLANK a picture in place of an exception report."""
-    try:
-        return _get_map(params, version)
-    except WMSError as error:
-        mode = exception_mode(params)
-        picture = _error_picture(params, error, mode) if mode != "xml" else None
-        if picture is None:
-            raise
-        return picture
-
-
-def _get_map(params: Params, version: str) -> Response:
+    """The map (an error: `error_answer`, a picture for EXCEPTIONS=INIMAGE/BLANK)."""
     names = parse_names(params, "layers")
     styles = parse_styles(params, len(names))
     fmt = parse_format(params, "format", MAP_FORMATS)
@@ -234,11 +219,10 @@ def _get_map(params: Params, version: str) -> Response:
     key = repr(("wms", [[i.checksum for i in found.images] for _, found in plans], crs.crs.to_string(), bounds,
                 width, height, fmt, transparent, background, sorted(request.args.items(multi=True))))
     missing = [image_id for _, found in plans for image_id in found.missing]
-    try:
-        _check_cost([spec for spec, _ in plans], width * height)
-        return cached_response(key, draw, fmt, missing_images_headers(missing))
-    except InvalidInput as exc:  # the render budget; values the reader refuses, e.g. a nodata the dtype cannot hold
-        raise WMSError("InvalidParameterValue", str(exc)) from None
+    # Over the render budget, or a value the reader refuses (a nodata the dtype cannot hold): an
+    # InvalidInput, which error_answer reports as InvalidParameterValue.
+    _check_cost([spec for spec, _ in plans], width * height)
+    return cached_response(key, draw, fmt, missing_images_headers(missing))
 
 
 def _check_cost(specs: Sequence[RenderSpec], pixels: int) -> None:
@@ -251,8 +235,9 @@ def _check_cost(specs: Sequence[RenderSpec], pixels: int) -> None:
 
 
 def _error_picture(params: Params, error: WMSError, mode: str) -> Response | None:
-    """The message (INIMAGE) or nothing (BLANK) in a picture of the requested size and format;
-    None when the request's size or format are themselves wrong (the report is sent instead)."""
+    """The message (INIMAGE) or nothing (BLANK) in a picture of the requested size and format, with
+    the error's status and headers; None when the request's size or format are themselves wrong (the
+    report is sent instead)."""
     try:
         fmt = parse_format(params, "format", MAP_FORMATS)
         width, height = parse_size(params, _max_size())
@@ -261,11 +246,10 @@ def _error_picture(params: Params, error: WMSError, mode: str) -> Response | Non
         return None
     if MAP_FORMATS[fmt] == "tiff":
         return None  # a GeoTIFF without a valid BBOX/CRS could not be georeferenced
-    code = error.code_for("1.3.0")
-    text = (f"{code}: {error.message}" if code else error.message) if mode == "inimage" else ""
+    text = f"{error.code_for('1.3.0')}: {error.message}" if mode == "inimage" else ""
     rgba = draw_message(text, width, height, (0, 0, 0, 0))
-    return Response(encode_map(rgba, MAP_FORMATS[fmt], background, transparent), content_type=fmt,
-                    headers=NOT_STORED)
+    return Response(encode_map(rgba, MAP_FORMATS[fmt], background, transparent), status=error.status,
+                    content_type=fmt, headers={**NOT_STORED, **error.headers})
 
 
 # ------------------------------------------------------------------------------ GetFeatureInfo

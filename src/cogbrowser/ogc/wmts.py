@@ -21,9 +21,11 @@ Tiles are checked against the matrix and, at the zooms the capabilities list in
 TileMatrixSetLimits, against the layer's tiles: outside is TileOutOfRange. Zooms beyond those
 limits are drawn (transparent outside the images), so a client may zoom past the native resolution.
 Errors are OWS 1.1 exception reports (ows_exceptions.py): 400/501 for KVP; for RESTful URLs, 404
-when a path segment names nothing and 400 for a bad query parameter; 410 (NoApplicableCode) for an
-image whose file is missing. A collection's lost images are skipped and named in the
-X-Cogbrowser-Missing-Images header (web/rendering.py).
+when a path segment names nothing and 400 for a bad query parameter; any other error with the status
+and Retry-After web/problems.py gives it on every surface (NoApplicableCode: 410 for an image whose
+file is missing, 503 for an outage or a render past its deadline, 401 for a refused token...). A
+collection's lost images are skipped and named in the X-Cogbrowser-Missing-Images header
+(web/rendering.py).
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import morecantile
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from cogbrowser.errors import DatabaseUnavailable, ImageFileMissing, ImageFileRefused, InvalidInput
+from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import Layer, TimeRange, images_for_area, value_at
 from cogbrowser.ogc.common import capabilities_response, dimension_time, lookup_layer, pixel_area, render_params
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
@@ -51,7 +53,7 @@ from cogbrowser.ogc.wmts_capabilities import (
     layer_styles,
 )
 from cogbrowser.raster.bbox import Bounds
-from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded, RenderTooCostly
+from cogbrowser.raster.budget import RenderTooCostly
 from cogbrowser.raster.colormaps import ColormapError
 from cogbrowser.raster.expression import ExpressionError
 from cogbrowser.raster.render_spec import RenderSpec, RenderSpecError
@@ -64,8 +66,7 @@ from cogbrowser.tile_grid import (
     zoom_range,
 )
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import this_url
-from cogbrowser.web.problems import RETRY_AFTER_OUTAGE, ApiError
+from cogbrowser.web.problems import answered_problem
 from cogbrowser.web.rendering import missing_images_headers, rendered_response
 
 blueprint = Blueprint("wmts", __name__)
@@ -98,15 +99,12 @@ class TileAddress:
 def kvp() -> Response:
     """The KVP binding: parameter names in any case, REQUEST picks the operation."""
     params = {key.upper(): value for key, value in request.args.items()}
-    try:
-        operation = _operation(params)
-        if operation == "GetCapabilities":
-            return _capabilities()
-        if operation == "GetTile":
-            return _get_tile(params)
-        return _get_feature_info(params)
-    except OWSException as exc:
-        return exception_response(exc)
+    operation = _operation(params)
+    if operation == "GetCapabilities":
+        return _capabilities()
+    if operation == "GetTile":
+        return _get_tile(params)
+    return _get_feature_info(params)
 
 
 @blueprint.get("/wmts/1.0.0/WMTSCapabilities.xml")
@@ -118,23 +116,17 @@ def rest_capabilities() -> Response:
 @blueprint.get("/wmts/1.0.0/<layer>/<style>/<time>/<tms_id>/<matrix>/<row>/<col>.<ext>")
 def rest_tile(layer: str, style: str, tms_id: str, matrix: str, row: str, col: str, ext: str,
               time: str | None = None) -> Response:
-    try:
-        fmt = _extension(ext, TILE_FORMATS, "FORMAT")
-        return _get_tile({**_path_params(layer, style, time, tms_id, matrix, row, col), "FORMAT": fmt})
-    except OWSException as exc:
-        return _rest_exception(exc)
+    fmt = _extension(ext, TILE_FORMATS, "FORMAT")
+    return _get_tile({**_path_params(layer, style, time, tms_id, matrix, row, col), "FORMAT": fmt})
 
 
 @blueprint.get("/wmts/1.0.0/<layer>/<style>/<tms_id>/<matrix>/<row>/<col>/<j>/<i>.<ext>")
 @blueprint.get("/wmts/1.0.0/<layer>/<style>/<time>/<tms_id>/<matrix>/<row>/<col>/<j>/<i>.<ext>")
 def rest_feature_info(layer: str, style: str, tms_id: str, matrix: str, row: str, col: str, j: str, i: str,
                       ext: str, time: str | None = None) -> Response:
-    try:
-        info_format = _extension(ext, INFO_FORMATS, "INFOFORMAT")
-        return _get_feature_info({**_path_params(layer, style, time, tms_id, matrix, row, col),
-                                  "J": j, "I": i, "INFOFORMAT": info_format})
-    except OWSException as exc:
-        return _rest_exception(exc)
+    info_format = _extension(ext, INFO_FORMATS, "INFOFORMAT")
+    return _get_feature_info({**_path_params(layer, style, time, tms_id, matrix, row, col),
+                              "J": j, "I": i, "INFOFORMAT": info_format})
 
 
 @blueprint.get("/wmts/<path:path>")
@@ -144,43 +136,17 @@ def rest_unknown(path: str) -> Response:
         "/wmts/1.0.0/WMTSCapabilities.xml"), status=404)
 
 
-@blueprint.errorhandler(ImageFileMissing)
-def image_file_missing(exc: ImageFileMissing) -> Response:
-    """An image whose file is gone: 410 as everywhere else, in an exception report (no code fits: the
-    request is sound)."""
-    return exception_response(OWSException("NoApplicableCode", str(exc)), status=410)
-
-
-@blueprint.errorhandler(ImageFileRefused)
-def image_file_refused(exc: ImageFileRefused) -> Response:
-    """An image whose catalog row points where the server must not read: 403, in an exception report."""
-    return exception_response(OWSException("NoApplicableCode", str(exc)), status=403)
-
-
-@blueprint.errorhandler(ApiError)
-def refused(exc: ApiError) -> Response:
-    """A refusal before the service ran (the access check: no token, or a bad one) as a report,
-    with the refusal's status and challenge."""
-    answer = exception_response(OWSException("NoApplicableCode", exc.detail), status=exc.status)
-    answer.headers.update(exc.headers)
-    return answer
-
-
 @blueprint.errorhandler(Exception)
-def unexpected_error(exc: Exception) -> Response | HTTPException:
-    """An error nobody foresaw still answers an exception report, never a traceback."""
+def error_answer(exc: Exception) -> Response | HTTPException:
+    """Every error of the service, and a refusal before it ran (the access check), as an exception
+    report: an OWSException as raised (404 for a RESTful path that names nothing), any other as
+    web/problems.py answers it (`OWSException.answering`)."""
     if isinstance(exc, HTTPException):
         return exc
-    if isinstance(exc, DatabaseUnavailable):  # an outage: come back shortly
-        answer = exception_response(OWSException("NoApplicableCode", str(exc)), status=503)
-        answer.headers["Retry-After"] = RETRY_AFTER_OUTAGE
-        return answer
-    if isinstance(exc, RenderDeadlineExceeded):  # not the request's fault: 503, so clients retry
-        return exception_response(OWSException("NoApplicableCode", str(exc)), status=503,
-                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    current_app.logger.exception("unhandled error on %s", this_url(external=False))
-    return exception_response(OWSException("NoApplicableCode", "the server failed to answer this request; "
-                                           "its log has the details"))
+    if isinstance(exc, OWSException):
+        restful = request.endpoint != "wmts.kvp"
+        return exception_response(exc, status=404 if restful and exc.locator in PATH_PARAMETERS else None)
+    return exception_response(OWSException.answering(answered_problem(exc)))
 
 
 # -- operations -----------------------------------------------------------------------------
@@ -280,10 +246,6 @@ def _path_params(layer: str, style: str, time: str | None, tms_id: str, matrix: 
                  col: str) -> dict[str, str | None]:
     return {"LAYER": layer, "STYLE": style, "TIME": time, "TILEMATRIXSET": tms_id, "TILEMATRIX": matrix,
             "TILEROW": row, "TILECOL": col}
-
-
-def _rest_exception(exc: OWSException) -> Response:
-    return exception_response(exc, status=404 if exc.locator in PATH_PARAMETERS else None)
 
 
 def _tile_address(params: Mapping[str, str | None]) -> TileAddress:

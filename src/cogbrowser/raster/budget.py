@@ -26,7 +26,7 @@ from cogbrowser.config import DEFAULT_RENDER_BUDGET
 from cogbrowser.errors import CogbrowserError, InvalidInput
 
 __all__ = ["RenderLimits", "RenderTooCostly", "RenderDeadlineExceeded", "render_limits", "enter_limits",
-           "leave_limits", "current_limits", "check_cost", "check_deadline", "RETRY_AFTER_SECONDS"]
+           "leave_limits", "current_limits", "check_cost", "check_deadline"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,6 @@ class RenderDeadlineExceeded(CogbrowserError):
                          "the server may be busy: retry later, or ask for fewer pixels or a simpler expression")
         self.seconds = seconds
 
-
-RETRY_AFTER_SECONDS = 10  # what a render stopped at its deadline answers in Retry-After
 
 _DEFAULT_LIMITS = RenderLimits()
 _LIMITS: ContextVar[RenderLimits | None] = ContextVar("render_limits", default=None)

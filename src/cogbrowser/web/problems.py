@@ -1,16 +1,21 @@
-"""RFC 9457 problem details: the one error format of the REST API, /cogs and /tiles.
+"""RFC 9457 problem details: the one error format of the REST API, /cogs and /tiles; and the one table
+of how every error is answered.
 
 Errors are raised anywhere below a view — `ApiError` with its own status, or the core's
-`NotFound` / `InvalidInput` — and turned into problem+json here, in one place. `problem_of` gives the
-same (status, title, detail) for an error that is not answered at once (a background job's).
+`NotFound` / `InvalidInput` / ... — and `problem_of` says, in one place, what each answers: status,
+title, detail and the headers that go with it (Retry-After for a fault worth retrying). The REST
+handlers here send it as problem+json; WMS and WMTS ask the same function and write its status and
+headers with their own exception reports (ogc/wms_exceptions.py, ogc/ows_exceptions.py); a
+background job keeps it as the problem its upload failed with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
-from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, Field
+from flask import Flask, Response, current_app, jsonify, request
+from pydantic import BaseModel, Field, PrivateAttr
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from cogbrowser.errors import (
@@ -23,12 +28,16 @@ from cogbrowser.errors import (
     InvalidInput,
     NotFound,
 )
-from cogbrowser.raster.budget import RETRY_AFTER_SECONDS, RenderDeadlineExceeded
+from cogbrowser.raster.budget import RenderDeadlineExceeded
 
 PROBLEM_TYPE = "about:blank"
 _JSON_PREFIXES = ("/api/", "/cogs/", "/stac", "/tiles/")
 UNEXPECTED = "the server failed to answer this request; its log has the details"
-RETRY_AFTER_OUTAGE = "2"  # seconds: the catalog is tried again every half second, the embedded one restarted
+
+# Retry-After, in seconds, of each answer that asks the client to come back.
+RETRY_AFTER_OUTAGE = 2  # the catalog is tried again every half second, the embedded one restarted
+RETRY_AFTER_DEADLINE = 10  # a render stopped at its deadline: the server was busy
+RETRY_AFTER_CONNECTIONS = 5  # an address at its cap of connections (web/server.py's RETRY_AFTER, to import this)
 
 
 class Problem(BaseModel):
@@ -39,6 +48,22 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, str]] | None = Field(None, description="One entry per field at fault: field, message")
+    _headers: dict[str, str] = PrivateAttr(default_factory=dict)  # sent with the document, never in it
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers that go with this answer: Retry-After, a 401's WWW-Authenticate."""
+        return self._headers
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds after which the client may try again, if the answer says so."""
+        seconds = self._headers.get("Retry-After")
+        return int(seconds) if seconds is not None else None
+
+    def with_headers(self, headers: Mapping[str, str]) -> Problem:
+        self._headers.update(headers)
+        return self
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> Response:
@@ -63,9 +88,7 @@ class ApiError(CogbrowserError):
         self.extra = extra
 
     def response(self) -> Response:
-        answer = problem(self.status, self.title, self.detail, **self.extra)
-        answer.headers.update(self.headers)
-        return answer
+        return problem_response(problem_of(self), **self.extra)
 
 
 def bad_request(field: str, message: str) -> ApiError:
@@ -73,39 +96,59 @@ def bad_request(field: str, message: str) -> ApiError:
     return ApiError(400, "Bad Request", f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+class _Answer(NamedTuple):
+    kind: type[CogbrowserError]
+    title: str
+    status: int
+    retry_after: int | None  # seconds, for a fault that passes
+
+
 # The errors of the code base that are the client's to know, and how HTTP says them (first match wins).
-_ANSWERS: tuple[tuple[type[CogbrowserError], str, int], ...] = (
-    (NotFound, "Not Found", 404),
-    (InvalidInput, "Bad Request", 400),  # RenderTooCostly too: the budget is named in the message
-    (ImageFileRefused, "Forbidden", 403),  # a row pointing where the server must not read
-    (ImageFileMissing, "Gone", 410),  # a catalog image whose file is gone
-    (DatabaseUnavailable, "Service Unavailable", 503),  # with Retry-After (register_problem_handlers)
-    (RenderDeadlineExceeded, "Service Unavailable", 503),  # likewise
-    (DiskFull, "Insufficient Storage", 507),
+_ANSWERS: tuple[_Answer, ...] = (
+    _Answer(NotFound, "Not Found", 404, None),
+    _Answer(InvalidInput, "Bad Request", 400, None),  # RenderTooCostly too: the budget is named in the message
+    _Answer(ImageFileRefused, "Forbidden", 403, None),  # a row pointing where the server must not read
+    _Answer(ImageFileMissing, "Gone", 410, None),  # a catalog image whose file is gone
+    _Answer(DatabaseUnavailable, "Service Unavailable", 503, RETRY_AFTER_OUTAGE),
+    _Answer(RenderDeadlineExceeded, "Service Unavailable", 503, RETRY_AFTER_DEADLINE),
+    _Answer(DiskFull, "Insufficient Storage", 507, None),
 )
 
 
-_RETRY_AFTER: dict[type[CogbrowserError], str] = {
-    DatabaseUnavailable: RETRY_AFTER_OUTAGE,
-    RenderDeadlineExceeded: str(RETRY_AFTER_SECONDS),
-}
-
-
 def problem_of(exc: BaseException) -> Problem:
-    """The problem an error answers: an ApiError's own, the status of `_ANSWERS` for our errors, 507
-    for any write that found the disk full, and 500 for the rest (with the message of an error meant
-    for the user, else none of ours)."""
+    """What an error answers, on every surface: an ApiError's own status and headers, the row of
+    `_ANSWERS` for our errors (with Retry-After where it has one), 507 for any write that found the
+    disk full, and 500 for the rest (with the message of an error meant for the user, else none of ours)."""
     if isinstance(exc, ApiError):
-        return Problem(title=exc.title, status=exc.status, detail=exc.detail)
-    for kind, title, status in _ANSWERS:
-        if isinstance(exc, kind):
-            return Problem(title=title, status=status, detail=str(exc))
+        return Problem(title=exc.title, status=exc.status, detail=exc.detail).with_headers(exc.headers)
+    for answer in _ANSWERS:
+        if isinstance(exc, answer.kind):
+            found = Problem(title=answer.title, status=answer.status, detail=str(exc))
+            return found.with_headers({} if answer.retry_after is None else {"Retry-After": str(answer.retry_after)})
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:  # a write no code above named DiskFull
         return Problem(title="Insufficient Storage", status=507,
                        detail=f"the server's disk is full ({exc.strerror or 'no space left'}); nothing was kept: "
                               "free some space on the server and try again")
     return Problem(title="Internal Server Error", status=500,
                    detail=str(exc) if isinstance(exc, CogbrowserError) else UNEXPECTED)
+
+
+def answered_problem(exc: BaseException) -> Problem:
+    """`problem_of` an error a request raised, logged where the fault is the server's: a full disk
+    as an error, an unforeseen error with its traceback (the path only: a query may hold a token)."""
+    found = problem_of(exc)
+    if found.status == 507:
+        current_app.logger.error("disk full on %s: %s", request.path, exc)
+    elif found.status == 500:
+        current_app.logger.error("unhandled error on %s", request.path, exc_info=exc)
+    return found
+
+
+def problem_response(found: Problem, **extra: object) -> Response:
+    """`found` as problem+json, with its headers."""
+    response = problem(found.status, found.title, found.detail, **extra)
+    response.headers.update(found.headers)
+    return response
 
 
 def register_problem_handlers(app: Flask) -> None:
@@ -124,24 +167,8 @@ def register_problem_handlers(app: Flask) -> None:
     def api_error(exc: ApiError) -> Response:
         return exc.response()
 
-    def known_error(exc: CogbrowserError) -> Response:
-        """Our own errors, on every route (pages, OGC services, callbacks too); an outage or a busy
-        server says when to come back."""
-        found = problem_of(exc)
-        response = problem(found.status, found.title, found.detail)
-        for kind, seconds in _RETRY_AFTER.items():
-            if isinstance(exc, kind):
-                response.headers["Retry-After"] = seconds
-        return response
-
-    for kind, _, _ in _ANSWERS:
-        app.register_error_handler(kind, known_error)
-
     @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception) -> Response:
-        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:  # the disk's fault, not the code's
-            app.logger.error("disk full on %s: %s", request.path, exc)
-            found = problem_of(exc)
-            return problem(found.status, found.title, found.detail)
-        app.logger.exception("unhandled error on %s", request.path)
-        return problem(500, "Internal Server Error", UNEXPECTED)
+    def any_error(exc: Exception) -> Response:
+        """Every other error, on every route (pages, callbacks too; WMS and WMTS answer theirs first):
+        as `problem_of` says, never with a traceback."""
+        return problem_response(answered_problem(exc))
