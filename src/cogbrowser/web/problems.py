@@ -37,7 +37,7 @@ UNEXPECTED = "the server failed to answer this request; its log has the details"
 # Retry-After, in seconds, of each answer that asks the client to come back.
 RETRY_AFTER_OUTAGE = 2  # the catalog is tried again every half second, the embedded one restarted
 RETRY_AFTER_DEADLINE = 10  # a render stopped at its deadline: the server was busy
-RETRY_AFTER_CONNECTIONS = 5  # an address at its cap of connections (web/server.py's RETRY_AFTER, to import this)
+RETRY_AFTER_CONNECTIONS = 5  # an address at its cap of connections (web/server.py)
 
 
 class Problem(BaseModel):

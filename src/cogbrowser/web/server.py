@@ -59,7 +59,7 @@ from cogbrowser.web.lanes import (
     lane_of,
     plan_lanes,
 )
-from cogbrowser.web.problems import ApiError, Problem
+from cogbrowser.web.problems import RETRY_AFTER_CONNECTIONS, ApiError, Problem
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ LINGER_BYTES = 32 * 2**20  # ... and how many, so that the client reads the answ
 RECV_BYTES = 1 << 20  # socket reads; waitress's 8 KiB spools 0.35 GB/s on loopback, 1 MiB 1.7 GB/s
 MAX_HEADER_BYTES = 64 * 1024  # a request line and headers (waitress: 256 KiB)
 MAX_CONNECTIONS = 1000  # open connections in all, below the file descriptors the process may open
-RETRY_AFTER = "5"  # seconds a client refused for having too many connections should wait
 FORWARDED = {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"}  # from a trusted proxy
 
 
@@ -452,7 +451,7 @@ class FrontServer(TcpWSGIServer):
                 _refuse(conn, Answer.problem(
                     503, "Service Unavailable", f"{client} has {self.clients[client]} connections busy with "
                     f"requests; at most {self.max_client_connections} are accepted from one address",
-                    [("Retry-After", RETRY_AFTER)]))
+                    [("Retry-After", str(RETRY_AFTER_CONNECTIONS))]))
                 return
             idle.close_now()  # a kept-alive connection nobody uses: a client that opens more does not need it
         self.channel_class(self, conn, addr, self.adj, map=self._map)
