@@ -164,7 +164,7 @@ def _deferred(job: dict, what: str, area: ToolArea) -> Component:
     """The message for a file the API makes in the background: where it will be, and its progress."""
     job_id = job.get("id", "")
     return html.Div(className="message info export-done", children=[
-        f"{what} of {area.describe()} is large: the server makes it in the background. ",
+        f"{what} of {area.describe()} is large: it is being made in the background. ",
         html.A("Download it", href=f"/api/v1/jobs/{quote(job_id)}/result", className="link",
                id="browse-export-job-result", download=job.get("filename") or None),
         " once it is ready (",
