@@ -23,6 +23,7 @@ import requests
 from PIL import Image, ImageSequence
 from rasterio.io import MemoryFile
 
+from cogbrowser.api.jobs import MAX_UNFINISHED_RENDERS
 from cogbrowser.catalog import queries
 from cogbrowser.web.tokens import hash_token
 from helpers import free_port, ingest_images, interrupt, serving, start, wait_for
@@ -131,9 +132,23 @@ def test_prefer_respond_async_and_a_timelapse_over_the_limit_make_jobs(landsat, 
         frames = list(ImageSequence.Iterator(Image.open(io.BytesIO(result.content))))
         assert len(frames) == 2 and frames[0].size[0] == 256
 
+        with db.connection() as conn:  # a day later ...
+            conn.execute("UPDATE jobs SET finished_at = finished_at - interval '25 hours' WHERE id = %s", (done["id"],))
+        assert requests.get(f"{url}/api/v1/images/cog2/export", headers=ASYNC, timeout=30,
+                            params={"width": "32"}).status_code == 202  # ... the next job clears expired files
+        gone = requests.get(done["result_url"], timeout=30)
+        assert gone.status_code == 410 and "24 h" in gone.json()["detail"], gone.text
+        assert requests.get(gif.headers["Location"], timeout=30).json()["result_url"] is None
+        assert not (landsat.jobs_dir / done["id"]).exists()
+
         refused = requests.get(f"{url}/api/v1/images/cog1/export", headers=ASYNC, timeout=30, params=HEAVY)
         assert refused.status_code == 400 and "COGBROWSER_RENDER_BUDGET" in refused.json()["detail"], \
             "over the render budget: refused at once, never a job"
+        with db.connection() as conn:  # as many renders waiting as the server queues: the next is turned away
+            for number in range(MAX_UNFINISHED_RENDERS):
+                queries.insert_job(conn, f"waiting{number}", "export", "waiting.tif", 0, {})
+        busy = requests.get(f"{url}/api/v1/images/cog2/export", headers=ASYNC, params={"width": "64"}, timeout=30)
+        assert busy.status_code == 503 and int(busy.headers["Retry-After"]) > 0, busy.text
         api = requests.get(f"{url}/api/v1/openapi.json", timeout=30).json()["paths"]
         assert "202" in api["/api/v1/images/{image_id}/export"]["get"]["responses"]
         assert "202" in api["/api/v1/collections/{collection_id}/timelapse.gif"]["get"]["responses"]
