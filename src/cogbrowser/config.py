@@ -27,6 +27,8 @@ DEFAULT_MAX_INGEST_BLOCK_BYTES = 256 * 2**20  # one tile or strip, uncompressed:
 DEFAULT_MAX_INGEST_RATIO = 2000  # uncompressed pixel bytes : file bytes; DEFLATE peaks near 1000:1
 DEFAULT_JOB_WORKERS = 2  # background jobs (ingests) run at once by a server
 DEFAULT_JOB_TIME_LIMIT = 4 * 3600  # seconds a job may run (a 20 GB scene converts in well under that)
+# Output pixels of an export (x frames for a timelapse) above which it runs as a job, not in the request
+DEFAULT_SYNC_RENDER_PIXELS = 4096 * 4096
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
 
 
@@ -70,6 +72,7 @@ class Settings:
     max_ingest_ratio: int = DEFAULT_MAX_INGEST_RATIO
     job_workers: int = DEFAULT_JOB_WORKERS
     job_time_limit: int = DEFAULT_JOB_TIME_LIMIT
+    sync_render_pixels: int = DEFAULT_SYNC_RENDER_PIXELS  # larger exports and timelapses become jobs
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -96,6 +99,7 @@ class Settings:
             "max_ingest_ratio": _env_number("COGBROWSER_MAX_INGEST_RATIO", DEFAULT_MAX_INGEST_RATIO),
             "job_workers": _env_number("COGBROWSER_JOB_WORKERS", DEFAULT_JOB_WORKERS),
             "job_time_limit": _env_number("COGBROWSER_JOB_TIME_LIMIT", DEFAULT_JOB_TIME_LIMIT),
+            "sync_render_pixels": _env_number("COGBROWSER_SYNC_RENDER_PIXELS", DEFAULT_SYNC_RENDER_PIXELS),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
@@ -108,6 +112,9 @@ class Settings:
         if not float(values["render_deadline"]) > 0:  # type: ignore[arg-type]
             raise InvalidInput(f"COGBROWSER_RENDER_DEADLINE must be a positive number of seconds, "
                                f"not {values['render_deadline']}")
+        if not int(values["sync_render_pixels"]) > 0:  # type: ignore[call-overload]
+            raise InvalidInput(f"COGBROWSER_SYNC_RENDER_PIXELS must be a positive number, "
+                               f"not {values['sync_render_pixels']}")
         return cls(**values)  # type: ignore[arg-type]
 
     @property

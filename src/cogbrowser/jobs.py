@@ -1,4 +1,5 @@
-"""Background work (large uploads) that survives restarts: jobs live in PostgreSQL, run by workers.
+"""Background work (large uploads, large exports and timelapses) that survives restarts: jobs live in
+PostgreSQL, run by workers.
 
 Two kinds of rows. Ours, the `jobs` table (catalog/queries.py), is what the API shows: state, stage,
 progress, outcome or the problem it failed with, and the parameters the work needs to run again.
@@ -9,7 +10,9 @@ docs/architecture.md, "Background jobs".
 
 A job's input lives in DATA_DIR/jobs/<job id>/ (moved there from DATA_DIR/tmp when it is queued), so
 a restarted server finds it; the folder goes when the job has finished, and a start-up sweep removes
-folders no unfinished job owns.
+folders no unfinished job owns. A job that makes a file (an export, a timelapse: `render_to_file`)
+writes it into that folder (under a temporary name, then renamed: never half-written), where it is
+kept for `RESULT_KEEP_SECONDS` after the job finished, then removed (`expire_results`).
 
 What survives what:
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import re
 import shutil
 import sys
@@ -48,7 +52,8 @@ from procrastinate.schema import SchemaManager
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.errors import CogbrowserError
+from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull
+from cogbrowser.raster.budget import RenderDeadlineExceeded, render_limits
 
 MAX_FINISHED = 1000  # jobs a listing shows at most
 State = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -59,6 +64,7 @@ STALLED_SECONDS = 10.0  # ... missed this long: its worker died, its running job
 RESTART_SECONDS = 1.0  # a worker that stopped on its own (it lost the catalog) starts again after this
 MAX_ATTEMPTS = 3  # runs of a job whose server died under it, before it fails (a file that kills the server)
 REPORT_INTERVAL = 0.5  # a job's progress is written at most this often (and its cancel flag read)
+RESULT_KEEP_SECONDS = 24 * 3600  # a job's result file (an export) is kept this long after it finished
 _PERCENT = re.compile(r"^(?P<stage>.*?)\s+(?P<percent>\d{1,3})\s*%$")  # "converting to COG 42%"
 _SCHEMA_LOCK = 0x636F6771  # advisory lock: two processes starting at once apply the queue's schema once
 log = logging.getLogger(__name__)
@@ -99,11 +105,16 @@ class JobTimedOut(CogbrowserError):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a job that succeeded leaves: an image, new or the one already in the catalog."""
+    """What a job that succeeded leaves: an image, new or the one already in the catalog (an
+    upload); or a file in the job's folder (an export, a timelapse), until it expires."""
 
-    result: Literal["created", "existing"]
-    image_id: str
+    result: Literal["created", "existing", "file"]
+    image_id: str | None
     message: str
+    file: str | None = None  # the result file's name, in the job's folder
+    media_type: str | None = None
+    size_bytes: int | None = None
+    expired: bool = False  # the file was removed, RESULT_KEEP_SECONDS after the job finished
 
 
 @dataclass(frozen=True)
@@ -184,10 +195,12 @@ class JobQueue:
         """Where a job's input lives while it is unfinished (found again after a restart)."""
         return self.settings.jobs_dir / job_id
 
-    def submit(self, kind: str, filename: str, size_bytes: int, params: dict, inputs: Path) -> JobRecord:
-        """Queue a job whose input is the folder `inputs` (moved into the job's own folder)."""
+    def submit(self, kind: str, filename: str, size_bytes: int, params: dict, inputs: Path | None) -> JobRecord:
+        """Queue a job whose input is the folder `inputs` (moved into the job's own folder), or that
+        has no input but its `params` (an export: its folder is made empty, for its result)."""
         self._ensure_schema()
-        job_id = uuid.uuid4().hex
+        self.expire_results()
+        job_id = uuid.uuid4().hex  # 122 random bits: a job (and its result) cannot be found by guessing
         folder = self.job_folder(job_id)
         folder.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -195,7 +208,10 @@ class JobQueue:
         with self.db.connection() as conn:  # the row first: a sweep keeps the folders of unfinished jobs
             row = queries.insert_job(conn, job_id, kind, filename, size_bytes, params)
         try:
-            inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
+            if inputs is None:
+                folder.mkdir()
+            else:
+                inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
             queue_id = self.app.configure_task(name=TASK_NAME).defer(job_id=job_id)
             with self.db.connection() as conn:
                 queries.set_job_queue_id(conn, job_id, queue_id)
@@ -212,6 +228,18 @@ class JobQueue:
         with self.db.connection() as conn:
             row = queries.get_job(conn, job_id)
         return JobRecord.from_row(row) if row else None
+
+    def unfinished(self, kinds: tuple[str, ...]) -> int:
+        """How many jobs of these kinds are queued or running."""
+        with self.db.connection() as conn:
+            return queries.count_unfinished_jobs(conn, kinds)
+
+    def result_file(self, job: JobRecord) -> Path | None:
+        """The file a succeeded job made, while it is kept (None: it made none, or it expired)."""
+        if job.state != "succeeded" or job.outcome is None or not job.outcome.file or job.outcome.expired:
+            return None
+        path = self.job_folder(job.id) / job.outcome.file
+        return path if path.is_file() else None
 
     def recent(self, limit: int, state: State | None = None) -> list[JobRecord]:
         with self.db.connection() as conn:
@@ -277,17 +305,28 @@ class JobQueue:
             self._schema_ready = False
 
     def sweep_job_folders(self) -> list[Path]:
-        """Remove input folders of jobs that are finished or unknown (left by a crash)."""
+        """Remove the folders of jobs that are finished or unknown (left by a crash), but for the
+        result files still offered."""
         if not self.settings.jobs_dir.is_dir():
             return []
+        self.expire_results()
         with self.db.connection() as conn:
-            live = queries.unfinished_job_ids(conn)
+            live = queries.kept_job_folders(conn)
         removed = []
         for folder in self.settings.jobs_dir.iterdir():
             if folder.name not in live:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
         return removed
+
+    def expire_results(self) -> list[str]:
+        """Remove the result files of jobs that finished over RESULT_KEEP_SECONDS ago (their job
+        says `expired`, their result URL answers 410); the ids of those jobs."""
+        with self.db.connection() as conn:
+            expired = queries.expire_job_results(conn, RESULT_KEEP_SECONDS)
+        for job_id in expired:
+            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+        return expired
 
     def _ensure_schema(self) -> None:
         """procrastinate's tables, made once per catalog (its schema.sql, under an advisory lock)."""
@@ -383,7 +422,8 @@ class JobQueue:
             error = UnexpectedFailure(f"the job failed unexpectedly ({type(exc).__name__}); "
                                       "the server's log has the details")
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if outcome is None or outcome.file is None:  # a result file stays, and nothing else
+                shutil.rmtree(folder, ignore_errors=True)
         state = "succeeded" if error is None else "cancelled" if isinstance(error, JobCancelled) else "failed"
         self._end(job_id, state, outcome, error)
 
@@ -412,3 +452,41 @@ class JobQueue:
             event = self._finished.pop(job_id, None)
         if event is not None:
             event.set()
+
+
+# ---------------------------------------------------------------- work that makes a file
+
+def render_to_file(settings: Settings, folder: Path, filename: str, media_type: str, report: Report,
+                   render: Callable[[Report], tuple[bytes, str]]) -> Outcome:
+    """Run a render (an export, a timelapse) as a job's work and keep what it makes as the job's result.
+
+    `render(step)` makes the file's bytes and a message; it calls `step` with its stage ("rendering
+    frames 40%"). It runs under the render budget of a request (raster/budget.py), with the job's
+    time limit as its deadline, and the job's cancel and time limit are checked at every step the
+    raster core checks its deadline (between chunks of band math, images, frames). The bytes go to
+    `folder/filename` under a temporary name first, then renamed: a result is whole or absent.
+    """
+    stage = ["rendering"]
+
+    def step(message: str) -> None:
+        stage[0] = message
+        report(message)
+
+    try:
+        with render_limits(settings.render_budget, settings.job_time_limit, lambda: report(stage[0])):
+            data, message = render(step)
+    except RenderDeadlineExceeded:
+        raise JobTimedOut(f"the job ran over this server's time limit of {settings.job_time_limit:,} s "
+                          "(COGBROWSER_JOB_TIME_LIMIT); nothing was kept") from None
+    step("writing the result")
+    partial = folder / f".{filename}.part"
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, folder / filename)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise DiskFull(f"the server's data disk is full ({exc.strerror}): the {len(data):,} bytes of "
+                           f"{filename} could not be written; nothing was kept") from exc
+        raise
+    return Outcome("file", None, message, file=filename, media_type=media_type, size_bytes=len(data))

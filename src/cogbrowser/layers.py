@@ -23,7 +23,9 @@ from rasterio.crs import CRS
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
+from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import CollectionRecord, ImageRecord
+from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.budget import check_deadline
@@ -287,6 +289,12 @@ def on_disk(images: Sequence[ImageRecord], files: Sequence[Path], mosaic: bool) 
     if found.missing and (not mosaic or not found.images):
         raise ImageFileMissing(found.missing)
     return found
+
+
+def images_on_disk(settings: Settings, images: Sequence[ImageRecord], mosaic: bool) -> OnDisk:
+    """`on_disk` of catalog images, with their files where the catalog says they are (catalog/files.py:
+    ImageFileRefused for a row pointing where the server must not read)."""
+    return on_disk(images, [image_file(settings, image) for image in images], mosaic)
 
 
 def _file_gone(image: object, path: Path) -> ImageFileMissing:

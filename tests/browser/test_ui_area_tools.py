@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from rasterio.windows import from_bounds
 from cogbrowser.ui.export import NATIVE, export_pairs, timelapse_pairs
 from cogbrowser.ui.map_state import BrowseState, SearchFilters, View, Visualization
 from cogbrowser.ui.tool_area import EVERY_BAND, ToolArea, clip_bbox, longest_side_params, tool_area, value_params
+from helpers import browser_page, serving
 
 S2 = "S2_demo_20240601"
 COLLECTION = "sentinel2-demo"
@@ -254,6 +257,29 @@ def test_the_timelapse_has_a_frame_per_date(ui_page, demo_server):
     assert gif.n_frames == len([p for p in points if p["count"]]) >= 5
     assert gif.size[0] == 512
     ui_page.locator("#browse-export-result img.gif-preview").wait_for()
+
+
+def test_a_timelapse_the_server_makes_a_job_of_is_a_link_to_its_file(chromium, demo_server):
+    """A server whose sync limit the timelapse is over answers it with a job (202): the panel says
+    so and links to the job's file, which is the GIF once the job has finished."""
+    _, settings, db = demo_server
+    with serving(replace(settings, sync_render_pixels=512 * 512), db) as base, browser_page(chromium, base) as page:
+        open_tool(page, base, BrowseState(image=S2, visualization=Visualization(style="true-color"),
+                                          search=SearchFilters(aoi=image_aoi(base, share=0.1))), "Export")
+        wait_until_drawn(page)
+        page.get_by_role("button", name="Timelapse GIF").click()
+        link = page.locator("#browse-export-job-result")
+        link.wait_for(timeout=60_000)
+        assert "made in the background" in page.locator("#browse-export-result").inner_text()
+        job_url = page.locator("#browse-export-result a", has_text="progress").get_attribute("href")
+        deadline = time.monotonic() + 60
+        while requests.get(base + job_url, timeout=30).json()["state"] != "succeeded":
+            assert time.monotonic() < deadline, "the timelapse job did not finish"
+            time.sleep(0.2)
+        with page.expect_download(timeout=60_000) as download:
+            link.click()
+        assert download.value.suggested_filename == f"{COLLECTION}-timelapse.gif"
+        assert Image.open(download.value.path()).n_frames >= 5
 
 
 def test_errors_are_messages_in_the_panel(ui_page, demo_server):

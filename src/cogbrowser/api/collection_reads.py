@@ -8,6 +8,10 @@ Mercator — and answer one table (JSON or CSV) or one animated GIF. Images that
 area, or have no valid pixel in it (clouds masked as nodata, outside the swath), are listed as
 such rather than dropped silently. An image whose file is gone is left out and named in the
 `X-Cogbrowser-Missing-Images` header, as a mosaic does (410 when every image is).
+
+A timelapse of more pixels x frames than the server makes while a client waits
+(COGBROWSER_SYNC_RENDER_PIXELS), or asked with `Prefer: respond-async`, is a job (202 with the job;
+`timelapse_job` makes the same GIF in a worker; api/jobs.py says when).
 """
 
 from __future__ import annotations
@@ -15,16 +19,21 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple, cast
 
 from flask import Blueprint, Response
 from pydantic import Field, model_validator
+from werkzeug.datastructures import MultiDict
 
+from cogbrowser.api.jobs import Job, render_job_answer, runs_as_job
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
+from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
-from cogbrowser.layers import Layer, OnDisk, find_layer, render_layer, utc_iso
-from cogbrowser.raster.bbox import BBox
+from cogbrowser.jobs import JobRecord, Outcome, Report, render_to_file
+from cogbrowser.layers import Layer, OnDisk, find_layer, images_on_disk, render_layer, utc_iso
+from cogbrowser.raster.bbox import BBox, Bounds
 from cogbrowser.raster.budget import RenderTooCostly, check_deadline
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
@@ -33,7 +42,7 @@ from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
 from cogbrowser.raster.zonal import zonal_pixels, zonal_statistics
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import endpoint, json_response
+from cogbrowser.web.endpoints import endpoint, json_response, parse_query
 from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
@@ -124,7 +133,8 @@ def _require_area(bbox: BBox | None) -> None:
 def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSeries:
     """Mean, min, max, std and median of the band or expression over `bbox` or `geometry`, for
     each image of the collection that covers the area (at most 200, oldest first)."""
-    layer, found = _images(collection_id, query.bbox, query.geometry, query.datetime)
+    layer, found = _images(services().db, services().settings, collection_id, query.bbox, query.geometry,
+                           query.datetime)
     params = query.render_values() or {"bands": ["1"]}
     plans = [_series_plan(query, params, layer, image, path) for image, path in zip(found.images, found.files)]
     costliest = max((plan.spec for plan in plans), key=lambda spec: spec.cost)
@@ -160,16 +170,55 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.gif", tags=TAGS, path_parameters=PATH,
           summary="An area of the collection as an animated GIF, date after date", query=TimelapseQuery,
-          responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, 410: None})
+          responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, 202: Job,
+                     410: None})
 def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     """Each image that covers `bbox` (oldest first, at most 200) rendered with the render
-    parameters (a preset with `style`) in Web Mercator, its date written in a corner."""
-    layer, found = _images(collection_id, query.bbox, None, query.datetime)
+    parameters (a preset with `style`) in Web Mercator, its date written in a corner. More pixels x
+    dates than the server makes while a client waits (COGBROWSER_SYNC_RENDER_PIXELS), or asked with
+    `Prefer: respond-async`, answer 202 with a job (`Location`: its URL; `result_url`: the GIF)."""
+    layer, found = _images(services().db, services().settings, collection_id, query.bbox, None, query.datetime)
+    spec, bounds, width, height = _timelapse_plan(layer, found, query)
+    filename = f"{collection_id}-timelapse.gif"
+    if runs_as_job(width * height * len(found.images)):
+        return render_job_answer("timelapse", filename, {"collection_id": collection_id})
+    gif = _timelapse_gif(collection_id, found, query, spec, bounds, width, height, lambda message: None)
+    return Response(gif, mimetype="image/gif", headers={
+        "Content-Disposition": f'inline; filename="{filename}"', **missing_images_headers(found.missing)})
+
+
+def timelapse_job(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of a timelapse job (in a jobs worker, no request): the query parsed again, the
+    collection's images found again, the same GIF made and kept as the job's result."""
+    query = cast(TimelapseQuery, parse_query(TimelapseQuery, MultiDict(job.params["query"])))
+    collection_id = job.params["collection_id"]
+    layer, found = _images(db, settings, collection_id, query.bbox, None, query.datetime)
+    spec, bounds, width, height = _timelapse_plan(layer, found, query)
+
+    def make(step: Report) -> tuple[bytes, str]:
+        gif = _timelapse_gif(collection_id, found, query, spec, bounds, width, height, step)
+        left_out = f"; left out, their files are gone: {', '.join(found.missing)}" if found.missing else ""
+        return gif, f"{job.filename}: {len(found.images)} dates of {width} x {height} pixels{left_out}"
+
+    return render_to_file(settings, folder, job.filename, "image/gif", report, make)
+
+
+def _timelapse_plan(layer: Layer, found: OnDisk,
+                    query: TimelapseQuery) -> tuple[RenderSpec, Bounds, int, int]:
+    """What a timelapse draws (its spec, Web Mercator bounds and size), checked against the render
+    budget for all its frames before any pixel is read."""
     spec = layer.spec(query.render_values())
     bounds, width, height = mercator_grid(query.bbox, query.width, MAX_GIF_SIZE)
     spec.check_cost(width * height, len(found.images), what=f"this timelapse of {len(found.images)} images")
+    return spec, bounds, width, height
+
+
+def _timelapse_gif(collection_id: str, found: OnDisk, query: TimelapseQuery, spec: RenderSpec,
+                   bounds: Bounds, width: int, height: int, step: Report) -> bytes:
+    """The animated GIF of the images `found`, one frame each, oldest first; `step` hears the progress."""
     frames = []
-    for image, path in zip(found.images, found.files):
+    for number, (image, path) in enumerate(zip(found.images, found.files)):
+        step(f"rendering frames {100 * number // len(found.images)}%")
         rgba = render_layer([image], [path], spec, WEB_MERCATOR, bounds, width, height)
         label = image.acquired_at.strftime("%Y-%m-%d") if query.label and image.acquired_at else None
         picture = frame(rgba, label)
@@ -178,9 +227,8 @@ def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     if not frames:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data in the bbox "
                        "within the dates asked")
-    return Response(animated_gif(frames, query.frame_ms), mimetype="image/gif", headers={
-        "Content-Disposition": f'inline; filename="{collection_id}-timelapse.gif"',
-        **missing_images_headers(found.missing)})
+    step("encoding the GIF")
+    return animated_gif(frames, query.frame_ms)
 
 
 # ---------------------------------------------------------------- helpers
@@ -209,13 +257,13 @@ def _series_plan(query: TimeSeriesQuery, params: dict[str, list[str]], layer: La
         raise ImageFileMissing([image.id]) from None
 
 
-def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
+def _images(db: Database, settings: Settings, collection_id: str, bbox: BBox | None, geometry: Polygons | None,
             when: str | None) -> tuple[Layer, OnDisk]:
     """The collection as a layer, and its images covering the area within the dates, oldest first
     (those whose file is gone set aside: ImageFileMissing when that is all of them)."""
     area = bbox if bbox is not None else BBox(*shapes_bounds(geometry.shapes if geometry else []))
     start, end = interval(when)
-    with services().db.connection() as conn:
+    with db.connection() as conn:
         layer = find_layer(conn, collection_id)
         if not layer.is_collection:
             raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
@@ -225,7 +273,7 @@ def _images(collection_id: str, bbox: BBox | None, geometry: Polygons | None,
     if not images:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} covers the area within the "
                        "dates asked")
-    return layer, services().images_on_disk(images, mosaic=True)
+    return layer, images_on_disk(settings, images, mosaic=True)
 
 
 def _zone(query: TimeSeriesQuery, extent: ImageExtent) -> list[dict]:

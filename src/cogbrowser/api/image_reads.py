@@ -3,7 +3,9 @@
 - `point`: every band's raw value at a lon/lat (or x/y in a CRS), with the pixel's row and column;
 - `statistics` (GET, or POST a GeoJSON zone): count, min, max, mean, std, median, p2/p98 and a
   histogram per band or expression over a bbox, a polygon or the whole image;
-- `export`: an area as a GeoTIFF of raw values (`format=tif`, the default) or as a picture;
+- `export`: an area as a GeoTIFF of raw values (`format=tif`, the default) or as a picture; a large
+  one (over COGBROWSER_SYNC_RENDER_PIXELS), or one asked with `Prefer: respond-async`, is a job
+  (202; `export_job` runs it, api/jobs.py says when);
 - `preview.{png|jpg|webp}`: the whole image, small, in its own CRS (no reprojection, so the
   picture has the image's own aspect ratio and is read straight from one overview).
 
@@ -20,24 +22,30 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from flask import Blueprint, Response, jsonify
 from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from rasterio.crs import CRS
+from werkzeug.datastructures import MultiDict
 
+from cogbrowser.api.jobs import Job, render_job_answer, runs_as_job
+from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
+from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
-from cogbrowser.layers import Layer, read_image_area
+from cogbrowser.jobs import JobRecord, Outcome, Report, render_to_file
+from cogbrowser.layers import Layer, find_layer, images_on_disk, read_image_area, render_layer
 from cogbrowser.raster.crs import OFFERED_EPSG, OFFERED_TEXT, WGS84, epsg_crs
 from cogbrowser.raster.export import Grid, Size, bounds_in, export_geotiff, fit_size, plan_grid
 from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
 from cogbrowser.raster.point import read_pixel
 from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, geojson_polygons, shapes_to_crs
-from cogbrowser.raster.render import FORMATS
+from cogbrowser.raster.render import FORMATS, encode
+from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.zonal import DEFAULT_BINS, MAX_BINS, zonal_statistics
 from cogbrowser.web.context import services
-from cogbrowser.web.endpoints import RawBody, endpoint, read_json_body
+from cogbrowser.web.endpoints import RawBody, endpoint, parse_query, read_json_body
 from cogbrowser.web.params import (
     BBoxNumbers,
     EpsgCode,
@@ -263,21 +271,58 @@ def _statistics(layer: Layer, query: StatisticsQuery, posted: list[dict] | None)
 
 
 @endpoint(blueprint, "GET", f"{IMAGE}/export", summary="An area as a GeoTIFF of raw values, or as a picture",
-          tags=TAGS, path_parameters=PATH, query=ExportQuery, responses={200: PICTURES, 410: None})
+          tags=TAGS, path_parameters=PATH, query=ExportQuery, responses={200: PICTURES, 202: Job, 410: None})
 @image_read
 def export(layer: Layer, query: ExportQuery) -> Response:
     """In EPSG:4326, EPSG:3857, a UTM zone or the image's own CRS; at the image's resolution (snapped
     to its pixels in its own CRS) or the `width`/`height`/`resolution` asked. A bbox given in WGS 84
-    with west > east crosses the antimeridian."""
+    with west > east crosses the antimeridian. An export of more pixels than the server makes while
+    a client waits (COGBROWSER_SYNC_RENDER_PIXELS), or asked with `Prefer: respond-async`, answers
+    202 with a job (`Location`: its URL); its `result_url` is the file once made."""
     image = layer.image
     grid = _export_grid(query, image.extent, services().settings.max_image_size)
     epsg = grid.crs.to_epsg()
     name = f"{image.id}_{f'EPSG{epsg}' if epsg else 'native'}_{grid.width}x{grid.height}.{query.format}"
+    spec = _export_spec(layer, query)
+    if runs_as_job(grid.width * grid.height):
+        spec.check_cost(grid.width * grid.height)  # refused now, not by a job that fails later
+        services().images_on_disk([image], mosaic=False)  # 410 now for a file that is gone
+        return render_job_answer("export", name, {"image_id": image.id})
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if query.format == "tif":
-        return _geotiff_response(layer, query, grid, headers)
-    spec = layer.spec(query.render_values())
+        key = repr(("export", image.checksum, query.model_dump_json(by_alias=True)))
+        return cached_response(key, lambda: _geotiff_bytes(layer, spec, grid, _file(image)), "image/tiff", headers)
     return rendered_response([image], spec, grid.crs, grid.bounds, grid.width, grid.height, query.format, headers)
+
+
+def export_job(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of an export job (in a jobs worker, no request): the export's query parsed again,
+    the image looked up again, the same GeoTIFF or picture made, kept as the job's result."""
+    query = cast(ExportQuery, parse_query(ExportQuery, MultiDict(job.params["query"])))
+    with db.connection() as conn:
+        layer = find_layer(conn, job.params["image_id"])
+    if layer.is_collection:
+        raise NotFound(f"no image {job.params['image_id']!r} in the catalog")
+    image = layer.image
+    grid = _export_grid(query, image.extent, settings.max_image_size)
+    spec = _export_spec(layer, query)
+    path = images_on_disk(settings, [image], mosaic=False).files[0]
+
+    def make(step: Report) -> tuple[bytes, str]:
+        step("reading")
+        if query.format == "tif":
+            data = _geotiff_bytes(layer, spec, grid, path)
+        else:
+            rgba = render_layer([image], [path], spec, grid.crs, grid.bounds, grid.width, grid.height)
+            step(f"encoding {query.format.upper()}")
+            data = encode(rgba, query.format)
+        return data, f"{job.filename}: {grid.width} x {grid.height} pixels of image {image.id}"
+
+    media_type = "image/tiff" if query.format == "tif" else FORMATS[query.format]
+    try:
+        return render_to_file(settings, folder, job.filename, media_type, report, make)
+    except FileNotFoundError:
+        raise ImageFileMissing([image.id]) from None
 
 
 @endpoint(blueprint, "GET", f"{IMAGE}/preview.<fmt>", summary="A thumbnail of the whole image", tags=TAGS,
@@ -342,20 +387,21 @@ def _export_grid(query: ExportQuery, extent: ImageExtent, max_size: int) -> Grid
 
 # ---------------------------------------------------------------- helpers
 
-def _geotiff_response(layer: Layer, query: ExportQuery, grid: Grid, headers: dict) -> Response:
-    """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF (ETag, 304, cache)."""
+def _export_spec(layer: Layer, query: ExportQuery) -> RenderSpec:
+    """What an export draws: raw values of bands or expressions (tif), or a picture's render spec."""
+    if query.format == "tif":
+        return parse_outputs(query.render_values(), layer.band_names, layer.presets)
+    return layer.spec(query.render_values())
+
+
+def _geotiff_bytes(layer: Layer, spec: RenderSpec, grid: Grid, path: Path) -> bytes:
+    """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF."""
     image = layer.image
-    spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
-
-    def body() -> bytes:
-        try:
-            area = read_image_area(image, _file(image), spec, grid.crs, grid.bounds, grid.width, grid.height)
-        except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
-            raise InvalidInput(str(exc)) from None
-        return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
-
-    key = repr(("export", image.checksum, query.model_dump_json(by_alias=True)))
-    return cached_response(key, body, "image/tiff", headers)
+    try:
+        area = read_image_area(image, path, spec, grid.crs, grid.bounds, grid.width, grid.height)
+    except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
+        raise InvalidInput(str(exc)) from None
+    return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
 
 
 def _image_layer(image_id: str) -> Layer:

@@ -200,7 +200,7 @@ def _outcome(job: JobRecord) -> Response:
     """The answer of a finished upload: the new image, a redirect to the existing one, or the problem."""
     raise_job_error(job)
     outcome = job.outcome
-    assert outcome is not None, "a job that did not fail has an outcome"
+    assert outcome is not None and outcome.image_id is not None, "an upload that did not fail made an image"
     image_id = outcome.image_id
     headers = {"Location": image_url(image_id)}
     if outcome.result == "existing":

@@ -622,6 +622,24 @@ def requeue_job(conn: Connection, job_id: str, stage: str) -> None:
                  (stage, job_id))
 
 
-def unfinished_job_ids(conn: Connection) -> set[str]:
-    rows = conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running')")
+def kept_job_folders(conn: Connection) -> set[str]:
+    """Jobs whose folder in DATA_DIR/jobs is still needed: unfinished ones (their input), and
+    succeeded ones whose result file is still offered (an export's, a timelapse's)."""
+    rows = conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running') OR (state = 'succeeded' "
+                        "AND outcome->>'file' IS NOT NULL AND NOT coalesce((outcome->>'expired')::boolean, false))")
     return {row["id"] for row in rows}
+
+
+def expire_job_results(conn: Connection, keep_seconds: float) -> list[str]:
+    """Mark the result files of jobs finished over `keep_seconds` ago as expired; their ids (whose
+    folders the caller removes)."""
+    rows = conn.execute("UPDATE jobs SET outcome = outcome || '{\"expired\": true}'::jsonb WHERE state = 'succeeded' "
+                        "AND outcome->>'file' IS NOT NULL AND NOT coalesce((outcome->>'expired')::boolean, false) "
+                        "AND finished_at < now() - make_interval(secs => %s) RETURNING id", (keep_seconds,))
+    return [row["id"] for row in rows]
+
+
+def count_unfinished_jobs(conn: Connection, kinds: Sequence[str]) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running') AND kind = ANY(%s)",
+                       (list(kinds),)).fetchone()
+    return int(row["n"]) if row else 0

@@ -11,13 +11,15 @@ mid-call.
 The limits of the render in progress are a context variable: the web layer enters them for each
 request (`render_limits`), the core reads them where it computes, so no signature between the two
 carries them. Outside a request (the CLI, tests of the core) the default budget applies and there
-is no deadline.
+is no deadline. A background job (an export or a timelapse run as a job) enters them too, with its
+own time limit as the deadline and an `interrupt` that `check_deadline` calls at each step: the
+job's cancel and time-limit check, so a cancelled render stops between chunks, not only at its end.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -32,11 +34,13 @@ __all__ = ["RenderLimits", "RenderTooCostly", "RenderDeadlineExceeded", "render_
 @dataclass(frozen=True)
 class RenderLimits:
     """`budget`: expression nodes x output pixels (x frames) one render may cost; `deadline`: the
-    time.monotonic() after which it stops (None: never); `seconds`: how long it was given."""
+    time.monotonic() after which it stops (None: never); `seconds`: how long it was given;
+    `interrupt`: called at each deadline check, raises to stop the render (a job's cancel)."""
 
     budget: int = DEFAULT_RENDER_BUDGET
     deadline: float | None = None
     seconds: float | None = None
+    interrupt: Callable[[], None] | None = None
 
 
 class RenderTooCostly(InvalidInput):
@@ -65,10 +69,11 @@ def current_limits() -> RenderLimits:
     return _LIMITS.get() or _DEFAULT_LIMITS
 
 
-def enter_limits(budget: int, seconds: float | None) -> Token[RenderLimits | None]:
+def enter_limits(budget: int, seconds: float | None,
+                 interrupt: Callable[[], None] | None = None) -> Token[RenderLimits | None]:
     """Start the limits of one render (one request): its budget, and a deadline `seconds` from now."""
     deadline = time.monotonic() + seconds if seconds is not None else None
-    return _LIMITS.set(RenderLimits(budget, deadline, seconds))
+    return _LIMITS.set(RenderLimits(budget, deadline, seconds, interrupt))
 
 
 def leave_limits(token: Token[RenderLimits | None]) -> None:
@@ -76,9 +81,10 @@ def leave_limits(token: Token[RenderLimits | None]) -> None:
 
 
 @contextmanager
-def render_limits(budget: int, seconds: float | None) -> Iterator[RenderLimits]:
+def render_limits(budget: int, seconds: float | None,
+                  interrupt: Callable[[], None] | None = None) -> Iterator[RenderLimits]:
     """The limits of the renders inside the `with` block (see enter_limits)."""
-    token = enter_limits(budget, seconds)
+    token = enter_limits(budget, seconds, interrupt)
     try:
         yield current_limits()
     finally:
@@ -102,7 +108,10 @@ def check_cost(nodes: int, pixels: int, frames: int = 1, what: str = "this rende
 
 
 def check_deadline() -> None:
-    """RenderDeadlineExceeded when the render in progress has run past its deadline."""
+    """RenderDeadlineExceeded when the render in progress has run past its deadline (and whatever
+    its `interrupt` raises: a job's cancel)."""
     limits = current_limits()
+    if limits.interrupt is not None:
+        limits.interrupt()
     if limits.deadline is not None and time.monotonic() > limits.deadline:
         raise RenderDeadlineExceeded(limits.seconds)

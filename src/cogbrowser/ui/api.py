@@ -33,6 +33,14 @@ class ApiFailure(Exception):
         self.status, self.detail = status, detail
 
 
+class Deferred(Exception):
+    """The API made a job of the request (202: a large export or timelapse); `job` is its JSON."""
+
+    def __init__(self, job: dict) -> None:
+        super().__init__(f"job {job.get('id')}")
+        self.job = job
+
+
 def _client():
     return current_app.test_client()
 
@@ -85,9 +93,12 @@ def delete(path: str, **params: Any) -> Any:
 
 def download(path: str, pairs: Sequence[tuple[str, str]]) -> tuple[bytes, str | None]:
     """GET a file (an export, a GIF) with query pairs as given (a parameter may repeat, as `rescale`
-    does per band): its bytes and the file name its Content-Disposition proposes."""
+    does per band): its bytes and the file name its Content-Disposition proposes. Deferred when the
+    API answers with a job instead (202): the file will be at the job's `result_url`."""
     response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=_headers())
     body = _answer(response)
+    if response.status_code == 202 and isinstance(body, dict):
+        raise Deferred(body)
     if isinstance(body, (dict, list)):  # a JSON answer where a file was expected
         body = response.get_data()
     return body, response.headers.get("Content-Disposition", "").partition('filename="')[2].rstrip('"') or None

@@ -6,7 +6,8 @@ Each button asks the API — /api/v1/images/{id}/export and /api/v1/collections/
 with the area's bbox (tool_area.py) and the render parameters drawn — inside the server, so a
 refusal (too big, nothing there) is a message in the panel rather than a broken download, and a
 success goes to the browser as a `dcc.Download` under the file name the API proposes. The API's
-own link is shown too, for scripts and GIS clients.
+own link is shown too, for scripts and GIS clients. What the API makes a job of (a timelapse of
+many dates, a very large export: 202) is a message with the links to the job and to its file.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
             export_pairs(area, drawn, fmt, crs or NATIVE, size or NATIVE, which or AS_DRAWN)
     try:
         body, filename = api.download(path, pairs)
+    except api.Deferred as deferred:
+        return no_update, _deferred(deferred.job, "The timelapse" if button == GIF else "The export", area)
     except api.ApiFailure as exc:
         what = "The timelapse" if button == GIF else "The export"
         if exc.status == 404:
@@ -157,6 +160,18 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
         done.append(html.Img(src="data:image/gif;base64," + base64.b64encode(body).decode(), className="gif-preview",
                              alt=f"timelapse of {image['collection_id']}"))
     return dcc.send_bytes(body, filename), done
+
+
+def _deferred(job: dict, what: str, area: ToolArea) -> Component:
+    """The message for a file the API makes in the background: where it will be, and its progress."""
+    job_id = job.get("id", "")
+    return html.Div(className="message info export-done", children=[
+        f"{what} of {area.describe()} is large: it is being made in the background. ",
+        html.A("Download it", href=f"/api/v1/jobs/{quote(job_id)}/result", className="link",
+               id="browse-export-job-result", download=job.get("filename") or None),
+        " once it is ready (",
+        html.A("progress", href=f"/api/v1/jobs/{quote(job_id)}", className="link", target="_blank"),
+        ")."])
 
 
 def _size(count: int) -> str:

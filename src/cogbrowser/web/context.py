@@ -19,7 +19,7 @@ from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobQueue
-from cogbrowser.layers import LayerCache, OnDisk, on_disk
+from cogbrowser.layers import LayerCache, OnDisk, images_on_disk
 from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.sessions import Sessions
 from cogbrowser.web.tokens import TokenChecker
@@ -38,7 +38,7 @@ class Services:
     internal_token: str  # the UI's own calls to the API; never leaves the process
     sessions: Sessions  # the pages' sign-in sessions (when reads need a token)
     cache: ResponseCache  # encoded pictures, shared by the server's threads
-    jobs: JobQueue  # background work (uploads), in the catalog
+    jobs: JobQueue  # background work (uploads, large exports), in the catalog
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
     heavy_callbacks: set[str] = field(default_factory=set)  # ids of page outputs that render or read large
     #                                               areas: their callbacks run in the heavy lane (lanes.py)
@@ -55,8 +55,7 @@ class Services:
     def images_on_disk(self, images: Iterable[ImageRecord], mosaic: bool) -> OnDisk:
         """The images whose file is there, and which are missing (layers.on_disk: ImageFileMissing
         for one image, or a mosaic with none left)."""
-        images = list(images)
-        return on_disk(images, self.image_files(images), mosaic)
+        return images_on_disk(self.settings, list(images), mosaic)
 
 
 def install(app: Flask, context: Services) -> None:
