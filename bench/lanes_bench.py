@@ -20,7 +20,8 @@ in a throw-away data dir by `cogbrowser demo --no-serve`). For --seconds:
 as `serve --threads` (the tiles lane), so settings can be compared. It prints, per kind, the count by
 status and p50/p95/p99/max latency; for the GetMaps, the 200s and the 503s (with Retry-After or not)
 and how fast the 503s came; and the slowest request of the run. Targets: no request takes longer
-than the render deadline (20 s), health and tile p50 under 1 s, no 5xx but 503, every 503 with
+than the heavy lane's wait (a quarter of the render deadline) and one render: 1.25 x 20 s = 25 s;
+health and tile p50 under 1 s, no 5xx but 503, every 503 with
 Retry-After. Exit status 1 when a full run misses one.
 """
 
@@ -217,12 +218,13 @@ def report(samples: list[Sample], seconds: float, deadline: float) -> bool:
     without_retry = sum(1 for s in samples if s.status == 503 and not s.retry_after)
     light_p50 = {kind: float(np.percentile([s.ms for s in samples if s.kind == kind and s.status], 50))
                  for kind in ("health", "tile") if any(s.kind == kind and s.status for s in samples)}
-    print(f"\nslowest request: {slowest.kind} {slowest.status} in {slowest.ms / 1000:.1f} s (target: at most the "
-          f"render deadline, {deadline:g} s)" if slowest else "\nno request was answered")
+    longest = deadline * 1.25  # the heavy lane's longest wait (web/lanes.py), then one render
+    print(f"\nslowest request: {slowest.kind} {slowest.status} in {slowest.ms / 1000:.1f} s (target: at most a "
+          f"wait and a render, {longest:g} s)" if slowest else "\nno request was answered")
     print("p50: " + ", ".join(f"{kind} {ms:,.0f} ms" for kind, ms in light_p50.items())
           + f" (target: under {TARGET_LIGHT_P50_MS:,.0f} ms); 5xx other than 503: {len(others)}; "
           f"503 without Retry-After: {without_retry}; no answer: {no_answer}")
-    return (slowest is not None and slowest.ms <= deadline * 1000 and not others and not without_retry
+    return (slowest is not None and slowest.ms <= longest * 1000 and not others and not without_retry
             and not no_answer and len(light_p50) == 2 and all(ms < TARGET_LIGHT_P50_MS for ms in light_p50.values()))
 
 
