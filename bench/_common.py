@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +44,15 @@ def scratch_dir(workdir: Path, prefix: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def make_demo_data(data_dir: Path) -> None:
+    """The demo data set in `data_dir`, as `cogbrowser demo --no-serve` makes it, on its own embedded
+    catalog (whatever COGBROWSER_DATABASE_URL the caller has)."""
+    env = {k: v for k, v in os.environ.items() if k != "COGBROWSER_DATABASE_URL"}
+    say("making the demo data set")
+    subprocess.run([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "demo", "--no-serve"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def embedded_catalog(data_dir: Path, *, max_size: int = 4):
     """A Database on its own embedded PostgreSQL in `data_dir` (started, migrated; stopped afterwards).
 

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, default_workdir, print_table, say, scratch_dir  # noqa: E402
+from _common import OtherLoad, default_workdir, make_demo_data, print_table, say, scratch_dir  # noqa: E402
 from cogbrowser.config import DEFAULT_RENDER_DEADLINE  # noqa: E402
 from soak_bench import request, tile_of  # noqa: E402
 from tile_bench import distinct_params, free_port, start_server, stop_server  # noqa: E402
@@ -250,10 +249,7 @@ def main() -> None:
     deadline = float(os.environ.get("COGBROWSER_RENDER_DEADLINE") or DEFAULT_RENDER_DEADLINE)
     with scratch_dir(args.workdir, "lanes-") as scratch:
         data_dir = scratch / "data"
-        env = {k: v for k, v in os.environ.items() if k != "COGBROWSER_DATABASE_URL"}
-        say("making the demo data set")
-        subprocess.run([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "demo", "--no-serve"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+        make_demo_data(data_dir)
         port = free_port()
         server = start_server(data_dir, port, args.threads)
         try:

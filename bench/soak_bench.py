@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import signal
 import subprocess
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import default_workdir, mib, postmaster_pid, print_table, say, scratch_dir  # noqa: E402
+from _common import default_workdir, make_demo_data, mib, postmaster_pid, print_table, say, scratch_dir  # noqa: E402
 from tile_bench import free_port, start_server, stop_server  # noqa: E402
 from upload_bench import make_token  # noqa: E402
 
@@ -339,10 +338,7 @@ def main() -> None:
     minutes = 2.0 if args.quick else args.minutes
     with scratch_dir(args.workdir, "soak-") as scratch:
         data_dir = scratch / "data"
-        env = {k: v for k, v in os.environ.items() if k != "COGBROWSER_DATABASE_URL"}
-        say("making the demo data set")
-        subprocess.run([sys.executable, "-m", "cogbrowser", "--data-dir", str(data_dir), "demo", "--no-serve"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+        make_demo_data(data_dir)
         token = make_token(data_dir)
         port = free_port()
         server = [start_server(data_dir, port)]

@@ -112,6 +112,9 @@ class Settings:
         if not float(values["render_deadline"]) > 0:  # type: ignore[arg-type]
             raise InvalidInput(f"COGBROWSER_RENDER_DEADLINE must be a positive number of seconds, "
                                f"not {values['render_deadline']}")
+        if not int(values["heavy_threads"]) > 0 or not int(values["heavy_queue"]) >= 0:  # type: ignore[call-overload]
+            raise InvalidInput(f"the heavy lane needs a thread or more and a queue of 0 or more, not "
+                               f"{values['heavy_threads']} and {values['heavy_queue']}")
         if not int(values["sync_render_pixels"]) > 0:  # type: ignore[call-overload]
             raise InvalidInput(f"COGBROWSER_SYNC_RENDER_PIXELS must be a positive number, "
                                f"not {values['sync_render_pixels']}")

@@ -191,7 +191,7 @@ def test_heavy_work_that_waited_past_the_deadline_or_found_the_lane_full_is_turn
     statuses = sorted(r.status_code for r, _ in heavy_answers)
     assert statuses == [200, 503, 503, 503], statuses
     details = sorted(r.json()["detail"] for r, _ in heavy_answers if r.status_code == 503)
-    assert sum("waited" in d for d in details) == 1 and sum("has 1 requests running and 1 waiting" in d
+    assert sum("waited" in d for d in details) == 1 and sum("lane is full (1 running, 1 waiting)" in d
                                                           for d in details) == 2, details
     waited = next(s for r, s in heavy_answers if r.status_code == 503 and "waited" in r.json()["detail"])
     assert DEADLINE / 4 < waited < HEAVY_SECONDS - 0.5, "turned away once it waited too long, not when its turn came"

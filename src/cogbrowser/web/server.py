@@ -21,8 +21,10 @@ maintenance`) so that:
 - errors waitress answers itself (malformed requests, headers or bodies too large) are problem
   details too.
 
-Every complete request reaches the app through `FrontServer.add_task`: the place where admission
-lanes (cheap reads, tiles, heavy renders; 503 when a lane is full) plug in.
+- every complete request (and every decision on headers) joins its admission lane in
+  `FrontServer.add_task` (lanes.py decides which: cheap, tiles or heavy); each lane has its own
+  threads and a short queue, and a request that finds it full, or waits in it longer than it allows,
+  is answered 503 + Retry-After at once by a thread that does nothing else (`Lanes`).
 """
 
 from __future__ import annotations
@@ -492,8 +494,8 @@ class FrontServer(TcpWSGIServer):
         waited longer than the lane allows (`waited` seconds)."""
         parser = channel.requests[0]
         if waited is None:
-            detail = (f"the server is busy: its {lane.name} lane has {lane.threads} requests running and "
-                      f"{lane.queue} waiting; try again in {lane.retry_after} s")
+            detail = (f"the server is busy: its {lane.name} lane is full ({lane.threads} running, {lane.queue} "
+                      f"waiting); try again in {lane.retry_after} s")
         else:
             detail = (f"the server is busy: this request waited {waited:.0f} s for one of the {lane.threads} "
                       f"threads of its {lane.name} lane; try again in {lane.retry_after} s")
