@@ -36,7 +36,7 @@ from cogbrowser.ui.visualization import (
     VIS,
     image_bands,
 )
-from cogbrowser.web.context import services_of
+from cogbrowser.web.context import mark_heavy_callbacks
 
 VALUES = "browse-area-values"
 STATISTICS = "browse-area-statistics"
@@ -91,7 +91,7 @@ def chosen_area(info: dict | None, aoi: dict | None, bounds) -> tuple[ToolArea |
 def register(app: dash.Dash) -> None:
     """The Inspect area tool's callbacks, on `app`; the statistics and the series run in the server's
     heavy lane."""
-    services_of(app.server).heavy_callbacks.update({STATISTICS_RESULT, SERIES_RESULT})
+    mark_heavy_callbacks(app.server, STATISTICS_RESULT, SERIES_RESULT)
     app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
                  Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
                  Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"),

@@ -34,7 +34,7 @@ from cogbrowser.ui.tool_area import (
     value_params,
 )
 from cogbrowser.ui.visualization import IMAGE_INFO, VIS
-from cogbrowser.web.context import services_of
+from cogbrowser.web.context import mark_heavy_callbacks
 
 CRS = "browse-export-crs"
 SIZE = "browse-export-size"
@@ -83,7 +83,7 @@ def crs_options(image: dict | None) -> list[dict]:
 
 def register(app: dash.Dash) -> None:
     """The Export tool's callbacks, on `app`; an export runs in the server's heavy lane."""
-    services_of(app.server).heavy_callbacks.add(DOWNLOAD)
+    mark_heavy_callbacks(app.server, DOWNLOAD)
     app.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)(_crs_choices)
     app.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Input(PNG, "n_clicks"), Input(TIF, "n_clicks"),
                  Input(GIF, "n_clicks"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),

@@ -63,6 +63,15 @@ def install(app: Flask, context: Services) -> None:
     app.extensions[EXTENSION] = context
 
 
+def mark_heavy_callbacks(app: Flask, *output_ids: str) -> None:
+    """Say that the page callbacks writing `output_ids` render or read large areas: the server runs
+    them in its heavy lane (web/lanes.py). A bare Flask app that only mounts the pages has no
+    services, and no lanes to tell."""
+    context: Services | None = app.extensions.get(EXTENSION)
+    if context is not None:
+        context.heavy_callbacks.update(output_ids)
+
+
 def services() -> Services:
     """The services of the current app."""
     return services_of(current_app)
