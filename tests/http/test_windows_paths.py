@@ -247,6 +247,7 @@ def test_the_server_is_waitress(settings, db, monkeypatch):
     [server] = started
     server.close()
     assert isinstance(server, TcpWSGIServer)
-    assert server.effective_host == settings.host and server.task_dispatcher.threads == {0, 1}
+    assert server.effective_host == settings.host
+    assert server.task_dispatcher.pools["tiles"].threads == {0, 1}, "--threads 2: two threads for tiles"
     pyproject = (SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"waitress' in pyproject and not any(f'"{name}' in pyproject for name in ("gunicorn", "uwsgi", "uvicorn"))
