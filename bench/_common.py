@@ -43,7 +43,6 @@ def scratch_dir(workdir: Path, prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextlib.contextmanager
 def make_demo_data(data_dir: Path) -> None:
     """The demo data set in `data_dir`, as `cogbrowser demo --no-serve` makes it, on its own embedded
     catalog (whatever COGBROWSER_DATABASE_URL the caller has)."""
@@ -53,6 +52,7 @@ def make_demo_data(data_dir: Path) -> None:
                    env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+@contextlib.contextmanager
 def embedded_catalog(data_dir: Path, *, max_size: int = 4):
     """A Database on its own embedded PostgreSQL in `data_dir` (started, migrated; stopped afterwards).
 
