@@ -79,4 +79,4 @@ def test_a_busy_server_is_said_and_the_statistics_come_when_there_is_room(chromi
         shown_after = time.monotonic() - asked
         busy.wait_for(state="hidden", timeout=10_000)  # the notice goes once the answers came
         script.join()
-    assert EXPORT_SECONDS - 0.5 - 0.5 < shown_after < EXPORT_SECONDS + 8, f"statistics shown after {shown_after:.1f} s"
+    assert EXPORT_SECONDS - 1 < shown_after < EXPORT_SECONDS + 20, f"statistics shown after {shown_after:.1f} s"
