@@ -33,8 +33,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import default_workdir, embedded_catalog, percentiles, print_table, say, scratch_dir
-from catalog_bench import CLASS_NAMES, T0, fill, random_bbox
+from _common import default_workdir, percentiles, print_table, say
+from catalog_bench import CLASS_NAMES, T0, filled_catalog, random_bbox
 from tile_bench import free_port, start_server, stop_server
 
 FILTER_CHANGE_P95_MS = 1000.0
@@ -134,33 +134,28 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     per_call: dict[str, list[float]] = {name: [] for name in calls(1)}
     per_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    with scratch_dir(args.workdir.expanduser().resolve(), "analytics-") as scratch:
-        data_dir = scratch / "data"
-        with embedded_catalog(data_dir, max_size=2) as (db, _settings):
-            say(f"filling the catalog: {args.images:,} images, {args.detections:,} detections")
-            with db.connection() as conn:
-                fill(conn, args.images, args.detections)
-            port = free_port()
-            server = start_server(data_dir, port)
-            try:
-                clients = [Client(port) for _ in range(8)]
-                with ThreadPoolExecutor(max_workers=12) as pool:
-                    plan = calls(len(CLASS_NAMES))
-                    for kind in KINDS:  # warm: every call once per kind
-                        for path, extra in plan.values():
-                            clients[0].get(path, **extra, **filters_of(kind, rng))
-                    say(f"timing each call alone, {args.rounds} filters of each kind")
-                    for _ in range(args.rounds):
-                        for kind in KINDS:
-                            params = filters_of(kind, rng)
-                            for name, (path, extra) in plan.items():
-                                per_call[name].append(clients[0].get(path, **extra, **params)[0])
-                    say("timing whole filter changes (the page's calls at once)")
-                    for _ in range(args.rounds):
-                        for kind in KINDS:
-                            per_kind[kind].append(filter_change(clients, pool, filters_of(kind, rng)))
-            finally:
-                stop_server(server)
+    with filled_catalog(args.workdir, "analytics-", args.images, args.detections) as filled:
+        port = free_port()
+        server = start_server(filled.data_dir, port)
+        try:
+            clients = [Client(port) for _ in range(8)]
+            with ThreadPoolExecutor(max_workers=12) as pool:
+                plan = calls(len(CLASS_NAMES))
+                for kind in KINDS:  # warm: every call once per kind
+                    for path, extra in plan.values():
+                        clients[0].get(path, **extra, **filters_of(kind, rng))
+                say(f"timing each call alone, {args.rounds} filters of each kind")
+                for _ in range(args.rounds):
+                    for kind in KINDS:
+                        params = filters_of(kind, rng)
+                        for name, (path, extra) in plan.items():
+                            per_call[name].append(clients[0].get(path, **extra, **params)[0])
+                say("timing whole filter changes (the page's calls at once)")
+                for _ in range(args.rounds):
+                    for kind in KINDS:
+                        per_kind[kind].append(filter_change(clients, pool, filters_of(kind, rng)))
+        finally:
+            stop_server(server)
 
     print(f"\n{args.images:,} images, {args.detections:,} detections; `cogbrowser serve` on loopback")
     print_table("each call alone, over every filter kind (ms)", ["call", "p50", "p95", "max"],

@@ -37,14 +37,12 @@ from urllib.parse import urlencode
 from _common import (
     OtherLoad,
     default_workdir,
-    embedded_catalog,
     percentiles,
     postmaster_pid,
     print_table,
     say,
-    scratch_dir,
 )
-from catalog_bench import CLASS_NAMES, fill, random_bbox, random_period
+from catalog_bench import CLASS_NAMES, filled_catalog, random_bbox, random_period
 from tile_bench import free_port, start_server, stop_server
 
 SEARCH_P95_MS = 50.0
@@ -113,38 +111,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.images, args.detections, args.requests = 5_000, 50_000, 50
 
-    with scratch_dir(args.workdir.expanduser().resolve(), "api-") as scratch:
-        data_dir = scratch / "data"
-        with embedded_catalog(data_dir, max_size=2) as (db, settings):
-            say(f"filling the catalog: {args.images:,} images, {args.detections:,} detections")
-            with db.connection() as conn:
-                fill(conn, args.images, args.detections)
-                image_times = [(r["acquired_at"], r["id"]) for r in
-                               conn.execute("SELECT acquired_at, id FROM images ORDER BY acquired_at")]
-            rng = random.Random(args.seed)
-            warm = make_requests(rng, image_times, 20)
-            timed = make_requests(rng, image_times, args.requests)
-            port = free_port()
-            server = start_server(data_dir, port)
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                conn.connect()
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for paths in warm.values():
-                    for path in paths:
-                        timed_get(conn, path)
-                say(f"timing {args.requests} requests of each kind, interleaved")
-                load = OtherLoad(lambda: [server.pid, *postmaster_pid(settings.pg_dir)])
-                samples: dict[str, list[float]] = {kind: [] for kind in timed}
-                rows: dict[str, list[int]] = {kind: [] for kind in timed}
-                for i in range(args.requests):
-                    for kind, paths in timed.items():
-                        ms, count = timed_get(conn, paths[i])
-                        samples[kind].append(ms)
-                        rows[kind].append(count)
-                note = load.note()
-            finally:
-                stop_server(server)
+    with filled_catalog(args.workdir, "api-", args.images, args.detections) as filled:
+        data_dir, settings = filled.data_dir, filled.settings
+        with filled.db.connection() as conn:
+            image_times = [(r["acquired_at"], r["id"]) for r in
+                           conn.execute("SELECT acquired_at, id FROM images ORDER BY acquired_at")]
+        rng = random.Random(args.seed)
+        warm = make_requests(rng, image_times, 20)
+        timed = make_requests(rng, image_times, args.requests)
+        port = free_port()
+        server = start_server(data_dir, port)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.connect()
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for paths in warm.values():
+                for path in paths:
+                    timed_get(conn, path)
+            say(f"timing {args.requests} requests of each kind, interleaved")
+            load = OtherLoad(lambda: [server.pid, *postmaster_pid(settings.pg_dir)])
+            samples: dict[str, list[float]] = {kind: [] for kind in timed}
+            rows: dict[str, list[int]] = {kind: [] for kind in timed}
+            for i in range(args.requests):
+                for kind, paths in timed.items():
+                    ms, count = timed_get(conn, paths[i])
+                    samples[kind].append(ms)
+                    rows[kind].append(count)
+            note = load.note()
+        finally:
+            stop_server(server)
 
     targets = {"search": SEARCH_P95_MS, "count": AGGREGATION_P95_MS, "year": AGGREGATION_P95_MS, "dets": None,
                "summary": None, "scores": None, "sample": None, "days": None, "names": None}

@@ -23,10 +23,11 @@ Everything is removed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,6 +75,31 @@ CLASS_NAMES = [name for name, _ in CLASSES]
 
 
 # -- filling the catalog ----------------------------------------------------------------------
+@dataclass
+class Filled:
+    """A throw-away embedded catalog filled by `fill`: where it lives, and how the filling went."""
+
+    data_dir: Path
+    db: object
+    settings: object
+    steps: list[tuple[str, float]]
+    seconds: float
+
+
+@contextlib.contextmanager
+def filled_catalog(workdir: Path, prefix: str, n_images: int, n_detections: int) -> Iterator[Filled]:
+    """A scratch data dir under `workdir` with an embedded catalog of `n_images` images and
+    `n_detections` detections (the catalog, API and Analytics benches measure the same data)."""
+    with scratch_dir(workdir.expanduser().resolve(), prefix) as scratch:
+        data_dir = scratch / "data"
+        with embedded_catalog(data_dir, max_size=2) as (db, settings):
+            say(f"filling the catalog: {n_images:,} images, {n_detections:,} detections")
+            with db.connection() as conn:
+                started = time.perf_counter()
+                steps = fill(conn, n_images, n_detections)
+            yield Filled(data_dir, db, settings, steps, time.perf_counter() - started)
+
+
 def fill(conn, n_images: int, n_detections: int) -> list[tuple[str, float]]:
     """Generate the rows in SQL; returns the time of each step."""
     steps: list[tuple[str, float]] = []
@@ -362,60 +388,56 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.images, args.detections, args.queries, args.warmup = 5_000, 50_000, 50, 5
 
-    with scratch_dir(args.workdir.expanduser().resolve(), "catalog-") as scratch:
-        with embedded_catalog(scratch / "data", max_size=2) as (db, settings):
-            say(f"filling the catalog: {args.images:,} images, {args.detections:,} detections")
+    with filled_catalog(args.workdir, "catalog-", args.images, args.detections) as filled:
+        db, settings, steps, fill_seconds = filled.db, filled.settings, filled.steps, filled.seconds
+        with db.connection() as conn:
+            sizes = conn.execute(
+                "SELECT relname AS name, pg_total_relation_size(oid) AS bytes, reltuples::bigint AS rows"
+                " FROM pg_class WHERE relname IN ('images', 'detections') ORDER BY relname DESC").fetchall()
+            version = conn.execute("SHOW server_version").fetchone()["server_version"]
+            image_times = [(r["acquired_at"], r["id"]) for r in
+                           conn.execute("SELECT acquired_at, id FROM images ORDER BY acquired_at")]
+
+        kinds = make_kinds(image_times)
+        rng = random.Random(args.seed)
+        for kind in kinds:
+            kind.samples = [kind.make(rng) for _ in range(args.queries)]
+            kind.warm = [kind.make(rng) for _ in range(args.warmup)]  # other values than the timed ones
+        say(f"running {args.queries} queries of each kind (after {args.warmup} untimed)")
+        load = OtherLoad(lambda: postmaster_pid(settings.pg_dir))
+        baseline = run_kinds(db, kinds)
+        load_note = load.note()
+
+        print(f"\nPostgreSQL {version} (embedded, as cogbrowser configures it), cogbrowser's own migrations")
+        print(f"while the queries ran, {load_note}")
+        print_table("Fill", ["step", "seconds"], [*steps, ("total", fill_seconds)])
+        print_table("Tables", ["table", "rows", "size with indexes"],
+                    [[s["name"], s["rows"], f"{s['bytes'] / 2**20:,.0f} MiB"] for s in sizes])
+        print_results("Query latency (ms, on a pooled connection, rows fetched and converted)", kinds,
+                      baseline, args.queries)
+        if args.explain or args.explain_all:
+            explain(db, kinds, baseline, args.explain_all)
+
+        if args.experiment:
             with db.connection() as conn:
-                started = time.perf_counter()
-                steps = fill(conn, args.images, args.detections)
-                fill_seconds = time.perf_counter() - started
-                sizes = conn.execute(
-                    "SELECT relname AS name, pg_total_relation_size(oid) AS bytes, reltuples::bigint AS rows"
-                    " FROM pg_class WHERE relname IN ('images', 'detections') ORDER BY relname DESC").fetchall()
-                version = conn.execute("SHOW server_version").fetchone()["server_version"]
-                image_times = [(r["acquired_at"], r["id"]) for r in
-                               conn.execute("SELECT acquired_at, id FROM images ORDER BY acquired_at")]
-
-            kinds = make_kinds(image_times)
-            rng = random.Random(args.seed)
-            for kind in kinds:
-                kind.samples = [kind.make(rng) for _ in range(args.queries)]
-                kind.warm = [kind.make(rng) for _ in range(args.warmup)]  # other values than the timed ones
-            say(f"running {args.queries} queries of each kind (after {args.warmup} untimed)")
+                for statement in args.experiment:
+                    say(f"experiment: {statement}")
+                    started = time.perf_counter()
+                    conn.execute(statement)
+                    say(f"  {time.perf_counter() - started:.1f} s")
+                conn.execute("ANALYZE")
+                conn.execute("SELECT pg_reload_conf()")  # for ALTER SYSTEM SET ... experiments
+            time.sleep(0.5)
             load = OtherLoad(lambda: postmaster_pid(settings.pg_dir))
-            baseline = run_kinds(db, kinds)
-            load_note = load.note()
-
-            print(f"\nPostgreSQL {version} (embedded, as cogbrowser configures it), cogbrowser's own migrations")
-            print(f"while the queries ran, {load_note}")
-            print_table("Fill", ["step", "seconds"], [*steps, ("total", fill_seconds)])
-            print_table("Tables", ["table", "rows", "size with indexes"],
-                        [[s["name"], s["rows"], f"{s['bytes'] / 2**20:,.0f} MiB"] for s in sizes])
-            print_results("Query latency (ms, on a pooled connection, rows fetched and converted)", kinds,
-                          baseline, args.queries)
+            after = run_kinds(db, kinds)
+            print(f"\nwhile the experiment's queries ran, {load.note()}")
+            print("\nExperiment:\n  " + "\n  ".join(args.experiment))
+            print_results("Query latency after the experiment (the same queries)", kinds, after, args.queries)
+            print_table("Before / after (ms)", ["kind", "p50 before", "p50 after", "p95 before", "p95 after"],
+                        [[k.key, baseline[k.key]["p50"], after[k.key]["p50"], baseline[k.key]["p95"],
+                          after[k.key]["p95"]] for k in kinds])
             if args.explain or args.explain_all:
-                explain(db, kinds, baseline, args.explain_all)
-
-            if args.experiment:
-                with db.connection() as conn:
-                    for statement in args.experiment:
-                        say(f"experiment: {statement}")
-                        started = time.perf_counter()
-                        conn.execute(statement)
-                        say(f"  {time.perf_counter() - started:.1f} s")
-                    conn.execute("ANALYZE")
-                    conn.execute("SELECT pg_reload_conf()")  # for ALTER SYSTEM SET ... experiments
-                time.sleep(0.5)
-                load = OtherLoad(lambda: postmaster_pid(settings.pg_dir))
-                after = run_kinds(db, kinds)
-                print(f"\nwhile the experiment's queries ran, {load.note()}")
-                print("\nExperiment:\n  " + "\n  ".join(args.experiment))
-                print_results("Query latency after the experiment (the same queries)", kinds, after, args.queries)
-                print_table("Before / after (ms)", ["kind", "p50 before", "p50 after", "p95 before", "p95 after"],
-                            [[k.key, baseline[k.key]["p50"], after[k.key]["p50"], baseline[k.key]["p95"],
-                              after[k.key]["p95"]] for k in kinds])
-                if args.explain or args.explain_all:
-                    explain(db, kinds, after, args.explain_all)
+                explain(db, kinds, after, args.explain_all)
     over = [k.key for k in kinds if baseline[k.key]["p95"] >= k.target_ms]
     print(f"\nkinds over their p95 target: {', '.join(over) if over else 'none'}")
     return 1 if over and not args.quick else 0
