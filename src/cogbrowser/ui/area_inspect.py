@@ -44,6 +44,7 @@ STATISTICS_RESULT = "browse-area-statistics-result"
 SERIES = "browse-area-series"
 SERIES_RESULT = "browse-area-series-result"
 SERIES_GRAPH = "browse-area-series-graph"
+VIEW_MOVED = "browse-area-view"  # the map's bounds, updated only while statistics are shown
 STATISTICS_ASKED, SERIES_ASKED = "browse-area-statistics-asked", "browse-area-series-asked"  # what is shown
 HISTOGRAM_BINS = 64
 ROWS = (("count", "Valid pixels"), ("valid_percent", "Valid %"), ("min", "Min"), ("p2", "2 %"),
@@ -69,7 +70,7 @@ def panel() -> html.Details:
 
 
 def stores() -> list[dcc.Store]:
-    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED)]
+    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED), dcc.Store(id=VIEW_MOVED)]
 
 
 def message(text: str, kind: str = "info") -> html.Div:
@@ -94,8 +95,11 @@ def register(app: dash.Dash) -> None:
     mark_heavy_callbacks(app.server, STATISTICS_RESULT, SERIES_RESULT)
     app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
                  Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
-                 Input(AOI, "data"), Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"),
+                 Input(AOI, "data"), Input(VIEW_MOVED, "data"), State(MAP, "bounds"), State(STATISTICS_ASKED, "data"),
                  prevent_initial_call=True)(_statistics)
+    app.clientside_callback(  # panning reaches the server only while statistics are shown (they follow the view)
+        dash.ClientsideFunction("cogbrowserView", "boundsWhile"), Output(VIEW_MOVED, "data"),
+        Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"), prevent_initial_call=True)
     app.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
                  Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
                  State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)(_series)
@@ -105,8 +109,8 @@ def register(app: dash.Dash) -> None:
 
 # ---------------------------------------------------------------- statistics
 
-def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
-                asked: dict | None):
+def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, _view_moved,
+                bounds, asked: dict | None):
     """The histogram and statistics of the chosen values over the area: on the button, and again
     whenever the image, the values or the area change once they are shown."""
     clicked = dash.ctx.triggered_id == STATISTICS

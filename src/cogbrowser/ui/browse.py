@@ -20,8 +20,9 @@ module's `register` calls them all.
 
 This module puts them together and keeps the URL and the page in step: on opening (and on an
 in-app link to `/?…`) `_restore` sets every control from the query string; afterwards every
-change is written back (`history.replaceState`: panning does not pile up history entries), so
-the address bar always holds a link to exactly this view.
+change is written back in the browser, by assets/url-state.js with no server round trip
+(`history.replaceState`: panning does not pile up history entries), so the address bar always
+holds a link to exactly this view.
 
 Room for the next tools: the Visualize tab ends in `visualization.TOOLS` (Inspect an area,
 Compare, Export, Measure); their map layers go in the panes of browse_map.py (compare layers in
@@ -51,10 +52,9 @@ from cogbrowser.ui import (
 )
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
 from cogbrowser.ui.image_search import TABS
-from cogbrowser.ui.map_state import BrowseState, View, Visualization
+from cogbrowser.ui.map_state import BrowseState, View
 
-QUERY = "browse-query"  # the query string the page's state makes (written to the address bar)
-URL_WRITTEN = "browse-url-written"
+URL_WRITTEN = "browse-url-written"  # the query string the page's state makes, once written to the address bar
 READY = "browse-ready"  # set once the URL's state is applied: only then is the URL written
 NOTICE = "browse-notice"
 DETECTION_ZOOM = 17  # the closest a detection link zooms (a car is still seen with its surroundings)
@@ -67,7 +67,7 @@ def layout() -> html.Div:
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
         *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(),
-        dcc.Store(id=QUERY), dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
+        dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE),
             dcc.Tabs(id=TABS, value="search", className="browse-tabs", parent_className="browse-tabs-parent",
@@ -119,14 +119,14 @@ def register(app: dash.Dash) -> None:
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
                  State(image_search.CATALOG, "data"), State(detections_overlay.CLASSES, "options"),
                  State(detections_overlay.NAMES, "options"), prevent_initial_call="initial_duplicate")(_restore)
-    app.callback(Output(QUERY, "data"), Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
-                 Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"), *image_search.SEARCH_INPUTS,
-                 Input(detections_overlay.SHOW, "value"), Input(detections_overlay.CLASSES, "value"),
-                 Input(detections_overlay.NAMES, "value"), Input(detections_overlay.SCORE, "value"),
-                 Input(detections_overlay.HIGHLIGHT, "data"), Input(browse_map.BASEMAP_CHOICE, "data"),
-                 *compare.STATE_INPUTS)(_state_query)
-    app.clientside_callback(dash.ClientsideFunction("cogbrowser", "writeUrl"), Output(URL_WRITTEN, "data"),
-                            Input(QUERY, "data"), prevent_initial_call=True)
+    # The address bar follows the page's state in the browser (assets/url-state.js), with no server round trip.
+    app.clientside_callback(dash.ClientsideFunction("cogbrowserState", "writeQuery"), Output(URL_WRITTEN, "data"),
+                            Input(READY, "data"), Input(VIEW, "data"), Input(visualization.IMAGE, "data"),
+                            Input(visualization.VIS, "data"), Input(visualization.OPACITY, "value"),
+                            *image_search.SEARCH_INPUTS, Input(detections_overlay.SHOW, "value"),
+                            Input(detections_overlay.CLASSES, "value"), Input(detections_overlay.NAMES, "value"),
+                            Input(detections_overlay.SCORE, "value"), Input(detections_overlay.HIGHLIGHT, "data"),
+                            Input(browse_map.BASEMAP_CHOICE, "data"), *compare.STATE_INPUTS)
     app.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
                  State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
                  State(image_search.CATALOG, "data"), prevent_initial_call=True)(_zoom_to_data)
@@ -183,23 +183,6 @@ def _first_view(state: BrowseState, detection: dict | None, image: str | None, c
 
 def _view_data(view: View | None) -> dict | None:
     return {"lat": view.lat, "lon": view.lon, "zoom": view.zoom} if view else None
-
-
-# ---------------------------------------------------------------- the page into the URL
-
-def _state_query(ready, view, image, vis, opacity, start, end, cloud, collections, targets, in_view, aoi,
-                 show, classes, names, score, highlight, basemap, *comparison):
-    """The query string of the page's state (browse.js writes it into the address bar)."""
-    if not ready:
-        raise PreventUpdate  # the URL's own state is not applied yet: do not overwrite it
-    state = BrowseState(
-        view=View(view["lat"], view["lon"], view["zoom"]) if view else None,
-        image=(image or {}).get("id"), visualization=Visualization.from_pairs(vis or []),
-        opacity=1.0 if opacity is None else opacity,
-        search=image_search.filters_from_controls((start, end), cloud, collections, targets, in_view, aoi),
-        overlay=detections_overlay.overlay_from_controls(show, classes, names, score), detection=highlight,
-        compare=compare.from_controls(*comparison), basemap=basemap or None)
-    return state.query_string()
 
 
 def _zoom_to_data(clicks: int | None, info: dict | None, results: list | None, catalog: dict | None):

@@ -44,6 +44,7 @@ RESULT_LIST = "browse-result-list"
 RESULT_SUMMARY = "browse-result-summary"
 HOVER = "browse-hover"  # the hovered result's image id (set by browse.js)
 HOVER_LAYER = "browse-hover-layer"
+VIEW_MOVED = "browse-search-view"  # the map's bounds, updated only while "only images in the view" is ticked
 CATALOG = "browse-catalog"  # the collections: titles, first preset, extents
 TABS = "browse-tabs"  # the panel's tabs (browse.py); a clicked result opens Visualize
 HIGHLIGHT = "browse-highlight"  # the highlighted detection (detections_overlay.py)
@@ -128,13 +129,18 @@ def map_layers() -> list:
 
 
 def stores(catalog: dict) -> list[dcc.Store]:
-    return [dcc.Store(id=RESULTS), dcc.Store(id=HOVER), dcc.Store(id=AOI), dcc.Store(id=CATALOG, data=catalog)]
+    return [dcc.Store(id=RESULTS), dcc.Store(id=HOVER), dcc.Store(id=AOI), dcc.Store(id=CATALOG, data=catalog),
+            dcc.Store(id=VIEW_MOVED)]
 
 
 def register(app: dash.Dash) -> None:
     """The Search tab's callbacks, on `app`."""
+    app.clientside_callback(  # panning reaches the server only while the view filters the search
+        dash.ClientsideFunction("cogbrowserView", "boundsWhile"), Output(VIEW_MOVED, "data"),
+        Input(MAP, "bounds"), State(IN_VIEW, "value"), prevent_initial_call=True)
     app.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
-                 *SEARCH_INPUTS, Input(MAP, "bounds"), State(CATALOG, "data"), State(IMAGE, "data"))(_search)
+                 *SEARCH_INPUTS, Input(VIEW_MOVED, "data"), State(MAP, "bounds"), State(CATALOG, "data"),
+                 State(IMAGE, "data"))(_search)
     app.callback(Output(IMAGE, "data", allow_duplicate=True), Output(MAP, "viewport", allow_duplicate=True),
                  Output(TABS, "value", allow_duplicate=True), Output(HIGHLIGHT, "data", allow_duplicate=True),
                  Input({"type": RESULT, "image": ALL}, "n_clicks"), State(RESULTS, "data"),
@@ -168,11 +174,10 @@ SEARCH_INPUTS = [Input(DATES, "start_date"), Input(DATES, "end_date"), Input(CLO
                  Input(COLLECTIONS, "value"), Input(TARGETS, "value"), Input(IN_VIEW, "value"), Input(AOI, "data")]
 
 
-def _search(start, end, cloud, collections, targets, in_view, aoi, bounds, catalog, shown):
-    """The images matching the filters, newest first, as the results list."""
+def _search(start, end, cloud, collections, targets, in_view, aoi, _view_moved, bounds, catalog, shown):
+    """The images matching the filters, newest first, as the results list (again when the view
+    moves while it filters them: VIEW_MOVED)."""
     filters = filters_from_controls((start, end), cloud, collections, targets, in_view, aoi)
-    if dash.ctx.triggered_id == MAP and not filters.in_view:
-        raise PreventUpdate  # the view is no filter: panning changes nothing
     try:
         answer = api.get("/api/v1/images", limit=PAGE_SIZE, count="true", **filters.api_params(view_bbox(bounds)))
     except api.ApiFailure as exc:

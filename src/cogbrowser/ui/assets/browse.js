@@ -3,7 +3,7 @@
  * - functions that dash-leaflet calls ({"variable": "cogbrowser.name"}): the cursor's
  *   coordinates, the detections' style and popups, the tile-loading indicator;
  * - clientside callbacks (dash.ClientsideFunction("cogbrowser", name)): the basemap's detail for a
- *   zoom, the graticule of the view, the hovered result's footprint, the address bar;
+ *   zoom, the graticule of the view, the hovered result's footprint (the address bar: url-state.js);
  * - plain DOM wiring: hovering a result, and keeping clicks on the map's overlays off the map.
  *
  * Nothing here is loaded from elsewhere; Leaflet is dash-leaflet's (window.L).
@@ -109,12 +109,6 @@
     },
     areaFeature: function (geometry) {
       return geometry ? {type: "Feature", geometry: geometry, properties: {}} : null;
-    },
-    writeUrl: function (query) {
-      if (typeof query === "string" && window.location.pathname === "/" && window.location.search !== query) {
-        window.history.replaceState(window.history.state, "", "/" + query);
-      }
-      return query;
     }
   };
 
