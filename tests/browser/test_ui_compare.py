@@ -147,6 +147,7 @@ def test_opacity_mode_blends_the_compared_image_over_the_shown_one(chromium, dem
         assert np.abs(half - (true_colour + ndvi) / 2).mean() < 4, "not half one, half the other"
 
         page.locator("#browse-compare summary").click()
+        page.locator("#browse-compare-opacity-row").wait_for(state="visible")  # the control of this mode
         page.locator("#browse-compare-opacity [role=slider]").focus()
         page.keyboard.press("End")  # the slider to 100 %: the compared image alone
         page.wait_for_function("() => /[?&]compare_opacity=1(&|$)/.test(location.search)")
@@ -156,6 +157,7 @@ def test_opacity_mode_blends_the_compared_image_over_the_shown_one(chromium, dem
         page.locator("#browse-compare label", has_text="Swipe").click()  # and back to a swipe
         page.wait_for_function("() => /[?&]swipe=/.test(location.search) && !/compare_mode/.test(location.search)")
         assert page.locator(".compare-divider").is_visible()
+        page.locator("#browse-compare-opacity-row").wait_for(state="hidden")
 
 
 def test_a_chosen_date_is_in_the_link_which_reopens_it_and_stop_restores_the_map(chromium, demo_server):

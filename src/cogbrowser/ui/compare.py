@@ -138,7 +138,8 @@ def register(app: dash.Dash) -> None:
                  Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))(_draw)
     app.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"),
                  prevent_initial_call=True)(_stop)
-    app.callback(Output(FADE_ROW, "style"), Input(MODE, "value"))(_fade_row)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "fadeRow"), Output(FADE_ROW, "style"),
+                            Input(MODE, "value"))
     # the panes clipped to the divider, or the compared one faded (compare.js)
     app.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "apply"), Output(APPLIED, "data"),
                             Input(LAYER, "children"), Input(MODE, "value"), Input(SWIPE, "data"), Input(FADE, "value"))
@@ -244,9 +245,5 @@ def _draw(compared: dict | None, style: str | None, shown_vis: list | None, show
 def _stop(clicks: int | None):
     """Stop comparing: the comparison emptied (its layer and labels follow)."""
     return None if clicks else no_update
-
-
-def _fade_row(mode: str | None):
-    return {} if mode == "opacity" else {"display": "none"}
 
 

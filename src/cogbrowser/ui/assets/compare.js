@@ -91,6 +91,10 @@
       state.opacity = typeof opacity === "number" ? opacity : 0.5;
       draw();
       return state.active ? state.mode : null;
+    },
+    /* clientside callback: the compared side's opacity control shows in opacity mode only */
+    fadeRow: function (mode) {
+      return mode === "opacity" ? {} : {display: "none"};
     }
   };
   window.dash_clientside = Object.assign({}, window.dash_clientside, {cogbrowserCompare: compare});
