@@ -33,6 +33,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from _common import (  # noqa: E402
@@ -205,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                 browser = launch(playwright)
                 say("warming up (one round, not counted)")
                 run_phase(browser, base, images, 1, 2)
-                other = OtherLoad()
+                # ours: the server (and its PostgreSQL) and Playwright's driver (and its chromium)
+                other = OtherLoad(lambda: [child.pid for child in psutil.Process().children()])
                 say(f"idle: {args.rounds} Browse rounds, {args.changes} Analytics changes")
                 results["idle"] = run_phase(browser, base, images, args.rounds, args.changes)
                 say(f"loaded: the same while {CLIENTS} clients pull distinct tiles")

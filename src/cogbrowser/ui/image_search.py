@@ -198,13 +198,15 @@ def _search(start, end, cloud, collections, targets, in_view, aoi, _view_moved, 
 
 def result_entry(image: dict, catalog: dict, selected: bool) -> html.Li:
     """One result: thumbnail (in its collection's first preset), id, date, cloud, collection,
-    detections."""
+    detections; its data attributes let browse.js draw it the moment it is clicked."""
     collection = catalog.get(image.get("collection_id") or "", {})
     cloud = image.get("cloud_cover")
     count = image.get("detection_count") or 0
     return html.Li(
         id={"type": RESULT, "image": image["id"]}, n_clicks=0, className="result selected" if selected else "result",
-        title="Show this image", **{"data-image": image["id"]}, children=[
+        title="Show this image", **{"data-image": image["id"], "data-bbox": json.dumps(image.get("bbox")),
+                                    "data-collection": image.get("collection_id") or "",
+                                    "data-preset": collection.get("preset") or ""}, children=[
             html.Img(src=preview_url(image["id"], Visualization(style=collection.get("preset")), 128), alt=""),
             html.Div(className="result-text", children=[
                 html.Div(image["id"], className="title"),

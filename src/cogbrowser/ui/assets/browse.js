@@ -4,7 +4,8 @@
  *   coordinates, the detections' style and popups, the tile-loading indicator;
  * - clientside callbacks (dash.ClientsideFunction("cogbrowser", name)): the basemap's detail for a
  *   zoom, the graticule of the view, the hovered result's footprint (the address bar: url-state.js);
- * - plain DOM wiring: hovering a result, and keeping clicks on the map's overlays off the map.
+ * - plain DOM wiring: hovering a result, drawing a clicked result or a chosen preset at once, and
+ *   keeping clicks on the map's overlays off the map.
  *
  * Nothing here is loaded from elsewhere; Leaflet is dash-leaflet's (window.L).
  */
@@ -144,6 +145,82 @@
     var entry = event.target.closest && event.target.closest(".result[data-image]");
     hover(entry ? entry.getAttribute("data-image") : null);
   });
+
+  /* ---------------------------------------------------------------- drawn at once
+   * A clicked result or a chosen preset goes through the server's callbacks (the image's record,
+   * the controls, a check of the source) before the server's layer is drawn. Meanwhile the map
+   * draws it right away: a provisional WMS layer in the look the server will choose, from the same
+   * URL as the server's layer (visualization.wms_layer), whose tiles the server's layer then finds
+   * in the browser's cache. It goes when a server layer of that image added after it has loaded,
+   * or when the next one replaces it. */
+  var RENDER_KEYS = ["style", "bands", "expression", "rescale", "gain", "gamma", "colormap"];
+  var IMAGERY_PANE = "browse-imagery";  // browse_map.IMAGERY_PANE
+  var WMS_VERSION = "1.3.0";  // visualization.WMS_VERSION
+  var provisional = null;  // {layer, image, since}
+
+  function shownState() {
+    var query = new URLSearchParams(window.location.search), look = [];
+    query.forEach(function (value, key) { if (RENDER_KEYS.indexOf(key) >= 0) { look.push([key, value]); } });
+    var opacity = parseFloat(query.get("opacity"));
+    return {image: query.get("image"), look: look, opacity: isFinite(opacity) ? opacity : 1};
+  }
+
+  function dropProvisional() {
+    if (provisional) { provisional.layer.remove(); provisional = null; }
+  }
+
+  function drawProvisional(imageId, look, opacity) {
+    var state = window.dash_clientside && window.dash_clientside.cogbrowserState;
+    if (!browseMap || !state || !window.L) { return; }
+    var style = "", vendor = [];
+    look.forEach(function (pair) { if (pair[0] === "style") { style = pair[1]; } else { vendor.push(pair); } });
+    var url = "/wms" + (vendor.length ? "?" + state.encodePairs(vendor) : "");
+    if (provisional && provisional.image === imageId && provisional.url === url && provisional.style === style) {
+      return;  // already on its way
+    }
+    dropProvisional();
+    var layer = window.L.tileLayer.wms(url, {layers: imageId, styles: style, format: "image/png", transparent: true,
+                                             version: WMS_VERSION, opacity: opacity, pane: IMAGERY_PANE,
+                                             maxZoom: 21, tileSize: 256});
+    layer.cogbrowserProvisional = true;
+    provisional = {layer: layer, image: imageId, url: url, style: style, since: Date.now()};
+    layer.addTo(browseMap);
+  }
+
+  cogbrowser.onMap(function (map) {
+    map.on("layeradd", function (event) {
+      var layer = event.layer, mine = provisional;
+      if (!mine || layer.cogbrowserProvisional || !(layer instanceof window.L.TileLayer.WMS)
+          || layer.options.pane !== IMAGERY_PANE || layer.wmsParams.layers !== mine.image) { return; }
+      layer.once("load", function () { if (provisional === mine) { dropProvisional(); } });
+    });
+  });
+
+  // A result clicked: fit the map to it and draw it in the shown look (an image of the shown one's
+  // collection keeps it, as visualization._keeps_current decides) or its collection's first preset.
+  document.addEventListener("click", function (event) {
+    var entry = event.target.closest && event.target.closest(".result[data-image]");
+    if (!entry || !browseMap) { return; }
+    var imageId = entry.getAttribute("data-image"), shown = shownState();
+    if (imageId === shown.image) { return; }
+    var bbox = JSON.parse(entry.getAttribute("data-bbox") || "null");
+    if (bbox) {  // browse_map.fit_bounds
+      browseMap.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], {padding: [40, 40], maxZoom: 18, animate: false});
+    }
+    var shownEntry = shown.image && document.querySelector('.result[data-image="' + CSS.escape(shown.image) + '"]');
+    var sameKind = shownEntry && shownEntry.getAttribute("data-collection") === entry.getAttribute("data-collection")
+      && shown.look.length > 0;
+    var preset = entry.getAttribute("data-preset");
+    drawProvisional(imageId, sameKind ? shown.look : (preset ? [["style", preset]] : []), shown.opacity);
+  }, true);
+
+  // A preset chosen in the Visualize tab: drawn in its own look (visualization._visualization_to_apply).
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input || input.type !== "radio" || !input.closest("#browse-style") || input.value.charAt(0) === "@") { return; }
+    var shown = shownState();
+    if (shown.image) { drawProvisional(shown.image, [["style", input.value]], shown.opacity); }
+  }, true);
 
   // HTML overlays inside the map (coordinates, legends, the pixel card): their clicks, drags and
   // wheel turns are theirs, not the map's (as Leaflet's own controls do).

@@ -81,8 +81,16 @@
     return pairs;
   }
 
+  function encodePairs(pairs) {
+    return pairs.map(function (pair) { return encode(pair[0]) + "=" + encode(pair[1]); }).join("&");
+  }
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.cogbrowserState = {
+    /* Query pairs encoded as the server encodes them (visualization._query, map_state.SAFE): the
+     * WMS URL a provisional layer builds (browse.js) is then the server's, byte for byte. */
+    encodePairs: encodePairs,
+
     /* The query string of the page's state (browse.py lists the inputs, in this order), written
      * into the address bar; nothing before the URL's own state is applied (`ready`). */
     writeQuery: function (ready, view, image, vis, opacity, start, end, cloud, collections, targets, inView, aoi,
@@ -115,7 +123,7 @@
       if (score) { pairs.push(["det_score", number(score)]); }
       if (highlight !== null && highlight !== undefined) { pairs.push(["detection", String(highlight)]); }
       if (basemap) { pairs.push(["basemap", basemap]); }
-      var query = pairs.map(function (pair) { return encode(pair[0]) + "=" + encode(pair[1]); }).join("&");
+      var query = encodePairs(pairs);
       query = query ? "?" + query : "";
       if (window.location.pathname === "/" && window.location.search !== query) {
         window.history.replaceState(window.history.state, "", "/" + query);
