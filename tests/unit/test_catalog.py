@@ -113,3 +113,18 @@ def test_embedded_server_keeps_its_data_across_restarts(tmp_path):
     with Database.open(settings) as db:
         with db.connection() as conn:
             assert conn.execute("SELECT title FROM collections").fetchone() == {"title": "One"}
+
+
+def test_the_sample_order_index_is_added_to_an_existing_catalog(database_url, monkeypatch):
+    """A catalog made before migration 0007 gets the index the Analytics scatter's sample walks."""
+    shipped = available_migrations()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        monkeypatch.setattr(migrate_module, "available_migrations", lambda: [m for m in shipped if m[0] < 7])
+        migrate(conn)
+        conn.execute("INSERT INTO collections (id, title) VALUES ('kept', 'Kept')")
+        monkeypatch.setattr(migrate_module, "available_migrations", lambda: shipped)
+        assert migrate(conn) == [v for v, _, _ in shipped if v >= 7]
+        definition = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'detections_sample_order'"
+                                  ).fetchone()
+        assert definition is not None and "hashint8extended(id, (0)::bigint)" in definition[0]
+        assert conn.execute("SELECT id FROM collections").fetchall() == [("kept",)]
