@@ -12,12 +12,14 @@ kind (none, a class, a name, a score range, a year, a bbox), asks what the page 
   scores   scores?bins=10                                   the report's score histogram
   summary  summary                                          the report's totals
   sample   sample?size=5000                                 the scatter's points
+  report   report?top=20&bins=10&sample=0                   the report's figures in one request (now)
 
 Each call is timed alone (one keep-alive client), then the whole filter change as the page makes it:
-the bars, the report and the scatter at once (three callbacks), the report's calls in parallel as
-analytics_queries.report_answers does — the time until the last answer is in. Prints p50/p95 per
-call and per filter kind. Target (issue 13): the whole filter change p95 < 1 s. `--quick`: 5,000
-images, 50,000 detections, 10 rounds.
+the bars, the report and the scatter at once (three callbacks, one request each: counts by class,
+report, sample) — the time until the last answer is in. `--old` times the page before the report
+endpoint instead (the report's six calls, its five last in parallel, as report_answers did), for
+comparison. Prints p50/p95 per call and per filter kind. Target (issue 13): the whole filter change
+p95 < 1 s. `--quick`: 5,000 images, 50,000 detections, 10 rounds.
 """
 
 from __future__ import annotations
@@ -94,11 +96,13 @@ def calls(n_classes: int) -> dict[str, tuple[str, dict]]:
         "scores": (f"{DETECTIONS}/scores", {"bins": 10}),
         "summary": (f"{DETECTIONS}/summary", {}),
         "sample": (f"{DETECTIONS}/sample", {"size": 5000}),
+        "report": (f"{DETECTIONS}/report", {"top": REPORT_TOP, "bins": 10, "sample": 0}),
     }
 
 
-def filter_change(clients: list[Client], pool: ThreadPoolExecutor, params: dict) -> float:
-    """The page's three callbacks at once; the report's own calls in parallel after its class counts."""
+def filter_change(clients: list[Client], pool: ThreadPoolExecutor, params: dict, old: bool = False) -> float:
+    """The page's three callbacks at once, a request each (`old`: the report's own calls in
+    parallel after its class counts, as before the report endpoint)."""
     started = time.perf_counter()
     plan = calls(len(CLASS_NAMES))
 
@@ -107,6 +111,9 @@ def filter_change(clients: list[Client], pool: ThreadPoolExecutor, params: dict)
         return client.get(path, **extra, **params)[0]
 
     def report() -> None:
+        if not old:
+            ask(clients[1], "report")
+            return
         ask(clients[1], "classes")
         inner = [pool.submit(ask, clients[2 + i], name)
                  for i, name in enumerate(["summary", "images", "names", "days", "scores"])]
@@ -127,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=default_workdir())
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--quick", action="store_true", help="5,000 images, 50,000 detections, 10 rounds")
+    parser.add_argument("--old", action="store_true", help="time the page's requests before the report endpoint")
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.detections, args.rounds = 5_000, 50_000, 10
@@ -153,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                 say("timing whole filter changes (the page's calls at once)")
                 for _ in range(args.rounds):
                     for kind in KINDS:
-                        per_kind[kind].append(filter_change(clients, pool, filters_of(kind, rng)))
+                        per_kind[kind].append(filter_change(clients, pool, filters_of(kind, rng), args.old))
         finally:
             stop_server(server)
 
-    print(f"\n{args.images:,} images, {args.detections:,} detections; `cogbrowser serve` on loopback")
+    page = "the page's requests before the report endpoint (--old)" if args.old else "the page's requests"
+    print(f"\n{args.images:,} images, {args.detections:,} detections; `cogbrowser serve` on loopback; {page}")
     print_table("each call alone, over every filter kind (ms)", ["call", "p50", "p95", "max"],
                 [[name, *(percentiles(v)[k] for k in ("p50", "p95", "max"))] for name, v in per_call.items()])
     everything = [ms for values in per_kind.values() for ms in values]

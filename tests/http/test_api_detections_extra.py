@@ -112,3 +112,64 @@ def test_the_sample_is_described_in_openapi(catalog):
     document = requests.get(f"{base}/api/v1/openapi.json").json()
     operation = document["paths"]["/api/v1/detections/sample"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"size", "seed", "classes", "bbox", "datetime"}
+
+
+# -- /api/v1/detections/report: the Analytics page's figures in one answer -------------------------
+
+REPORT_FILTERS = [{}, {"classes": "ship,vehicle", "min_score": 0.2, "datetime": "2024-05-02/2024-05-06"},
+                  {"names": "T-3", "image_ids": "b01"}, {"bbox": "10.5,44.5,11.5,45.5", "max_score": 0.7},
+                  {"classes": "nothing-of-that-class"}]
+
+
+@pytest.mark.parametrize("filters", REPORT_FILTERS)
+def test_the_report_says_what_the_separate_questions_say(catalog, filters):
+    base, _ = catalog
+    answer = requests.get(f"{base}/api/v1/detections/report", params={**filters, "top": 3, "sample": 40})
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+
+    def ask(path: str, **params) -> dict:
+        reply = requests.get(f"{base}/api/v1/detections{path}", params={**filters, **params})
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    classes = ask("/counts", by="class", limit=1000)
+    rows = max(1, len(classes["counts"]))
+    assert report["summary"] == ask("/summary")
+    assert report["classes"] == classes
+    assert report["images"] == ask("/counts", by="image", split="class", limit=3 * rows)
+    assert report["names"] == ask("/counts", by="name", split="class", limit=4 * rows)
+    assert report["days"] == ask("/counts", by="day", limit=100_000)
+    assert report["scores"] == ask("/scores", bins=10)
+    assert report["sample"] == ask("/sample", size=40)
+    assert report["summary"]["detections"] == report["sample"]["matched"] == classes["total"]
+
+
+def test_the_summary_counts_what_is_selected(catalog):
+    """The one-pass summary against the detections themselves (every page of a search)."""
+    base, _ = catalog
+    filters = {"classes": "ship,aircraft", "max_score": 0.8}
+    found = requests.get(f"{base}/api/v1/detections", params={**filters, "limit": 10_000}).json()["detections"]
+    summary = requests.get(f"{base}/api/v1/detections/summary", params=filters).json()
+    assert summary["detections"] == len(found) > 0
+    assert summary["images"] == len({d["image_id"] for d in found})
+    assert summary["classes"] == len({d["target_class"] for d in found}) == 2
+    assert summary["names"] == len({d["target_name"] for d in found if d["target_name"]})
+    assert summary["max_score"] == pytest.approx(max(d["score"] for d in found))
+
+
+@pytest.mark.parametrize("params, field", [({"top": 0}, "top"), ({"bins": 5000}, "bins"), ({"sample": -1}, "sample"),
+                                           ({"min_score": "high"}, "min_score"), ({"bbox": "1,2,3"}, "bbox"),
+                                           ({"datetime": "yesterday"}, "datetime")])
+def test_a_bad_report_filter_is_a_400_naming_it(catalog, params, field):
+    base, _ = catalog
+    answer = requests.get(f"{base}/api/v1/detections/report", params=params)
+    assert answer.status_code == 400 and answer.headers["Content-Type"].startswith("application/problem+json")
+    assert field in answer.json()["detail"]
+
+
+def test_the_report_is_described_in_openapi(catalog):
+    base, _ = catalog
+    document = requests.get(f"{base}/api/v1/openapi.json").json()
+    operation = document["paths"]["/api/v1/detections/report"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"top", "bins", "sample", "classes", "bbox", "datetime"}

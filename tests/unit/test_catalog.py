@@ -113,3 +113,21 @@ def test_embedded_server_keeps_its_data_across_restarts(tmp_path):
     with Database.open(settings) as db:
         with db.connection() as conn:
             assert conn.execute("SELECT title FROM collections").fetchone() == {"title": "One"}
+
+
+def test_the_analytics_indexes_are_added_to_an_existing_catalog(database_url, monkeypatch):
+    """A catalog made before migration 0007 gets the indexes the Analytics page's questions read."""
+    shipped = available_migrations()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        monkeypatch.setattr(migrate_module, "available_migrations", lambda: [m for m in shipped if m[0] < 7])
+        migrate(conn)
+        conn.execute("INSERT INTO collections (id, title) VALUES ('kept', 'Kept')")
+        monkeypatch.setattr(migrate_module, "available_migrations", lambda: shipped)
+        assert migrate(conn) == [v for v, _, _ in shipped if v >= 7]
+        definition = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'detections_sample_order'"
+                                  ).fetchone()
+        assert definition is not None and "hashint8extended(id, (0)::bigint)" in definition[0]
+        analytics = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'detections_analytics'"
+                                 ).fetchone()
+        assert analytics is not None and "(target_class, detected_at, score)" in analytics[0]
+        assert conn.execute("SELECT id FROM collections").fetchall() == [("kept",)]

@@ -16,15 +16,17 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from flask import Blueprint, Response, request
 from pydantic import Field
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.records import DetectionRecord
+from cogbrowser.catalog.records import DetectionPoint, DetectionRecord
 from cogbrowser.errors import InvalidInput, NotFound
 from cogbrowser.ingest.detections import create_detections, import_detections
 from cogbrowser.web.context import services
@@ -181,6 +183,27 @@ class DetectionSample(BodyModel):
     points: list[SamplePoint]
 
 
+class ReportQuery(DetectionFilters):
+    top: int = Field(20, ge=1, le=1000, description="rows of the image and name tables (largest first)")
+    bins: int = Field(10, ge=1, le=1000, description="equal bins of the score histogram over 0..1")
+    sample: int = Field(DEFAULT_SAMPLE, ge=0, le=MAX_SAMPLE, description="points of the sample (0: none)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="the sample's seed (as /detections/sample)")
+
+
+class DetectionReport(BodyModel):
+    """Everything the Analytics page draws for one selection, in one answer: the same figures as
+    /summary, /counts (by class; by image and by name split by class, the `top` largest; by day),
+    /scores and /sample give for the same filters."""
+
+    summary: Summary
+    classes: Counts
+    images: Counts
+    names: Counts
+    days: Counts
+    scores: ScoreHistogram
+    sample: DetectionSample | None
+
+
 class NewDetection(BodyModel):
     image_id: str
     target_class: str = Field(min_length=1, max_length=200)
@@ -325,21 +348,14 @@ def counts(query: CountQuery) -> Counts:
         raise ApiError(400, "Bad Request", "split: give another key than by",
                        errors=[{"field": "split", "message": "same as by"}])
     with services().db.connection() as conn:
-        rows = queries.count_detections_by(conn, query.query(limit=None), query.by, query.split, query.limit)
-    return Counts(by=query.by, split=query.split, total=sum(r.count for r in rows),
-                  counts=[CountRow(key=_key(r.key), split=_key(r.split), count=r.count) for r in rows])
+        return _counts(conn, query.query(limit=None), query.by, query.split, query.limit)
 
 
 @endpoint(blueprint, "GET", "/api/v1/detections/scores", summary="Histogram of detection scores", tags=TAGS,
           query=HistogramQuery, responses={200: ScoreHistogram})
 def scores(query: HistogramQuery) -> ScoreHistogram:
     with services().db.connection() as conn:
-        rows = queries.score_histogram(conn, query.query(limit=None), query.bins, query.split)
-    histograms: dict[str | None, list[int]] = {}
-    for row in rows:
-        histograms.setdefault(_key(row.split), [0] * query.bins)[row.bin] += row.count
-    edges = [round(i / query.bins, 10) for i in range(query.bins + 1)]
-    return ScoreHistogram(edges=edges, histograms=[HistogramRow(split=k, counts=v) for k, v in histograms.items()])
+        return _histogram(conn, query.query(limit=None), query.bins, query.split)
 
 
 @endpoint(blueprint, "GET", "/api/v1/detections/summary", summary="Totals of the selected detections", tags=TAGS,
@@ -352,16 +368,53 @@ def summary(query: DetectionFilters) -> Summary:
 
 @endpoint(blueprint, "GET", "/api/v1/detections/sample", summary="A random sample of detections, as points",
           tags=TAGS, query=SampleQuery, responses={200: DetectionSample})
-def sample(query: SampleQuery) -> DetectionSample:
+def sample(query: SampleQuery) -> Response:
     """At most `size` of the selected detections, picked at random but repeatably (the same filters
     and `seed` give the same points), with the number selected: what a scatter plot of a million
     detections draws. A search pages in id order, which is no sample."""
+    selection = query.query(limit=None)
     with services().db.connection() as conn:
-        matched = queries.count_detections(conn, query.query(limit=None))
-        rows = queries.sample_detections(conn, query.query(limit=None), query.size, query.seed)
-    points = [SamplePoint(**asdict(row)) for row in rows]
-    return DetectionSample(matched=matched, count=len(points), sampled=len(points) < matched, seed=query.seed,
-                           points=points)
+        rows = queries.sample_detections(conn, selection, query.size, query.seed)
+        # fewer points than asked for: they are the whole selection, no count needed
+        matched = queries.count_detections(conn, selection) if len(rows) == query.size else len(rows)
+    return Response(json.dumps(_sample_answer(rows, matched, query.seed)), mimetype="application/json")
+
+
+@endpoint(blueprint, "GET", "/api/v1/detections/report", summary="Everything a dashboard draws, in one answer",
+          tags=TAGS, query=ReportQuery, responses={200: DetectionReport})
+def detection_report(query: ReportQuery) -> Response:
+    """The totals, counts by class, the `top` images and names (split by class), counts by day, a
+    score histogram and a sample of the selected detections: one request per filter change of the
+    Analytics page instead of seven (the figures are counted in parallel, a connection each)."""
+    selection, db = query.query(limit=None), services().db
+
+    def on_connection(ask: Callable[..., Any], *args: Any) -> Any:
+        with db.connection() as conn:
+            return ask(conn, selection, *args)
+
+    def tables() -> tuple[Counts, Counts, Counts]:  # the tables list the top groups of each class selected
+        classes = on_connection(_counts, "class", None, 1000)
+        rows = max(1, len(classes.counts))
+        images = pool.submit(on_connection, _counts, "image", "class", min(query.top * rows, 100_000))
+        names = on_connection(_counts, "name", "class", min((query.top + 1) * rows, 100_000))
+        return classes, images.result(), names
+
+    # the figures in parallel, each on its own connection, as the page's separate requests were
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="detection-report") as pool:
+        totals = pool.submit(on_connection, queries.detection_summary)
+        counted = pool.submit(tables)
+        days = pool.submit(on_connection, _counts, "day", None, 100_000)
+        scores = pool.submit(on_connection, _histogram, query.bins, None)
+        points = None
+        if query.sample:  # the sample on this thread while the others count
+            points = on_connection(queries.sample_detections, query.sample, query.seed)
+        classes, images, names = counted.result()
+        answer = DetectionReport(summary=Summary(**asdict(totals.result())), classes=classes, images=images,
+                                 names=names, days=days.result(), scores=scores.result(), sample=None)
+    document = answer.model_dump(mode="json", by_alias=True)
+    if points is not None:  # the points straight to JSON: 5000 pydantic models took longer than the query
+        document["sample"] = _sample_answer(points, answer.summary.detections, query.seed)
+    return Response(json.dumps(document), mimetype="application/json")
 
 
 # ---------------------------------------------------------------- helpers
@@ -374,6 +427,34 @@ def detection_resource(row: DetectionRecord) -> Detection:
         pixel_bbox=list(row.pixel_bbox) if row.pixel_bbox else None, area_m2=row.area_m2, properties=row.properties,
         links=[Link(href=f"{root}/api/v1/detections/{row.id}", rel="self", type="application/json"),
                Link(href=f"{root}/api/v1/images/{row.image_id}", rel="image", type="application/json")])
+
+
+def _counts(conn: Any, selection: queries.DetectionQuery, by: str, split: str | None, limit: int) -> Counts:
+    rows = queries.count_detections_by(conn, selection, by, split, limit)
+    return Counts(by=by, split=split, total=sum(r.count for r in rows),
+                  counts=[CountRow(key=_key(r.key), split=_key(r.split), count=r.count) for r in rows])
+
+
+def _histogram(conn: Any, selection: queries.DetectionQuery, bins: int, split: str | None) -> ScoreHistogram:
+    histograms: dict[str | None, list[int]] = {}
+    for row in queries.score_histogram(conn, selection, bins, split):
+        histograms.setdefault(_key(row.split), [0] * bins)[row.bin] += row.count
+    edges = [round(i / bins, 10) for i in range(bins + 1)]
+    return ScoreHistogram(edges=edges, histograms=[HistogramRow(split=k, counts=v) for k, v in histograms.items()])
+
+
+def _sample_answer(rows: list[DetectionPoint], matched: int, seed: int) -> dict[str, Any]:
+    """A DetectionSample as plain JSON values, written as its model would write it (times in UTC
+    with a Z), without a model per point."""
+    points = [{"id": r.id, "image_id": r.image_id, "target_class": r.target_class, "target_name": r.target_name,
+               "score": r.score, "detected_at": _utc_text(r.detected_at), "lon": r.lon, "lat": r.lat,
+               "area_m2": r.area_m2} for r in rows]
+    return {"matched": matched, "count": len(points), "sampled": len(points) < matched, "seed": seed,
+            "points": points}
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _csv(rows: list[DetectionRecord]) -> str:

@@ -15,6 +15,7 @@ from cogbrowser.ui.detection_filters import Filters
 
 DETECTIONS = "/api/v1/detections"
 COUNTS = f"{DETECTIONS}/counts"
+REPORT = f"{DETECTIONS}/report"  # the report's figures in one request
 SAMPLE_SIZE = 5_000  # points drawn at most: an SVG scatter stays smooth, the sample shows the shape
 REPORT_TOP = 20  # rows of the report's image and name tables
 MAX_COUNT_ROWS = 100_000  # the counts endpoint's limit (days x classes)
@@ -41,20 +42,11 @@ def bar_counts(params: dict, by: str) -> tuple[dict, int]:
 
 
 def report_answers(filters: Filters | None) -> report.Answers:
-    """Ask the API what the report says about a selection (nothing matches: an empty report)."""
+    """Ask the API what the report says about a selection (nothing matches: an empty report): one
+    request, the API reads the selection for every figure on one connection."""
     if filters is None:
         return report.Answers(summary={"detections": 0, "images": 0, "classes": 0, "names": 0}, classes=NO_COUNTS,
                               images=NO_COUNTS, names=NO_COUNTS, days=NO_COUNTS, scores={"edges": [], "histograms": []})
-    params = filters.api_params()
-
-    def counts() -> tuple[dict, ...]:
-        classes = api.get(COUNTS, by="class", limit=OPTIONS_LIMIT, **params)
-        return (classes, *api.in_parallel(
-            lambda: largest_groups(params, "image", REPORT_TOP, classes),
-            lambda: largest_groups(params, "name", REPORT_TOP + 1, classes),  # +1: the unnamed may be one
-            lambda: api.get(COUNTS, by="day", limit=MAX_COUNT_ROWS, **params),
-            lambda: api.get(f"{DETECTIONS}/scores", bins=10, **params)))
-
-    summary, (classes, images, names, days, scores) = api.in_parallel(
-        lambda: api.get(f"{DETECTIONS}/summary", **params), counts)
-    return report.Answers(summary=summary, classes=classes, images=images, names=names, days=days, scores=scores)
+    answer = api.get(REPORT, top=REPORT_TOP, bins=10, sample=0, **filters.api_params())
+    return report.Answers(summary=answer["summary"], classes=answer["classes"], images=answer["images"],
+                          names=answer["names"], days=answer["days"], scores=answer["scores"])
