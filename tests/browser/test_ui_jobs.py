@@ -26,7 +26,7 @@ from cogbrowser.api.collection_reads import timelapse_job
 from cogbrowser.api.image_reads import export_job
 from cogbrowser.ui.map_state import BrowseState, SearchFilters, Visualization
 from cogbrowser.web.context import services_of
-from helpers import browser_page, serving
+from helpers import browser_page, serving, shared_catalog
 
 S2 = "S2_demo_20240601"
 COLLECTION = "sentinel2-demo"
@@ -55,16 +55,27 @@ def small_worker(app: Flask) -> None:
 
 
 @pytest.fixture(scope="module")
-def slow_server(demo_server):
-    _, settings, db = demo_server
-    with serving(replace(settings, job_workers=1), db, inject=slowed_timelapses) as url:
+def catalog(postgres, tmp_path_factory):
+    """A demo catalog of these tests' own: every server sharing a catalog runs its jobs, and only
+    the faulty workers below may run these."""
+    from cogbrowser.demo import ensure_demo_data
+
+    with shared_catalog(postgres, tmp_path_factory.mktemp("demo-jobs")) as (settings, db):
+        ensure_demo_data(db, settings, lambda message: None)
+        yield replace(settings, job_workers=1), db
+
+
+@pytest.fixture
+def slow_server(catalog):
+    settings, db = catalog
+    with serving(settings, db, inject=slowed_timelapses) as url:
         yield url, settings
 
 
-@pytest.fixture(scope="module")
-def failing_server(demo_server):
-    _, settings, db = demo_server
-    with serving(replace(settings, job_workers=1), db, inject=small_worker) as url:
+@pytest.fixture
+def failing_server(catalog):
+    settings, db = catalog
+    with serving(settings, db, inject=small_worker) as url:
         yield url
 
 
