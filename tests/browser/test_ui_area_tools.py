@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,7 +197,8 @@ def test_the_geotiff_holds_the_images_raw_values_and_the_png_its_size(ui_page, d
         assert expected.shape == (source.count, exported.height, exported.width)
         assert np.array_equal(exported.read(), expected)  # the very pixels, not resampled
         size = (exported.width, exported.height)
-    assert "Saved " + name in ui_page.locator("#browse-export-result").inner_text()
+    ui_page.locator("#browse-export-jobs .job-card .job-download").first.wait_for()
+    assert "Saved " + name in ui_page.locator("#browse-export-jobs").inner_text()
 
     # the picture as drawn, on the same grid: as many pixels, and not blank
     with ui_page.expect_download(timeout=60_000) as download:
@@ -221,28 +220,6 @@ def test_the_geotiff_holds_the_images_raw_values_and_the_png_its_size(ui_page, d
         assert exported.crs.to_epsg() == 4326 and max(exported.width, exported.height) == 1024
 
 
-def test_a_file_too_big_to_send_through_the_page_comes_from_the_api_link(ui_page, demo_server, monkeypatch,
-                                                                        tmp_path):
-    """Above MAX_SENT_BYTES the page offers the API's link instead of a base64 download; the link
-    saves the same file. (The limit is lowered here: the demo's images are small.)"""
-    from cogbrowser.ui import export
-
-    base = demo_server[0]
-    open_tool(ui_page, base, BrowseState(image=S2, search=SearchFilters(aoi=image_aoi(base, share=0.1))), "Export")
-    wait_until_drawn(ui_page)
-    with ui_page.expect_download(timeout=60_000) as sent:
-        ui_page.get_by_role("button", name="GeoTIFF").click()
-    monkeypatch.setattr(export, "MAX_SENT_BYTES", 1000)  # the server runs in this process
-    ui_page.get_by_role("button", name="GeoTIFF").click()
-    link = ui_page.locator("#browse-export-link")
-    link.wait_for(timeout=60_000)
-    assert " is " in ui_page.locator("#browse-export-result").inner_text()
-    with ui_page.expect_download(timeout=60_000) as fetched:
-        link.click()
-    assert fetched.value.suggested_filename == sent.value.suggested_filename
-    assert Path(fetched.value.path()).read_bytes() == Path(sent.value.path()).read_bytes()
-
-
 def test_the_timelapse_has_a_frame_per_date(ui_page, demo_server):
     base = demo_server[0]
     aoi = image_aoi(base, share=0.1)
@@ -256,30 +233,25 @@ def test_the_timelapse_has_a_frame_per_date(ui_page, demo_server):
     points = api(base, f"/api/v1/collections/{COLLECTION}/timeseries", geometry=json.dumps(aoi))["points"]
     assert gif.n_frames == len([p for p in points if p["count"]]) >= 5
     assert gif.size[0] == 512
-    ui_page.locator("#browse-export-result img.gif-preview").wait_for()
+    ui_page.locator("#browse-export-jobs img.gif-preview").wait_for()
 
 
-def test_a_timelapse_the_server_makes_a_job_of_is_a_link_to_its_file(chromium, demo_server):
-    """A server whose sync limit the timelapse is over answers it with a job (202): the panel says
-    so and links to the job's file, which is the GIF once the job has finished."""
+def test_a_timelapse_the_server_makes_a_job_of_is_a_card_with_its_file(chromium, demo_server):
+    """A timelapse over the server's sync limit is a job like any other from the page: its card
+    ends with the link to the job's file, the GIF."""
     _, settings, db = demo_server
     with serving(replace(settings, sync_render_pixels=512 * 512), db) as base, browser_page(chromium, base) as page:
         open_tool(page, base, BrowseState(image=S2, visualization=Visualization(style="true-color"),
                                           search=SearchFilters(aoi=image_aoi(base, share=0.1))), "Export")
         wait_until_drawn(page)
-        page.get_by_role("button", name="Timelapse GIF").click()
-        link = page.locator("#browse-export-job-result")
-        link.wait_for(timeout=60_000)
-        assert "made in the background" in page.locator("#browse-export-result").inner_text()
-        job_url = page.locator("#browse-export-result a", has_text="progress").get_attribute("href")
-        deadline = time.monotonic() + 60
-        while requests.get(base + job_url, timeout=30).json()["state"] != "succeeded":
-            assert time.monotonic() < deadline, "the timelapse job did not finish"
-            time.sleep(0.2)
-        with page.expect_download(timeout=60_000) as download:
-            link.click()
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name="Timelapse GIF").click()
         assert download.value.suggested_filename == f"{COLLECTION}-timelapse.gif"
         assert Image.open(download.value.path()).n_frames >= 5
+        link = page.locator("#browse-export-jobs .job-download")
+        job_url = page.locator("#browse-export-jobs .job-card").get_attribute("data-job")
+        assert link.get_attribute("href") == job_url + "/result"
+        assert requests.get(base + job_url, timeout=30).json()["state"] == "succeeded"
 
 
 def test_errors_are_messages_in_the_panel(ui_page, demo_server):

@@ -25,7 +25,8 @@ from flask import Flask, Response, request
 from lxml import etree
 
 from cogbrowser.catalog import queries
-from cogbrowser.ui.export import CRS, DOWNLOAD, RESULT
+from cogbrowser.ui.area_inspect import STATISTICS_RESULT
+from cogbrowser.ui.export import CRS
 from helpers import ingest_images, serving, shared_catalog
 
 IMAGE = ("l8_b2", "rio-pansharpen/LC81070352015122LGN00_B2.tif", None,
@@ -144,7 +145,7 @@ DEADLINE = 2.0  # the slowed server's render deadline: heavy work may wait a qua
 
 def slow_down(app: Flask) -> None:
     """The fault injected: the app's export takes HEAVY_SECONDS, and so does a page callback that
-    writes the Export tool's download (a heavy callback); other callbacks answer at once."""
+    writes the Inspect tool's statistics (a heavy callback); other callbacks answer at once."""
     views = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
 
     def slow_export(**_: object) -> Response:
@@ -152,7 +153,7 @@ def slow_down(app: Flask) -> None:
         return Response(b"GeoTIFF", content_type="image/tiff")
 
     def slow_callback() -> Response:
-        if DOWNLOAD in request.get_json()["output"]:
+        if STATISTICS_RESULT in request.get_json()["output"]:
             time.sleep(HEAVY_SECONDS)
         return Response("{}", content_type="application/json")
 
@@ -182,9 +183,9 @@ def test_heavy_work_that_waited_past_the_deadline_or_found_the_lane_full_is_turn
     one runs, one waits — past the lane's limit, so it is turned away while the first still runs —
     and two find the lane full. Meanwhile the health check and a light callback answer at once."""
     heavy = [lambda: requests.get(f"{slow_app}/api/v1/images/a/export", timeout=30),
-             callback(slow_app, f"..{DOWNLOAD}.data...{RESULT}.children.."),
+             callback(slow_app, f"{STATISTICS_RESULT}.children"),
              lambda: requests.get(f"{slow_app}/api/v1/images/b/export", timeout=30),
-             callback(slow_app, f"..{DOWNLOAD}.data...{RESULT}.children..")]
+             callback(slow_app, f"{STATISTICS_RESULT}.children")]
     with health_checks(slow_app) as times:
         answers = at_once([*heavy, callback(slow_app, f"{CRS}.options")])
     *heavy_answers, (light, light_seconds) = answers

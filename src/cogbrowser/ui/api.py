@@ -34,7 +34,8 @@ class ApiFailure(Exception):
 
 
 class Deferred(Exception):
-    """The API made a job of the request (202: a large export or timelapse); `job` is its JSON."""
+    """The API made a job of the request (202: an export or timelapse asked with `Prefer: respond-async`,
+    or too large to wait for); `job` is its JSON."""
 
     def __init__(self, job: dict) -> None:
         super().__init__(f"job {job.get('id')}")
@@ -91,11 +92,16 @@ def delete(path: str, **params: Any) -> Any:
     return _answer(_client().delete(path, query_string=params, headers=_headers()))
 
 
-def download(path: str, pairs: Sequence[tuple[str, str]]) -> tuple[bytes, str | None]:
+def download(path: str, pairs: Sequence[tuple[str, str]], respond_async: bool = False) -> tuple[bytes, str | None]:
     """GET a file (an export, a GIF) with query pairs as given (a parameter may repeat, as `rescale`
     does per band): its bytes and the file name its Content-Disposition proposes. Deferred when the
-    API answers with a job instead (202): the file will be at the job's `result_url`."""
-    response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=_headers())
+    API answers with a job instead (202): the file will be at the job's `result_url`. With
+    `respond_async` the API is asked for a job (`Prefer: respond-async`), so the call only checks the
+    request and queues the work: a page's callback never renders."""
+    headers = _headers()
+    if respond_async:
+        headers["Prefer"] = "respond-async"
+    response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=headers)
     body = _answer(response)
     if response.status_code == 202 and isinstance(body, dict):
         raise Deferred(body)

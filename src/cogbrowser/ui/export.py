@@ -3,21 +3,23 @@ its raw values (GeoTIFF) in a CRS of the user's choice, or a timelapse GIF acros
 its collection.
 
 Each button asks the API — /api/v1/images/{id}/export and /api/v1/collections/{id}/timelapse.gif,
-with the area's bbox (tool_area.py) and the render parameters drawn — inside the server, so a
-refusal (too big, nothing there) is a message in the panel rather than a broken download, and a
-success goes to the browser as a `dcc.Download` under the file name the API proposes. The API's
-own link is shown too, for scripts and GIS clients. What the API makes a job of (a timelapse of
-many dates, a very large export: 202) is a message with the links to the job and to its file.
+with the area's bbox (tool_area.py) and the render parameters drawn — with `Prefer: respond-async`:
+the API checks the request (a refusal, too big or nothing there, is a message in the panel) and
+answers with a job at once, so the callback is cheap and the map stays usable while a worker makes
+the file. The job is a card in the panel (jobs.js polls it: progress and stage, Cancel, then the
+browser downloads the file from the job's result URL). An API that answers 200 instead (the file
+itself) still works: the file goes to the browser as a `dcc.Download`.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, Patch, State, dcc, html, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
@@ -34,7 +36,6 @@ from cogbrowser.ui.tool_area import (
     value_params,
 )
 from cogbrowser.ui.visualization import IMAGE_INFO, VIS
-from cogbrowser.web.context import mark_heavy_callbacks
 
 CRS = "browse-export-crs"
 SIZE = "browse-export-size"
@@ -42,6 +43,9 @@ VALUES = "browse-export-values"
 PNG, TIF, GIF = "browse-export-png", "browse-export-tif", "browse-export-gif"
 RESULT = "browse-export-result"
 DOWNLOAD = "browse-export-download"
+CANCEL = "browse-export-cancel"  # the job a card's Cancel asks to stop (jobs.js writes it)
+JOBS = "browse-export-jobs"  # the job cards, oldest first (a new one is appended: jobs.js owns the ones shown)
+JOBS_PATH = "/api/v1/jobs/"
 NATIVE = "native"  # the image's own CRS, or its own resolution
 GIF_WIDTH, MAX_GIF_WIDTH = 512, 1024
 SIZES = (1024, 2048, 4096)  # the server's limit per side is 4096 by default
@@ -72,6 +76,8 @@ def panel() -> html.Details:
                         title="The area on every date of the image's collection, as drawn")]),
         dcc.Loading(type="dot", delay_show=200, children=[html.Div(id=RESULT, className="tool-result"),
                                                           dcc.Download(id=DOWNLOAD)]),
+        html.Div(id=JOBS, className="job-list", children=[]),
+        dcc.Store(id=CANCEL),
     ])
 
 
@@ -82,13 +88,15 @@ def crs_options(image: dict | None) -> list[dict]:
 
 
 def register(app: dash.Dash) -> None:
-    """The Export tool's callbacks, on `app`; an export runs in the server's heavy lane."""
-    mark_heavy_callbacks(app.server, DOWNLOAD)
+    """The Export tool's callbacks, on `app`. None renders (a jobs worker does), so none is heavy."""
     app.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)(_crs_choices)
-    app.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Input(PNG, "n_clicks"), Input(TIF, "n_clicks"),
-                 Input(GIF, "n_clicks"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
+    app.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Output(JOBS, "children"),
+                 Input(PNG, "n_clicks"), Input(TIF, "n_clicks"), Input(GIF, "n_clicks"),
+                 State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
                  State(SIZE, "value"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
                  prevent_initial_call=True)(_export)
+    app.callback(Output(RESULT, "children", allow_duplicate=True), Input(CANCEL, "data"),
+                 prevent_initial_call=True)(_cancel)
 
 
 def _crs_choices(info: dict | None):
@@ -117,20 +125,22 @@ def timelapse_pairs(area: ToolArea, drawn: Sequence[Sequence[str]] | None, size:
 
 
 def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
-    """The asked file, made by the API, as a download; or the API's reason why not."""
+    """The asked file as a job card (or, if the API answers with the file, a download); or the
+    API's reason why not."""
     button = dash.ctx.triggered_id
     if button not in (PNG, TIF, GIF) or not dash.ctx.triggered[0].get("value"):
         raise PreventUpdate
     area, problem = chosen_area(info, aoi, bounds)
     if area is None:
-        return no_update, problem
+        return no_update, problem, no_update
     if not drawn:
-        return no_update, message("The image is not drawn yet: wait for it on the map.", "empty")
+        return no_update, message("The image is not drawn yet: wait for it on the map.", "empty"), no_update
     image = info["image"]
+    what = "The timelapse" if button == GIF else "The export"
     if button == GIF:
         if not image.get("collection_id"):
             return no_update, message(f"Image {image['id']} belongs to no collection: there are no other dates.",
-                                      "empty")
+                                      "empty"), no_update
         path, pairs = f"/api/v1/collections/{quote(image['collection_id'])}/timelapse.gif", \
             timelapse_pairs(area, drawn, size or NATIVE)
     else:
@@ -138,40 +148,52 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
         path, pairs = f"/api/v1/images/{quote(image['id'])}/export", \
             export_pairs(area, drawn, fmt, crs or NATIVE, size or NATIVE, which or AS_DRAWN)
     try:
-        body, filename = api.download(path, pairs)
+        body, filename = api.download(path, pairs, respond_async=True)
     except api.Deferred as deferred:
-        return no_update, _deferred(deferred.job, "The timelapse" if button == GIF else "The export", area)
+        cards = Patch()
+        cards.append(job_card(deferred.job, f"{deferred.job.get('filename')} of {area.describe()}", gif=button == GIF))
+        return no_update, None, cards
     except api.ApiFailure as exc:
-        what = "The timelapse" if button == GIF else "The export"
         if exc.status == 404:
-            return no_update, message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error")
-        return no_update, message(f"{what} cannot be made: {exc.detail}", "error")
+            return no_update, message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error"), no_update
+        return no_update, message(f"{what} cannot be made: {exc.detail}", "error"), no_update
     filename = filename or path.rsplit("/", 1)[-1]
     link = path + "?" + urlencode(pairs, quote_via=quote)
     if len(body) > MAX_SENT_BYTES:
         return no_update, [html.Div(className="message info export-done", children=[
             f"{filename} of {area.describe()} is {_size(len(body))}: ",
             html.A("download it", href=link, download=filename, className="link", id="browse-export-link"),
-            " (straight from the REST API)."])]
+            " (straight from the REST API)."])], no_update
     done: list[Component] = [html.Div(className="message info export-done", children=[
         f"Saved {filename} ({_size(len(body))}) of {area.describe()}. ",
         html.A("API link", href=link, className="link", target="_blank", title="The same file from the REST API")])]
     if button == GIF:
         done.append(html.Img(src="data:image/gif;base64," + base64.b64encode(body).decode(), className="gif-preview",
                              alt=f"timelapse of {image['collection_id']}"))
-    return dcc.send_bytes(body, filename), done
+    return dcc.send_bytes(body, filename), done, no_update
 
 
-def _deferred(job: dict, what: str, area: ToolArea) -> Component:
-    """The message for a file the API makes in the background: where it will be, and its progress."""
-    job_id = job.get("id", "")
-    return html.Div(className="message info export-done", children=[
-        f"{what} of {area.describe()} is large: it is being made in the background. ",
-        html.A("Download it", href=f"/api/v1/jobs/{quote(job_id)}/result", className="link",
-               id="browse-export-job-result", download=job.get("filename") or None),
-        " once it is ready (",
-        html.A("progress", href=f"/api/v1/jobs/{quote(job_id)}", className="link", target="_blank"),
-        ")."])
+def _cancel(asked: dict | None):
+    """Cancel the job of a card (the API's DELETE, with the app's token); the card shows the outcome."""
+    path = (asked or {}).get("job") or ""
+    if not path.startswith(JOBS_PATH) or "/" in path[len(JOBS_PATH):]:
+        raise PreventUpdate
+    try:
+        api.delete(path)
+    except api.ApiFailure as exc:
+        if exc.status == 409:  # it finished meanwhile: its card says how
+            raise PreventUpdate from None
+        return message(f"The job cannot be cancelled: {exc.detail}", "error")
+    return no_update
+
+
+def job_card(job: dict, what: str, gif: bool = False) -> Component:
+    """An empty card for a job the API runs in the background: jobs.js fills it (progress, Cancel,
+    the download once made) by polling the job; the server never renders it again."""
+    job_id = str(job.get("id", ""))
+    data: dict[str, Any] = {"data-job": JOBS_PATH + quote(job_id), "data-what": what,
+                            "data-preview": "gif" if gif else "", "data-cancel-store": CANCEL}
+    return html.Div(id=f"job-{job_id}", className="job-card", children=[], **data)
 
 
 def _size(count: int) -> str:

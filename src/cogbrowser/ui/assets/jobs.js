@@ -1,0 +1,126 @@
+/* Job cards: work the API runs in the background (an export, a timelapse) shown in the page.
+ *
+ * The server renders an empty card, <div class="job-card" data-job="/api/v1/jobs/ID" data-what="..."
+ * data-preview="gif">, and never touches it again. This script fills it and polls the job with fetch
+ * (no Dash callback, so polling costs the server one small JSON read): a progress bar with the stage,
+ * a Cancel button (the page's cancel store, whose server callback cancels the job with the app's token:
+ * a cancel is a write, which a browser alone may not make), and once it has succeeded the link to its file, which the
+ * browser then downloads; a failed job shows its error, a cancelled one says "Cancelled".
+ * What is known of each job lives here, keyed by its URL, not in the card: Dash may mount a card
+ * again (a new card appended to the list), and the new one is drawn from it, never downloaded twice.
+ */
+(function () {
+  "use strict";
+  var POLL_MS = 500;
+  var FINISHED = { succeeded: true, failed: true, cancelled: true };
+  var known = {}; // job URL -> {job: its last JSON, downloaded: whether its file was saved}
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function current(card) { // the card of this job shown now (Dash may have mounted it again)
+    return document.querySelector('.job-card[data-job="' + CSS.escape(card.dataset.job) + '"]') || card;
+  }
+
+  function build(card) {
+    card.setAttribute("role", "status");
+    card.appendChild(element("div", "job-what", card.dataset.what || "A job"));
+    var bar = element("progress", "job-progress");
+    bar.max = 100;
+    card.appendChild(bar);
+    card.appendChild(element("span", "job-stage", "queued"));
+    var cancel = element("button", "job-cancel secondary", "Cancel");
+    cancel.type = "button";
+    cancel.addEventListener("click", function () { cancelJob(card, cancel); });
+    card.appendChild(cancel);
+    card.dataset.built = "1";
+  }
+
+  function cancelJob(card, button) {
+    button.disabled = true;
+    card.querySelector(".job-stage").textContent = "cancelling…";
+    var store = card.dataset.cancelStore;
+    if (store && window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props(store, { data: { job: card.dataset.job, at: Date.now() } });
+    }
+  }
+
+  function size(bytes) {
+    if (!bytes) return "";
+    return bytes >= 1e6 ? (bytes / 1e6).toFixed(1) + " MB" : Math.max(1, Math.round(bytes / 1e3)) + " kB";
+  }
+
+  function finish(card, job) {
+    card.dataset.state = job.state;
+    if (card.querySelector(".job-download, .job-done")) return;
+    card.querySelectorAll(".job-progress, .job-cancel").forEach(function (node) { node.remove(); });
+    var stage = card.querySelector(".job-stage");
+    if (job.state === "cancelled") {
+      stage.textContent = "Cancelled";
+      stage.classList.add("job-done");
+      card.classList.add("job-cancelled");
+      return;
+    }
+    if (job.state === "failed") {
+      stage.textContent = (job.error && job.error.detail) || "It failed.";
+      stage.classList.add("job-done");
+      card.classList.add("job-failed");
+      card.setAttribute("role", "alert");
+      return;
+    }
+    stage.textContent = "Saved " + job.filename + (job.result_bytes ? " (" + size(job.result_bytes) + ")" : "") + ". ";
+    var link = element("a", "link job-download", "Download again");
+    link.href = card.dataset.job + "/result";
+    link.download = job.filename;
+    card.appendChild(link);
+    if (card.dataset.preview === "gif") {
+      var gif = element("img", "gif-preview");
+      gif.src = link.href;
+      gif.alt = card.dataset.what || "timelapse";
+      card.appendChild(gif);
+    }
+    var record = known[card.dataset.job];
+    if (!record.downloaded) {
+      record.downloaded = true;
+      link.click(); // the browser saves the file under its name
+    }
+  }
+
+  function show(card, job) {
+    known[card.dataset.job].job = job;
+    if (FINISHED[job.state]) { finish(card, job); return; }
+    var bar = card.querySelector(".job-progress");
+    if (bar && typeof job.progress === "number") bar.value = job.progress;
+    var stage = card.querySelector(".job-stage");
+    stage.textContent = job.cancel_requested ? "cancelling…" : (job.stage || job.state) +
+      (typeof job.progress === "number" ? " " + job.progress + "%" : "");
+  }
+
+  function poll(card) {
+    var record = known[card.dataset.job];
+    record.polling = true;
+    fetch(card.dataset.job, { credentials: "same-origin", cache: "no-store" })
+      .then(function (answer) {
+        if (!answer.ok) throw new Error(answer.status);
+        return answer.json();
+      })
+      .then(function (job) { show(current(card), job); })
+      .catch(function () { /* busy or restarting: asked again next round */ })
+      .then(function () { record.polling = false; });
+  }
+
+  setInterval(function () {
+    document.querySelectorAll(".job-card[data-job]:not([data-state])").forEach(function (card) {
+      var record = known[card.dataset.job] || (known[card.dataset.job] = { job: null, downloaded: false });
+      if (!card.dataset.built) {
+        build(card);
+        if (record.job) show(card, record.job); // mounted again: drawn as it was
+      }
+      if (!card.dataset.state && !(record.job && FINISHED[record.job.state]) && !record.polling) poll(card);
+    });
+  }, POLL_MS);
+})();
