@@ -33,15 +33,6 @@ class ApiFailure(Exception):
         self.status, self.detail = status, detail
 
 
-class Deferred(Exception):
-    """The API made a job of the request (202: an export or timelapse asked with `Prefer: respond-async`,
-    or too large to wait for); `job` is its JSON."""
-
-    def __init__(self, job: dict) -> None:
-        super().__init__(f"job {job.get('id')}")
-        self.job = job
-
-
 def _client():
     return current_app.test_client()
 
@@ -92,22 +83,17 @@ def delete(path: str, **params: Any) -> Any:
     return _answer(_client().delete(path, query_string=params, headers=_headers()))
 
 
-def download(path: str, pairs: Sequence[tuple[str, str]], respond_async: bool = False) -> tuple[bytes, str | None]:
-    """GET a file (an export, a GIF) with query pairs as given (a parameter may repeat, as `rescale`
-    does per band): its bytes and the file name its Content-Disposition proposes. Deferred when the
-    API answers with a job instead (202): the file will be at the job's `result_url`. With
-    `respond_async` the API is asked for a job (`Prefer: respond-async`), so the call only checks the
-    request and queues the work: a page's callback never renders."""
-    headers = _headers()
-    if respond_async:
-        headers["Prefer"] = "respond-async"
+def start_job(path: str, pairs: Sequence[tuple[str, str]]) -> dict:
+    """Ask for a file (an export, a GIF) as a job, with `Prefer: respond-async` and the query pairs
+    as given (a parameter may repeat, as `rescale` does per band): the API only checks the request
+    and queues the work, so a page's callback never renders. The job's JSON (202); the file will be
+    at its `result_url`."""
+    headers = {**_headers(), "Prefer": "respond-async"}
     response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=headers)
     body = _answer(response)
-    if response.status_code == 202 and isinstance(body, dict):
-        raise Deferred(body)
-    if isinstance(body, (dict, list)):  # a JSON answer where a file was expected
-        body = response.get_data()
-    return body, response.headers.get("Content-Disposition", "").partition('filename="')[2].rstrip('"') or None
+    if response.status_code != 202 or not isinstance(body, dict):
+        raise ApiFailure(response.status_code, "the API sent the file instead of queuing a job")
+    return body
 
 
 def in_parallel(*calls: Callable[[], Any]) -> list[Any]:

@@ -13,10 +13,9 @@ itself) still works: the file goes to the browser as a `dcc.Download`.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import dash
 from dash import Input, Output, Patch, State, dcc, html, no_update
@@ -42,17 +41,12 @@ SIZE = "browse-export-size"
 VALUES = "browse-export-values"
 PNG, TIF, GIF = "browse-export-png", "browse-export-tif", "browse-export-gif"
 RESULT = "browse-export-result"
-DOWNLOAD = "browse-export-download"
 CANCEL = "browse-export-cancel"  # the job a card's Cancel asks to stop (jobs.js writes it)
 JOBS = "browse-export-jobs"  # the job cards, oldest first (a new one is appended: jobs.js owns the ones shown)
 JOBS_PATH = "/api/v1/jobs/"
 NATIVE = "native"  # the image's own CRS, or its own resolution
 GIF_WIDTH, MAX_GIF_WIDTH = 512, 1024
 SIZES = (1024, 2048, 4096)  # the server's limit per side is 4096 by default
-# A dcc.Download travels base64 inside the callback's JSON answer: fine for a picture, not for
-# the hundreds of MB of a full-resolution float GeoTIFF. Above this, the browser fetches the file
-# itself from the API's link (streamed, saved under the same name; the server renders it again).
-MAX_SENT_BYTES = 32_000_000
 
 
 def panel() -> html.Details:
@@ -74,8 +68,7 @@ def panel() -> html.Details:
             html.Button("GeoTIFF", id=TIF, n_clicks=0, title="The area's raw values, georeferenced"),
             html.Button("Timelapse GIF", id=GIF, n_clicks=0, className="secondary",
                         title="The area on every date of the image's collection, as drawn")]),
-        dcc.Loading(type="dot", delay_show=200, children=[html.Div(id=RESULT, className="tool-result"),
-                                                          dcc.Download(id=DOWNLOAD)]),
+        dcc.Loading(type="dot", delay_show=200, children=[html.Div(id=RESULT, className="tool-result")]),
         html.Div(id=JOBS, className="job-list", children=[]),
         dcc.Store(id=CANCEL),
     ])
@@ -90,7 +83,7 @@ def crs_options(image: dict | None) -> list[dict]:
 def register(app: dash.Dash) -> None:
     """The Export tool's callbacks, on `app`. None renders (a jobs worker does), so none is heavy."""
     app.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)(_crs_choices)
-    app.callback(Output(DOWNLOAD, "data"), Output(RESULT, "children"), Output(JOBS, "children"),
+    app.callback(Output(RESULT, "children"), Output(JOBS, "children"),
                  Input(PNG, "n_clicks"), Input(TIF, "n_clicks"), Input(GIF, "n_clicks"),
                  State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
                  State(SIZE, "value"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
@@ -125,22 +118,22 @@ def timelapse_pairs(area: ToolArea, drawn: Sequence[Sequence[str]] | None, size:
 
 
 def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
-    """The asked file as a job card (or, if the API answers with the file, a download); or the
+    """The asked file as a job card (jobs.js shows its progress and downloads it once made); or the
     API's reason why not."""
     button = dash.ctx.triggered_id
     if button not in (PNG, TIF, GIF) or not dash.ctx.triggered[0].get("value"):
         raise PreventUpdate
     area, problem = chosen_area(info, aoi, bounds)
     if area is None:
-        return no_update, problem, no_update
+        return problem, no_update
     if not drawn:
-        return no_update, message("The image is not drawn yet: wait for it on the map.", "empty"), no_update
+        return message("The image is not drawn yet: wait for it on the map.", "empty"), no_update
     image = info["image"]
     what = "The timelapse" if button == GIF else "The export"
     if button == GIF:
         if not image.get("collection_id"):
-            return no_update, message(f"Image {image['id']} belongs to no collection: there are no other dates.",
-                                      "empty"), no_update
+            return message(f"Image {image['id']} belongs to no collection: there are no other dates.",
+                           "empty"), no_update
         path, pairs = f"/api/v1/collections/{quote(image['collection_id'])}/timelapse.gif", \
             timelapse_pairs(area, drawn, size or NATIVE)
     else:
@@ -148,29 +141,14 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
         path, pairs = f"/api/v1/images/{quote(image['id'])}/export", \
             export_pairs(area, drawn, fmt, crs or NATIVE, size or NATIVE, which or AS_DRAWN)
     try:
-        body, filename = api.download(path, pairs, respond_async=True)
-    except api.Deferred as deferred:
-        cards = Patch()
-        cards.append(job_card(deferred.job, f"{deferred.job.get('filename')} of {area.describe()}", gif=button == GIF))
-        return no_update, None, cards
+        job = api.start_job(path, pairs)
     except api.ApiFailure as exc:
         if exc.status == 404:
-            return no_update, message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error"), no_update
-        return no_update, message(f"{what} cannot be made: {exc.detail}", "error"), no_update
-    filename = filename or path.rsplit("/", 1)[-1]
-    link = path + "?" + urlencode(pairs, quote_via=quote)
-    if len(body) > MAX_SENT_BYTES:
-        return no_update, [html.Div(className="message info export-done", children=[
-            f"{filename} of {area.describe()} is {_size(len(body))}: ",
-            html.A("download it", href=link, download=filename, className="link", id="browse-export-link"),
-            " (straight from the REST API)."])], no_update
-    done: list[Component] = [html.Div(className="message info export-done", children=[
-        f"Saved {filename} ({_size(len(body))}) of {area.describe()}. ",
-        html.A("API link", href=link, className="link", target="_blank", title="The same file from the REST API")])]
-    if button == GIF:
-        done.append(html.Img(src="data:image/gif;base64," + base64.b64encode(body).decode(), className="gif-preview",
-                             alt=f"timelapse of {image['collection_id']}"))
-    return dcc.send_bytes(body, filename), done, no_update
+            return message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error"), no_update
+        return message(f"{what} cannot be made: {exc.detail}", "error"), no_update
+    cards = Patch()
+    cards.append(job_card(job, f"{job.get('filename')} of {area.describe()}", gif=button == GIF))
+    return None, cards
 
 
 def _cancel(asked: dict | None):
@@ -194,7 +172,3 @@ def job_card(job: dict, what: str, gif: bool = False) -> Component:
     data: dict[str, Any] = {"data-job": JOBS_PATH + quote(job_id), "data-what": what,
                             "data-preview": "gif" if gif else "", "data-cancel-store": CANCEL}
     return html.Div(id=f"job-{job_id}", className="job-card", children=[], **data)
-
-
-def _size(count: int) -> str:
-    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{max(1, round(count / 1e3))} kB"
