@@ -144,3 +144,117 @@ def test_a_chosen_preset_is_asked_for_before_the_server_answers(chromium, demo_s
         styles = page.evaluate(f"() => [...new Set([...document.querySelectorAll('{IMAGERY_TILES}')]"
                                ".map(t => new URL(t.src).searchParams.get('styles')))]")
         assert styles == ["ndvi"]
+
+
+# ---------------------------------------------------------------- the picture decided in the browser
+
+def _info(base: str, image: str) -> dict:
+    record = api(base, f"/api/v1/images/{image}")
+    collection = api(base, f"/api/v1/collections/{record['collection_id']}")
+    return {"image": record, "collection": {k: collection[k] for k in ("id", "title", "bands", "presets")}}
+
+
+def test_the_browser_builds_the_servers_urls_and_stretch_messages(chromium, demo_server, s2_images):
+    from cogbrowser.ui.map_state import Visualization
+    from cogbrowser.ui.visualization import (
+        _output_names,
+        default_ranges,
+        image_bands,
+        legend_url,
+        presets,
+        stretch_problem,
+        visualization_from_controls,
+        wms_layer,
+    )
+
+    base, image = demo_server[0], s2_images[0]
+    info = _info(base, image)
+    bands = image_bands(info)
+    cases = [({"bands": ",".join(bands[:3])}, [(0, 3000), (100, 2500), (None, 2000)], None, 1.2, "viridis"),
+             ({"bands": ",".join(bands[:3])}, [(0, 3000)] * 3, 1, None, None),
+             ({"expression": f"({bands[3]}-{bands[2]})/({bands[3]}+{bands[2]})"}, [(-0.5, None)], 2, None, "viridis"),
+             ({"expression": f"{bands[0]}*2;{bands[1]};{bands[2]}"}, [(None, None)] * 3, 0.25, 3, None)]
+    for preset in presets(info):
+        rescale = [tuple(r) for r in preset.get("rescale") or []]
+        cases.append(({"style": preset["name"]}, rescale or [(None, None)], None, preset.get("gamma"),
+                      preset.get("colormap")))
+        cases.append(({"style": preset["name"]}, [(0.1, None)], 1.5, 0.7, "magma"))
+    assert len(presets(info)) >= 2 and any(p.get("rescale") for p in presets(info))
+    with browser_page(chromium, base) as page:
+        open_browse(page, base, "?detections=off")
+        page.wait_for_function("() => window.dash_clientside.cogbrowserVisualize")
+        for params, rows, gain, gamma, colormap in cases:
+            names = _output_names(params, info)
+            source = {"image": image, "params": params, "outputs": names,
+                      "defaults": [list(d) for d in default_ranges(info, params, names)]}
+            rows = (list(rows) + [(None, None)] * 3)[:3]
+            flat = [v for row in rows for v in row]
+            vis = visualization_from_controls(source, rows, gain, gamma, colormap, info)
+            layer = wms_layer(image, vis, 0.6)
+            browser = page.evaluate("""([source, flat, gain, gamma, colormap, info]) => {
+                const v = window.dash_clientside.cogbrowserVisualize;
+                const pairs = v.renderPairs(source, flat, gain, gamma, colormap, info);
+                const props = v.wmsProps(info.image.id, pairs, 0.6);
+                return {pairs, url: props.url, styles: props.styles, legend: v.legendUrl(info.image.id, pairs)};
+            }""", [source, flat, gain, gamma, colormap, info])
+            assert [tuple(p) for p in browser["pairs"]] == vis.render_params(), params
+            assert (browser["url"], browser["styles"]) == (layer.url, layer.styles), params
+            assert browser["legend"] == legend_url(image, vis), params
+            assert Visualization.from_pairs(browser["pairs"]) == vis
+        for rows, count, defaults, gain, gamma in [([(5, 1)], 1, [(0, 1)], None, None),
+                                                   ([(None, None)], 1, [(0, 1)], 500, None),
+                                                   ([(None, None)], 1, [(0, 1)], 2, 0),
+                                                   ([(None, 0.25)], 1, [(0.5, 1)], None, None),
+                                                   ([(1, 2), (3, 3)], 2, [(0, 1), (0, 1)], None, None),
+                                                   ([(None, None)], 1, [(0, 1)], 2, 0.5)]:
+            flat = [v for row in (rows + [(None, None)] * 3)[:3] for v in row]
+            said = page.evaluate("([f, c, d, g, m]) => "
+                                 "window.dash_clientside.cogbrowserVisualize.stretchProblem(f, c, d, g, m)",
+                                 [flat, count, defaults, gain, gamma])
+            assert said == stretch_problem(rows, count, defaults, gain, gamma)
+
+
+def _layer_posts(held: HeldCallbacks) -> list[str]:
+    """The held callback requests that would draw the image layer (none should: the browser does)."""
+    return [r.request.post_data for r in held.waiting if "browse-image-layer" in (r.request.post_data or "")]
+
+
+def test_picture_only_edits_ask_for_tiles_without_the_server(chromium, demo_server, s2_images):
+    base, image = demo_server[0], s2_images[0]
+    with browser_page(chromium, base) as page:
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        open_browse(page, base, f"?image={image}&style=ndvi&detections=off")
+        page.wait_for_function(f"() => document.querySelector('{IMAGERY_TILES}')")
+        settle(page)
+        page.locator(".browse-tab", has_text="Visualize").click()
+        held = HeldCallbacks(page)
+        held.hold.set()  # the server answers nothing from here on
+
+        page.fill("#browse-gain", "1.5")
+        page.press("#browse-gain", "Enter")
+        page.wait_for_function(f"() => [...document.querySelectorAll('{IMAGERY_TILES}')]"
+                               ".some(t => t.src.includes('gain=1.5') && t.complete && t.naturalWidth > 0)")
+        page.fill("#browse-rescale-max-0", "0.5")
+        page.press("#browse-rescale-max-0", "Enter")
+        page.wait_for_function(f"() => [...document.querySelectorAll('{IMAGERY_TILES}')]"
+                               ".some(t => /rescale=[^&]*%2C0.5|rescale=[^&]*,0.5/.test(t.src))")
+        page.locator("#browse-colormap").click()
+        page.get_by_role("option", name="viridis", exact=True).click()
+        page.wait_for_function(f"() => [...document.querySelectorAll('{IMAGERY_TILES}')]"
+                               ".some(t => t.src.includes('colormap=viridis'))")
+        page.wait_for_function("() => document.querySelector('#browse-legend img').src.includes('colormap=viridis')")
+        page.wait_for_function("() => /colormap=viridis/.test(location.search)")
+        assert not _layer_posts(held), "the layer was drawn without asking the server"
+
+        shown = getmaps(requested, image)[-1]
+        page.fill("#browse-rescale-min-0", "0.9")  # above the maximum: said at once, the picture stays
+        page.press("#browse-rescale-min-0", "Enter")
+        page.wait_for_selector("#browse-stretch-message .message.error", timeout=10_000)
+        assert "must be below the maximum" in page.inner_text("#browse-stretch-message")
+        page.wait_for_timeout(300)
+        assert getmaps(requested, image)[-1] == shown, "no tiles asked for a stretch that cannot be drawn"
+        assert shown_layers(page) == [image]
+        assert not _layer_posts(held)
+        held.release()
+        settle(page)

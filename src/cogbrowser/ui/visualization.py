@@ -10,9 +10,19 @@ Flow (each step a callback; Dash runs them in this order because each reads the 
 3. `_check_source` asks /statistics, over a few pixels, about what would be drawn (a preset,
    three bands or band math): it answers at once, names the outputs, and refuses a bad source
    with a problem detail that names the bad token, which the panel shows.
-4. `_draw_layer` turns the controls into one `Visualization` and draws it: a WMS layer on /wms
-   and its legend (GetLegendGraphic). Meanwhile `_measure_source` gets the histograms over the
-   whole image, drawn with the stretch marked to guide it.
+4. The browser (assets/visualize.js `drawLayer`, a clientside callback) turns the controls into
+   the render parameters and draws them: a WMS layer on /wms and its legend (GetLegendGraphic).
+   Meanwhile `_measure_source` gets the histograms over the whole image, which the browser
+   (`drawHistogram`) draws with the stretch marked to guide it.
+
+What runs where: stretch, gain, gamma, colour map and opacity only change the picture, so they
+never leave the browser; visualize.js is the same translation as `visualization_from_controls`,
+`stretch_problem`, `wms_layer` and `legend_url` here (tests/browser/test_ui_instant.py evaluates
+both on the same visualizations and asserts the same URLs and messages). The server keeps what
+needs data: the image's record and collection (`_load_image`), the controls a collection's
+presets and bands fill (`_set_up_controls`), the check of a source (`_check_source`: band math is
+parsed and read by the server) and the histograms (`_measure_source`, `_auto_stretch`). A clicked
+result and a chosen preset are drawn before those answer (browse.js, a provisional layer).
 
 How the layer refreshes: Leaflet's WMS layer keeps its parameters in an object and `setParams`
 merges into it (it can neither drop a parameter nor repeat one, and `rescale` repeats per band),
@@ -31,7 +41,7 @@ from urllib.parse import quote, urlencode
 
 import dash
 import dash_leaflet as dl
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.errors import InvalidInput
@@ -68,10 +78,11 @@ TOOLS = "browse-tools"
 COMPOSITE = "@bands"  # style choices that are not presets (preset names are ids: no '@')
 EXPRESSION_MODE = "@expression"
 HISTOGRAM_BINS = 64
-CHANNEL_COLOURS = ("#d43d3d", "#3c9a4a", "#3c64c8")
+CHANNEL_COLOURS = ("#d43d3d", "#3c9a4a", "#3c64c8")  # red, green, blue (also the histograms of assets/visualize.js)
 HIDDEN: dict[str, str] = {"display": "none"}
 SHOWN: dict[str, str] = {}
 WMS_VERSION = "1.3.0"
+VISUALIZE_JS = "cogbrowserVisualize"  # assets/visualize.js
 AS_STORED = Visualization()  # no render parameters: the server draws an image as its collection says
 
 
@@ -205,14 +216,17 @@ def register(app: dash.Dash) -> None:
     app.callback(*SOURCE_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), *[Input(b, "value") for b in BANDS],
                  Input(EXPRESSION, "value"))(_check_source)
     app.callback(Output(HISTOGRAM_DATA, "data"), Input(SOURCE, "data"), prevent_initial_call=True)(_measure_source)
-    app.callback(Output(IMAGE_LAYER, "children"), Output(LEGEND, "children"), Output(LEGEND, "style"),
-                 Output(VIS, "data", allow_duplicate=True), Output(STRETCH_MESSAGE, "children"),
-                 Input(SOURCE, "data"), *[Input(r, "value") for pair in RESCALE for r in pair], Input(GAIN, "value"),
-                 Input(GAMMA, "value"), Input(COLORMAP, "value"), Input(OPACITY, "value"), State(IMAGE_INFO, "data"),
-                 prevent_initial_call=True)(_draw_layer)
-    app.callback(Output(HISTOGRAM, "children"), Input(HISTOGRAM_DATA, "data"),
-                 *[Input(r, "value") for pair in RESCALE for r in pair], State(SOURCE, "data"),
-                 prevent_initial_call=True)(_draw_histogram)
+    # What only changes the picture is drawn in the browser (assets/visualize.js, the same
+    # translation as visualization_from_controls, stretch_problem, wms_layer and legend_url).
+    app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "drawLayer"),
+                            Output(IMAGE_LAYER, "children"), Output(LEGEND, "children"), Output(LEGEND, "style"),
+                            Output(VIS, "data", allow_duplicate=True), Output(STRETCH_MESSAGE, "children"),
+                            Input(SOURCE, "data"), *[Input(r, "value") for pair in RESCALE for r in pair],
+                            Input(GAIN, "value"), Input(GAMMA, "value"), Input(COLORMAP, "value"),
+                            Input(OPACITY, "value"), State(IMAGE_INFO, "data"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "drawHistogram"), Output(HISTOGRAM, "children"),
+                            Input(HISTOGRAM_DATA, "data"), *[Input(r, "value") for pair in RESCALE for r in pair],
+                            State(SOURCE, "data"), prevent_initial_call=True)
     app.callback(*[Output(r, "value", allow_duplicate=True) for pair in RESCALE for r in pair],
                  Input(AUTO_STRETCH, "n_clicks"), State(HISTOGRAM_DATA, "data"),
                  prevent_initial_call=True)(_auto_stretch)
@@ -594,44 +608,11 @@ def stretch_problem(rows: Sequence[tuple[float | None, float | None]], count: in
     return None
 
 
-def _draw_layer(source: dict | None, *values):
-    """Draw the controls' visualization: the WMS layer and its legend. A source the API refused
-    keeps the last good layer on the map (its message says why)."""
-    *flat, gain, gamma, colormap, opacity, info = values
-    if not source or not info or source.get("image") != info["image"]["id"]:
-        raise PreventUpdate
-    if source.get("error"):
-        raise PreventUpdate
-    rows = _rows(flat)
-    problem = stretch_problem(rows, len(source["outputs"]), source["defaults"], gain, gamma)
-    if problem:
-        return no_update, no_update, no_update, no_update, html.Div(problem, className="message error")
-    vis = visualization_from_controls(source, rows, gain, gamma, colormap, info)
-    image_id = info["image"]["id"]
-    legend = [html.Div("Legend", className="legend-title"),
-              html.Img(src=legend_url(image_id, vis), alt="legend of the shown image")]
-    return [wms_layer(image_id, vis, 1.0 if opacity is None else opacity)], legend, SHOWN, vis.render_params(), None
-
-
-def _rows(flat: Sequence[float | None]) -> list[tuple[float | None, float | None]]:
-    """The six min/max inputs as three (min, max) rows."""
-    return [(flat[2 * i], flat[2 * i + 1]) for i in range(3)]
-
-
 def effective_ranges(rows: Sequence[tuple[float | None, float | None]], defaults: Sequence[tuple[float, float]]
                      ) -> list[tuple[float, float]]:
     """The stretch drawn: each row's values, an empty one standing for its default."""
     return [(d_low if low is None else low, d_high if high is None else high)
             for (low, high), (d_low, d_high) in zip(rows, defaults)]
-
-
-def _draw_histogram(measured: dict | None, *values):
-    """The histograms with the stretch drawn marked on them."""
-    *flat, source = values
-    if not measured or not source or source.get("error") or measured["params"] != source.get("params") \
-            or measured["image"] != source.get("image"):
-        return None
-    return histogram_bars(measured["outputs"], effective_ranges(_rows(flat), source["defaults"]))
 
 
 def _auto_stretch(clicks: int | None, measured: dict | None):
@@ -649,35 +630,3 @@ def _auto_stretch(clicks: int | None, measured: dict | None):
 
 def _round(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.4g}")
-
-
-def histogram_bars(outputs: Sequence[dict], ranges: Sequence[tuple[float, float]]) -> list[html.Div]:
-    """Each output's histogram (red, green, blue for a composite), its stretch marked, as plain
-    HTML bars: a few dozen divs draw at once, where a charting library would first load for
-    seconds."""
-    colours = CHANNEL_COLOURS if len(outputs) == 3 else ("#5f6b78",)
-    return [_band_histogram(output, colour, stretch) for output, colour, stretch in zip(outputs, colours, ranges)]
-
-
-def _band_histogram(output: dict, colour: str, stretch: tuple[float, float]) -> html.Div:
-    histogram = output.get("histogram") or {}
-    edges, counts = histogram.get("edges") or [], histogram.get("counts") or []
-    if len(edges) < 2 or not counts:
-        return html.Div(f"{output['name']}: no valid pixels", className="hint")
-    low, high = min(edges[0], stretch[0]), max(edges[-1], stretch[1])
-    span, tallest = (high - low) or 1.0, max(counts) or 1
-
-    def left(value: float) -> str:
-        return f"{100 * (value - low) / span:.2f}%"
-
-    bars = [html.Div(className="bar", title=f"{a:.4g} to {b:.4g}: {n:,}",
-                     style={"left": left(a), "width": f"{100 * (b - a) / span:.3f}%",
-                            "height": f"{100 * n / tallest:.1f}%", "background": colour})
-            for a, b, n in zip(edges, edges[1:], counts)]
-    marks = [html.Div(className="stretch-mark", style={"left": left(v), "borderColor": colour},
-                      title=f"stretch {'from' if i == 0 else 'to'} {v:.4g}") for i, v in enumerate(stretch)]
-    return html.Div(className="band-histogram", children=[
-        html.Div(className="bars", children=bars + marks),
-        html.Div(className="axis", children=[html.Span(f"{low:.4g}"), html.Span(output["name"], className="axis-name"),
-                                             html.Span(f"{high:.4g}")]),
-    ])

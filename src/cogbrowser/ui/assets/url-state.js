@@ -90,6 +90,8 @@
     /* Query pairs encoded as the server encodes them (visualization._query, map_state.SAFE): the
      * WMS URL a provisional layer builds (browse.js) is then the server's, byte for byte. */
     encodePairs: encodePairs,
+    /* Python's f"{value:.10g}" (map_state.number), for visualize.js's parameters and messages. */
+    number: number,
 
     /* The query string of the page's state (browse.py lists the inputs, in this order), written
      * into the address bar; nothing before the URL's own state is applied (`ready`). */
