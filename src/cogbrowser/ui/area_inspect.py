@@ -44,7 +44,8 @@ STATISTICS_RESULT = "browse-area-statistics-result"
 SERIES = "browse-area-series"
 SERIES_RESULT = "browse-area-series-result"
 SERIES_GRAPH = "browse-area-series-graph"
-VIEW_MOVED = "browse-area-view"  # the map's bounds, updated only while statistics are shown
+STATISTICS_CHANGED = "browse-area-statistics-changed"  # the image, values, area or view changed while shown
+SERIES_CHANGED = "browse-area-series-changed"  # the image, values or area changed while the series is shown
 STATISTICS_ASKED, SERIES_ASKED = "browse-area-statistics-asked", "browse-area-series-asked"  # what is shown
 HISTOGRAM_BINS = 64
 ROWS = (("count", "Valid pixels"), ("valid_percent", "Valid %"), ("min", "Min"), ("p2", "2 %"),
@@ -70,7 +71,8 @@ def panel() -> html.Details:
 
 
 def stores() -> list[dcc.Store]:
-    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED), dcc.Store(id=VIEW_MOVED)]
+    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED),
+            dcc.Store(id=STATISTICS_CHANGED), dcc.Store(id=SERIES_CHANGED)]
 
 
 def message(text: str, kind: str = "info") -> html.Div:
@@ -93,23 +95,30 @@ def register(app: dash.Dash) -> None:
     """The Inspect area tool's callbacks, on `app`; the statistics and the series run in the server's
     heavy lane."""
     mark_heavy_callbacks(app.server, STATISTICS_RESULT, SERIES_RESULT)
-    app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
-                 Input(STATISTICS, "n_clicks"), Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"),
-                 Input(AOI, "data"), Input(VIEW_MOVED, "data"), State(MAP, "bounds"), State(STATISTICS_ASKED, "data"),
-                 prevent_initial_call=True)(_statistics)
-    app.clientside_callback(  # panning reaches the server only while statistics are shown (they follow the view)
-        dash.ClientsideFunction("cogbrowserView", "boundsWhile"), Output(VIEW_MOVED, "data"),
+    # they follow the image, the values, the area (and the view) only while shown: assets/map-view.js
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(STATISTICS_CHANGED, "data"),
+        Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
         Input(MAP, "bounds"), State(STATISTICS_ASKED, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(SERIES_CHANGED, "data"),
+        Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
+        State(SERIES_ASKED, "data"), prevent_initial_call=True)
+    app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
+                 Input(STATISTICS, "n_clicks"), Input(STATISTICS_CHANGED, "data"), State(IMAGE_INFO, "data"),
+                 State(VIS, "data"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
+                 State(STATISTICS_ASKED, "data"), prevent_initial_call=True)(_statistics)
     app.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
-                 Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
-                 State(MAP, "bounds"), State(SERIES_ASKED, "data"), prevent_initial_call=True)(_series)
+                 Input(SERIES_CHANGED, "data"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(VALUES, "value"),
+                 State(AOI, "data"), State(MAP, "bounds"), State(SERIES_ASKED, "data"),
+                 prevent_initial_call=True)(_series)
     app.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
                  State(IMAGE, "data"), prevent_initial_call=True)(_show_date)
 
 
 # ---------------------------------------------------------------- statistics
 
-def _statistics(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, _view_moved,
+def _statistics(clicks: int, _changed, info: dict | None, drawn: list | None, which: str, aoi: dict | None,
                 bounds, asked: dict | None):
     """The histogram and statistics of the chosen values over the area: on the button, and again
     whenever the image, the values or the area change once they are shown."""
@@ -201,8 +210,8 @@ def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json") -> d
     return {**area.zone_params(), **params, **({"f": fmt} if fmt != "json" else {})}
 
 
-def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi: dict | None, bounds,
-            asked: dict | None):
+def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | None, which: str,
+            aoi: dict | None, bounds, asked: dict | None):
     """The time series of the chosen values over the area, with its CSV: on the button, and again
     when the values or the area of interest change once it is shown (not on panning: it reads
     every date)."""
@@ -220,7 +229,8 @@ def _series(clicks: int, info: dict | None, drawn: list | None, which: str, aoi:
     path = f"/api/v1/collections/{quote(collection)}/timeseries"
     done = {"path": path, "query": query}
     same_path = asked is not None and asked.get("path") == path
-    if not clicked and (asked == done or dash.ctx.triggered_id == IMAGE_INFO and same_path):
+    new_image = dash.ctx.triggered_id == SERIES_CHANGED and (changed or {}).get("by") == IMAGE_INFO
+    if not clicked and (asked == done or new_image and same_path):
         raise PreventUpdate  # the same series (another date of the collection keeps it)
     try:
         answer = api.get(path, **query)

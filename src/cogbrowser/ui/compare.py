@@ -46,6 +46,7 @@ FADE_ROW = "browse-compare-opacity-row"
 STYLE = "browse-compare-style"  # the compared side's own preset; empty: as the shown image
 STOP = "browse-compare-stop"
 INFO = "browse-compare-info"  # the compared side: its /wms layer, time, a representative image, collection
+VIS_CHANGED = "browse-compare-vis-changed"  # the shown picture changed while something is compared
 MESSAGE = "browse-compare-message"
 LAYER = "browse-compare-layer"
 DIVIDER = "browse-compare-divider"
@@ -58,7 +59,8 @@ MAX_CHOICES = 200
 # ---------------------------------------------------------------- layout
 
 def stores() -> list[dcc.Store]:
-    return [dcc.Store(id=COMPARED), dcc.Store(id=SWIPE, data=0.5), dcc.Store(id=INFO), dcc.Store(id=APPLIED)]
+    return [dcc.Store(id=COMPARED), dcc.Store(id=SWIPE, data=0.5), dcc.Store(id=INFO), dcc.Store(id=APPLIED),
+            dcc.Store(id=VIS_CHANGED)]
 
 
 def panel() -> html.Details:
@@ -134,8 +136,12 @@ def register(app: dash.Dash) -> None:
                  prevent_initial_call="initial_duplicate")(_choose)
     app.callback(Output(INFO, "data"), Output(MESSAGE, "children"), Output(STYLE, "options"),
                  Input(COMPARED, "data"), prevent_initial_call=True)(_load_target)
+    # the compared side follows the shown picture only while there is one (assets/map-view.js)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(VIS_CHANGED, "data"),
+                            Input(VIS, "data"), State(INFO, "data"), prevent_initial_call=True)
     app.callback(Output(LAYER, "children"), *[Output(label, "children") for label in LABELS],
-                 Input(INFO, "data"), Input(STYLE, "value"), Input(VIS, "data"), State(IMAGE_INFO, "data"))(_draw)
+                 Input(INFO, "data"), Input(STYLE, "value"), Input(VIS_CHANGED, "data"), State(VIS, "data"),
+                 State(IMAGE_INFO, "data"))(_draw)
     app.callback(Output(COMPARED, "data", allow_duplicate=True), Input(STOP, "n_clicks"),
                  prevent_initial_call=True)(_stop)
     app.clientside_callback(dash.ClientsideFunction("cogbrowserCompare", "fadeRow"), Output(FADE_ROW, "style"),
@@ -232,7 +238,7 @@ def compared_visualization(compared: dict, style: str | None, shown: Sequence | 
     return vis if fits(vis, compared) else default_visualization(compared)
 
 
-def _draw(compared: dict | None, style: str | None, shown_vis: list | None, shown: dict | None):
+def _draw(compared: dict | None, style: str | None, _vis_changed, shown_vis: list | None, shown: dict | None):
     """The compared layer in its pane, and the names of both sides on the divider."""
     if not compared:
         return [], "", ""

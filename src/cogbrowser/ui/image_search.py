@@ -44,7 +44,7 @@ RESULT_LIST = "browse-result-list"
 RESULT_SUMMARY = "browse-result-summary"
 HOVER = "browse-hover"  # the hovered result's image id (set by browse.js)
 HOVER_LAYER = "browse-hover-layer"
-VIEW_MOVED = "browse-search-view"  # the map's bounds, updated only while "only images in the view" is ticked
+VIEW_MOVED = "browse-search-view"  # changes with the map's bounds, only while "only images in the view" is ticked
 CATALOG = "browse-catalog"  # the collections: titles, first preset, extents
 TABS = "browse-tabs"  # the panel's tabs (browse.py); a clicked result opens Visualize
 HIGHLIGHT = "browse-highlight"  # the highlighted detection (detections_overlay.py)
@@ -136,7 +136,7 @@ def stores(catalog: dict) -> list[dcc.Store]:
 def register(app: dash.Dash) -> None:
     """The Search tab's callbacks, on `app`."""
     app.clientside_callback(  # panning reaches the server only while the view filters the search
-        dash.ClientsideFunction("cogbrowserView", "boundsWhile"), Output(VIEW_MOVED, "data"),
+        dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(VIEW_MOVED, "data"),
         Input(MAP, "bounds"), State(IN_VIEW, "value"), prevent_initial_call=True)
     app.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
                  *SEARCH_INPUTS, Input(VIEW_MOVED, "data"), State(MAP, "bounds"), State(CATALOG, "data"),
