@@ -59,6 +59,17 @@ def s2_images(demo_server):
     return [i["id"] for i in images]
 
 
+def shown_with_requests(page, base: str, search: str) -> list[str]:
+    """Open the Browse page on `search` (an image shown), recording every URL it asks for, until the
+    image is drawn and no callback is in flight; the list keeps growing."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    open_browse(page, base, search)
+    page.wait_for_function(f"() => document.querySelector('{IMAGERY_TILES}')")
+    settle(page)
+    return requested
+
+
 def settle(page) -> None:
     for _ in range(3):
         page.wait_for_function("() => window.store && !window.store.getState().isLoading", timeout=30_000)
@@ -99,11 +110,7 @@ def test_the_next_image_of_a_collection_keeps_the_look_and_a_quick_second_click_
     base = demo_server[0]
     first, second, third = s2_images[:3]
     with browser_page(chromium, base) as page:
-        requested: list[str] = []
-        page.on("request", lambda r: requested.append(r.url))
-        open_browse(page, base, f"?image={first}&style=ndvi&rescale=-0.2,0.8&detections=off")
-        page.wait_for_function(f"() => document.querySelector('{IMAGERY_TILES}')")
-        settle(page)
+        requested = shown_with_requests(page, base, f"?image={first}&style=ndvi&rescale=-0.2,0.8&detections=off")
         page.locator(".browse-tab", has_text="Search").click()
         held = HeldCallbacks(page)
         held.hold.set()
@@ -126,11 +133,7 @@ def test_a_chosen_preset_is_asked_for_before_the_server_answers(chromium, demo_s
     base = demo_server[0]
     image = s2_images[0]
     with browser_page(chromium, base) as page:
-        requested: list[str] = []
-        page.on("request", lambda r: requested.append(r.url))
-        open_browse(page, base, f"?image={image}&style=true-color&detections=off")
-        page.wait_for_function(f"() => document.querySelector('{IMAGERY_TILES}')")
-        settle(page)
+        requested = shown_with_requests(page, base, f"?image={image}&style=true-color&detections=off")
         held = HeldCallbacks(page)
         held.hold.set()
         page.locator("#browse-style label", has_text="NDVI").click()
@@ -223,11 +226,7 @@ def _posts(held: HeldCallbacks) -> list[str]:
 def test_picture_only_edits_ask_for_tiles_without_the_server(chromium, demo_server, s2_images):
     base, image = demo_server[0], s2_images[0]
     with browser_page(chromium, base) as page:
-        requested: list[str] = []
-        page.on("request", lambda r: requested.append(r.url))
-        open_browse(page, base, f"?image={image}&style=ndvi&detections=off")
-        page.wait_for_function(f"() => document.querySelector('{IMAGERY_TILES}')")
-        settle(page)
+        requested = shown_with_requests(page, base, f"?image={image}&style=ndvi&detections=off")
         page.locator(".browse-tab", has_text="Visualize").click()
         held = HeldCallbacks(page)
         held.hold.set()  # the server answers nothing from here on
