@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import random
 import sys
 import threading
@@ -38,7 +39,6 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from _common import (  # noqa: E402
-    OtherLoad,
     default_workdir,
     embedded_catalog,
     make_demo_data,
@@ -148,6 +148,22 @@ class TileLoad:
         return f"{ok:,} tiles in {seconds:.0f} s ({ok / seconds:.1f}/s){'; ' + others if others else ''}"
 
 
+def cpu_sample() -> tuple[float, float]:
+    """(wall clock, busy CPU seconds of the whole machine)."""
+    times = psutil.cpu_times()
+    return time.perf_counter(), sum(getattr(times, n, 0.0) for n in ("user", "nice", "system", "irq", "softirq"))
+
+
+def busy_note(since: tuple[float, float]) -> str:
+    """How busy the CPUs were since `since`. The server, its PostgreSQL, chromium (whose renderers come
+    and go with each round's browser context) and the tile clients are all in it: processes that
+    ended cannot be told apart from others, so no share is called "other"."""
+    now = cpu_sample()
+    wall, busy, cpus = now[0] - since[0], now[1] - since[1], os.cpu_count() or 1
+    return (f"the machine's CPUs were {busy / wall / cpus:.0%} busy over both phases ({busy:,.0f} CPU s in "
+            f"{wall:,.0f} s on {cpus} CPUs: the server, PostgreSQL, chromium, the tile clients and anything else)")
+
+
 def run_phase(browser, base: str, images: list[str], rounds: int, changes: int) -> dict[str, list[float]]:
     """The scenario's rounds and Analytics changes; ms per measure."""
     from ui_scenario import COLORMAPS, analytics_change, browse_round, open_analytics
@@ -192,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     from chromium import launch
 
     results: dict[str, dict[str, list[float]]] = {}
-    load_note = ""
+    load_note = cpu_note = ""
     with scratch_dir(args.workdir.expanduser().resolve(), "ui-") as scratch:
         data_dir = scratch / "data"
         make_demo_data(data_dir)
@@ -207,14 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                 browser = launch(playwright)
                 say("warming up (one round, not counted)")
                 run_phase(browser, base, images, 1, 2)
-                # ours: the server (and its PostgreSQL) and Playwright's driver (and its chromium)
-                other = OtherLoad(lambda: [child.pid for child in psutil.Process().children()])
+                started = cpu_sample()
                 say(f"idle: {args.rounds} Browse rounds, {args.changes} Analytics changes")
                 results["idle"] = run_phase(browser, base, images, args.rounds, args.changes)
                 say(f"loaded: the same while {CLIENTS} clients pull distinct tiles")
                 with TileLoad(port, layers) as load:
                     results["loaded"] = run_phase(browser, base, images, args.rounds, args.changes)
                 load_note = load.summary()
+                cpu_note = busy_note(started)
                 browser.close()
         finally:
             stop_server(server)
@@ -222,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nthe demo data set with {detections:,} detections; `cogbrowser serve` on loopback; "
           f"Debian's chromium; {args.rounds} rounds and {args.changes} Analytics changes per phase")
     print(f"tile load during the loaded phase ({CLIENTS} clients): {load_note}")
-    print(other.note())
+    print(cpu_note)
     rows, missed = [], []
     for name, target in TARGETS_MS.items():
         idle, loaded = percentiles(results["idle"][name]), percentiles(results["loaded"][name])
