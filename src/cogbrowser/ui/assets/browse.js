@@ -155,7 +155,6 @@
    * or when the next one replaces it. */
   var RENDER_KEYS = ["style", "bands", "expression", "rescale", "gain", "gamma", "colormap"];
   var IMAGERY_PANE = "browse-imagery";  // browse_map.IMAGERY_PANE
-  var WMS_VERSION = "1.3.0";  // visualization.WMS_VERSION
   var provisional = null;  // {layer, image, since}
 
   function shownState() {
@@ -170,20 +169,21 @@
   }
 
   function drawProvisional(imageId, look, opacity) {
-    var state = window.dash_clientside && window.dash_clientside.cogbrowserState;
-    if (!browseMap || !state || !window.L) { return; }
-    var style = "", vendor = [];
-    look.forEach(function (pair) { if (pair[0] === "style") { style = pair[1]; } else { vendor.push(pair); } });
-    var url = "/wms" + (vendor.length ? "?" + state.encodePairs(vendor) : "");
-    if (provisional && provisional.image === imageId && provisional.url === url && provisional.style === style) {
+    var draw = window.dash_clientside && window.dash_clientside.cogbrowserVisualize;
+    if (!browseMap || !draw || !window.L) { return; }
+    var props = draw.wmsProps(imageId, look, opacity);  // the server's layer's own URL and options
+    if (provisional && provisional.image === imageId && provisional.url === props.url
+        && provisional.style === props.styles) {
       return;  // already on its way
     }
     dropProvisional();
-    var layer = window.L.tileLayer.wms(url, {layers: imageId, styles: style, format: "image/png", transparent: true,
-                                             version: WMS_VERSION, opacity: opacity, pane: IMAGERY_PANE,
-                                             maxZoom: 21, tileSize: 256});
+    // only Leaflet's options: any other key would become a WMS parameter of every tile's URL
+    var layer = window.L.tileLayer.wms(props.url, {layers: props.layers, styles: props.styles, format: props.format,
+                                                   transparent: props.transparent, version: props.version,
+                                                   opacity: props.opacity, pane: props.pane,
+                                                   maxZoom: props.maxZoom, tileSize: props.tileSize});
     layer.cogbrowserProvisional = true;
-    provisional = {layer: layer, image: imageId, url: url, style: style, since: Date.now()};
+    provisional = {layer: layer, image: imageId, url: props.url, style: props.styles, since: Date.now()};
     layer.addTo(browseMap);
   }
 

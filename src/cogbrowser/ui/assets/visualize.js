@@ -142,7 +142,7 @@
     renderPairs: renderPairs,
     stretchProblem: stretchProblem,
     legendUrl: legendUrl,
-    wmsProps: wmsProps,
+    wmsProps: wmsProps,  // also browse.js's provisional layer: one translation of a look into a layer
 
     /* clientside callback (visualization._draw_layer): the source the server checked, the six
      * min/max, gain, gamma, colour map, opacity; the image's info (State) -> the layer, the
