@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, overload
 
 import psycopg
@@ -410,6 +410,73 @@ def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
     return where.composed()
 
 
+SCORE_STEPS = 100  # detection_counts counts scores in steps of 1 / SCORE_STEPS (migration 0008)
+
+
+def _on_step(score: float) -> int | None:
+    """The step k with score == k / SCORE_STEPS (as the filters compare), or None: off the steps."""
+    k = round(score * SCORE_STEPS)
+    return k if k / SCORE_STEPS == score else None
+
+
+def _whole_days(q: DetectionQuery) -> tuple[date | None, date | None] | None:
+    """The UTC days `q`'s time filter spans (first microsecond to last), or None when it cuts a day."""
+    first = last = None
+    if q.start is not None:
+        start = q.start.astimezone(timezone.utc)
+        if start.time() != time.min:
+            return None
+        first = start.date()
+    if q.end is not None:
+        after = (q.end + timedelta(microseconds=1)).astimezone(timezone.utc)
+        if after.time() != time.min:
+            return None
+        last = after.date() - timedelta(days=1)
+    return first, last
+
+
+def _counted_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]] | None:
+    """`q`'s filters over detection_counts (as `d`), or None when its counts cannot answer them
+    exactly: a name, box or id filter, a score off the 0.01 steps, a time that cuts a day."""
+    if q.target_names or q.bbox is not None or q.ids or q.after_id is not None:
+        return None
+    low = _on_step(q.min_score) if q.min_score is not None else None
+    high = _on_step(q.max_score) if q.max_score is not None else None
+    days = _whole_days(q)
+    if (q.min_score is not None and low is None) or (q.max_score is not None and high is None) or days is None:
+        return None
+    where = _Where()
+    where.add("d.image_id = ANY(%s)", list(q.image_ids) if q.image_ids else None)
+    where.add("d.target_class = ANY(%s)", list(q.target_classes) if q.target_classes else None)
+    where.add("d.image_id IN (SELECT id FROM images WHERE collection_id = ANY(%s))",
+              list(q.collections) if q.collections else None)
+    where.add("d.score_step >= %s", low)
+    where.add("(d.score_step < %s OR (d.score_step = %s AND d.on_step))", high, high)
+    where.add("d.day >= %s", days[0])
+    where.add("d.day <= %s", days[1])
+    return where.composed()
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """Where a count reads from: the detections, or their counts when those answer the filters."""
+
+    table: sql.Composable
+    where: sql.Composable
+    params: list[Any]
+    count: sql.Composable  # the number of detections of a group
+    groups: dict[str, str]
+
+
+def _counted(q: DetectionQuery, names: bool = False) -> _Counted:
+    """The counts table for questions it can answer (it has no names), else the detections."""
+    counted = None if names else _counted_where(q)
+    if counted is not None:
+        return _Counted(sql.SQL("detection_counts d"), *counted, sql.SQL("sum(d.n)::bigint"), COUNTED_GROUPS)
+    where, params = _detection_where(q)
+    return _Counted(sql.SQL("detections d"), where, params, sql.SQL("count(*)"), DETECTION_GROUPS)
+
+
 def search_detections(conn: Connection, q: DetectionQuery) -> list[DetectionRecord]:
     where, params = _detection_where(q)
     rows = conn.execute(
@@ -422,6 +489,8 @@ def search_detections(conn: Connection, q: DetectionQuery) -> list[DetectionReco
 DETECTION_GROUPS = {"class": "d.target_class", "name": "d.target_name", "image": "d.image_id",
                     "day": "date_trunc('day', d.detected_at AT TIME ZONE 'UTC')",
                     "collection": "(SELECT collection_id FROM images WHERE id = d.image_id)"}
+COUNTED_GROUPS = {**{key: value for key, value in DETECTION_GROUPS.items() if key != "name"},
+                  "day": "d.day::timestamp"}
 
 
 def count_detections_by(conn: Connection, q: DetectionQuery, group: str, split: str | None = None,
@@ -431,21 +500,41 @@ def count_detections_by(conn: Connection, q: DetectionQuery, group: str, split: 
     for name in filter(None, (group, split)):
         if name not in DETECTION_GROUPS:
             raise ValueError(f"unknown grouping {name!r}; use one of {', '.join(DETECTION_GROUPS)}")
-    where, params = _detection_where(q)
-    key = sql.SQL(DETECTION_GROUPS[group])
+    grouped, params = _grouped_counts(q, [group, split] if split else [group])
     if split is None:
-        order: sql.Composable = sql.SQL("1" if group == "day" else "count(*) DESC, 1")
-        query = sql.SQL("SELECT {key} AS key, count(*) AS count FROM detections d WHERE {where} "
-                        "GROUP BY 1 ORDER BY {order} LIMIT %s").format(key=key, where=where, order=order)
+        columns, order = "key", ("key" if group == "day" else "count DESC, key")
     else:
         # Days in time order; other groups largest first (their total over the split), each group's parts together.
-        order = sql.SQL("1, count(*) DESC" if group == "day" else
-                        "sum(count(*)) OVER (PARTITION BY {key}) DESC, 1, count(*) DESC").format(key=key)
-        query = sql.SQL("SELECT {key} AS key, {split} AS split, count(*) AS count FROM detections d WHERE {where} "
-                        "GROUP BY 1, 2 ORDER BY {order} LIMIT %s").format(
-                            key=key, split=sql.SQL(DETECTION_GROUPS[split]), where=where, order=order)
+        columns = "key, split"
+        order = "key, count DESC" if group == "day" else "sum(count) OVER (PARTITION BY key) DESC, key, count DESC"
+    query = sql.SQL("SELECT {columns}, count FROM ({grouped}) g ORDER BY {order} LIMIT %s").format(
+        columns=sql.SQL(columns), grouped=grouped, order=sql.SQL(order))
     with _roomy(conn):
         return [GroupCount(**row) for row in conn.execute(query, [*params, limit]).fetchall()]
+
+
+def _grouped_counts(q: DetectionQuery, keys: list[str]) -> tuple[sql.Composable, list[Any]]:
+    """A query of `q`'s detections counted by `keys` (columns key [, split], count), read from
+    detection_counts where it answers the filters. It keeps no names: by name, the named
+    detections are counted in name order (the index detections_named) and the unnamed ones, a
+    single group, from detection_counts."""
+
+    def counted_by(source: _Counted, only: str = "") -> sql.Composable:
+        columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(source.groups[key]), sql.Identifier(alias))
+                                     for key, alias in zip(keys, ("key", "split")))
+        return sql.SQL("SELECT {columns}, {count} AS count FROM {table} WHERE {only}{where} GROUP BY {keys}").format(
+            columns=columns, count=source.count, table=source.table, only=sql.SQL(only), where=source.where,
+            keys=sql.SQL(", ".join(str(n) for n in range(1, len(keys) + 1))))
+
+    if "name" not in keys or _counted_where(q) is None:
+        source = _counted(q, names="name" in keys)
+        return counted_by(source), source.params
+    named, unnamed = _counted(q, names=True), _counted(q)
+    unnamed = _Counted(unnamed.table, unnamed.where, unnamed.params, unnamed.count,
+                       {**unnamed.groups, "name": "NULL::text"})
+    query = sql.SQL("{} UNION ALL {}").format(counted_by(named, "d.target_name IS NOT NULL AND "),
+                                             counted_by(unnamed, "NOT d.named AND "))
+    return query, [*named.params, *unnamed.params]
 
 
 def score_histogram(conn: Connection, q: DetectionQuery, bins: int,
@@ -453,12 +542,16 @@ def score_histogram(conn: Connection, q: DetectionQuery, bins: int,
     """Counts of scores in `bins` equal bins over 0..1 (`bin` 0..bins-1), optionally per `split` group."""
     if split is not None and split not in DETECTION_GROUPS:
         raise ValueError(f"unknown grouping {split!r}; use one of {', '.join(DETECTION_GROUPS)}")
-    where, params = _detection_where(q)
-    split_sql = sql.SQL(DETECTION_GROUPS[split]) if split else sql.SQL("NULL::text")
-    query = sql.SQL("SELECT least(width_bucket(d.score, 0, 1, %s), %s) - 1 AS bin, {split} AS split, "
-                    "count(*) AS count FROM detections d WHERE {where} GROUP BY 1, 2 ORDER BY 2, 1"
-                    ).format(split=split_sql, where=where)
-    return [ScoreBin(**row) for row in conn.execute(query, [bins, bins, *params]).fetchall()]
+    source = _counted(q, names=split == "name" or SCORE_STEPS % bins != 0)
+    split_sql = sql.SQL(source.groups[split]) if split else sql.SQL("NULL::text")
+    if source.groups is COUNTED_GROUPS:  # whole steps per bin: the step's bin is the score's
+        binned, bin_params = sql.SQL("least(d.score_step / %s, %s)"), [SCORE_STEPS // bins, bins - 1]
+    else:
+        binned, bin_params = sql.SQL("least(width_bucket(d.score, 0, 1, %s), %s) - 1"), [bins, bins]
+    query = sql.SQL("SELECT {binned} AS bin, {split} AS split, {count} AS count FROM {table} WHERE {where} "
+                    "GROUP BY 1, 2 ORDER BY 2, 1").format(binned=binned, split=split_sql, count=source.count,
+                                                          table=source.table, where=source.where)
+    return [ScoreBin(**row) for row in conn.execute(query, [*bin_params, *source.params]).fetchall()]
 
 
 @contextmanager
@@ -489,8 +582,27 @@ def detection_summary(conn: Connection, q: DetectionQuery) -> DetectionSummary:
         "max(first) FILTER (WHERE set = 7) AS first, max(last) FILTER (WHERE set = 7) AS last, "
         "max(mean_score) FILTER (WHERE set = 7) AS mean_score, max(min_score) FILTER (WHERE set = 7) AS min_score, "
         "max(max_score) FILTER (WHERE set = 7) AS max_score FROM g").format(where=where)
+    counted = _counted_where(q)
+    if counted is not None:
+        return _counted_summary(conn, q, *counted)
     with _roomy(conn):
         return DetectionSummary(**_one(conn.execute(query, params)))
+
+
+def _counted_summary(conn: Connection, q: DetectionQuery, where: sql.Composable, params: list[Any]) -> DetectionSummary:
+    """detection_summary from detection_counts, and the names (which it does not keep) from the
+    named detections in name order (the index detections_named): two small reads, not a pass over
+    the selection."""
+    totals = _one(conn.execute(sql.SQL(
+        "SELECT coalesce(sum(d.n), 0)::bigint AS detections, count(DISTINCT d.image_id) AS images, "
+        "count(DISTINCT d.target_class) AS classes, min(d.first) AS first, max(d.last) AS last, "
+        "sum(d.score_sum) / nullif(sum(d.n), 0) AS mean_score, min(d.score_min) AS min_score, "
+        "max(d.score_max) AS max_score FROM detection_counts d WHERE {}").format(where), params))
+    named, named_params = _detection_where(q)
+    names = _one(conn.execute(sql.SQL(
+        "SELECT count(*) AS names FROM (SELECT DISTINCT d.target_name FROM detections d "
+        "WHERE d.target_name IS NOT NULL AND {}) n").format(named), named_params))
+    return DetectionSummary(**totals, names=names["names"])
 
 
 def delete_detections(conn: Connection, ids: Sequence[int]) -> int:
@@ -556,9 +668,9 @@ def touch_token(conn: Connection, name: str) -> None:
 # -- detection samples (the dashboard's scatter plot) ---------------------------------------
 def count_detections(conn: Connection, q: DetectionQuery) -> int:
     """How many detections the filters of `q` select (its limit and paging are ignored)."""
-    where, params = _detection_where(q)
-    return int(_one(conn.execute(sql.SQL("SELECT count(*) AS n FROM detections d WHERE {}").format(where),
-                                 params))["n"])
+    source = _counted(q, names=bool(q.target_names))
+    return int(_one(conn.execute(sql.SQL("SELECT coalesce({}, 0) AS n FROM {} WHERE {}").format(
+        source.count, source.table, source.where), source.params))["n"])
 
 
 def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int = 0) -> list[DetectionPoint]:
@@ -570,15 +682,17 @@ def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int 
     each: id, image_id, target_class, target_name, score, detected_at, area_m2, and lon, lat (its
     bbox's centre, longitude in -180..180)."""
     where, params = _detection_where(q)
-    # seed 0 is written out so the planner can walk the index of that order (migration 0007) and
-    # stop after `size` rows of a broad selection
-    order = sql.SQL("hashint8extended(d.id, 0)") if seed == 0 else sql.SQL("hashint8extended(d.id, {})").format(
-        sql.Literal(seed))
-    query = sql.SQL(
-        "SELECT d.id, d.image_id, d.target_class, d.target_name, d.score, d.detected_at, d.area_m2, "
-        "(center(d.bbox))[0] AS lon, (center(d.bbox))[1] AS lat FROM detections d WHERE d.id IN ("
-        "SELECT d.id FROM detections d WHERE {} ORDER BY {}, d.id LIMIT %s) "
-        "ORDER BY d.id").format(where, order)
+    columns = sql.SQL("d.id, d.image_id, d.target_class, d.target_name, d.score, d.detected_at, d.area_m2, "
+                      "(center(d.bbox))[0] AS lon, (center(d.bbox))[1] AS lat")
+    if seed == 0:
+        # written out so the planner walks the index of that order (migrations 0007, 0008), which
+        # holds every column asked: a broad selection reads `size` index entries and stops
+        query = sql.SQL("SELECT * FROM (SELECT {} FROM detections d WHERE {} ORDER BY hashint8extended(d.id, 0), "
+                        "d.id LIMIT %s) s ORDER BY id").format(columns, where)
+    else:
+        query = sql.SQL("SELECT {} FROM detections d WHERE d.id IN (SELECT d.id FROM detections d WHERE {} "
+                        "ORDER BY hashint8extended(d.id, {}), d.id LIMIT %s) ORDER BY d.id").format(
+                            columns, where, sql.Literal(seed))
     rows = conn.execute(query, [*params, size]).fetchall()
     # a box across the antimeridian keeps its east edge past 180: its centre may be past 180 too
     return [DetectionPoint(**{**row, "lon": row["lon"] - 360.0 if row["lon"] > 180 else row["lon"]}) for row in rows]
