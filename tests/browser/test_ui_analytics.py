@@ -53,6 +53,16 @@ def traces(page, graph: str) -> list[dict]:
     }""", graph)
 
 
+def points_drawn(page) -> tuple[int, str]:
+    """How many points plotly laid out on the scatter (on a WebGL canvas no SVG element shows
+    them), and the kind of its traces."""
+    return tuple(page.evaluate("""() => {
+        const gd = document.querySelector('#an-scatter .js-plotly-plot');
+        return [gd._fullData.reduce((n, trace) => n + (trace.visible === true ? trace._length : 0), 0),
+                [...new Set(gd._fullData.map(t => t.type))].join(',')];
+    }"""))
+
+
 def bar_counts(page) -> dict:
     """{(key, class or None): count} of the bars drawn (customdata holds key and class); a part of
     no height is no bar."""
@@ -123,6 +133,22 @@ def click_on(page, locator) -> None:
     locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y, steps=4)
+    page.wait_for_timeout(250)
+    page.mouse.click(x, y)
+
+
+def click_point(page, graph: str, trace: int, index: int) -> None:
+    """Click a scatter point where plotly drew it (on a WebGL canvas it has no element of its own)."""
+    page.locator(f"#{graph}").scroll_into_view_if_needed()
+    settle(page)
+    x, y = page.evaluate("""([id, trace, index]) => {
+        const gd = document.querySelector(`#${id} .js-plotly-plot`), layout = gd._fullLayout;
+        const box = gd.getBoundingClientRect(), data = gd._fullData[trace];
+        const at = (axis, value) => axis.l2p(axis.d2l(value));
+        return [box.left + layout._size.l + at(layout.xaxis, data.x[index]),
+                box.top + layout._size.t + at(layout.yaxis, data.y[index])];
+    }""", [graph, trace, index])
     page.mouse.move(x, y, steps=4)
     page.wait_for_timeout(250)
     page.mouse.click(x, y)
@@ -213,7 +239,7 @@ def test_the_charts_show_their_own_pick():
     counts = {"total": 30, "counts": [{"key": "ship", "split": None, "count": 20},
                                       {"key": "aircraft", "split": None, "count": 10}]}
     figure = bar_figure(counts, "class", {}, Filters(classes=("aircraft",)))
-    assert figure.data[0].selectedpoints == (1,) and list(figure.data[0].x) == ["ship", "aircraft"]
+    assert figure["data"][0]["selectedpoints"] == [1] and figure["data"][0]["x"] == ["ship", "aircraft"]
 
 
 # ---------------------------------------------------------------- opening the page
@@ -226,7 +252,8 @@ def test_the_dashboard_draws_what_the_api_counts(page, base):
     sample = api(base, "/sample", size=5000)
     drawn = eventually(lambda: sum(len(t["x"]) for t in traces(page, "an-scatter")))
     assert drawn == min(5000, summary["detections"]) == len(sample["points"])
-    assert page.locator("#an-scatter .scatterlayer .point").count() == drawn
+    assert points_drawn(page) == (drawn, "scattergl"), "5,000 points go on a WebGL canvas"
+    assert page.locator("#an-scatter canvas.gl-canvas-context").count() == 1
     assert {t["name"] for t in traces(page, "an-scatter")} == {row["key"] for row in by_class["counts"]}
     note = page.locator("#an-scatter-note").inner_text()
     assert (f"of {summary['detections']:,} detections, sampled" in note if sample["sampled"]
@@ -234,6 +261,21 @@ def test_the_dashboard_draws_what_the_api_counts(page, base):
     eventually(lambda: shown_summary(page, summary))
     assert kpis(page)["mean score"] == f"{summary['mean_score']:.2f}"
     assert eventually(lambda: report_tables(page).get("By class")) == class_table(by_class)
+
+
+def test_without_webgl_the_points_are_drawn_in_svg(chromium, base):
+    with browser_page(chromium, base) as page:
+        page.add_init_script("""(() => {  // a virtual desktop without a GPU: no WebGL context
+            const original = HTMLCanvasElement.prototype.getContext;
+            HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+                return /webgl/.test(kind) ? null : original.call(this, kind, ...rest);
+            };
+        })()""")
+        open_dashboard(page, base)
+        summary = api(base, "/summary")
+        expected = min(5000, summary["detections"])
+        eventually(lambda: points_drawn(page) == (expected, "scatter"))
+        assert page.locator("#an-scatter .scatterlayer .point").count() == expected
 
 
 def test_nothing_on_the_page_points_elsewhere(page, base):
@@ -454,7 +496,7 @@ def test_the_report_downloads_as_markdown_and_as_a_standalone_page(page, base):
 def test_a_clicked_point_opens_on_the_map(page, base):
     open_dashboard(page, base, "?class=ship")
     eventually(lambda: [t["name"] for t in traces(page, "an-scatter")] == ["ship"])
-    click_on(page, page.locator("#an-scatter .scatterlayer .point").nth(3))
+    click_point(page, "an-scatter", 0, 3)
     link = page.locator("#an-open-on-map")
     link.wait_for(timeout=TIMEOUT * 1000)
     detection_id = int(re.fullmatch(r"/\?detection=(\d+)", link.get_attribute("href")).group(1))

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import orjson
 from flask import Blueprint, Response, request
 from pydantic import Field
 
@@ -377,7 +378,7 @@ def sample(query: SampleQuery) -> Response:
         rows = queries.sample_detections(conn, selection, query.size, query.seed)
         # fewer points than asked for: they are the whole selection, no count needed
         matched = queries.count_detections(conn, selection) if len(rows) == query.size else len(rows)
-    return Response(json.dumps(_sample_answer(rows, matched, query.seed)), mimetype="application/json")
+    return Response(orjson.dumps(_sample_answer(rows, matched, query.seed)), mimetype="application/json")
 
 
 @endpoint(blueprint, "GET", "/api/v1/detections/report", summary="Everything a dashboard draws, in one answer",
@@ -414,7 +415,7 @@ def detection_report(query: ReportQuery) -> Response:
     document = answer.model_dump(mode="json", by_alias=True)
     if points is not None:  # the points straight to JSON: 5000 pydantic models took longer than the query
         document["sample"] = _sample_answer(points, answer.summary.detections, query.seed)
-    return Response(json.dumps(document), mimetype="application/json")
+    return Response(orjson.dumps(document), mimetype="application/json")
 
 
 # ---------------------------------------------------------------- helpers

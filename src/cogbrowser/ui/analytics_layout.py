@@ -22,7 +22,7 @@ def layout() -> html.Div:
         dcc.Store(id="an-filters"), dcc.Store(id="an-chips", data=[]), dcc.Store(id="an-catalog"),
         dcc.Store(id="an-colours"),
         dcc.Store(id="an-report-files"), dcc.Store(id="an-scatter-key"), dcc.Store(id="an-scatter-pick"),
-        dcc.Store(id="an-bar-pick"), dcc.Download(id="an-download"),
+        dcc.Store(id="an-bar-pick"), dcc.Store(id="an-webgl"), dcc.Download(id="an-download"),
         _filters_panel(),
         html.Div(className="dashboard", children=[_overview_card(), _scatter_card(), _bar_card(), _report_card()]),
     ])

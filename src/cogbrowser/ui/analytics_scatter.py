@@ -9,7 +9,7 @@ stays drawn where it was (`_scatter_box` patches it into the figure without aski
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, Patch, State, html, no_update
+from dash import ClientsideFunction, Input, Output, Patch, State, html, no_update
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api, report
@@ -27,20 +27,25 @@ def register(app: dash.Dash) -> None:
     app.callback(Output("an-scatter", "figure"), Output("an-scatter", "style"), Output("an-scatter-note", "children"),
                  Output("an-scatter-message", "children"), Output("an-scatter-key", "data"),
                  Input("an-filters", "data"), Input("an-chips", "data"), Input("an-x", "value"),
-                 Input("an-y", "value"), Input("an-colours", "data"), State("an-scatter-key", "data"))(_scatter)
+                 Input("an-y", "value"), Input("an-colours", "data"), Input("an-webgl", "data"),
+                 State("an-scatter-key", "data"))(_scatter)
+    app.clientside_callback(ClientsideFunction("cogbrowserAnalytics", "webgl"), Output("an-webgl", "data"),
+                            Input("an-webgl", "id"))
     app.callback(Output("an-scatter", "figure", allow_duplicate=True), Input("an-chips", "data"),
                  State("an-x", "value"), State("an-y", "value"), prevent_initial_call=True)(_scatter_box)
     app.callback(Output("an-detail", "children"), Input("an-scatter", "clickData"),
                  prevent_initial_call=True)(_detail)
 
 
-def _scatter(filters_data, chips_data, x: str, y: str, colours: dict | None, last_key: str | None):
+def _scatter(filters_data, chips_data, x: str, y: str, colours: dict | None, webgl: bool | None,
+             last_key: str | None):
     """A sample of the selected detections (its own box left out: it stays drawn where it was)."""
     if filters_data is None or x not in AXES or y not in AXES:
         raise PreventUpdate
     filters = view_filters(filters_data, chips_data, SOURCE)
     colours = colours or {}
-    key = f"{filters}|{x}|{y}|{sorted(colours.items())}"
+    webgl = webgl is not False  # until the browser has said (it says at once, without the server)
+    key = f"{filters}|{x}|{y}|{sorted(colours.items())}|{webgl}"
     if key == last_key:
         raise PreventUpdate
     hidden = {"display": "none"}
@@ -52,8 +57,8 @@ def _scatter(filters_data, chips_data, x: str, y: str, colours: dict | None, las
         return no_update, hidden, None, message("error", failure.detail), key
     if sample["matched"] == 0:
         return no_update, hidden, None, message("empty", report.EMPTY_HINT), key
-    figure, plotted = scatter_figure(sample["points"], x, y, colours)
-    figure.update_layout(shapes=box_shapes(own_pick(chips_data, SOURCE), x, y))
+    figure, plotted = scatter_figure(sample["points"], x, y, colours, box_shapes(own_pick(chips_data, SOURCE), x, y),
+                                     webgl)
     return figure, {}, scatter_note(sample, plotted, x, y), None, key
 
 

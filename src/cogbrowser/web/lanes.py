@@ -49,12 +49,14 @@ class Lane:
 
 def plan_lanes(threads: int, heavy_threads: int, heavy_queue: int, render_deadline: float) -> dict[str, Lane]:
     """The three lanes of a server with `threads` request threads (one a core: the tiles lane's,
-    measured best for tiles) and `heavy_threads` for big renders. Cheap requests get as many threads
-    again: they mostly wait for PostgreSQL, not for a core. Heavy work waits at most a quarter of
+    measured best for tiles) and `heavy_threads` for big renders. Cheap requests get twice as many
+    threads (four at least): they mostly wait for PostgreSQL, not for a core, and a filter change of
+    the Analytics page sends three callbacks at once (with two threads the third waited for one of
+    them, ~0.3 s). Heavy work waits at most a quarter of
     the time one render may run (`render_deadline`): waiting and drawing together stay under 1.25
     times the deadline (25 s by default), however busy the server is."""
     return {
-        CHEAP: Lane(CHEAP, threads=max(2, threads), queue=64, max_wait=10.0, retry_after=1),
+        CHEAP: Lane(CHEAP, threads=max(4, 2 * threads), queue=64, max_wait=10.0, retry_after=1),
         TILES: Lane(TILES, threads=threads, queue=max(64, 16 * threads), max_wait=10.0, retry_after=1),
         HEAVY: Lane(HEAVY, threads=heavy_threads, queue=heavy_queue, max_wait=render_deadline / 4,
                     retry_after=max(1, min(30, round(render_deadline / 2)))),

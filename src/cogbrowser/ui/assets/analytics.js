@@ -27,6 +27,17 @@
       return {x: extent("x"), y: extent("y")};
     },
 
+    /* whether this browser draws WebGL: the scatter's thousands of points go on a WebGL canvas
+     * where it does, SVG where it does not (a virtual desktop without a GPU may have none) */
+    webgl: function () {
+      try {
+        var canvas = document.createElement("canvas");
+        return !!(canvas.getContext("webgl") || canvas.getContext("experimental-webgl"));
+      } catch (e) {
+        return false;
+      }
+    },
+
     /* the bars clicked or boxed: {event: "click" | "select", parts: [[key, class], ...], at} */
     barPick: function (click, selection) {
       var clicked = window.dash_clientside.callback_context.triggered.some(function (t) {
