@@ -569,7 +569,10 @@ def detection_summary(conn: Connection, q: DetectionQuery) -> DetectionSummary:
     One pass over the selection: the distinct images, classes and names are grouping sets of one
     hashed aggregate (with the totals as the empty set), not a scan per column nor a
     count(DISTINCT ...) that sorts: over 1,000,000 detections four scans took 4 s at p95
-    (bench/analytics_bench.py)."""
+    (bench/analytics_bench.py). Filters that detection_counts answers read it instead."""
+    counted = _counted_where(q)
+    if counted is not None:
+        return _counted_summary(conn, q, *counted)
     where, params = _detection_where(q)
     query = sql.SQL(
         "WITH g AS (SELECT GROUPING(d.image_id, d.target_class, d.target_name) AS set, d.target_name, "
@@ -582,9 +585,6 @@ def detection_summary(conn: Connection, q: DetectionQuery) -> DetectionSummary:
         "max(first) FILTER (WHERE set = 7) AS first, max(last) FILTER (WHERE set = 7) AS last, "
         "max(mean_score) FILTER (WHERE set = 7) AS mean_score, max(min_score) FILTER (WHERE set = 7) AS min_score, "
         "max(max_score) FILTER (WHERE set = 7) AS max_score FROM g").format(where=where)
-    counted = _counted_where(q)
-    if counted is not None:
-        return _counted_summary(conn, q, *counted)
     with _roomy(conn):
         return DetectionSummary(**_one(conn.execute(query, params)))
 
@@ -676,9 +676,10 @@ def count_detections(conn: Connection, q: DetectionQuery) -> int:
 def sample_detections(conn: Connection, q: DetectionQuery, size: int, seed: int = 0) -> list[DetectionPoint]:
     """At most `size` of the selected detections, picked at random but repeatably: ordered by a hash
     of the id salted with `seed`, so the same filters and seed give the same points (a link reopens
-    the same scatter) and a narrower filter keeps the points it still selects. One pass over the
+    the same scatter) and a narrower filter keeps the points it still selects. Seed 0 (the page's)
+    walks an index in that order holding every column returned; another seed is one pass over the
     selection with a top-N sort of ids only (the rows are read for the chosen ids: 0.2 instead of
-    0.45 s over 1,000,000); `size` rows leave the server, never the selection. Rows in id order,
+    0.45 s over 1,000,000). `size` rows leave the server, never the selection. Rows in id order,
     each: id, image_id, target_class, target_name, score, detected_at, area_m2, and lon, lat (its
     bbox's centre, longitude in -180..180)."""
     where, params = _detection_where(q)
