@@ -173,3 +173,34 @@ def test_a_failing_job_shows_its_error_in_the_card(chromium, failing_server):
         assert job["state"] == "failed" and job["error"]["detail"] in card.inner_text()
         assert f"{WORKER_MAX_SIZE} pixels" in card.inner_text()
         assert card.get_attribute("role") == "alert" and card.locator(".job-download").count() == 0
+
+
+def test_job_cards_come_back_after_a_reload_without_saving_the_file_again(chromium, slow_server):
+    base, _ = slow_server
+    with browser_page(chromium, base) as page:
+        open_export(page, base)
+        with page.expect_download(timeout=60_000):
+            page.get_by_role("button", name="PNG").click()
+        made = page.locator(CARDS).first
+        made.locator(".job-download").wait_for(timeout=30_000)
+        job = job_of(page, made)
+        page.get_by_role("button", name="Timelapse GIF").click()  # still running when the page reloads
+        running = page.locator(CARDS).nth(1)
+        running.locator(".job-progress").wait_for(timeout=30_000)
+        timelapse = job_of(page, running)
+
+        downloads: list[str] = []
+        page.on("download", lambda d: downloads.append(d.suggested_filename))
+        assert requests.get(base + timelapse, timeout=30).json()["state"] in ("queued", "running")
+        with page.expect_download(timeout=60_000) as finished:  # the timelapse goes on and is saved once made
+            page.reload(wait_until="networkidle")
+            page.locator("details.tool > summary", has_text="Export").click()
+            cards = page.locator(CARDS)
+            cards.nth(1).wait_for(timeout=30_000)
+            assert [job_of(page, cards.nth(i)) for i in range(cards.count())] == [job, timelapse]
+        assert finished.value.suggested_filename.endswith(".gif")
+        cards.nth(1).locator(".job-download").wait_for(timeout=30_000)
+        cards.first.locator(".job-download").wait_for(timeout=30_000)  # saved before: offered, not saved again
+        assert "Saved" in cards.first.inner_text()
+        page.wait_for_timeout(1000)
+        assert downloads == [finished.value.suggested_filename], "the export made before the reload was not saved again"

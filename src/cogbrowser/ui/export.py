@@ -43,6 +43,8 @@ PNG, TIF, GIF = "browse-export-png", "browse-export-tif", "browse-export-gif"
 RESULT = "browse-export-result"
 CANCEL = "browse-export-cancel"  # the job a card's Cancel asks to stop (jobs.js writes it)
 JOBS = "browse-export-jobs"  # the job cards, oldest first (a new one is appended: jobs.js owns the ones shown)
+STARTED = "browse-export-started"  # the jobs this tab started (the browser's session storage): cards after a reload
+KEPT_CARDS = 10  # the newest jobs a reload shows again
 JOBS_PATH = "/api/v1/jobs/"
 NATIVE = "native"  # the image's own CRS, or its own resolution
 GIF_WIDTH, MAX_GIF_WIDTH = 512, 1024
@@ -70,7 +72,7 @@ def panel() -> html.Details:
                         title="The area on every date of the image's collection, as drawn")]),
         dcc.Loading(type="dot", delay_show=200, children=[html.Div(id=RESULT, className="tool-result")]),
         html.Div(id=JOBS, className="job-list", children=[]),
-        dcc.Store(id=CANCEL),
+        dcc.Store(id=CANCEL), dcc.Store(id=STARTED, storage_type="session", data=[]),
     ])
 
 
@@ -83,11 +85,14 @@ def crs_options(image: dict | None) -> list[dict]:
 def register(app: dash.Dash) -> None:
     """The Export tool's callbacks, on `app`. None renders (a jobs worker does), so none is heavy."""
     app.callback(Output(CRS, "options"), Input(IMAGE_INFO, "data"), prevent_initial_call=True)(_crs_choices)
-    app.callback(Output(RESULT, "children"), Output(JOBS, "children"),
+    app.callback(Output(RESULT, "children"), Output(JOBS, "children"), Output(STARTED, "data"),
                  Input(PNG, "n_clicks"), Input(TIF, "n_clicks"), Input(GIF, "n_clicks"),
                  State(IMAGE_INFO, "data"), State(VIS, "data"), State(CRS, "value"),
                  State(SIZE, "value"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
-                 prevent_initial_call=True)(_export)
+                 State(STARTED, "data"), prevent_initial_call=True)(_export)
+    app.callback(Output(JOBS, "children", allow_duplicate=True), Input(STARTED, "modified_timestamp"),
+                 State(STARTED, "data"), State(JOBS, "children"),
+                 prevent_initial_call="initial_duplicate")(_restore_cards)
     app.callback(Output(RESULT, "children", allow_duplicate=True), Input(CANCEL, "data"),
                  prevent_initial_call=True)(_cancel)
 
@@ -117,7 +122,7 @@ def timelapse_pairs(area: ToolArea, drawn: Sequence[Sequence[str]] | None, size:
     return [("bbox", area.bbox_text()), ("width", str(width)), *Visualization.from_pairs(drawn or []).render_params()]
 
 
-def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
+def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds, started):
     """The asked file as a job card (jobs.js shows its progress and downloads it once made); or the
     API's reason why not."""
     button = dash.ctx.triggered_id
@@ -125,15 +130,15 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
         raise PreventUpdate
     area, problem = chosen_area(info, aoi, bounds)
     if area is None:
-        return problem, no_update
+        return problem, no_update, no_update
     if not drawn:
-        return message("The image is not drawn yet: wait for it on the map.", "empty"), no_update
+        return message("The image is not drawn yet: wait for it on the map.", "empty"), no_update, no_update
     image = info["image"]
     what = "The timelapse" if button == GIF else "The export"
     if button == GIF:
         if not image.get("collection_id"):
             return message(f"Image {image['id']} belongs to no collection: there are no other dates.",
-                           "empty"), no_update
+                           "empty"), no_update, no_update
         path, pairs = f"/api/v1/collections/{quote(image['collection_id'])}/timelapse.gif", \
             timelapse_pairs(area, drawn, size or NATIVE)
     else:
@@ -144,11 +149,20 @@ def _export(png, tif, gif, info, drawn, crs, size, which, aoi, bounds):
         job = api.start_job(path, pairs)
     except api.ApiFailure as exc:
         if exc.status == 404:
-            return message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error"), no_update
-        return message(f"{what} cannot be made: {exc.detail}", "error"), no_update
+            return message(f"{what} found nothing in {area.describe()}: {exc.detail}.", "error"), no_update, no_update
+        return message(f"{what} cannot be made: {exc.detail}", "error"), no_update, no_update
+    card = {"id": str(job.get("id", "")), "what": f"{job.get('filename')} of {area.describe()}", "gif": button == GIF}
     cards = Patch()
-    cards.append(job_card(job, f"{job.get('filename')} of {area.describe()}", gif=button == GIF))
-    return None, cards
+    cards.append(job_card(card))
+    return None, cards, [*(started or []), card][-KEPT_CARDS:]
+
+
+def _restore_cards(_stamp, started: list[dict] | None, shown: list | None):
+    """After a reload the cards of the jobs this tab started come back (the jobs go on in the
+    server); jobs.js draws them from the API, and does not download a file a second time."""
+    if shown or not started:
+        raise PreventUpdate
+    return [job_card(card) for card in started]
 
 
 def _cancel(asked: dict | None):
@@ -165,10 +179,11 @@ def _cancel(asked: dict | None):
     return no_update
 
 
-def job_card(job: dict, what: str, gif: bool = False) -> Component:
-    """An empty card for a job the API runs in the background: jobs.js fills it (progress, Cancel,
-    the download once made) by polling the job; the server never renders it again."""
-    job_id = str(job.get("id", ""))
-    data: dict[str, Any] = {"data-job": JOBS_PATH + quote(job_id), "data-what": what,
-                            "data-preview": "gif" if gif else "", "data-cancel-store": CANCEL}
+def job_card(card: dict) -> Component:
+    """An empty card for a job the API runs in the background (`card`: its id, what it makes, and
+    whether it is a GIF to preview): jobs.js fills it (progress, Cancel, the download once made)
+    by polling the job; the server never renders it again."""
+    job_id = str(card["id"])
+    data: dict[str, Any] = {"data-job": JOBS_PATH + quote(job_id), "data-what": card["what"],
+                            "data-preview": "gif" if card.get("gif") else "", "data-cancel-store": CANCEL}
     return html.Div(id=f"job-{job_id}", className="job-card", children=[], **data)

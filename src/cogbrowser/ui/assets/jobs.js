@@ -8,12 +8,24 @@
  * browser then downloads; a failed job shows its error, a cancelled one says "Cancelled".
  * What is known of each job lives here, keyed by its URL, not in the card: Dash may mount a card
  * again (a new card appended to the list), and the new one is drawn from it, never downloaded twice.
+ * After a reload the server mounts the cards of the jobs this tab started (export.py); which files
+ * were saved already is kept in the tab's session storage, so a reload does not save them again.
+ * A job the server no longer has (its file expired) says so.
  */
 (function () {
   "use strict";
   var POLL_MS = 500;
-  var FINISHED = { succeeded: true, failed: true, cancelled: true };
+  var FINISHED = { succeeded: true, failed: true, cancelled: true, gone: true };
   var known = {}; // job URL -> {job: its last JSON, downloaded: whether its file was saved}
+  var SAVED = "cogbrowser-jobs-saved"; // session storage: the job URLs whose file this tab saved
+
+  function saved() {
+    try { return JSON.parse(sessionStorage.getItem(SAVED) || "[]"); } catch (e) { return []; }
+  }
+
+  function remember(url) {
+    try { sessionStorage.setItem(SAVED, JSON.stringify(saved().concat([url]).slice(-50))); } catch (e) { /* private mode */ }
+  }
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -59,6 +71,11 @@
     if (card.querySelector(".job-download, .job-done")) return;
     card.querySelectorAll(".job-progress, .job-cancel").forEach(function (node) { node.remove(); });
     var stage = card.querySelector(".job-stage");
+    if (job.state === "gone") {
+      stage.textContent = "The server no longer has this job (its file has expired).";
+      stage.classList.add("job-done");
+      return;
+    }
     if (job.state === "cancelled") {
       stage.textContent = "Cancelled";
       stage.classList.add("job-done");
@@ -84,8 +101,9 @@
       card.appendChild(gif);
     }
     var record = known[card.dataset.job];
-    if (!record.downloaded) {
+    if (!record.downloaded && saved().indexOf(card.dataset.job) < 0) {
       record.downloaded = true;
+      remember(card.dataset.job);
       link.click(); // the browser saves the file under its name
     }
   }
@@ -105,6 +123,7 @@
     record.polling = true;
     fetch(card.dataset.job, { credentials: "same-origin", cache: "no-store" })
       .then(function (answer) {
+        if (answer.status === 404) return { state: "gone" };
         if (!answer.ok) throw new Error(answer.status);
         return answer.json();
       })
