@@ -8,8 +8,8 @@ from typing import NoReturn
 from flask import Flask, abort
 
 from cogbrowser.api import blueprints as api_blueprints
-from cogbrowser.api.collection_reads import timelapse_job
-from cogbrowser.api.image_reads import export_job
+from cogbrowser.api.collection_reads import timelapse_job, timeseries_job
+from cogbrowser.api.image_reads import export_job, statistics_job
 from cogbrowser.api.jobs import job_problem
 from cogbrowser.api.uploads import ingest_upload
 from cogbrowser.basemap import open_basemap
@@ -54,6 +54,8 @@ def job_queue(settings: Settings, db: Database) -> JobQueue:
     jobs.register("upload", functools.partial(ingest_upload, db, settings))
     jobs.register("export", functools.partial(export_job, db, settings))
     jobs.register("timelapse", functools.partial(timelapse_job, db, settings))
+    jobs.register("timeseries", functools.partial(timeseries_job, db, settings))
+    jobs.register("statistics", functools.partial(statistics_job, db, settings))
     return jobs
 
 

@@ -6,6 +6,7 @@ it go, so whatever imagery is asked for meanwhile was decided in the browser alo
 
 from __future__ import annotations
 
+import re
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,6 +148,27 @@ def test_a_chosen_preset_is_asked_for_before_the_server_answers(chromium, demo_s
         styles = page.evaluate(f"() => [...new Set([...document.querySelectorAll('{IMAGERY_TILES}')]"
                                ".map(t => new URL(t.src).searchParams.get('styles')))]")
         assert styles == ["ndvi"]
+
+
+def test_bands_picked_for_a_composite_are_drawn_before_the_server_answers(chromium, demo_server, s2_images):
+    base = demo_server[0]
+    image = s2_images[0]
+    with browser_page(chromium, base) as page:
+        requested = shown_with_requests(page, base, f"?image={image}&bands=B04,B03,B02&detections=off")
+        page.locator(".browse-tab", has_text="Visualize").click()
+        held = HeldCallbacks(page)
+        held.hold.set()
+        page.locator("#browse-band-r").click()
+        page.get_by_role("option", name=re.compile(r"^B08")).click()
+        page.wait_for_function(f"() => [...document.querySelectorAll('{IMAGERY_TILES}')].some(t => "
+                               "/bands=B08(%2C|,)B03(%2C|,)B02/.test(t.src) && t.complete && t.naturalWidth > 0)")
+        assert held.waiting, "the server's check had not answered: the browser drew the bands alone"
+        assert getmaps(requested, image)[-1]["bands"] == "B08,B03,B02"
+        held.release()
+        page.wait_for_function("() => /[?&]bands=B08(%2C|,)B03/.test(location.search)", timeout=30_000)
+        settle(page)
+        page.wait_for_function(ONE_LAYER, timeout=30_000)
+        assert shown_layers(page) == [image]
 
 
 # ---------------------------------------------------------------- the picture decided in the browser

@@ -1,4 +1,5 @@
-"""Large exports and timelapses are jobs: made by a jobs worker, not in a request thread.
+"""Large exports and timelapses are jobs: made by a jobs worker, not in a request thread; so are the
+statistics and time series a page asks for.
 
 What a user notices: an export or timelapse larger than the server makes while a client waits
 (COGBROWSER_SYNC_RENDER_PIXELS), or one asked with `Prefer: respond-async`, answers 202 with the job
@@ -237,3 +238,48 @@ def test_an_accepted_export_job_is_made_after_a_crash_and_its_file_outlives_rest
             assert (geotiff.width, geotiff.height) == (770, 781)
     finally:
         interrupt(server)
+
+
+def test_statistics_and_time_series_asked_async_are_jobs_whose_json_is_the_waiting_answer(landsat, db):
+    box = {"bbox": "-74.0,45.6,-73.4,46.1"}
+    zone = {"type": "Polygon", "coordinates": [[[-74.0, 45.6], [-73.4, 45.6], [-73.4, 46.1], [-74.0, 45.6]]]}
+    with serving(landsat, db) as url:
+        reads = {
+            "statistics": ("GET", f"{url}/api/v1/images/cog1/statistics", {**box, "bands": "2", "bins": "16"}, None),
+            "posted statistics": ("POST", f"{url}/api/v1/images/cog2/statistics", {"expression": "b1-b2"}, zone),
+            "series": ("GET", f"{url}/api/v1/collections/landsat/timeseries", {**box, "expression": "b3/b1"}, None),
+            "csv series": ("GET", f"{url}/api/v1/collections/landsat/timeseries", {**box, "f": "csv"}, None),
+        }
+        for what, (method, address, params, body) in reads.items():
+            waited = requests.request(method, address, params=params, json=body, timeout=30)
+            assert waited.status_code == 200, (what, waited.text)
+            asked = requests.request(method, address, params=params, json=body, headers=ASYNC, timeout=30)
+            assert asked.status_code == 202, (what, asked.text)
+            assert asked.headers["Preference-Applied"] == "respond-async"
+            job = asked.json()
+            assert job["kind"] == ("timeseries" if "series" in what else "statistics"), job
+            done = until_finished(asked.headers["Location"])
+            assert done["state"] == "succeeded", (what, done)
+            result = requests.get(done["result_url"], timeout=30)
+            assert result.headers["Content-Type"].split(";")[0] == waited.headers["Content-Type"].split(";")[0], what
+            if what == "csv series":
+                assert result.text == waited.text and "attachment" in result.headers["Content-Disposition"]
+                assert result.text.count("\r\n") == 3, "a header and the two dates"
+            else:
+                assert result.json() == waited.json(), f"the job's {what} are the very answer of a waiting client"
+                assert result.headers["Content-Disposition"].startswith("inline")
+
+        outside = requests.get(f"{url}/api/v1/images/cog1/statistics", headers=ASYNC, timeout=30,
+                               params={"bbox": "10,10,11,11"})
+        assert outside.status_code == 404 and "outside the extent" in outside.json()["detail"], \
+            "an area off the image is refused at once, never a job"
+        api = requests.get(f"{url}/api/v1/openapi.json", timeout=30).json()["paths"]
+        assert "202" in api["/api/v1/collections/{collection_id}/timeseries"]["get"]["responses"]
+    with serving(replace(landsat, render_budget=10_000), db) as url:
+        costly = requests.get(f"{url}/api/v1/collections/landsat/timeseries", headers=ASYNC, timeout=30,
+                              params={**box, "expression": "b1*b2+b3"})
+        assert costly.status_code == 400 and "COGBROWSER_RENDER_BUDGET" in costly.json()["detail"], \
+            "a series over the render budget is refused at once, never a job"
+    with db.connection() as conn:
+        kinds = sorted(row["kind"] for row in conn.execute("SELECT kind FROM jobs"))
+    assert kinds == ["statistics"] * 2 + ["timeseries"] * 2, "no job was queued for a refused read"

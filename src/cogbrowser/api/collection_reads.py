@@ -11,7 +11,8 @@ such rather than dropped silently. An image whose file is gone is left out and n
 
 A timelapse of more pixels x frames than the server makes while a client waits
 (COGBROWSER_SYNC_RENDER_PIXELS), or asked with `Prefer: respond-async`, is a job (202 with the job;
-`timelapse_job` makes the same GIF in a worker; api/jobs.py says when).
+`timelapse_job` makes the same GIF in a worker; api/jobs.py says when); so is a time series asked
+with `Prefer: respond-async` (`timeseries_job`: the same JSON or CSV), as the pages ask for it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from flask import Blueprint, Response
 from pydantic import Field, model_validator
 from werkzeug.datastructures import MultiDict
 
-from cogbrowser.api.jobs import Job, render_job_answer, runs_as_job
+from cogbrowser.api.jobs import Job, prefers_async, render_job_answer, runs_as_job
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
@@ -129,19 +130,62 @@ def _require_area(bbox: BBox | None) -> None:
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timeseries", tags=TAGS, path_parameters=PATH,
           summary="Statistics of a band or index over an area, image after image", query=TimeSeriesQuery,
-          responses={200: (TimeSeries, {"text/csv": {"type": "string"}}), 410: None})
-def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSeries:
+          responses={200: (TimeSeries, {"text/csv": {"type": "string"}}), 202: Job, 410: None})
+def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response:
     """Mean, min, max, std and median of the band or expression over `bbox` or `geometry`, for
-    each image of the collection that covers the area (at most 200, oldest first)."""
+    each image of the collection that covers the area (at most 200, oldest first). Asked with
+    `Prefer: respond-async`, the series is checked (area, images, budget), then answered 202 with a
+    job whose `result_url` is the same JSON or CSV: a page asks so, since a series reads every date."""
     layer, found = _images(services().db, services().settings, collection_id, query.bbox, query.geometry,
                            query.datetime)
+    plans = _series_plans(query, layer, found)
+    if prefers_async():
+        return render_job_answer("timeseries", _series_filename(collection_id, query), {"collection_id": collection_id})
+    answer = _series(collection_id, plans, lambda message: None)
+    missing = missing_images_headers(found.missing)
+    if query.f == "csv":
+        return Response(_csv(answer), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{_series_filename(collection_id, query)}"', **missing})
+    return json_response(answer, headers=missing)
+
+
+def timeseries_job(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of a time series job (in a jobs worker, no request): the query parsed again, the
+    collection's images found again, the same table kept as the job's result (JSON or CSV)."""
+    query = cast(TimeSeriesQuery, parse_query(TimeSeriesQuery, MultiDict(job.params["query"])))
+    collection_id = job.params["collection_id"]
+    layer, found = _images(db, settings, collection_id, query.bbox, query.geometry, query.datetime)
+
+    def make(step: Report) -> tuple[bytes, str]:
+        answer = _series(collection_id, _series_plans(query, layer, found), step)
+        data = _csv(answer).encode() if query.f == "csv" else answer.model_dump_json(by_alias=True).encode()
+        left_out = f"; left out, their files are gone: {', '.join(found.missing)}" if found.missing else ""
+        return data, f"{job.filename}: {len(found.images)} dates{left_out}"
+
+    return render_to_file(settings, folder, job.filename, "text/csv" if query.f == "csv" else "application/json",
+                          report, make)
+
+
+def _series_filename(collection_id: str, query: TimeSeriesQuery) -> str:
+    return f"{collection_id}-timeseries.{query.f}"
+
+
+def _series_plans(query: TimeSeriesQuery, layer: Layer, found: OnDisk) -> list[_SeriesPlan]:
+    """What the series reads of each image, checked against the render budget for the whole series
+    before any pixel is read."""
     params = query.render_values() or {"bands": ["1"]}
     plans = [_series_plan(query, params, layer, image, path) for image, path in zip(found.images, found.files)]
     costliest = max((plan.spec for plan in plans), key=lambda spec: spec.cost)
     costliest.check_cost(sum(plan.pixels for plan in plans),  # the whole series, before any pixel is read
                          what=f"this time series (the pixels of its {len(plans)} images)")
+    return plans
+
+
+def _series(collection_id: str, plans: list[_SeriesPlan], step: Report) -> TimeSeries:
+    """The zonal statistics of each planned image, oldest first; `step` hears the progress."""
     points = []
-    for plan in plans:
+    for number, plan in enumerate(plans):
+        step(f"reading dates {100 * number // len(plans)}%")
         image, spec = plan.image, plan.spec
         names = output_names(spec, image.band_names)
         check_deadline()
@@ -160,12 +204,7 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response | TimeSer
                 image_id=image.id, acquired_at=utc_iso(image.acquired_at) if image.acquired_at else None,
                 name=name, count=summary["count"], valid_percent=summary["valid_percent"],
                 **{k: summary.get(k) for k in ("mean", "min", "max", "std", "median")}))
-    answer = TimeSeries(collection_id=collection_id, points=points)
-    missing = missing_images_headers(found.missing)
-    if query.f == "csv":
-        return Response(_csv(answer), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{collection_id}-timeseries.csv"', **missing})
-    return json_response(answer, headers=missing)
+    return TimeSeries(collection_id=collection_id, points=points)
 
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.gif", tags=TAGS, path_parameters=PATH,

@@ -2,7 +2,8 @@
 
 - `point`: every band's raw value at a lon/lat (or x/y in a CRS), with the pixel's row and column;
 - `statistics` (GET, or POST a GeoJSON zone): count, min, max, mean, std, median, p2/p98 and a
-  histogram per band or expression over a bbox, a polygon or the whole image;
+  histogram per band or expression over a bbox, a polygon or the whole image; asked with
+  `Prefer: respond-async`, a job (`statistics_job`: the same JSON), as the pages ask for them;
 - `export`: an area as a GeoTIFF of raw values (`format=tif`, the default) or as a picture; a large
   one (over COGBROWSER_SYNC_RENDER_PIXELS), or one asked with `Prefer: respond-async`, is a job
   (202; `export_job` runs it, api/jobs.py says when);
@@ -24,12 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import orjson
 from flask import Blueprint, Response, jsonify
 from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from rasterio.crs import CRS
 from werkzeug.datastructures import MultiDict
 
-from cogbrowser.api.jobs import Job, render_job_answer, runs_as_job
+from cogbrowser.api.jobs import Job, prefers_async, render_job_answer, runs_as_job
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
@@ -240,7 +242,8 @@ STATISTICS: dict[str, Any] = {
 def statistics(layer: Layer, query: StatisticsQuery) -> Response:
     """count, min, max, mean, std, median, 2/98 % and a histogram per band or expression, on the
     image's own pixels (read from an overview for large zones; the answer says which). A bbox
-    given in WGS 84 with west > east crosses the antimeridian."""
+    given in WGS 84 with west > east crosses the antimeridian. Asked with `Prefer: respond-async`,
+    the request is checked, then answered 202 with a job whose `result_url` is the same JSON."""
     return _statistics(layer, query, None)
 
 
@@ -255,19 +258,54 @@ def statistics_post(layer: Layer, query: StatisticsQuery) -> Response:
 
 
 def _statistics(layer: Layer, query: StatisticsQuery, posted: list[dict] | None) -> Response:
-    image = layer.image
     spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
-    shapes, what = _zone(query, posted, image.extent)
-    result = zonal_statistics(_file(image), spec, shapes, what=what, bins=query.bins, value_range=query.range)
+    zone = _zone(query, posted, layer.image.extent)  # a zone outside the image is refused now, not by the job
+    if prefers_async():
+        _file(layer.image).stat()  # 410 now for a file that is gone
+        return render_job_answer("statistics", f"{layer.image.id}-statistics.json",
+                                 {"image_id": layer.image.id, "zone": posted})
+    return Response(_statistics_json(layer, _file(layer.image), query, spec, zone), mimetype="application/json")
+
+
+def statistics_job(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
+    """The work of a statistics job (in a jobs worker, no request): the query parsed again, the
+    image looked up again, the same JSON kept as the job's result."""
+    query = cast(StatisticsQuery, parse_query(StatisticsQuery, MultiDict(job.params["query"])))
+    with db.connection() as conn:
+        layer = find_layer(conn, job.params["image_id"])
+    if layer.is_collection:
+        raise NotFound(f"no image {job.params['image_id']!r} in the catalog")
+    spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
+    path = images_on_disk(settings, [layer.image], mosaic=False).files[0]
+
+    def make(step: Report) -> tuple[bytes, str]:
+        step("reading")
+        zone = _zone(query, job.params.get("zone"), layer.image.extent)
+        return _statistics_json(layer, path, query, spec, zone), f"{job.filename}: {zone[1]} of image {layer.image.id}"
+
+    try:
+        return render_to_file(settings, folder, job.filename, "application/json", report, make)
+    except FileNotFoundError:
+        raise ImageFileMissing([layer.image.id]) from None
+    except OutsideImage as exc:
+        raise ApiError(404, "Not Found", f"{exc.what} is outside the extent of image {layer.image.id!r}") from None
+
+
+def _statistics_json(layer: Layer, path: Path, query: StatisticsQuery, spec: RenderSpec,
+                     zone: tuple[list[dict] | None, str]) -> bytes:
+    """The statistics answer: the zone's values summarised per output, with where they were read."""
+    image = layer.image
+    shapes, what = zone
+    result = zonal_statistics(path, spec, shapes, what=what, bins=query.bins, value_range=query.range)
     window = result.window
-    return jsonify({
+    return orjson.dumps({
         **_identity(image), "overview_level": result.overview_level, "resolution": list(result.resolution),
         "window": {"col_off": window.col_off, "row_off": window.row_off, "width": window.width,
                    "height": window.height},
         "shape": list(result.shape), "pixels": result.pixels, "all_touched": result.all_touched,
         "statistics": [{"name": name, **summary}
                        for name, summary in zip(output_names(spec, layer.band_names), result.outputs)],
-    })
+    }, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 @endpoint(blueprint, "GET", f"{IMAGE}/export", summary="An area as a GeoTIFF of raw values, or as a picture",

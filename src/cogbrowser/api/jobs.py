@@ -1,5 +1,6 @@
 """`/api/v1/jobs/{job_id}`: the progress and outcome of work that runs in the background (large uploads,
-large exports and timelapses); `DELETE` cancels it; `/result` is the file a render job made.
+large exports and timelapses, and the statistics and time series a page asks for); `DELETE` cancels
+it; `/result` is the file such a job made.
 
 The jobs themselves (the catalog's `jobs` table, the queue, the workers) are cogbrowser.jobs; this is
 their HTTP resource, the problem documents their errors become (`job_problem`), and how a read that
@@ -35,7 +36,8 @@ from cogbrowser.web.problems import ApiError, Problem, problem_of
 
 blueprint = Blueprint("jobs", __name__)
 TAGS = ("jobs",)
-RENDER_KINDS = ("export", "timelapse")  # jobs that make a file, downloaded from /api/v1/jobs/{id}/result
+RENDER_KINDS = ("export", "timelapse", "statistics", "timeseries")  # jobs that make a file: /jobs/{id}/result
+INLINE_RESULTS = ("image/gif", "application/json")  # shown by a browser; the others are saved as files
 MAX_UNFINISHED_RENDERS = 64  # render jobs queued or running at once; beyond, a new one is a 503
 BUSY_RETRY_SECONDS = 30
 
@@ -69,8 +71,9 @@ class Job(BodyModel):
     """A background job: its state, the stage it is at, and the image it made or why it failed."""
 
     id: str
-    kind: Literal["upload", "export", "timelapse"] = Field(
-        description="upload: a file being ingested; export, timelapse: a file being made (see result_url)")
+    kind: Literal["upload", "export", "timelapse", "statistics", "timeseries"] = Field(
+        description="upload: a file being ingested; export, timelapse, statistics, timeseries: a file being "
+                    "made, a picture or the JSON or CSV the same request answers at once (see result_url)")
     state: State = Field(description="queued, running, succeeded, failed or cancelled")
     stage: str | None = Field(description="what it is doing (checksum, checking, converting to COG, copying, "
                                           "statistics, cataloguing), `done`, or the stage it failed at")
@@ -184,7 +187,8 @@ def _known_job(job: JobRecord | None, job_id: str) -> JobRecord:
 
 
 RESULT_FILES = {"content": {media: {"schema": {"type": "string", "format": "binary"}}
-                            for media in ("image/tiff", "image/png", "image/jpeg", "image/webp", "image/gif")},
+                            for media in ("image/tiff", "image/png", "image/jpeg", "image/webp", "image/gif",
+                                          "application/json", "text/csv")},
                 "description": "The file (Content-Disposition names it; ETag, Last-Modified, Range)"}
 
 
@@ -194,8 +198,8 @@ RESULT_FILES = {"content": {media: {"schema": {"type": "string", "format": "bina
               409: "The job has not succeeded (yet): it is queued or running (Retry-After), failed or cancelled",
               410: f"The file was removed, {RESULT_KEEP_SECONDS // 3600} h after the job finished"})
 def job_result(job_id: str) -> Response:
-    """The GeoTIFF, picture or GIF an export or timelapse job made, once `state` is succeeded. The
-    same access as the request that made it (a read)."""
+    """The GeoTIFF, picture, GIF, JSON or CSV an export, timelapse, statistics or time series job
+    made, once `state` is succeeded. The same access as the request that made it (a read)."""
     queue = job_queue()
     job = _known_job(queue.get(job_id), job_id)
     if job.kind not in RENDER_KINDS:
@@ -212,7 +216,7 @@ def job_result(job_id: str) -> Response:
     if path is None or outcome is None:
         raise ApiError(410, "Gone", f"the file of job {job_id!r} was removed, {RESULT_KEEP_SECONDS // 3600} h after "
                        "the job finished: ask for it again")
-    return send_file(path, mimetype=outcome.media_type, as_attachment=job.kind != "timelapse",
+    return send_file(path, mimetype=outcome.media_type, as_attachment=outcome.media_type not in INLINE_RESULTS,
                      download_name=outcome.file, conditional=True, etag=True, max_age=3600)
 
 
@@ -238,8 +242,9 @@ def render_job_answer(kind: str, filename: str, params: dict) -> Response:
     the path's ids) making `filename`; 202 with the job. 503 when too many such jobs wait already."""
     queue = job_queue()
     if queue.unfinished(RENDER_KINDS) >= MAX_UNFINISHED_RENDERS:
-        raise ApiError(503, "Service Unavailable", f"{MAX_UNFINISHED_RENDERS} exports and timelapses are queued or "
-                       "running already: ask again later", headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
+        raise ApiError(503, "Service Unavailable", f"{MAX_UNFINISHED_RENDERS} exports, timelapses, statistics "
+                       "and time series are queued or running already: ask again later",
+                       headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
     job = queue.submit(kind, filename, 0, {**params, "query": link_args()}, None)  # never the access token
     headers = {"Location": job_url(job.id), "Retry-After": "1", "Cache-Control": "no-store"}
     if prefers_async():

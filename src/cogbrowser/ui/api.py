@@ -24,6 +24,7 @@ from werkzeug.local import LocalProxy
 
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import list_value
+from cogbrowser.web.problems import ApiError
 
 
 class ApiFailure(Exception):
@@ -44,14 +45,17 @@ def _headers() -> dict[str, str]:
 
 def _answer(response) -> Any:
     if response.status_code >= 400:
-        try:
-            detail = response.get_json()["detail"]
-        except (TypeError, KeyError, ValueError):
-            detail = response.get_data(as_text=True)[:300]
-        raise ApiFailure(response.status_code, detail)
+        raise ApiFailure(response.status_code, _answer_detail(response))
     if response.mimetype in ("application/json", "application/geo+json"):
         return orjson.loads(response.get_data())  # a sample's 5,000 points: a fifth of the stdlib's time
     return response.get_data()
+
+
+def _answer_detail(response) -> str:
+    try:
+        return str(response.get_json()["detail"])
+    except (TypeError, KeyError, ValueError):
+        return response.get_data(as_text=True)[:300]
 
 
 def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -88,9 +92,13 @@ def start_job(path: str, pairs: Sequence[tuple[str, str]]) -> dict:
     """Ask for a file (an export, a GIF) as a job, with `Prefer: respond-async` and the query pairs
     as given (a parameter may repeat, as `rescale` does per band): the API only checks the request
     and queues the work, so a page's callback never renders. The job's JSON (202); the file will be
-    at its `result_url`."""
+    at its `result_url`. When too many jobs wait already, the callback itself answers 503 with the
+    API's Retry-After, so the page says the server is busy and asks again (assets/server-state.js)."""
     headers = {**_headers(), "Prefer": "respond-async"}
     response = _client().get(path, query_string=urlencode(list(pairs), quote_via=quote), headers=headers)
+    if response.status_code == 503 and "Retry-After" in response.headers:  # too many jobs wait: the page asks again
+        raise ApiError(503, "Service Unavailable", _answer_detail(response),
+                       headers={"Retry-After": response.headers["Retry-After"]})
     body = _answer(response)
     if response.status_code != 202 or not isinstance(body, dict):
         raise ApiFailure(response.status_code, "the API sent the file instead of queuing a job")

@@ -6,6 +6,11 @@ The area is the area of interest, else the map's view (tool_area.py); the values
 /api/v1/images/{id}/statistics, the series from /api/v1/collections/{id}/timeseries — the numbers
 a script asking the same would get; the series' CSV is that endpoint's own (a plain link). A
 click on a date of the series shows that image, in the same look.
+
+Both read pixels (a series every date's), so neither runs in a page's callback: the callback asks
+the API with `Prefer: respond-async` and shows the job as a card (job_cards.py: progress, Cancel,
+the error of a failed job); once the job has succeeded, jobs.js writes its URL to the tool's DONE
+store and a second callback draws its result. A newer question cancels the job of the older one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from cogbrowser.ui import api
+from cogbrowser.ui import api, job_cards
 from cogbrowser.ui.analytics_charts import FONT, GRAPH_CONFIG
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.image_search import AOI
@@ -36,7 +41,6 @@ from cogbrowser.ui.visualization import (
     VIS,
     image_bands,
 )
-from cogbrowser.web.context import mark_heavy_callbacks
 
 VALUES = "browse-area-values"
 STATISTICS = "browse-area-statistics"
@@ -47,6 +51,7 @@ SERIES_GRAPH = "browse-area-series-graph"
 STATISTICS_CHANGED = "browse-area-statistics-changed"  # the image, values, area or view changed while shown
 SERIES_CHANGED = "browse-area-series-changed"  # the image, values or area changed while the series is shown
 STATISTICS_ASKED, SERIES_ASKED = "browse-area-statistics-asked", "browse-area-series-asked"  # what is shown
+STATISTICS_DONE, SERIES_DONE = "browse-area-statistics-done", "browse-area-series-done"  # jobs.js: a job succeeded
 HISTOGRAM_BINS = 64
 ROWS = (("count", "Valid pixels"), ("valid_percent", "Valid %"), ("min", "Min"), ("p2", "2 %"),
         ("median", "Median"), ("mean", "Mean"), ("p98", "98 %"), ("max", "Max"), ("std", "Std. dev."))
@@ -71,8 +76,8 @@ def panel() -> html.Details:
 
 
 def stores() -> list[dcc.Store]:
-    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED),
-            dcc.Store(id=STATISTICS_CHANGED), dcc.Store(id=SERIES_CHANGED)]
+    return [dcc.Store(id=STATISTICS_ASKED), dcc.Store(id=SERIES_ASKED), dcc.Store(id=STATISTICS_CHANGED),
+            dcc.Store(id=SERIES_CHANGED), dcc.Store(id=STATISTICS_DONE), dcc.Store(id=SERIES_DONE)]
 
 
 def message(text: str, kind: str = "info") -> html.Div:
@@ -92,9 +97,7 @@ def chosen_area(info: dict | None, aoi: dict | None, bounds) -> tuple[ToolArea |
 
 
 def register(app: dash.Dash) -> None:
-    """The Inspect area tool's callbacks, on `app`; the statistics and the series run in the server's
-    heavy lane."""
-    mark_heavy_callbacks(app.server, STATISTICS_RESULT, SERIES_RESULT)
+    """The Inspect area tool's callbacks, on `app`. None reads pixels (a jobs worker does), so none is heavy."""
     # they follow the image, the values, the area (and the view) only while shown: assets/map-view.js
     app.clientside_callback(
         dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(STATISTICS_CHANGED, "data"),
@@ -112,6 +115,10 @@ def register(app: dash.Dash) -> None:
                  Input(SERIES_CHANGED, "data"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(VALUES, "value"),
                  State(AOI, "data"), State(MAP, "bounds"), State(SERIES_ASKED, "data"),
                  prevent_initial_call=True)(_series)
+    app.callback(Output(STATISTICS_RESULT, "children", allow_duplicate=True), Input(STATISTICS_DONE, "data"),
+                 State(STATISTICS_ASKED, "data"), prevent_initial_call=True)(_statistics_drawn)
+    app.callback(Output(SERIES_RESULT, "children", allow_duplicate=True), Input(SERIES_DONE, "data"),
+                 State(SERIES_ASKED, "data"), State(IMAGE_INFO, "data"), prevent_initial_call=True)(_series_drawn)
     app.callback(Output(IMAGE, "data", allow_duplicate=True), Input(SERIES_GRAPH, "clickData"), State(VIS, "data"),
                  State(IMAGE, "data"), prevent_initial_call=True)(_show_date)
 
@@ -130,23 +137,39 @@ def _statistics(clicks: int, _changed, info: dict | None, drawn: list | None, wh
         return problem, {"on": True}  # shown again once there is an area
     image_id = info["image"]["id"]
     query = {"bins": HISTOGRAM_BINS, **area.zone_params(), **value_params(drawn, which)}
-    if not clicked and asked == {"image": image_id, "query": query}:
+    if not clicked and asked and {"image": asked.get("image"), "query": asked.get("query")} == \
+            {"image": image_id, "query": query}:
         raise PreventUpdate  # e.g. a new stretch: the same values
-    done = {"image": image_id, "query": query}
+    job_cards.cancel_job((asked or {}).get("job"))
+    done = {"image": image_id, "query": query, "what": area.describe()}
     try:
-        answer = api.get(f"/api/v1/images/{quote(image_id)}/statistics", **query)
+        job = api.start_job(f"/api/v1/images/{quote(image_id)}/statistics", api.query_pairs(query))
     except api.ApiFailure as exc:
         if exc.status == 404:
             return message(f"Nothing of image {image_id} is in {area.describe()}.", "error"), done
         return message(f"The statistics failed: {exc.detail}", "error"), done
+    done["job"] = job_cards.job_path(job["id"])
+    return job_cards.job_card(job["id"], f"Statistics of {image_id} over {area.describe()}",
+                              result_store=STATISTICS_DONE), done
+
+
+def _statistics_drawn(finished: dict | None, asked: dict | None):
+    """The histogram and the table of a statistics job that has succeeded (the one asked last)."""
+    path = (finished or {}).get("job")
+    if not job_cards.is_job_path(path) or path != (asked or {}).get("job"):
+        raise PreventUpdate  # an older question's job
+    try:
+        answer = job_cards.job_result(path)
+    except api.ApiFailure as exc:
+        return message(f"The statistics failed: {exc.detail}", "error")
     outputs = answer["statistics"]
-    head = html.Div(className="meta", children=[f"{image_id} · {area.describe()} · {answer['pixels']:,} pixels",
-                                                _grid_note(answer)])
+    head = html.Div(className="meta", children=[
+        f"{answer['image_id']} · {asked.get('what', '')} · {answer['pixels']:,} pixels", _grid_note(answer)])
     if not any(o["count"] for o in outputs):
         return [head, message("No valid pixel in the area: it holds only nodata (clouds masked, outside the "
-                              "swath).", "error")], done
+                              "swath).", "error")]
     return [head, dcc.Graph(id="browse-area-histogram", figure=histogram_figure(outputs), config=GRAPH_CONFIG,
-                            className="tool-chart"), statistics_table(outputs)], done
+                            className="tool-chart"), statistics_table(outputs)]
 
 
 def _grid_note(answer: dict) -> str:
@@ -227,31 +250,48 @@ def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | 
                        "empty"), {"on": True}
     query = series_query(area, value_params(drawn, which, image_bands(info)))
     path = f"/api/v1/collections/{quote(collection)}/timeseries"
-    done = {"path": path, "query": query}
+    done = {"path": path, "query": query, "what": area.describe(), "collection": collection}
     same_path = asked is not None and asked.get("path") == path
+    same_series = same_path and asked is not None and asked.get("query") == query
     new_image = dash.ctx.triggered_id == SERIES_CHANGED and (changed or {}).get("by") == IMAGE_INFO
-    if not clicked and (asked == done or new_image and same_path):
+    if not clicked and (same_series or new_image and same_path):
         raise PreventUpdate  # the same series (another date of the collection keeps it)
+    job_cards.cancel_job((asked or {}).get("job"))
     try:
-        answer = api.get(path, **query)
+        job = api.start_job(path, api.query_pairs(query))
     except api.ApiFailure as exc:
         return message(f"The time series failed: {exc.detail}", "error"), done
+    done["job"] = job_cards.job_path(job["id"])
+    return job_cards.job_card(job["id"], f"Time series of {collection} over {area.describe()}",
+                              result_store=SERIES_DONE), done
+
+
+def _series_drawn(finished: dict | None, asked: dict | None, info: dict | None):
+    """The chart and the CSV link of a time series job that has succeeded (the one asked last)."""
+    path = (finished or {}).get("job")
+    if not job_cards.is_job_path(path) or asked is None or path != asked.get("job"):
+        raise PreventUpdate  # an older question's job
+    try:
+        answer = job_cards.job_result(path)
+    except api.ApiFailure as exc:
+        return message(f"The time series failed: {exc.detail}", "error")
     points = answer["points"]
     dates = sorted({p["image_id"] for p in points})
     empty = sorted({p["image_id"] for p in points if not p["count"]})
-    note = f"{len(dates)} date{'s' if len(dates) != 1 else ''} of {collection} over {area.describe()}."
+    collection = asked["collection"]
+    note = f"{len(dates)} date{'s' if len(dates) != 1 else ''} of {collection} over {asked['what']}."
     if empty:
         note += f" {len(empty)} without a valid pixel there (gaps)."
-    csv = path + "?" + urlencode({**query, "f": "csv"}, quote_via=quote)
+    csv = asked["path"] + "?" + urlencode(api.query_pairs({**asked["query"], "f": "csv"}), quote_via=quote)
     return [
         html.Div(note, className="meta"),
-        dcc.Graph(id=SERIES_GRAPH, figure=series_figure(points, info["image"]), config=GRAPH_CONFIG,
+        dcc.Graph(id=SERIES_GRAPH, figure=series_figure(points, (info or {}).get("image") or {}), config=GRAPH_CONFIG,
                   className="tool-chart"),
         html.Div(className="row tool-links", children=[
             html.A("Download CSV", href=csv, download=f"{collection}-timeseries.csv", id="browse-area-series-csv",
                    className="button secondary"),
             html.Span("Click a date to show that image.", className="hint")]),
-    ], done
+    ]
 
 
 def series_figure(points: Sequence[dict], shown: dict) -> go.Figure:

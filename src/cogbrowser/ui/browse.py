@@ -13,6 +13,7 @@ callbacks:
 - compare.py             the Visualize tab's Compare: another image or date beside the shown one (swipe, opacity);
 - basemap_choice.py      the basemap: Natural Earth, or an image or collection of the catalog;
 - browse_map.py          the map: offline basemap, panes, controls;
+- job_cards.py           the cards of the jobs the tools start (exports, statistics, time series) and their Cancel;
 - map_state.py           the page's state in its URL.
 
 Each module declares its callbacks in its `register(app)`, on the app `mount_ui` makes; this
@@ -47,6 +48,7 @@ from cogbrowser.ui import (
     detections_overlay,
     export,
     image_search,
+    job_cards,
     pixel_inspect,
     visualization,
 )
@@ -66,10 +68,10 @@ def layout() -> html.Div:
     colours = detections_overlay.class_colours([option["value"] for option in classes])
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
-        *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(),
+        *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(), *job_cards.stores(),
         dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
-            html.Div(id=NOTICE),
+            html.Div(id=NOTICE), job_cards.cancel_failed(),
             dcc.Tabs(id=TABS, value="search", className="browse-tabs", parent_className="browse-tabs-parent",
                      content_className="browse-tab-content", children=[
                          dcc.Tab(label="Search", value="search", className="browse-tab",
@@ -114,7 +116,7 @@ def register(app: dash.Dash) -> None:
     """Every callback of the page, on `app` (each app of the process gets its own): the tools'
     and the page's own (URL in, URL out, zoom to data)."""
     for feature in (image_search, visualization, detections_overlay, pixel_inspect, area_inspect, export, compare,
-                    basemap_choice, browse_map):
+                    basemap_choice, browse_map, job_cards):
         feature.register(app)
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
                  State(image_search.CATALOG, "data"), State(detections_overlay.CLASSES, "options"),

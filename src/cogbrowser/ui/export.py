@@ -6,15 +6,14 @@ Each button asks the API — /api/v1/images/{id}/export and /api/v1/collections/
 with the area's bbox (tool_area.py) and the render parameters drawn — with `Prefer: respond-async`:
 the API checks the request (a refusal, too big or nothing there, is a message in the panel) and
 answers with a job at once, so the callback is cheap and the map stays usable while a worker makes
-the file. The job is a card in the panel (jobs.js polls it: progress and stage, Cancel, then the
-browser downloads the file from the job's result URL). An API that answers 200 instead (the file
+the file. The job is a card in the panel (job_cards.py; jobs.js polls it: progress and stage, Cancel, then
+the browser downloads the file from the job's result URL). An API that answers 200 instead (the file
 itself) still works: the file goes to the browser as a `dcc.Download`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
 import dash
@@ -22,7 +21,7 @@ from dash import Input, Output, Patch, State, dcc, html, no_update
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
-from cogbrowser.ui import api
+from cogbrowser.ui import api, job_cards
 from cogbrowser.ui.area_inspect import chosen_area, message
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.image_search import AOI
@@ -41,11 +40,9 @@ SIZE = "browse-export-size"
 VALUES = "browse-export-values"
 PNG, TIF, GIF = "browse-export-png", "browse-export-tif", "browse-export-gif"
 RESULT = "browse-export-result"
-CANCEL = "browse-export-cancel"  # the job a card's Cancel asks to stop (jobs.js writes it)
 JOBS = "browse-export-jobs"  # the job cards, oldest first (a new one is appended: jobs.js owns the ones shown)
 STARTED = "browse-export-started"  # the jobs this tab started (the browser's session storage): cards after a reload
 KEPT_CARDS = 10  # the newest jobs a reload shows again
-JOBS_PATH = "/api/v1/jobs/"
 NATIVE = "native"  # the image's own CRS, or its own resolution
 GIF_WIDTH, MAX_GIF_WIDTH = 512, 1024
 SIZES = (1024, 2048, 4096)  # the server's limit per side is 4096 by default
@@ -72,7 +69,7 @@ def panel() -> html.Details:
                         title="The area on every date of the image's collection, as drawn")]),
         dcc.Loading(type="dot", delay_show=200, children=[html.Div(id=RESULT, className="tool-result")]),
         html.Div(id=JOBS, className="job-list", children=[]),
-        dcc.Store(id=CANCEL), dcc.Store(id=STARTED, storage_type="session", data=[]),
+        dcc.Store(id=STARTED, storage_type="session", data=[]),
     ])
 
 
@@ -93,8 +90,6 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(JOBS, "children", allow_duplicate=True), Input(STARTED, "modified_timestamp"),
                  State(STARTED, "data"), State(JOBS, "children"),
                  prevent_initial_call="initial_duplicate")(_restore_cards)
-    app.callback(Output(RESULT, "children", allow_duplicate=True), Input(CANCEL, "data"),
-                 prevent_initial_call=True)(_cancel)
 
 
 def _crs_choices(info: dict | None):
@@ -165,25 +160,7 @@ def _restore_cards(_stamp, started: list[dict] | None, shown: list | None):
     return [job_card(card) for card in started]
 
 
-def _cancel(asked: dict | None):
-    """Cancel the job of a card (the API's DELETE, with the app's token); the card shows the outcome."""
-    path = (asked or {}).get("job") or ""
-    if not path.startswith(JOBS_PATH) or "/" in path[len(JOBS_PATH):]:
-        raise PreventUpdate
-    try:
-        api.delete(path)
-    except api.ApiFailure as exc:
-        if exc.status == 409:  # it finished meanwhile: its card says how
-            raise PreventUpdate from None
-        return message(f"The job cannot be cancelled: {exc.detail}", "error")
-    return no_update
-
-
 def job_card(card: dict) -> Component:
-    """An empty card for a job the API runs in the background (`card`: its id, what it makes, and
-    whether it is a GIF to preview): jobs.js fills it (progress, Cancel, the download once made)
-    by polling the job; the server never renders it again."""
-    job_id = str(card["id"])
-    data: dict[str, Any] = {"data-job": JOBS_PATH + quote(job_id), "data-what": card["what"],
-                            "data-preview": "gif" if card.get("gif") else "", "data-cancel-store": CANCEL}
-    return html.Div(id=f"job-{job_id}", className="job-card", children=[], **data)
+    """The card of an export or timelapse job (`card`: its id, what it makes, whether it is a GIF to
+    preview): jobs.js shows its progress and downloads its file once made."""
+    return job_cards.job_card(str(card["id"]), card["what"], preview_gif=bool(card.get("gif")))

@@ -22,7 +22,8 @@ both on the same visualizations and asserts the same URLs and messages). The ser
 needs data: the image's record and collection (`_load_image`), the controls a collection's
 presets and bands fill (`_set_up_controls`), the check of a source (`_check_source`: band math is
 parsed and read by the server) and the histograms (`_measure_source`, `_auto_stretch`). A clicked
-result and a chosen preset are drawn before those answer (browse.js, a provisional layer).
+result, a chosen preset and the bands picked for a composite are drawn before those answer
+(browse.js, a provisional layer); band math waits for its check (a typo would draw broken tiles).
 
 How the layer refreshes: Leaflet's WMS layer keeps its parameters in an object and `setParams`
 merges into it (it can neither drop a parameter nor repeat one, and `rescale` repeats per band),
@@ -58,6 +59,7 @@ VIS = "browse-vis"  # the render params drawn (for the URL)
 SOURCE = "browse-source"  # the source drawn (preset, bands or band math), as the API checked it
 HISTOGRAM_DATA = "browse-histogram-data"  # its histograms over the whole image
 IMAGE_LAYER = "browse-image-layer"
+COMPOSITE_DRAWN = "browse-composite-drawn"  # a clientside callback's required output: never written
 IMAGE_OUTLINE = "browse-image-outline"
 LEGEND = "browse-legend"
 STYLE = "browse-style"
@@ -135,6 +137,7 @@ def map_overlays() -> list:
 
 def stores() -> list[dcc.Store]:
     return [dcc.Store(id=IMAGE), dcc.Store(id=IMAGE_INFO), dcc.Store(id=VIS), dcc.Store(id=SOURCE),
+            dcc.Store(id=COMPOSITE_DRAWN),
             dcc.Store(id=HISTOGRAM_DATA)]
 
 
@@ -216,6 +219,10 @@ def register(app: dash.Dash) -> None:
     app.callback(*SOURCE_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), *[Input(b, "value") for b in BANDS],
                  Input(EXPRESSION, "value"))(_check_source)
     app.callback(Output(HISTOGRAM_DATA, "data"), Input(SOURCE, "data"), prevent_initial_call=True)(_measure_source)
+    # bands picked for a composite are drawn at once, before the check (assets/browse.js)
+    app.clientside_callback(ClientsideFunction("cogbrowser", "drawComposite"), Output(COMPOSITE_DRAWN, "data"),
+                            *[Input(b, "value") for b in BANDS], State(STYLE, "value"), State(IMAGE_INFO, "data"),
+                            prevent_initial_call=True)
     # What only changes the picture is drawn in the browser (assets/visualize.js, the same
     # translation as visualization_from_controls, stretch_problem, wms_layer and legend_url).
     app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "drawLayer"),

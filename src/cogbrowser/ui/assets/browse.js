@@ -222,6 +222,20 @@
     if (shown.image) { drawProvisional(shown.image, [["style", input.value]], shown.opacity); }
   }, true);
 
+  // Bands picked for a composite (clientside callback, visualization.register): drawn at once with
+  // the shown stretch, before the server has checked the source; its layer replaces this one.
+  cogbrowser.drawComposite = function (red, green, blue, style, info) {
+    var image = info && info.image && info.image.id;
+    if (style === "@bands" && red && green && blue && image) {  // visualization.COMPOSITE
+      var shown = shownState();
+      var look = shown.image === image ? shown.look.filter(function (pair) {
+        return ["style", "bands", "expression", "colormap"].indexOf(pair[0]) < 0;
+      }) : [];
+      drawProvisional(image, [["bands", [red, green, blue].join(",")]].concat(look), shown.opacity);
+    }
+    return NO_UPDATE();
+  };
+
   // HTML overlays inside the map (coordinates, legends, the pixel card): their clicks, drags and
   // wheel turns are theirs, not the map's (as Leaflet's own controls do).
   function quiet(element) {

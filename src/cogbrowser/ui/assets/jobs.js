@@ -1,11 +1,14 @@
-/* Job cards: work the API runs in the background (an export, a timelapse) shown in the page.
+/* Job cards: work the API runs in the background (an export, a timelapse, statistics, a time series)
+ * shown in the page.
  *
  * The server renders an empty card, <div class="job-card" data-job="/api/v1/jobs/ID" data-what="..."
- * data-preview="gif">, and never touches it again. This script fills it and polls the job with fetch
+ * data-preview="gif" data-result-store="...">, and never touches it again (ui/job_cards.py). This script fills it and polls the job with fetch
  * (no Dash callback, so polling costs the server one small JSON read): a progress bar with the stage,
  * a Cancel button (the page's cancel store, whose server callback cancels the job with the app's token:
  * a cancel is a write, which a browser alone may not make), and once it has succeeded the link to its file, which the
- * browser then downloads; a failed job shows its error, a cancelled one says "Cancelled".
+ * browser then downloads — or, for a card with a result store, the job's URL written to that store, whose
+ * callback draws the result in the card's place; a failed job shows its error, a cancelled one says "Cancelled".
+ * A job is polled every POLL_MS, more often in its first FIRST_MS: a page's statistics take a second or so.
  * What is known of each job lives here, keyed by its URL, not in the card: Dash may mount a card
  * again (a new card appended to the list), and the new one is drawn from it, never downloaded twice.
  * After a reload the server mounts the cards of the jobs this tab started (export.py); which files
@@ -14,7 +17,7 @@
  */
 (function () {
   "use strict";
-  var POLL_MS = 500;
+  var POLL_MS = 500, FIRST_POLL_MS = 100, FIRST_MS = 3000;
   var FINISHED = { succeeded: true, failed: true, cancelled: true, gone: true };
   var known = {}; // job URL -> {job: its last JSON, downloaded: whether its file was saved}
   var SAVED = "cogbrowser-jobs-saved"; // session storage: the job URLs whose file this tab saved
@@ -89,6 +92,14 @@
       card.setAttribute("role", "alert");
       return;
     }
+    var store = card.dataset.resultStore;
+    if (store) { // a result the page draws: its callback replaces this card
+      stage.textContent = "drawing…";
+      if (window.dash_clientside && window.dash_clientside.set_props) {
+        window.dash_clientside.set_props(store, { data: { job: card.dataset.job, at: Date.now() } });
+      }
+      return;
+    }
     stage.textContent = "Saved " + job.filename + (job.result_bytes ? " (" + size(job.result_bytes) + ")" : "") + ". ";
     var link = element("a", "link job-download", "Download again");
     link.href = card.dataset.job + "/result";
@@ -121,6 +132,7 @@
   function poll(card) {
     var record = known[card.dataset.job];
     record.polling = true;
+    record.polled = Date.now();
     fetch(card.dataset.job, { credentials: "same-origin", cache: "no-store" })
       .then(function (answer) {
         if (answer.status === 404) return { state: "gone" };
@@ -132,14 +144,22 @@
       .then(function () { record.polling = false; });
   }
 
+  function due(record) {
+    var now = Date.now();
+    return now - record.polled >= (now - record.since < FIRST_MS ? FIRST_POLL_MS : POLL_MS);
+  }
+
   setInterval(function () {
     document.querySelectorAll(".job-card[data-job]:not([data-state])").forEach(function (card) {
-      var record = known[card.dataset.job] || (known[card.dataset.job] = { job: null, downloaded: false });
+      var record = known[card.dataset.job] ||
+        (known[card.dataset.job] = { job: null, downloaded: false, since: Date.now(), polled: 0 });
       if (!card.dataset.built) {
         build(card);
         if (record.job) show(card, record.job); // mounted again: drawn as it was
       }
-      if (!card.dataset.state && !(record.job && FINISHED[record.job.state]) && !record.polling) poll(card);
+      if (!card.dataset.state && !(record.job && FINISHED[record.job.state]) && !record.polling && due(record)) {
+        poll(card);
+      }
     });
-  }, POLL_MS);
+  }, FIRST_POLL_MS);
 })();
