@@ -156,7 +156,7 @@ def _statistics(clicks: int, _changed, info: dict | None, drawn: list | None, wh
 def _statistics_drawn(finished: dict | None, asked: dict | None):
     """The histogram and the table of a statistics job that has succeeded (the one asked last)."""
     path = (finished or {}).get("job")
-    if not job_cards.is_job_path(path) or path != (asked or {}).get("job"):
+    if not job_cards.is_job_path(path) or asked is None or path != asked.get("job"):
         raise PreventUpdate  # an older question's job
     try:
         answer = job_cards.job_result(path)

@@ -14,7 +14,7 @@ CANCEL store, and `_cancel` asks the API's DELETE with the app's token.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import dash
@@ -57,7 +57,7 @@ def job_path(job_id: str) -> str:
     return JOBS_PATH + quote(str(job_id), safe="")
 
 
-def is_job_path(path: Any) -> bool:
+def is_job_path(path: Any) -> TypeGuard[str]:
     """Whether `path` is a job's API path (what a browser writes to a store is checked before use)."""
     return isinstance(path, str) and path.startswith(JOBS_PATH) and "/" not in path[len(JOBS_PATH):] \
         and len(path) > len(JOBS_PATH)
@@ -72,7 +72,7 @@ def cancel_job(path: str | None) -> None:
     """Stop a job the page no longer wants (a newer one replaced it); quietly, as it may have finished."""
     if is_job_path(path):
         with contextlib.suppress(api.ApiFailure):
-            api.delete(str(path))
+            api.delete(path)
 
 
 def _cancel(asked: dict | None):
