@@ -6,6 +6,7 @@ it go, so whatever imagery is asked for meanwhile was decided in the browser alo
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from urllib.parse import parse_qs, urlsplit
@@ -169,6 +170,46 @@ def test_bands_picked_for_a_composite_are_drawn_before_the_server_answers(chromi
         settle(page)
         page.wait_for_function(ONE_LAYER, timeout=30_000)
         assert shown_layers(page) == [image]
+
+
+def _outputs(requests: list) -> list[str]:
+    """The outputs named by the callback requests among `requests` (Playwright's)."""
+    return [json.loads(r.post_data or "{}").get("output", "") for r in requests
+            if urlsplit(r.url).path == "/_dash-update-component"]
+
+
+def test_an_image_and_a_look_seen_before_are_not_asked_of_the_server_again(chromium, demo_server, s2_images):
+    base = demo_server[0]
+    first, second = s2_images[:2]
+    with browser_page(chromium, base) as page:
+        open_browse(page, base, "?detections=off")
+        page.wait_for_selector(".result")
+        settle(page)
+        asked: list = []
+        page.on("request", lambda r: asked.append(r))
+        for image in (first, second):
+            page.locator(".browse-tab", has_text="Search").click()
+            page.locator(f'.result[data-image="{image}"]').click()
+            page.wait_for_function(f"() => new URLSearchParams(location.search).get('image') === '{image}'",
+                                   timeout=30_000)
+            settle(page)
+        loaded = [o for o in _outputs(asked) if "browse-image-info" in o or "browse-histogram-data" in o]
+        assert len(loaded) == 4, f"each new image is loaded and measured once: {loaded}"
+        page.locator(".browse-tab", has_text="Search").click()
+
+        asked.clear()
+        page.locator(f'.result[data-image="{first}"]').click()  # back to the first one, in the same look
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('image') === '{first}'",
+                               timeout=30_000)
+        settle(page)
+        page.wait_for_function(ONE_LAYER, timeout=30_000)
+        assert shown_layers(page) == [first]
+        assert first in page.inner_text("#browse-image-header")
+        page.locator(".browse-tab", has_text="Visualize").click()
+        page.wait_for_selector("#browse-histogram .band-histogram")
+        again = [o for o in _outputs(asked) if "browse-image-info" in o or "browse-histogram-data" in o]
+        assert not again, f"the page asked the server again for what it had: {again}"
+        assert _outputs(asked), "the controls and the source check still go to the server"
 
 
 # ---------------------------------------------------------------- the picture decided in the browser

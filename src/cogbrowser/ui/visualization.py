@@ -3,7 +3,8 @@
 Flow (each step a callback; Dash runs them in this order because each reads the one before):
 
 1. `IMAGE` (which image to show, and the visualization asked for by a link) → `_load_image`
-   fetches the image and its collection (`IMAGE_INFO`).
+   fetches the image and its collection (`IMAGE_INFO`), once per page: assets/page-cache.js keeps
+   them, and the histograms of step 4, so going back to an image asks the server for neither.
 2. `_set_up_controls` fills the controls: the collection's presets (with previews), the band
    pickers, the expression, the stretch. A new image of the same kind keeps the current look;
    choosing a preset writes its values into the controls, so the user customises from there.
@@ -60,6 +61,9 @@ SOURCE = "browse-source"  # the source drawn (preset, bands or band math), as th
 HISTOGRAM_DATA = "browse-histogram-data"  # its histograms over the whole image
 IMAGE_LAYER = "browse-image-layer"
 COMPOSITE_DRAWN = "browse-composite-drawn"  # a clientside callback's required output: never written
+IMAGE_ASKED = "browse-image-asked"  # an image the page has not loaded before: the server loads it
+MEASURE_ASKED = "browse-measure-asked"  # a source whose histograms the page has not measured before
+REMEMBERED = "browse-remembered"  # the page cache's clientside callbacks' required output: never written
 IMAGE_OUTLINE = "browse-image-outline"
 LEGEND = "browse-legend"
 STYLE = "browse-style"
@@ -85,6 +89,7 @@ HIDDEN: dict[str, str] = {"display": "none"}
 SHOWN: dict[str, str] = {}
 WMS_VERSION = "1.3.0"
 VISUALIZE_JS = "cogbrowserVisualize"  # assets/visualize.js
+PAGE_CACHE_JS = "cogbrowserPageCache"  # assets/page-cache.js
 AS_STORED = Visualization()  # no render parameters: the server draws an image as its collection says
 
 
@@ -137,7 +142,8 @@ def map_overlays() -> list:
 
 def stores() -> list[dcc.Store]:
     return [dcc.Store(id=IMAGE), dcc.Store(id=IMAGE_INFO), dcc.Store(id=VIS), dcc.Store(id=SOURCE),
-            dcc.Store(id=COMPOSITE_DRAWN),
+            dcc.Store(id=COMPOSITE_DRAWN), dcc.Store(id=IMAGE_ASKED), dcc.Store(id=MEASURE_ASKED),
+            dcc.Store(id=REMEMBERED),
             dcc.Store(id=HISTOGRAM_DATA)]
 
 
@@ -211,14 +217,32 @@ def _colormap_options() -> list[dict]:
 
 def register(app: dash.Dash) -> None:
     """The Visualize tab's callbacks and the image layer's, on `app`."""
-    app.callback(Output(IMAGE_INFO, "data"), Output(IMAGE_HEADER, "children"), Output(IMAGE_OUTLINE, "data"),
-                 Output(IMAGE_LAYER, "children", allow_duplicate=True), Output(LEGEND, "style", allow_duplicate=True),
-                 Input(IMAGE, "data"), prevent_initial_call=True)(_load_image)
+    # What cannot change while the page is open (an image's record and collection, a source's
+    # histograms) is kept in the page (assets/page-cache.js): the server is asked once per image and source.
+    app.clientside_callback(ClientsideFunction(PAGE_CACHE_JS, "loadImage"),
+                            Output(IMAGE_INFO, "data"), Output(IMAGE_HEADER, "children"),
+                            Output(IMAGE_OUTLINE, "data", allow_duplicate=True), Output(IMAGE_ASKED, "data"),
+                            Output(IMAGE_LAYER, "children", allow_duplicate=True),
+                            Output(LEGEND, "style", allow_duplicate=True), Input(IMAGE, "data"),
+                            prevent_initial_call=True)
+    app.callback(Output(IMAGE_INFO, "data", allow_duplicate=True),
+                 Output(IMAGE_HEADER, "children", allow_duplicate=True), Output(IMAGE_OUTLINE, "data"),
+                 Input(IMAGE_ASKED, "data"), prevent_initial_call=True)(_load_image)
+    app.clientside_callback(ClientsideFunction(PAGE_CACHE_JS, "rememberImage"), Output(REMEMBERED, "data"),
+                            Input(IMAGE_INFO, "data"), State(IMAGE_HEADER, "children"), State(IMAGE_OUTLINE, "data"),
+                            prevent_initial_call=True)
     app.callback(*SETUP_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), State(IMAGE, "data"),
                  State(EXPRESSION, "value"), *[State(b, "value") for b in BANDS])(_set_up_controls)
     app.callback(*SOURCE_OUTPUTS, Input(IMAGE_INFO, "data"), Input(STYLE, "value"), *[Input(b, "value") for b in BANDS],
                  Input(EXPRESSION, "value"))(_check_source)
-    app.callback(Output(HISTOGRAM_DATA, "data"), Input(SOURCE, "data"), prevent_initial_call=True)(_measure_source)
+    app.clientside_callback(ClientsideFunction(PAGE_CACHE_JS, "measureSource"),
+                            Output(HISTOGRAM_DATA, "data", allow_duplicate=True), Output(MEASURE_ASKED, "data"),
+                            Input(SOURCE, "data"), prevent_initial_call=True)
+    app.callback(Output(HISTOGRAM_DATA, "data"), Input(MEASURE_ASKED, "data"),
+                 prevent_initial_call=True)(_measure_source)
+    app.clientside_callback(ClientsideFunction(PAGE_CACHE_JS, "rememberMeasure"),
+                            Output(REMEMBERED, "data", allow_duplicate=True), Input(HISTOGRAM_DATA, "data"),
+                            prevent_initial_call=True)
     # bands picked for a composite are drawn at once, before the check (assets/browse.js)
     app.clientside_callback(ClientsideFunction("cogbrowser", "drawComposite"), Output(COMPOSITE_DRAWN, "data"),
                             *[Input(b, "value") for b in BANDS], State(STYLE, "value"), State(IMAGE_INFO, "data"),
@@ -261,8 +285,9 @@ def preset_expression(info: dict | None, vis: Visualization) -> str | None:
 
 
 def _load_image(requested: dict | None):
-    """The image's record and its collection's (bands, presets), or a message saying why not.
-    The previous image leaves the map at once (the new one's layer follows its check)."""
+    """The image's record and its collection's (bands, presets), or a message saying why not: for
+    an image the page has not loaded before (the page keeps them: assets/page-cache.js, which also
+    takes the previous image off the map at once)."""
     if not requested or not requested.get("id"):
         raise PreventUpdate
     try:
@@ -271,11 +296,11 @@ def _load_image(requested: dict | None):
             if image.get("collection_id") else None
     except api.ApiFailure as exc:
         message = html.Div(f"Cannot show image {requested['id']}: {exc.detail}", className="message error")
-        return None, message, None, [], HIDDEN
+        return None, message, None
     info = {"image": image,
             "collection": collection and {k: collection[k] for k in ("id", "title", "bands", "presets")}}
     outline = {"type": "Feature", "geometry": image["footprint"], "properties": {}}
-    return info, image_header(image), outline, [], HIDDEN
+    return info, image_header(image), outline
 
 
 def image_header(image: dict) -> html.Div:
