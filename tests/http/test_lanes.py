@@ -25,8 +25,8 @@ from flask import Flask, Response, request
 from lxml import etree
 
 from cogbrowser.catalog import queries
-from cogbrowser.ui.area_inspect import STATISTICS_RESULT
 from cogbrowser.ui.export import CRS
+from cogbrowser.web.context import mark_heavy_callbacks
 from helpers import ingest_images, serving, shared_catalog
 
 IMAGE = ("l8_b2", "rio-pansharpen/LC81070352015122LGN00_B2.tif", None,
@@ -140,20 +140,23 @@ def test_an_export_beyond_the_heavy_lane_is_problem_details(one_heavy_thread):
 # ---------------------------------------------------------------- waiting rules, slowness injected
 
 HEAVY_SECONDS = 3.0  # how long the slowed heavy routes take
+HEAVY_OUTPUT = "slow-tool-result"  # a page tool's output whose callback reads pixels itself (marked heavy here)
 DEADLINE = 2.0  # the slowed server's render deadline: heavy work may wait a quarter of it, 0.5 s
 
 
 def slow_down(app: Flask) -> None:
     """The fault injected: the app's export takes HEAVY_SECONDS, and so does a page callback that
-    writes the Inspect tool's statistics (a heavy callback); other callbacks answer at once."""
+    a tool marks heavy (the pages' own tools queue jobs instead; a tool that read pixels in its
+    callback would mark it so); other callbacks answer at once."""
     views = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
+    mark_heavy_callbacks(app, HEAVY_OUTPUT)
 
     def slow_export(**_: object) -> Response:
         time.sleep(HEAVY_SECONDS)
         return Response(b"GeoTIFF", content_type="image/tiff")
 
     def slow_callback() -> Response:
-        if STATISTICS_RESULT in request.get_json()["output"]:
+        if HEAVY_OUTPUT in request.get_json()["output"]:
             time.sleep(HEAVY_SECONDS)
         return Response("{}", content_type="application/json")
 
@@ -183,9 +186,9 @@ def test_heavy_work_that_waited_past_the_deadline_or_found_the_lane_full_is_turn
     one runs, one waits — past the lane's limit, so it is turned away while the first still runs —
     and two find the lane full. Meanwhile the health check and a light callback answer at once."""
     heavy = [lambda: requests.get(f"{slow_app}/api/v1/images/a/export", timeout=30),
-             callback(slow_app, f"{STATISTICS_RESULT}.children"),
+             callback(slow_app, f"{HEAVY_OUTPUT}.children"),
              lambda: requests.get(f"{slow_app}/api/v1/images/b/export", timeout=30),
-             callback(slow_app, f"{STATISTICS_RESULT}.children")]
+             callback(slow_app, f"{HEAVY_OUTPUT}.children")]
     with health_checks(slow_app) as times:
         answers = at_once([*heavy, callback(slow_app, f"{CRS}.options")])
     *heavy_answers, (light, light_seconds) = answers

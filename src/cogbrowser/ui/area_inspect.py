@@ -137,9 +137,9 @@ def _statistics(clicks: int, _changed, info: dict | None, drawn: list | None, wh
         return problem, {"on": True}  # shown again once there is an area
     image_id = info["image"]["id"]
     query = {"bins": HISTOGRAM_BINS, **area.zone_params(), **value_params(drawn, which)}
-    if not clicked and asked and {"image": asked.get("image"), "query": asked.get("query")} == \
-            {"image": image_id, "query": query}:
-        raise PreventUpdate  # e.g. a new stretch: the same values
+    same = asked is not None and (asked.get("image"), asked.get("query")) == (image_id, query)
+    if same and (not clicked or job_cards.still_good((asked or {}).get("job"))):
+        raise PreventUpdate  # e.g. a new stretch: the same values, shown or on their way
     job_cards.cancel_job((asked or {}).get("job"))
     done = {"image": image_id, "query": query, "what": area.describe()}
     try:
@@ -254,8 +254,9 @@ def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | 
     same_path = asked is not None and asked.get("path") == path
     same_series = same_path and asked is not None and asked.get("query") == query
     new_image = dash.ctx.triggered_id == SERIES_CHANGED and (changed or {}).get("by") == IMAGE_INFO
-    if not clicked and (same_series or new_image and same_path):
-        raise PreventUpdate  # the same series (another date of the collection keeps it)
+    if not clicked and (same_series or new_image and same_path) or \
+            clicked and same_series and job_cards.still_good((asked or {}).get("job")):
+        raise PreventUpdate  # the same series, shown or on its way (another date of the collection keeps it)
     job_cards.cancel_job((asked or {}).get("job"))
     try:
         job = api.start_job(path, api.query_pairs(query))

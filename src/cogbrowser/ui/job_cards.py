@@ -68,6 +68,17 @@ def job_result(path: str) -> Any:
     return api.get(f"{path}/result")
 
 
+def still_good(path: Any) -> bool:
+    """Whether the job at `path` is queued, running or has succeeded: asking the same again would
+    only repeat it (a failed or cancelled one is asked again)."""
+    if not is_job_path(path):
+        return False
+    try:
+        return api.get(path)["state"] in ("queued", "running", "succeeded")
+    except api.ApiFailure:
+        return False
+
+
 def cancel_job(path: str | None) -> None:
     """Stop a job the page no longer wants (a newer one replaced it); quietly, as it may have finished."""
     if is_job_path(path):
