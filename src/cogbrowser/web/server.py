@@ -36,7 +36,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +57,13 @@ from cogbrowser.web.lanes import (
     CALLBACK_PEEK_BYTES,
     CHEAP,
     DASH_CALLBACK_PATH,
+    INTERACTIVE_YIELD,
+    TILES,
     Lane,
     callback_output,
     lane_of,
     plan_lanes,
+    tiles_beside_interactive,
 )
 from cogbrowser.web.problems import RETRY_AFTER_CONNECTIONS, ApiError, Problem
 
@@ -471,8 +475,10 @@ class FrontServer(TcpWSGIServer):
         decision is cheap). A full lane answers 503 + Retry-After at once, from the refusals thread."""
         channel: FrontChannel = task
         parser = channel.requests[0]
-        lane = self.lanes.plan[CHEAP if parser.awaiting_decision or parser.error is not None else self.lane_of(parser)]
-        if not self.lanes.admit(lane, InLane(self, lane, channel)):
+        deciding = parser.awaiting_decision or parser.error is not None
+        lane = self.lanes.plan[CHEAP if deciding else self.lane_of(parser)]
+        page_callback = not deciding and parser.command == "POST" and parser.path == DASH_CALLBACK_PATH
+        if not self.lanes.admit(lane, InLane(self, lane, channel, interactive=page_callback)):
             self.lanes.refuse(TurnedAway(self, lane, channel))
 
     def lane_of(self, parser: HeadFirstParser) -> str:
@@ -551,6 +557,11 @@ class Lanes:
         self.refusals.set_thread_count(1)
         self.held: Counter[str] = Counter()  # requests in each lane, running or waiting
         self.lock = threading.Lock()
+        # interactive first: while a page's callback runs, fewer tiles render at once (lanes.py)
+        self.turns = threading.Condition()
+        self.interactive = 0  # page callbacks running
+        self.rendering = 0  # tiles rendering
+        self.tiles_beside_interactive = tiles_beside_interactive(self.plan[TILES].threads) if TILES in self.plan else 0
 
     def admit(self, lane: Lane, task: InLane) -> bool:
         """Queue `task` in `lane` if the lane has room; False when it is full."""
@@ -567,6 +578,37 @@ class Lanes:
 
     def refuse(self, task: TurnedAway) -> None:
         self.refusals.add_task(task)
+
+    @contextmanager
+    def interactive_turn(self) -> Iterator[None]:
+        """A page's callback runs: tiles that start meanwhile wait for it (lanes.py)."""
+        with self.turns:
+            self.interactive += 1
+        try:
+            yield
+        finally:
+            with self.turns:
+                self.interactive -= 1
+                self.turns.notify_all()
+
+    @contextmanager
+    def tile_turn(self) -> Iterator[None]:
+        """A tile renders: while a page's callback runs, only `tiles_beside_interactive` at once, and
+        none waits longer than INTERACTIVE_YIELD seconds for its turn."""
+        deadline = time.monotonic() + INTERACTIVE_YIELD
+        with self.turns:
+            while self.interactive and self.rendering >= self.tiles_beside_interactive:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.turns.wait(left)
+            self.rendering += 1
+        try:
+            yield
+        finally:
+            with self.turns:
+                self.rendering -= 1
+                self.turns.notify_all()
 
     def overdue(self, now: float) -> list[InLane]:
         """Take out of their queues the requests that have waited longer than their lane allows
@@ -603,13 +645,21 @@ class InLane:
     server: FrontServer
     lane: Lane
     channel: FrontChannel
+    interactive: bool = False  # a page's callback: a user waits for it
     queued: float = field(default_factory=time.monotonic)
 
     def service(self) -> None:
+        lanes = self.server.lanes
         try:
             waited = time.monotonic() - self.queued
             if waited > self.lane.max_wait:
                 self.server.turn_away(self.channel, self.lane, waited)
+            elif self.interactive:
+                with lanes.interactive_turn():
+                    self.channel.service()
+            elif self.lane.name == TILES:
+                with lanes.tile_turn():
+                    self.channel.service()
             else:
                 self.channel.service()
         finally:
