@@ -155,16 +155,13 @@ def _statistics(clicks: int, _changed, info: dict | None, drawn: list | None, wh
 
 def _statistics_drawn(finished: dict | None, asked: dict | None):
     """The histogram and the table of a statistics job that has succeeded (the one asked last)."""
-    path = (finished or {}).get("job")
-    if not job_cards.is_job_path(path) or asked is None or path != asked.get("job"):
-        raise PreventUpdate  # an older question's job
     try:
-        answer = job_cards.job_result(path)
+        answer = job_cards.result_of(finished, asked)
     except api.ApiFailure as exc:
         return message(f"The statistics failed: {exc.detail}", "error")
     outputs = answer["statistics"]
     head = html.Div(className="meta", children=[
-        f"{answer['image_id']} · {asked.get('what', '')} · {answer['pixels']:,} pixels", _grid_note(answer)])
+        f"{answer['image_id']} · {(asked or {}).get('what', '')} · {answer['pixels']:,} pixels", _grid_note(answer)])
     if not any(o["count"] for o in outputs):
         return [head, message("No valid pixel in the area: it holds only nodata (clouds masked, outside the "
                               "swath).", "error")]
@@ -269,16 +266,14 @@ def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | 
 
 def _series_drawn(finished: dict | None, asked: dict | None, info: dict | None):
     """The chart and the CSV link of a time series job that has succeeded (the one asked last)."""
-    path = (finished or {}).get("job")
-    if not job_cards.is_job_path(path) or asked is None or path != asked.get("job"):
-        raise PreventUpdate  # an older question's job
     try:
-        answer = job_cards.job_result(path)
+        answer = job_cards.result_of(finished, asked)
     except api.ApiFailure as exc:
         return message(f"The time series failed: {exc.detail}", "error")
     points = answer["points"]
     dates = sorted({p["image_id"] for p in points})
     empty = sorted({p["image_id"] for p in points if not p["count"]})
+    asked = asked or {}  # (result_of answered: it is the question asked)
     collection = asked["collection"]
     note = f"{len(dates)} date{'s' if len(dates) != 1 else ''} of {collection} over {asked['what']}."
     if empty:

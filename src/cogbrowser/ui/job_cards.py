@@ -63,8 +63,13 @@ def is_job_path(path: Any) -> TypeGuard[str]:
         and len(path) > len(JOBS_PATH)
 
 
-def job_result(path: str) -> Any:
-    """The result of a succeeded job (its JSON), read through the API."""
+def result_of(finished: dict | None, asked: dict | None) -> Any:
+    """The result (its JSON, through the API) of the job jobs.js wrote to a result store as
+    succeeded (`finished`), when it is the job of the question asked last (`asked["job"]`); an older
+    question's job changes nothing (PreventUpdate)."""
+    path = (finished or {}).get("job")
+    if not is_job_path(path) or asked is None or path != asked.get("job"):
+        raise PreventUpdate
     return api.get(f"{path}/result")
 
 
