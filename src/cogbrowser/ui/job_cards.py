@@ -5,7 +5,7 @@ fills it by polling the job with fetch — progress and stage, a Cancel button, 
 card whose job makes a file to save (an export, a GIF) has the browser download it; a card whose
 job answers a question the page draws (statistics, a time series) names a `result_store` instead:
 jobs.js writes the job's URL there once it has succeeded, and the tool's callback reads the result
-(`job_result`) and draws it in the card's place. A failed job shows its error in the card.
+(`result_of`) and draws it in the card's place. A failed job shows its error in the card.
 
 Cancel is a write, which the browser alone may not make: jobs.js writes the job's URL to the page's
 CANCEL store, and `_cancel` asks the API's DELETE with the app's token.

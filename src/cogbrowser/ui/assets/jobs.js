@@ -2,8 +2,9 @@
  * shown in the page.
  *
  * The server renders an empty card, <div class="job-card" data-job="/api/v1/jobs/ID" data-what="..."
- * data-preview="gif" data-result-store="...">, and never touches it again (ui/job_cards.py). This script fills it and polls the job with fetch
- * (no Dash callback, so polling costs the server one small JSON read): a progress bar with the stage,
+ * data-preview="gif" data-result-store="...">, and never touches it again (ui/job_cards.py). This
+ * script fills it and polls the job with fetch (no Dash callback, so polling costs the server one
+ * small JSON read): a progress bar with the stage,
  * a Cancel button (the page's cancel store, whose server callback cancels the job with the app's token:
  * a cancel is a write, which a browser alone may not make), and once it has succeeded the link to its file, which the
  * browser then downloads — or, for a card with a result store, the job's URL written to that store, whose
