@@ -84,3 +84,25 @@ def test_the_basemap_round_trips_through_the_url():
     assert "basemap=sentinel2-demo" in state.query_string()
     assert BrowseState.from_query_string(state.query_string()).basemap == "sentinel2-demo"
     assert BrowseState.from_query_string("?lat=1&lon=2&zoom=3").basemap is None
+
+
+def test_picking_a_basemap_reads_no_pixel_and_a_pixel_card_leaves_the_chooser_free(ui_page, demo_server):
+    base = demo_server[0]
+    image = api(base, "/api/v1/images", collections="sentinel2-demo", limit=1)["images"][0]
+    open_browse(ui_page, base, f"?image={image['id']}")
+    ui_page.locator(".leaflet-browse-imagery-pane img.leaflet-tile").first.wait_for()
+    choose(ui_page, "dem_demo_30m (image)")
+    ui_page.wait_for_function("() => new URLSearchParams(location.search).get('basemap') === 'dem_demo_30m'")
+    ui_page.wait_for_timeout(800)  # a pixel read would have answered by now
+    assert ui_page.locator("#browse-inspect .pixel-values").count() == 0, "the option's click reached the map"
+
+    box = ui_page.locator("#browse-map").bounding_box()
+    ui_page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    card = ui_page.locator("#browse-inspect .pixel-values")
+    card.wait_for()
+    chooser = ui_page.locator(".basemap-choice").bounding_box()
+    shown = ui_page.locator(".inspect-card").bounding_box()
+    assert chooser and shown
+    assert shown["y"] + shown["height"] <= chooser["y"] + 1, "the pixel card covers the basemap chooser"
+    choose(ui_page, "Natural Earth (shipped)")  # still within reach
+    ui_page.wait_for_function("() => !new URLSearchParams(location.search).get('basemap')")

@@ -286,6 +286,26 @@ def test_clicking_the_map_reads_the_pixel_as_the_api_does(ui_page, demo_server):
     assert "EPSG:32633" in text and "Acquired" in text  # the image's metadata
 
 
+def test_a_page_opened_without_state_opens_on_the_newest_clear_image(ui_page, demo_server):
+    base = demo_server[0]
+    images = api(base, "/api/v1/images", limit=100)["images"]  # newest first
+    clear = next(image for image in images if image["cloud_cover"] is not None and image["cloud_cover"] <= 20)
+    assert images[0]["id"] != clear["id"], "the demo's newest image is cloudy: the choice is tested"
+    before = ui_page.goto(base + "/", wait_until="networkidle")
+    assert before and before.ok
+    wait_for_image(ui_page)
+    assert query(ui_page)["image"] == [clear["id"]]
+    lat, lon, zoom = view_of(ui_page)
+    west, south, east, north = clear["bbox"]
+    assert west <= lon <= east and south <= lat <= north and zoom >= 9, "the map is on the image"
+    assert ui_page.locator(".browse-tab--selected").inner_text() == "Search", "the results stay in sight"
+    selected = '.result.selected[data-image="%s"]' % clear["id"]
+    assert ui_page.locator(selected).count() == 1, "its result is marked"
+    drawn = ui_page.evaluate("""() => [...new Set([...document.querySelectorAll(
+        '.leaflet-browse-imagery-pane img.leaflet-tile')].map(t => new URL(t.src).searchParams.get('layers')))]""")
+    assert drawn == [clear["id"]]
+
+
 # ---------------------------------------------------------------- detections
 
 def test_a_detection_link_opens_its_image_zoomed_and_highlighted(ui_page, demo_server):

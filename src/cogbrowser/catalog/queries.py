@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, overload
 
@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 
 from cogbrowser.catalog.database import Connection
 from cogbrowser.catalog.records import (
+    AcquisitionRecord,
     CatalogSummary,
     CollectionRecord,
     DetectionPoint,
@@ -298,6 +299,16 @@ def search_images(conn: Connection, q: ImageQuery) -> list[ImageRecord]:
     ).format(where=where, order=order, direction=direction, tiebreak=tiebreak)
     rows = conn.execute(query, [*params, q.limit, q.offset]).fetchall()
     return [ImageRecord.from_row(r) for r in rows]
+
+
+def list_acquisitions(conn: Connection, q: ImageQuery) -> list[AcquisitionRecord]:
+    """Every image matching `q`'s filters (not its sort or paging), newest first, with only its
+    time, cloud cover and place."""
+    where, params = _image_where(replace(q, after=None))
+    rows = conn.execute(sql.SQL(
+        "SELECT i.id, i.collection_id, i.acquired_at, i.cloud_cover, i.bbox, i.footprint FROM images i "
+        "WHERE {} ORDER BY i.acquired_at DESC NULLS LAST, i.id").format(where), params).fetchall()
+    return [AcquisitionRecord.from_row(r) for r in rows]
 
 
 IMAGE_UPDATABLE = ("title", "collection_id", "acquired_at", "cloud_cover", "properties")

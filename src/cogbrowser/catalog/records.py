@@ -102,6 +102,23 @@ class ImageRecord:
                            self.bbox)
 
 
+
+@dataclass(frozen=True)
+class AcquisitionRecord:
+    """An image as a moment in time: what the calendar and the steps from date to date need, light
+    enough to send thousands of them to a page."""
+
+    id: str
+    collection_id: str | None
+    acquired_at: datetime | None
+    cloud_cover: float | None
+    bbox: BBox
+    footprint: Json
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AcquisitionRecord:
+        return from_row(cls, row, bbox=stored_bbox(row["bbox"]))
+
 @dataclass(frozen=True)
 class CollectionRecord:
     """One collection: its band metadata and render presets; with its images' count and time span

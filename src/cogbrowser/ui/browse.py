@@ -14,6 +14,7 @@ callbacks:
 - basemap_choice.py      the basemap: Natural Earth, or an image or collection of the catalog;
 - browse_map.py          the map: offline basemap, panes, controls;
 - job_cards.py           the cards of the jobs the tools start (exports, statistics, time series) and their Cancel;
+- time_steps.py          the previous and next acquisition (the time bar on the map), the calendar's marks;
 - map_state.py           the page's state in its URL.
 
 Each module declares its callbacks in its `register(app)`, on the app `mount_ui` makes; this
@@ -50,6 +51,7 @@ from cogbrowser.ui import (
     image_search,
     job_cards,
     pixel_inspect,
+    time_steps,
     visualization,
 )
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
@@ -59,6 +61,7 @@ from cogbrowser.ui.map_state import BrowseState, View
 URL_WRITTEN = "browse-url-written"  # the query string the page's state makes, once written to the address bar
 READY = "browse-ready"  # set once the URL's state is applied: only then is the URL written
 NOTICE = "browse-notice"
+CLEAR_CLOUD = 20  # % cloud cover at most of the image a page with no state opens on
 DETECTION_ZOOM = 17  # the closest a detection link zooms (a car is still seen with its surroundings)
 
 
@@ -69,6 +72,7 @@ def layout() -> html.Div:
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
         *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(), *job_cards.stores(),
+        *time_steps.stores(),
         dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE), job_cards.cancel_failed(),
@@ -88,7 +92,8 @@ def layout() -> html.Div:
             layers=[*basemap_choice.map_layers(), *visualization.map_layers(), *compare.map_layers(),
                     *image_search.map_layers(), *detections_overlay.map_layers(colours), *pixel_inspect.map_layers()],
             overlays=[*visualization.map_overlays(), *compare.map_overlays(), *detections_overlay.map_overlays(),
-                      *pixel_inspect.map_overlays(), *basemap_choice.map_overlays()]),
+                      *pixel_inspect.map_overlays(), *basemap_choice.map_overlays(),
+                      *time_steps.map_overlays()]),
     ])
 
 
@@ -116,7 +121,7 @@ def register(app: dash.Dash) -> None:
     """Every callback of the page, on `app` (each app of the process gets its own): the tools'
     and the page's own (URL in, URL out, zoom to data)."""
     for feature in (image_search, visualization, detections_overlay, pixel_inspect, area_inspect, export, compare,
-                    basemap_choice, browse_map, job_cards):
+                    basemap_choice, browse_map, job_cards, time_steps):
         feature.register(app)
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
                  State(image_search.CATALOG, "data"), State(detections_overlay.CLASSES, "options"),
@@ -137,7 +142,8 @@ def register(app: dash.Dash) -> None:
 def _restore(search: str | None, pathname: str | None, catalog: dict | None, class_options: list | None,
              name_options: list | None):
     """Every control as the query string says; the map on its view, else on the highlighted
-    detection, the shown image or all the data."""
+    detection, the shown image or all the data. A page opened with no state at all opens on the
+    data: the catalog's newest clear image, drawn, with the search's results beside it."""
     if (pathname or "/").rstrip("/") not in ("", "/"):
         raise PreventUpdate
     state = BrowseState.from_query_string(search)
@@ -146,6 +152,8 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None, cla
     if state.detection is not None and detection is None:
         notices.append(f"Detection {state.detection} is not in the catalog.")
     image = state.image or (detection or {}).get("image_id")
+    opening = None if (search or "").strip("?") else opening_image()
+    image = image or opening
     viewport = _first_view(state, detection, image, catalog or {})
     search_state, overlay = state.search, state.overlay
     cloud = search_state.max_cloud if search_state.max_cloud is not None else image_search.NO_CLOUD_LIMIT
@@ -155,7 +163,7 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None, cla
             ["show"] if overlay.show else [], list(overlay.classes), list(overlay.names), overlay.min_score or 0,
             detection["id"] if detection else None,
             state.opacity, {"id": image, "vis": vis} if image else None, vis,
-            viewport or no_update, _view_data(state.view), "visualize" if image else "search", True,
+            viewport or no_update, _view_data(state.view), "visualize" if image and not opening else "search", True,
             [html.Div(text, className="message error") for text in notices], {"layer": state.basemap},
             *compare.restored(state.compare),
             with_choices(class_options, overlay.classes), with_choices(name_options, overlay.names))
@@ -167,6 +175,19 @@ def with_choices(options: list | None, values: Sequence[str]) -> list:
     options = list(options or [])
     offered = {option["value"] for option in options}
     return options + [{"label": value, "value": value} for value in values if value not in offered]
+
+
+def opening_image() -> str | None:
+    """What a newcomer sees first: the newest image with at most CLEAR_CLOUD % cloud cover, else
+    the newest image; None for an empty catalog (or one that cannot be read: the search says so)."""
+    try:
+        for params in ({"max_cloud_cover": CLEAR_CLOUD}, {}):
+            found = api.get("/api/v1/images", limit=1, **params)["images"]
+            if found:
+                return found[0]["id"]
+    except api.ApiFailure:
+        pass
+    return None
 
 
 def _first_view(state: BrowseState, detection: dict | None, image: str | None, catalog: dict) -> dict | None:

@@ -214,6 +214,13 @@
     drawProvisional(imageId, sameKind ? shown.look : (preset ? [["style", preset]] : []), shown.opacity);
   }, true);
 
+  // A step to another date of the shown collection (time-steps.js): drawn at once in the shown look,
+  // or the collection's first preset when the shown one is its default.
+  cogbrowser.drawInShownLook = function (imageId, preset) {
+    var shown = shownState();
+    drawProvisional(imageId, shown.look.length ? shown.look : (preset ? [["style", preset]] : []), shown.opacity);
+  };
+
   // A preset chosen in the Visualize tab: drawn in its own look (visualization._visualization_to_apply).
   document.addEventListener("change", function (event) {
     var input = event.target;
@@ -245,6 +252,14 @@
       element._cogbrowserQuiet = true;
     }
   }
+  // Leaflet decides whether a click is the map's by walking up from its target when the click reaches
+  // the map; a dropdown's option inside an overlay (the basemap chooser) is gone from the page by then
+  // (the list closes under the click), so its click would land on the map as a pixel query. The flag
+  // Leaflet looks for goes on the target itself while it is still inside its overlay.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest(".map-overlay")) { target._leaflet_disable_click = true; }
+  }, true);
   new MutationObserver(function () {
     document.querySelectorAll(".map-overlay").forEach(quiet);
   }).observe(document.documentElement, {childList: true, subtree: true});
