@@ -59,6 +59,8 @@ IMAGE_INFO = "browse-image-info"  # {"image": the API's image, "collection": its
 VIS = "browse-vis"  # the render params drawn (for the URL)
 SOURCE = "browse-source"  # the source drawn (preset, bands or band math), as the API checked it
 HISTOGRAM_DATA = "browse-histogram-data"  # its histograms over the whole image
+STRETCH_FOR = "browse-stretch-for"  # {"bands": [r, g, b], "expression": text}: what the stretch rows were set for
+STRETCH_PENDING = "browse-stretch-pending"  # {"expression": text}: band math to stretch over its 2-98 % once measured
 IMAGE_LAYER = "browse-image-layer"
 COMPOSITE_DRAWN = "browse-composite-drawn"  # a clientside callback's required output: never written
 IMAGE_ASKED = "browse-image-asked"  # an image the page has not loaded before: the server loads it
@@ -143,8 +145,8 @@ def map_overlays() -> list:
 def stores() -> list[dcc.Store]:
     return [dcc.Store(id=IMAGE), dcc.Store(id=IMAGE_INFO), dcc.Store(id=VIS), dcc.Store(id=SOURCE),
             dcc.Store(id=COMPOSITE_DRAWN), dcc.Store(id=IMAGE_ASKED), dcc.Store(id=MEASURE_ASKED),
-            dcc.Store(id=REMEMBERED),
-            dcc.Store(id=HISTOGRAM_DATA)]
+            dcc.Store(id=REMEMBERED), dcc.Store(id=HISTOGRAM_DATA), dcc.Store(id=STRETCH_FOR),
+            dcc.Store(id=STRETCH_PENDING)]
 
 
 def panel(tools: Sequence = ()) -> html.Div:
@@ -261,6 +263,19 @@ def register(app: dash.Dash) -> None:
     app.callback(*[Output(r, "value", allow_duplicate=True) for pair in RESCALE for r in pair],
                  Input(AUTO_STRETCH, "n_clicks"), State(HISTOGRAM_DATA, "data"),
                  prevent_initial_call=True)(_auto_stretch)
+    # Each source keeps a stretch of its own (assets/visualize.js): a band picked for a composite
+    # takes its own range, new band math is stretched over its 2-98 % once measured.
+    rows = [Output(r, "value", allow_duplicate=True) for pair in RESCALE for r in pair]
+    app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "ownStretch"), *rows,
+                            Output(STRETCH_FOR, "data", allow_duplicate=True),
+                            Output(STRETCH_PENDING, "data", allow_duplicate=True),
+                            *[Input(b, "value") for b in BANDS], Input(EXPRESSION, "value"), State(STYLE, "value"),
+                            State(STRETCH_FOR, "data"), *[State(r, "value") for pair in RESCALE for r in pair],
+                            prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "measuredStretch"), *rows,
+                            Output(STRETCH_PENDING, "data", allow_duplicate=True), Input(HISTOGRAM_DATA, "data"),
+                            State(STRETCH_PENDING, "data"), *[State(r, "value") for pair in RESCALE for r in pair],
+                            prevent_initial_call=True)
 
 
 # ---------------------------------------------------------------- the image and its collection
@@ -417,6 +432,7 @@ SETUP_OUTPUTS = [
     Output(EXPRESSION, "value"), *[Output(r, "value") for pair in RESCALE for r in pair],
     Output(GAIN, "value"), Output(GAMMA, "value"), Output(COLORMAP, "value"),
     Output(COMPOSITE_SECTION, "style"), Output(EXPRESSION_SECTION, "style"), Output(EXPRESSION_HINT, "children"),
+    Output(STRETCH_FOR, "data"), Output(STRETCH_PENDING, "data"),
 ]
 
 
@@ -448,11 +464,17 @@ def _set_up_controls(info: dict | None, style: str | None, requested: dict | Non
                        (COLORMAP, "value"): applied["colormap"]})
         values.update({(picker, "value"): band for picker, band in zip(BANDS, applied["bands"])})
         values.update({(RESCALE[i][j], "value"): applied["rows"][i][j] for i in range(3) for j in range(2)})
-    elif style == COMPOSITE and not all(bands):
-        values.update({(picker, "value"): band for picker, band in zip(BANDS, default_bands(info))})
-    elif style == EXPRESSION_MODE and not new_image:  # band math has its own stretch (-1..1 by default)
+        values[(STRETCH_FOR, "data")] = {"bands": list(applied["bands"]), "expression": applied["expression"]}
+    elif style in (COMPOSITE, EXPRESSION_MODE) and not new_image:
+        # a new composite or band math opens stretched to its own values, never the last look's
+        # range: each band's 2-98 % (the empty rows' defaults); band math's once measured (visualize.js)
+        if style == COMPOSITE and not all(bands):
+            bands = tuple(default_bands(info))
+            values.update({(picker, "value"): band for picker, band in zip(BANDS, bands)})
         values.update({(r, "value"): None for pair in RESCALE for r in pair} | {(GAIN, "value"): None,
                                                                                (GAMMA, "value"): None})
+        values[(STRETCH_FOR, "data")] = {"bands": list(bands), "expression": expression}
+        values[(STRETCH_PENDING, "data")] = {"expression": expression} if style == EXPRESSION_MODE else None
     values.update({(COMPOSITE_SECTION, "style"): SHOWN if mode == COMPOSITE else HIDDEN,
                    (EXPRESSION_SECTION, "style"): SHOWN if mode == EXPRESSION_MODE else HIDDEN,
                    (EXPRESSION_HINT, "children"): _expression_hint(info)})

@@ -115,7 +115,7 @@
 
   function g4(value) { return String(Number(Number(value).toPrecision(4))); }
 
-  function bandHistogram(output, colour, stretch) {
+  function bandHistogram(output, colour, stretch, row) {
     var histogram = output.histogram || {}, edges = histogram.edges || [], counts = histogram.counts || [];
     if (edges.length < 2 || !counts.length) { return html("Div", {children: output.name + ": no valid pixels", className: "hint"}); }
     var low = Math.min(edges[0], stretch[0]), high = Math.max(edges[edges.length - 1], stretch[1]);
@@ -128,11 +128,11 @@
                                   height: (100 * n / tallest).toFixed(1) + "%", background: colour}});
     });
     var marks = stretch.map(function (v, i) {
-      return html("Div", {className: "stretch-mark", style: {left: left(v), borderColor: colour},
-                          title: "stretch " + (i === 0 ? "from" : "to") + " " + g4(v)});
+      return html("Div", {className: "stretch-mark", style: {left: left(v), borderColor: colour}, "data-end": i,
+                          title: "stretch " + (i === 0 ? "from" : "to") + " " + g4(v) + " (drag to change)"});
     });
-    return html("Div", {className: "band-histogram", children: [
-      html("Div", {className: "bars", children: bars.concat(marks)}),
+    return html("Div", {className: "band-histogram", "data-row": row, children: [
+      html("Div", {className: "bars", children: bars.concat(marks), "data-low": low, "data-span": span}),
       html("Div", {className: "axis", children: [html("Span", {children: g4(low)}),
                                                  html("Span", {children: output.name, className: "axis-name"}),
                                                  html("Span", {children: g4(high)})]})]});
@@ -172,9 +172,89 @@
       var outputs = measured.outputs, ranges = effectiveRanges(flat, source.defaults);
       var colours = outputs.length === 3 ? CHANNEL_COLOURS : ["#5f6b78"];
       return outputs.slice(0, colours.length).map(function (output, i) {
-        return ranges[i] ? bandHistogram(output, colours[i], ranges[i]) : null;
+        return ranges[i] ? bandHistogram(output, colours[i], ranges[i], i) : null;
       }).filter(Boolean);
     }
   };
+  var COMPOSITE = "@bands", EXPRESSION_MODE = "@expression";  // visualization.COMPOSITE, EXPRESSION_MODE
+
+  function fourDigits(value) { return value === null || value === undefined ? null : Number(Number(value).toPrecision(4)); }
+
+  /* clientside callback: a band picked for a composite takes its own range (its row emptied: the
+   * band's 2-98 %), other rows keep theirs; edited band math drops the stretch and waits for its
+   * own (measuredStretch). STRETCH_FOR says what the rows were set for, so the controls the server
+   * fills together (a link's bands with its stretch) are left as they are. */
+  visualize.ownStretch = function () {
+    var args = Array.prototype.slice.call(arguments);
+    var bands = args.slice(0, 3), expression = args[3], style = args[4], setFor = args[5] || {}, flat = args.slice(6, 12);
+    var rows = flat.slice(), changed = false, pending = no();
+    if (style === COMPOSITE) {
+      var before = setFor.bands || [];
+      bands.forEach(function (band, i) {
+        if (band && before[i] !== band) {
+          changed = changed || given(rows[2 * i]) || given(rows[2 * i + 1]);
+          rows[2 * i] = null; rows[2 * i + 1] = null;
+        }
+      });
+    } else if (style === EXPRESSION_MODE && given(expression) && expression !== setFor.expression) {
+      changed = rows.some(given);
+      rows = [null, null, null, null, null, null];
+      pending = {expression: expression};
+    } else {
+      throw window.dash_clientside.PreventUpdate;
+    }
+    var answer = changed ? rows : rows.map(function () { return no(); });
+    return answer.concat([{bands: bands, expression: expression}, pending]);
+  };
+
+  /* clientside callback: band math waiting for its stretch gets its 2-98 % when its histograms
+   * arrive, unless a stretch was typed meanwhile. */
+  visualize.measuredStretch = function () {
+    var args = Array.prototype.slice.call(arguments);
+    var measured = args[0], pending = args[1], flat = args.slice(2, 8);
+    if (!measured || !pending || !measured.params || measured.params.expression !== pending.expression) {
+      throw window.dash_clientside.PreventUpdate;
+    }
+    if (flat.some(given)) { return flat.map(function () { return no(); }).concat([null]); }
+    var rows = [null, null, null, null, null, null];
+    measured.outputs.slice(0, 3).forEach(function (output, i) {
+      var low = output.p2, high = output.p98;
+      if (!given(low) || !given(high) || !(high > low)) { low = output.min; high = output.max; }
+      rows[2 * i] = fourDigits(low); rows[2 * i + 1] = fourDigits(high);
+    });
+    return rows.concat([null]);
+  };
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {cogbrowserVisualize: visualize});
+
+  /* A histogram's stretch marker dragged along its band's values: the min or max of its row is
+   * set where it is let go (the layer, legend and link follow as for a typed value). */
+  document.addEventListener("pointerdown", function (event) {
+    var mark = event.target.closest && event.target.closest("#browse-histogram .stretch-mark");
+    var histogram = mark && mark.closest(".band-histogram");
+    if (!mark || !histogram || event.button !== 0) { return; }
+    var bars = mark.parentElement, low = Number(bars.getAttribute("data-low")), span = Number(bars.getAttribute("data-span"));
+    var row = histogram.getAttribute("data-row"), end = mark.getAttribute("data-end") === "1" ? "max" : "min";
+    if (!isFinite(low) || !(span > 0)) { return; }
+    event.preventDefault();
+    mark.setPointerCapture(event.pointerId);
+    mark.classList.add("dragging");
+    function valueAt(x) {
+      var box = bars.getBoundingClientRect();
+      return low + span * Math.min(1, Math.max(0, (x - box.left) / box.width));
+    }
+    function move(e) { mark.style.left = (100 * (valueAt(e.clientX) - low) / span).toFixed(2) + "%"; }
+    function release(e) {
+      mark.removeEventListener("pointermove", move);
+      mark.removeEventListener("pointerup", release);
+      mark.removeEventListener("pointercancel", release);
+      mark.classList.remove("dragging");
+      if (e.type === "pointerup") {
+        window.dash_clientside.set_props("browse-rescale-" + end + "-" + row, {value: fourDigits(valueAt(e.clientX))});
+      }
+    }
+    mark.addEventListener("pointermove", move);
+    mark.addEventListener("pointerup", release);
+    mark.addEventListener("pointercancel", release);
+  });
 }());
