@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 from rasterio.crs import CRS
@@ -35,7 +35,8 @@ from cogbrowser.raster.reader import Area, read_area, read_point, transformer
 from cogbrowser.raster.render import render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
-__all__ = ["Layer", "LayerCache", "TimeRange", "find_layer", "list_layers", "parse_time_range", "images_for_area",
+__all__ = ["Layer", "LayerCache", "TimeRange", "MosaicChoice", "MosaicError", "MosaicOrder", "mosaic_choice",
+           "find_layer", "list_layers", "parse_time_range", "images_for_area",
            "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE",
            "MAX_MOSAIC_IMAGES"]
 
@@ -43,6 +44,50 @@ DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
 TimeRange = tuple[datetime | None, datetime | None]
+MosaicOrder = Literal["newest", "oldest", "least-cloudy", "closest"]
+MOSAIC_ORDERS: tuple[str, ...] = get_args(MosaicOrder)
+
+
+@dataclass(frozen=True)
+class MosaicChoice:
+    """Which images of a collection a mosaic draws, and which lies on top where they overlap: those
+    acquired within `time` with at most `max_cloud_cover` % cloud cover (as in the image search, an
+    image whose cover is unknown passes no limit), the first in `order` on top: the newest, the
+    oldest, the least cloudy, or the one acquired closest to `closest_to` (the Copernicus Browser's
+    mosaic orders)."""
+
+    time: TimeRange = (None, None)
+    max_cloud_cover: float | None = None
+    order: MosaicOrder = "newest"
+    closest_to: datetime | None = None
+
+
+class MosaicError(InvalidInput):
+    """A mosaic parameter does not fit; `parameter` names it (an OGC exception's locator)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+def mosaic_choice(time: TimeRange = (None, None), max_cloud_cover: float | None = None,
+                  order: str | None = None, closest_to: str | None = None) -> MosaicChoice:
+    """A MosaicChoice from request values; InvalidInput names the parameter at fault. `closest`
+    without `closest_to` means closest to the end of `time` (else its start)."""
+    if max_cloud_cover is not None and not 0 <= max_cloud_cover <= 100:
+        raise MosaicError("max_cloud_cover", f"{max_cloud_cover:g} is not a percentage from 0 to 100")
+    chosen = (order or "newest").strip().lower()
+    if chosen not in MOSAIC_ORDERS:
+        raise MosaicError("mosaic_order", f"{order!r} is not one of {', '.join(MOSAIC_ORDERS)}")
+    try:
+        near = parse_time_range(closest_to, "closest_to")[0] if closest_to else None
+    except InvalidInput as exc:
+        raise MosaicError("closest_to", str(exc).split(": ", 1)[-1]) from None
+    if chosen == "closest" and near is None:
+        near = time[1] or time[0]
+        if near is None:
+            raise MosaicError("mosaic_order", "'closest' needs closest_to (a date or time), or a time range")
+    return MosaicChoice(time, max_cloud_cover, chosen, near)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -248,18 +293,17 @@ def wgs84_bounds(crs: CRS | str, bounds: Sequence[float]) -> BBox | None:
 
 
 def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence[float],
-                    time: TimeRange = (None, None)) -> list[ImageRecord]:
+                    choice: MosaicChoice = MosaicChoice()) -> list[ImageRecord]:
     """The images to draw for `bounds` (in `crs`): the image itself, or the collection's images
-    that touch the area within `time`, newest first (the catalog's GiST index does the search;
-    only then is a connection taken from the pool)."""
+    that touch the area as `choice` picks them, the one on top first (the catalog's GiST index does
+    the search; only then is a connection taken from the pool)."""
     if not layer.is_collection:
         return [layer.image]
     box = wgs84_bounds(crs, bounds)
-    start, end = time
+    start, end = choice.time
     with db.connection() as conn:
-        return queries.search_images(conn, queries.ImageQuery(
-            bbox=box, collections=[layer.id], start=start, end=end,
-            sort="acquired_at", descending=True, limit=MAX_MOSAIC_IMAGES))
+        return queries.mosaic_images(conn, layer.id, box, start, end, choice.max_cloud_cover, choice.order,
+                                     choice.closest_to, MAX_MOSAIC_IMAGES)
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,7 @@ def test_a_timelapse_the_server_makes_a_job_of_is_a_card_with_its_file(chromium,
 
 def test_errors_are_messages_in_the_panel(ui_page, demo_server):
     base = demo_server[0]
-    ui_page.goto(base + "/", wait_until="networkidle")
+    ui_page.goto(base + "/?lat=45.7&lon=13.6&zoom=9", wait_until="networkidle")  # a view, no image
     ui_page.locator(".browse-tab", has_text="Visualize").click()
     ui_page.locator("details.tool > summary", has_text="Inspect area").click()
     ui_page.get_by_role("button", name="Histogram & statistics").click()

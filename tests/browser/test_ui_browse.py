@@ -299,7 +299,7 @@ def test_a_page_opened_without_state_opens_on_the_newest_clear_image(ui_page, de
     west, south, east, north = clear["bbox"]
     assert west <= lon <= east and south <= lat <= north and zoom >= 9, "the map is on the image"
     assert ui_page.locator(".browse-tab--selected").inner_text() == "Search", "the results stay in sight"
-    selected = '.result.selected[data-image="%s"]' % clear["id"]
+    selected = '.result.selected[data-image="{}"]'.format(clear["id"])
     assert ui_page.locator(selected).count() == 1, "its result is marked"
     drawn = ui_page.evaluate("""() => [...new Set([...document.querySelectorAll(
         '.leaflet-browse-imagery-pane img.leaflet-tile')].map(t => new URL(t.src).searchParams.get('layers')))]""")
@@ -461,7 +461,7 @@ def test_panel_and_map_fit_the_screen(chromium, demo_server, width, height):
 
 
 def test_the_panels_tabs_are_tabs_to_a_screen_reader_and_the_keyboard(ui_page, demo_server):
-    open_browse(ui_page, demo_server[0])
+    open_browse(ui_page, demo_server[0], "?lat=45.7&lon=13.6&zoom=9")  # a view, no image
     tabs = ui_page.get_by_role("tab")
     ui_page.wait_for_function("() => document.querySelectorAll('[role=tab]').length === 3")
     assert [tabs.nth(i).inner_text() for i in range(3)] == ["Search", "Visualize", "Detections"]

@@ -31,12 +31,15 @@ def url_params(page) -> dict[str, list[str]]:
 
 def drawn(page) -> np.ndarray:
     """The imagery layer's tiles as the browser decoded them (RGBA), side by side."""
-    page.wait_for_function("""() => { const t = [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')];
-        return t.length > 0 && t.every(i => i.complete && i.naturalWidth > 0) && !document.querySelector('.tiles-loading'); }""")
+    page.wait_for_function("""() => {
+        const t = [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')];
+        return t.length > 0 && t.every(i => i.complete && i.naturalWidth > 0)
+            && !document.querySelector('.tiles-loading'); }""")
     page.wait_for_timeout(300)
     values = page.evaluate("""() => [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')]
         .slice(0, 6).map(img => { const c = document.createElement('canvas'); c.width = c.height = 64;
-            const g = c.getContext('2d'); g.drawImage(img, 0, 0, 64, 64); return [...g.getImageData(0, 0, 64, 64).data]; })""")
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0, 64, 64);
+            return [...g.getImageData(0, 0, 64, 64).data]; })""")
     return np.asarray(values, dtype=float).reshape(-1, 4)
 
 

@@ -106,9 +106,8 @@ def test_the_calendar_opens_on_the_newest_data_and_marks_its_dates(chromium, dem
         for day in same_month:
             images = f"{day['images']} image{'s' if day['images'] > 1 else ''}"
             assert any(mark.startswith(f"{day['date']}: {images}, ☁") for mark in marks), (day, marks)
-        # the calendar is above the map's drawing buttons, not under them
-        box = page.locator(".dash-datepicker-content").bounding_box()
-        assert box is not None
-        on_top = page.evaluate(f"""() => document.elementFromPoint({box['x'] + box['width'] / 2},
-                                                                   {box['y'] + 60}).closest('.dash-datepicker-content') !== null""")
-        assert on_top
+        # the calendar covers the map's drawing buttons where they meet, not the other way round
+        button = page.locator(".leaflet-draw-draw-polygon").bounding_box()
+        assert button is not None
+        x, y = button["x"] + button["width"] / 2, button["y"] + button["height"] / 2
+        assert page.evaluate(f"() => document.elementFromPoint({x}, {y}).closest('.dash-datepicker-content') !== null")

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import requests
+from test_api import IMAGES, catalog, problem  # noqa: F401  (the module's catalog fixture)
 
 from cogbrowser.catalog import queries
-from test_api import IMAGES, catalog, problem  # noqa: F401  (the module's catalog fixture)
 
 
 def dates_of(answer: dict) -> list[str]:

@@ -176,7 +176,8 @@ def test_tiles_are_in_the_openapi_document(live_server):
                for name in "zxy")
     query = {name for name, p in parameters.items() if p["in"] == "query"}
     assert query == {"style", "bands", "expression", "rescale", "gain", "gamma", "colormap", "resampling", "nodata",
-                     "datetime"}
+                     "datetime", "max_cloud_cover", "mosaic_order", "closest_to"}
+    assert parameters["mosaic_order"]["schema"]["enum"] == ["newest", "oldest", "least-cloudy", "closest"]
     assert parameters["rescale"]["explode"] is True, "rescale=min,max is repeated, once per band"
     assert set(tile["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
     assert {"304", "400", "404"} <= set(tile["responses"])

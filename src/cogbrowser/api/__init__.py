@@ -24,5 +24,5 @@ from cogbrowser.api import (
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the APIs, in the order they are registered."""
     return [health.blueprint, cogs.blueprint, openapi.blueprint, collections.blueprint, collection_reads.blueprint,
-            images.blueprint, acquisitions.blueprint, uploads.blueprint, jobs.blueprint, image_reads.blueprint, detections.blueprint,
-            stac.blueprint]
+            images.blueprint, acquisitions.blueprint, uploads.blueprint, jobs.blueprint, image_reads.blueprint,
+            detections.blueprint, stac.blueprint]

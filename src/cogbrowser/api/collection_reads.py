@@ -74,6 +74,8 @@ class TimeSeriesQuery(RenderQuery):
     bands: Text | None = Field(None, description="or bands by index or name (default: the first)")
     style: Text | None = render_field("style")
     datetime: DatetimeParam | None = None
+    max_cloud_cover: float | None = Field(None, ge=0, le=100, description=(
+        "only images with at most this cloud cover (percent), so cloudy dates do not pull the curve down"))
     f: Literal["json", "csv"] = "json"
 
     @model_validator(mode="after")
@@ -137,7 +139,7 @@ def timeseries(collection_id: str, query: TimeSeriesQuery) -> Response:
     `Prefer: respond-async`, the series is checked (area, images, budget), then answered 202 with a
     job whose `result_url` is the same JSON or CSV: a page asks so, since a series reads every date."""
     layer, found = _images(services().db, services().settings, collection_id, query.bbox, query.geometry,
-                           query.datetime)
+                           query.datetime, query.max_cloud_cover)
     plans = _series_plans(query, layer, found)
     if prefers_async():
         return render_job_answer("timeseries", _series_filename(collection_id, query), {"collection_id": collection_id})
@@ -154,7 +156,8 @@ def timeseries_job(db: Database, settings: Settings, job: JobRecord, folder: Pat
     collection's images found again, the same table kept as the job's result (JSON or CSV)."""
     query = cast(TimeSeriesQuery, parse_query(TimeSeriesQuery, MultiDict(job.params["query"])))
     collection_id = job.params["collection_id"]
-    layer, found = _images(db, settings, collection_id, query.bbox, query.geometry, query.datetime)
+    layer, found = _images(db, settings, collection_id, query.bbox, query.geometry, query.datetime,
+                           query.max_cloud_cover)
 
     def make(step: Report) -> tuple[bytes, str]:
         answer = _series(collection_id, _series_plans(query, layer, found), step)
@@ -297,9 +300,9 @@ def _series_plan(query: TimeSeriesQuery, params: dict[str, list[str]], layer: La
 
 
 def _images(db: Database, settings: Settings, collection_id: str, bbox: BBox | None, geometry: Polygons | None,
-            when: str | None) -> tuple[Layer, OnDisk]:
-    """The collection as a layer, and its images covering the area within the dates, oldest first
-    (those whose file is gone set aside: ImageFileMissing when that is all of them)."""
+            when: str | None, max_cloud_cover: float | None = None) -> tuple[Layer, OnDisk]:
+    """The collection as a layer, and its images covering the area within the dates and the cloud
+    limit, oldest first (those whose file is gone set aside: ImageFileMissing when that is all of them)."""
     area = bbox if bbox is not None else BBox(*shapes_bounds(geometry.shapes if geometry else []))
     start, end = interval(when)
     with db.connection() as conn:
@@ -307,11 +310,12 @@ def _images(db: Database, settings: Settings, collection_id: str, bbox: BBox | N
         if not layer.is_collection:
             raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
         images = queries.search_images(conn, queries.ImageQuery(
-            bbox=area, collections=[collection_id], start=start, end=end, sort="acquired_at", descending=False,
-            limit=MAX_IMAGES))
+            bbox=area, collections=[collection_id], start=start, end=end, max_cloud_cover=max_cloud_cover,
+            sort="acquired_at", descending=False, limit=MAX_IMAGES))
     if not images:
+        limits = "dates and cloud limit" if max_cloud_cover is not None else "dates"
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} covers the area within the "
-                       "dates asked")
+                       f"{limits} asked")
     return layer, images_on_disk(settings, images, mosaic=True)
 
 

@@ -301,6 +301,33 @@ def search_images(conn: Connection, q: ImageQuery) -> list[ImageRecord]:
     return [ImageRecord.from_row(r) for r in rows]
 
 
+MOSAIC_ORDERS = {  # a mosaic's order (layers.MosaicOrder): the first image drawn lies on top
+    "newest": "i.acquired_at DESC NULLS LAST, i.id",
+    "oldest": "i.acquired_at ASC NULLS LAST, i.id",
+    "least-cloudy": "i.cloud_cover ASC NULLS LAST, i.acquired_at DESC NULLS LAST, i.id",
+    "closest": "abs(extract(epoch FROM i.acquired_at - %s)) ASC NULLS LAST, i.acquired_at DESC NULLS LAST, i.id",
+}
+
+
+def mosaic_images(conn: Connection, collection_id: str, bbox: BBox | None, start: datetime | None,
+                  end: datetime | None, max_cloud_cover: float | None, order: str, near: datetime | None,
+                  limit: int) -> list[ImageRecord]:
+    """A collection's images touching `bbox` within the time and cloud limits (an image of unknown
+    cloud cover passes no cloud limit, as in the image search), in a mosaic's `order` (`near`: the
+    time of "closest"), at most `limit`."""
+    where = _Where()
+    where.add("i.collection_id = %s", collection_id)
+    where.bbox("bbox", bbox)
+    where.add("i.acquired_at >= %s", start)
+    where.add("i.acquired_at <= %s", end)
+    where.add("i.cloud_cover <= %s", max_cloud_cover)
+    condition, params = where.composed()
+    ordering = [near] if order == "closest" else []
+    rows = conn.execute(sql.SQL("SELECT i.* FROM images i WHERE {} ORDER BY {} LIMIT %s").format(
+        condition, sql.SQL(MOSAIC_ORDERS[order])), [*params, *ordering, limit]).fetchall()
+    return [ImageRecord.from_row(r) for r in rows]
+
+
 def list_acquisitions(conn: Connection, q: ImageQuery) -> list[AcquisitionRecord]:
     """Every image matching `q`'s filters (not its sort or paging), newest first, with only its
     time, cloud cover and place."""

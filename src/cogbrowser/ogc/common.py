@@ -17,7 +17,15 @@ from flask import Response, request
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection
 from cogbrowser.errors import NotFound
-from cogbrowser.layers import Layer, TimeRange, parse_time_range, utc_iso
+from cogbrowser.layers import (
+    Layer,
+    MosaicChoice,
+    MosaicError,
+    TimeRange,
+    mosaic_choice,
+    parse_time_range,
+    utc_iso,
+)
 from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.render_spec import RENDER_PARAMETERS
 from cogbrowser.web.context import services
@@ -73,6 +81,24 @@ def dimension_time(layer: Layer, text: str | None) -> TimeRange:
         newest = layer.image.acquired_at  # a collection layer's image is its newest
         return newest, newest
     return parse_time_range(text, "TIME")
+
+
+MOSAIC_PARAMETERS = ("max_cloud_cover", "mosaic_order", "closest_to")
+
+
+def mosaic_of(layer: Layer, time: TimeRange, pairs: Iterable[tuple[str, str]]) -> MosaicChoice:
+    """Which acquisitions a collection layer draws and which lies on top: its time filter and the
+    vendor parameters `max_cloud_cover`, `mosaic_order` and `closest_to` (names in any case, as
+    the tiles' query takes them). An image layer ignores them. InvalidInput names the one at fault."""
+    if not layer.is_collection:
+        return MosaicChoice()
+    given = {key.lower(): value for key, value in pairs if key.lower() in MOSAIC_PARAMETERS}
+    cloud = given.get("max_cloud_cover")
+    try:
+        limit = float(cloud) if cloud not in (None, "") else None
+    except ValueError:
+        raise MosaicError("max_cloud_cover", f"{cloud!r} is not a number") from None
+    return mosaic_choice(time, limit, given.get("mosaic_order"), given.get("closest_to"))
 
 
 def time_values(conn: Connection, layer: Layer) -> tuple[str, ...]:

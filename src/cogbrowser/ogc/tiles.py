@@ -1,7 +1,8 @@
 """XYZ tiles and TileJSON: `/tiles/{layer}/{tileMatrixSetId}/{z}/{x}/{y}.{png|jpg|webp}`.
 
 A layer is an image id, or a collection id drawn as a mosaic of its images that touch the tile,
-newest on top, optionally filtered by `datetime` (a day, an instant or `start/end`).
+optionally filtered by `datetime` (a day, an instant or `start/end`) and `max_cloud_cover`, the
+newest on top (or as `mosaic_order` says: oldest, least-cloudy, or closest to `closest_to`).
 A thin adapter, declared with `@endpoint` like the REST API: the declaration parses the query
 string (the render parameters and `datetime`; anything else is a 400 naming it), describes both
 routes in the OpenAPI document, and errors raised here (NotFound, InvalidInput) become problem
@@ -17,10 +18,10 @@ from urllib.parse import urlencode
 
 import morecantile
 from flask import Blueprint, Response, url_for
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cogbrowser.errors import NotFound
-from cogbrowser.layers import images_for_area
+from cogbrowser.layers import MosaicChoice, MosaicOrder, images_for_area, mosaic_choice
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.tile_grid import (
     TILE_MATRIX_SETS,
@@ -62,7 +63,7 @@ TILE_ANSWERS: dict[int, Any] = {
               "description": "ids of the mosaic's images left out because their file is missing",
               "schema": {"type": "string"}}}},
     304: None,
-    400: "A render parameter or `datetime` does not fit: `detail` names it",
+    400: "A render parameter, `datetime` or a mosaic parameter does not fit: `detail` names it",
     404: "No such layer, tile matrix set or format, or the zoom or tile is outside the tile matrix set",
     410: None,
 }
@@ -72,6 +73,16 @@ class TileQuery(RenderParams):
     """The render parameters, and the acquisitions a collection layer draws."""
 
     datetime: DatetimeParam | None = None
+    max_cloud_cover: float | None = Field(None, ge=0, le=100, description=(
+        "a collection's images with at most this cloud cover (percent); unknown cover passes no limit"))
+    mosaic_order: MosaicOrder = Field("newest", description=(
+        "which of a collection's images lies on top where they overlap: the newest, the oldest, the "
+        "least cloudy, or the one acquired closest to `closest_to` (by default the end of `datetime`)"))
+    closest_to: DatetimeParam | None = Field(None, description="the time of `mosaic_order=closest`")
+
+    def mosaic(self) -> MosaicChoice:
+        """The acquisitions a collection layer draws, and their order."""
+        return mosaic_choice(interval(self.datetime), self.max_cloud_cover, self.mosaic_order, self.closest_to)
 
 
 class TileJSON(BaseModel):
@@ -98,7 +109,8 @@ def _tile_matrix_set(tms_id: str) -> morecantile.TileMatrixSet:
           query=TileQuery, path_parameters=TILE_PATH_PARAMETERS, responses=TILE_ANSWERS)
 def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, query: TileQuery) -> Response:
     """The tile drawn with the render parameters (a preset with `style`); a collection is a mosaic
-    of its images that touch the tile (those acquired within `datetime`), newest on top. A tile of
+    of its images that touch the tile (those acquired within `datetime`, under `max_cloud_cover`), the
+    newest on top unless `mosaic_order` says otherwise. A tile of
     the grid outside the layer's images is transparent. Answers carry an ETag (304 when it matches)."""
     fmt = format.lower()
     if fmt not in FORMATS:
@@ -112,7 +124,7 @@ def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, 
         raise NotFound(f"tile {z}/{x}/{y} is outside the {tileMatrixSetId} grid")
     spec = found.spec(query.render_values())
     bounds = tile_bounds(tms, z, x, y)
-    images = images_for_area(services().db, found, tms.rasterio_crs, bounds, interval(query.datetime))
+    images = images_for_area(services().db, found, tms.rasterio_crs, bounds, query.mosaic())
     return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt,
                              mosaic=found.is_collection)
 
@@ -126,6 +138,7 @@ def tilejson(layer: str, tileMatrixSetId: str, query: TileQuery) -> Response:
     tms = _tile_matrix_set(tileMatrixSetId)
     found = services().layers.find(layer)
     found.spec(query.render_values())  # a render parameter the layer cannot draw is refused now, not per tile
+    query.mosaic()  # ... and a mosaic order without its time
     west, south, east, north = advertised_bounds(found)
     search = f"?{urlencode(link_args())}" if link_args() else ""  # the render parameters, never the token
     template = url_for("tiles.tile", layer=layer, tileMatrixSetId=tileMatrixSetId, z=0, x=0, y=0, format="png",

@@ -33,13 +33,22 @@ from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import (
     Layer,
+    MosaicChoice,
+    MosaicError,
     TimeRange,
     images_for_area,
     render_layer,
     value_at,
     wgs84_bounds,
 )
-from cogbrowser.ogc.common import NOT_STORED, capabilities_response, dimension_time, lookup_layer, pixel_area
+from cogbrowser.ogc.common import (
+    NOT_STORED,
+    capabilities_response,
+    dimension_time,
+    lookup_layer,
+    mosaic_of,
+    pixel_area,
+)
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.wms_capabilities import (
     CAPABILITIES_TYPES,
@@ -189,6 +198,16 @@ def _time(layer: Layer, params: Params) -> TimeRange:
         raise WMSError("InvalidDimensionValue", str(exc), "TIME") from None
 
 
+def _mosaic(layer: Layer, params: Params) -> MosaicChoice:
+    """A collection layer's acquisitions (TIME) and their order and cloud limit (vendor parameters,
+    common.mosaic_of); a bad value is InvalidParameterValue located at its parameter."""
+    time = _time(layer, params)
+    try:
+        return mosaic_of(layer, time, request.args.items(multi=True))
+    except MosaicError as exc:
+        raise WMSError("InvalidParameterValue", str(exc), exc.parameter.upper()) from None
+
+
 def _map_crs(params: Params, version: str, layers: Sequence[Layer]) -> MapCRS:
     """The request's CRS, among the service's plus the own CRS of the image layers asked."""
     offered = set(SUPPORTED_CRS) | {code for code in map(native_crs, layers) if code}
@@ -208,7 +227,7 @@ def get_map(params: Params, version: str) -> Response:
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
     plans = [(_spec(layer, params, style), services().images_on_disk(
-        images_for_area(services().db, layer, crs.crs, bounds, _time(layer, params)), layer.is_collection))
+        images_for_area(services().db, layer, crs.crs, bounds, _mosaic(layer, params)), layer.is_collection))
              for layer, style in zip(layers, styles)]
 
     def draw() -> bytes:
@@ -269,7 +288,7 @@ def get_feature_info(params: Params, version: str) -> Response:
     features, missing = [], []
     for layer in layers:
         spec = _spec(layer, params, styles[layer.id])
-        found = services().images_on_disk(images_for_area(services().db, layer, crs.crs, pixel, _time(layer, params)),
+        found = services().images_on_disk(images_for_area(services().db, layer, crs.crs, pixel, _mosaic(layer, params)),
                                           layer.is_collection)
         features += _pixel_values(layer.id, found.images, crs, x, y, spec.nodata, count)
         missing += found.missing

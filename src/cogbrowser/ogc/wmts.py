@@ -38,8 +38,15 @@ from flask import Blueprint, Response, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from cogbrowser.errors import InvalidInput
-from cogbrowser.layers import Layer, TimeRange, images_for_area, value_at
-from cogbrowser.ogc.common import capabilities_response, dimension_time, lookup_layer, pixel_area, render_params
+from cogbrowser.layers import Layer, MosaicChoice, MosaicError, images_for_area, value_at
+from cogbrowser.ogc.common import (
+    capabilities_response,
+    dimension_time,
+    lookup_layer,
+    mosaic_of,
+    pixel_area,
+    render_params,
+)
 from cogbrowser.ogc.feature_info import PointValues, feature_info_response
 from cogbrowser.ogc.ows_exceptions import OWSException, exception_response
 from cogbrowser.ogc.wmts_capabilities import (
@@ -79,7 +86,8 @@ PATH_PARAMETERS = frozenset({"LAYER", "STYLE", "TIME", "TILEMATRIXSET", "TILEMAT
 
 @dataclass(frozen=True)
 class TileAddress:
-    """One tile of one layer, checked: the layer, its style, the grid position and the time filter."""
+    """One tile of one layer, checked: the layer, its style, the grid position and, for a collection,
+    the acquisitions drawn (Time and the mosaic's vendor parameters)."""
 
     layer: Layer
     style: str
@@ -87,7 +95,7 @@ class TileAddress:
     zoom: int
     row: int
     col: int
-    time: TimeRange
+    mosaic: MosaicChoice
 
     @property
     def bounds(self) -> Bounds:
@@ -186,7 +194,7 @@ def _get_tile(params: Mapping[str, str | None]) -> Response:
     fmt = _choice(params, "FORMAT", TILE_FORMATS)
     spec = _spec(address)
     images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
-                             address.bounds, address.time)
+                             address.bounds, address.mosaic)
     try:
         return rendered_response(images, spec, address.tms.rasterio_crs, address.bounds, TILE_SIZE, TILE_SIZE,
                                  TILE_FORMATS[fmt], mosaic=address.layer.is_collection)
@@ -207,7 +215,7 @@ def _get_feature_info(params: Mapping[str, str | None]) -> Response:
     info_format = _choice(params, "INFOFORMAT", INFO_FORMATS)
     spec = _spec(address)
     images = services().images_on_disk(images_for_area(services().db, address.layer, address.tms.rasterio_crs, pixel,
-                                                        address.time), address.layer.is_collection)
+                                                        address.mosaic), address.layer.is_collection)
     found = value_at(images.images, images.files, address.tms.rasterio_crs, x, y, spec.nodata)
     lon, lat = address.tms.lnglat(x, y)
     features = [PointValues(address.layer.id, lon, lat, *found)] if found else []
@@ -260,7 +268,7 @@ def _tile_address(params: Mapping[str, str | None]) -> TileAddress:
     zoom = _zoom(tms, tms_id, _required(params, "TILEMATRIX"))
     row, col = _whole_number(params, "TILEROW"), _whole_number(params, "TILECOL")
     _check_tile(layer, tms, zoom, row, col)
-    return TileAddress(layer, style, tms, zoom, row, col, _time(layer, params.get("TIME")))
+    return TileAddress(layer, style, tms, zoom, row, col, _mosaic(layer, params.get("TIME")))
 
 
 def _layer(name: str) -> Layer:
@@ -312,12 +320,17 @@ def _check_tile(layer: Layer, tms: morecantile.TileMatrixSet, zoom: int, row: in
                            f"{matrix.id} ({limits.min_col}..{limits.max_col})", "TILECOL")
 
 
-def _time(layer: Layer, text: str | None) -> TimeRange:
-    """The Time filter (common.dimension_time: without one, the Default, the newest acquisition)."""
+def _mosaic(layer: Layer, time_text: str | None) -> MosaicChoice:
+    """The Time filter (common.dimension_time: without one, the Default, the newest acquisition),
+    with the mosaic's vendor parameters (common.mosaic_of) from the query string."""
     try:
-        return dimension_time(layer, text)
+        time = dimension_time(layer, time_text)
     except InvalidInput as exc:
         raise OWSException("InvalidParameterValue", str(exc), "TIME") from None
+    try:
+        return mosaic_of(layer, time, request.args.items(multi=True))
+    except MosaicError as exc:
+        raise OWSException("InvalidParameterValue", str(exc), exc.parameter) from None
 
 
 def _pixel_index(params: Mapping[str, str | None], name: str) -> int:

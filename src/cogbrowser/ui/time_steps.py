@@ -40,14 +40,17 @@ def stores() -> list[dcc.Store]:
 
 def map_overlays() -> list:
     """The time bar, at the bottom of the map while an image is shown."""
-    return [html.Div(id=TIME_BAR, className="map-overlay time-bar hidden", role="group",
-                     **{"aria-label": "Acquisition date"}, children=[
-                         html.Button("◀", id=PREVIOUS, className="time-step", n_clicks=0, disabled=True,
-                                     **{"aria-label": "Previous acquisition"}),
-                         html.Span(id=WHEN, className="time-when", **{"aria-live": "polite"}),
-                         html.Button("▶", id=NEXT, className="time-step", n_clicks=0, disabled=True,
-                                     **{"aria-label": "Next acquisition"}),
-                     ])]
+    aria = {"role": "group", "aria-label": "Acquisition date"}
+    return [html.Div(id=TIME_BAR, className="map-overlay time-bar hidden", **aria, children=[  # type: ignore[arg-type]
+        _step_button(PREVIOUS, "◀", "Previous acquisition"),
+        html.Span(id=WHEN, className="time-when", **{"aria-live": "polite"}),  # type: ignore[arg-type]
+        _step_button(NEXT, "▶", "Next acquisition"),
+    ])]
+
+
+def _step_button(button_id: str, arrow: str, label: str) -> html.Button:
+    return html.Button(arrow, id=button_id, className="time-step", n_clicks=0, disabled=True,
+                       **{"aria-label": label})  # type: ignore[arg-type]
 
 
 def register(app: dash.Dash) -> None:
