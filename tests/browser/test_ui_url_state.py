@@ -16,15 +16,16 @@ AOI = {"type": "Polygon", "coordinates": [[[13.5, 45.61], [13.92, 45.61], [13.92
 NOTHING = {"ready": True, "view": None, "image": None, "vis": None, "opacity": 1, "start": None, "end": None,
            "cloud": 100, "collections": [], "targets": [], "in_view": [], "aoi": None, "show": ["show"],
            "classes": [], "names": [], "score": 0, "highlight": None, "basemap": None,
-           "compared": None, "mode": "swipe", "swipe": 0.5, "fade": 0.5, "compare_style": ""}
+           "compared": None, "mode": "swipe", "swipe": 0.5, "fade": 0.5, "compare_style": "", "mosaic": "image"}
 CASES = [
     {},
     {"view": {"lat": 45.7723456, "lon": 13.5884123, "zoom": 12.456}, "image": {"id": "S2_demo_20240601", "vis": None},
      "vis": [["style", "ndvi"], ["rescale", "-0.2,0.9"], ["gain", "1.5"], ["colormap", "viridis"]], "opacity": 0.35,
-     "compared": "sentinel2-demo@2024-08-15", "mode": "opacity", "fade": 0.3, "compare_style": "ndvi"},
+     "compared": "sentinel2-demo@2024-08-15", "mode": "opacity", "fade": 0.3, "compare_style": "ndvi",
+     "mosaic": "closest"},
     {"image": {"id": "S2_demo_20240601"}, "vis": [["bands", "B08, B04,B03"], ["rescale", "0,3000"],
                                                   ["rescale", "0,2500"], ["rescale", "10,2000"], ["gamma", "1.2"]],
-     "compared": "S2_demo_20240815", "swipe": 0.123456, "cloud": 100},
+     "compared": "S2_demo_20240815", "swipe": 0.123456, "cloud": 100, "mosaic": "least-cloudy"},
     {"image": {"id": "dem_demo_30m"}, "vis": [["expression", "(B1-100)/(B1+1)"], ["rescale", "0.00001,12345678901"],
                                               ["gain", "0.0001"]], "opacity": 1},
     {"view": {"lat": -33.123456789, "lon": -151.987654321, "zoom": 3}, "start": "2024-04-01T00:00:00",
@@ -45,7 +46,7 @@ def python_query(values: dict) -> str:
                                      v["in_view"], v["aoi"]),
         overlay=overlay_from_controls(v["show"], v["classes"], v["names"], v["score"]), detection=v["highlight"],
         compare=compare.from_controls(v["compared"], v["mode"], v["swipe"], v["fade"], v["compare_style"]),
-        basemap=v["basemap"] or None)
+        basemap=v["basemap"] or None, mosaic=None if v["mosaic"] == "image" else v["mosaic"])
     return state.query_string()
 
 

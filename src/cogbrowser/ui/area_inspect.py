@@ -38,6 +38,7 @@ from cogbrowser.ui.visualization import (
     CHANNEL_COLOURS,
     IMAGE,
     IMAGE_INFO,
+    MOSAIC_FILTER,
     VIS,
     image_bands,
 )
@@ -106,14 +107,14 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(
         dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(SERIES_CHANGED, "data"),
         Input(IMAGE_INFO, "data"), Input(VIS, "data"), Input(VALUES, "value"), Input(AOI, "data"),
-        State(SERIES_ASKED, "data"), prevent_initial_call=True)
+        Input(MOSAIC_FILTER, "data"), State(SERIES_ASKED, "data"), prevent_initial_call=True)
     app.callback(Output(STATISTICS_RESULT, "children"), Output(STATISTICS_ASKED, "data"),
                  Input(STATISTICS, "n_clicks"), Input(STATISTICS_CHANGED, "data"), State(IMAGE_INFO, "data"),
                  State(VIS, "data"), State(VALUES, "value"), State(AOI, "data"), State(MAP, "bounds"),
                  State(STATISTICS_ASKED, "data"), prevent_initial_call=True)(_statistics)
     app.callback(Output(SERIES_RESULT, "children"), Output(SERIES_ASKED, "data"), Input(SERIES, "n_clicks"),
                  Input(SERIES_CHANGED, "data"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(VALUES, "value"),
-                 State(AOI, "data"), State(MAP, "bounds"), State(SERIES_ASKED, "data"),
+                 State(AOI, "data"), State(MAP, "bounds"), State(SERIES_ASKED, "data"), State(MOSAIC_FILTER, "data"),
                  prevent_initial_call=True)(_series)
     app.callback(Output(STATISTICS_RESULT, "children", allow_duplicate=True), Input(STATISTICS_DONE, "data"),
                  State(STATISTICS_ASKED, "data"), prevent_initial_call=True)(_statistics_drawn)
@@ -226,15 +227,23 @@ def show(value: float | int | None) -> str:
 
 # ---------------------------------------------------------------- time series
 
-def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json") -> dict[str, str]:
-    return {**area.zone_params(), **params, **({"f": fmt} if fmt != "json" else {})}
+def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json", searched: dict | None = None
+                 ) -> dict[str, str]:
+    """The time series' parameters: the area, the values, and the search's dates and cloud limit
+    (`searched`: visualization.MOSAIC_FILTER), so cloudy dates do not pull the curve down."""
+    limits = {}
+    if searched and searched.get("time") not in (None, "../.."):
+        limits["datetime"] = searched["time"]
+    if searched and searched.get("cloud") is not None:
+        limits["max_cloud_cover"] = f"{searched['cloud']:g}"
+    return {**area.zone_params(), **params, **limits, **({"f": fmt} if fmt != "json" else {})}
 
 
 def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | None, which: str,
-            aoi: dict | None, bounds, asked: dict | None):
-    """The time series of the chosen values over the area, with its CSV: on the button, and again
-    when the values or the area of interest change once it is shown (not on panning: it reads
-    every date)."""
+            aoi: dict | None, bounds, asked: dict | None, searched: dict | None):
+    """The time series of the chosen values over the area, within the search's dates and cloud
+    limit, with its CSV: on the button, and again when the values, the area of interest or the
+    search's dates and clouds change once it is shown (not on panning: it reads every date)."""
     clicked = dash.ctx.triggered_id == SERIES
     if not (clicked and clicks) and not asked:
         raise PreventUpdate
@@ -245,7 +254,7 @@ def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | 
     if not collection:
         return message(f"Image {info['image']['id']} belongs to no collection: there are no other dates.",
                        "empty"), {"on": True}
-    query = series_query(area, value_params(drawn, which, image_bands(info)))
+    query = series_query(area, value_params(drawn, which, image_bands(info)), searched=searched)
     path = f"/api/v1/collections/{quote(collection)}/timeseries"
     done = {"path": path, "query": query, "what": area.describe(), "collection": collection}
     same_path = asked is not None and asked.get("path") == path

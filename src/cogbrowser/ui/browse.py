@@ -110,6 +110,7 @@ RESTORED = [
     Output(visualization.OPACITY, "value"), Output(visualization.IMAGE, "data"), Output(visualization.VIS, "data"),
     Output(MAP, "viewport"), Output(VIEW, "data"), Output(TABS, "value"), Output(READY, "data"),
     Output(NOTICE, "children"), Output(basemap_choice.RESTORED, "data"), *compare.RESTORED,
+    Output(visualization.MOSAIC, "value"),
     # a dropdown drops a value that is not among its options: the restored classes and names are
     # offered at once, before the shown image's own choices arrive (detections_overlay.py)
     Output(detections_overlay.CLASSES, "options", allow_duplicate=True),
@@ -133,7 +134,8 @@ def register(app: dash.Dash) -> None:
                             *image_search.SEARCH_INPUTS, Input(detections_overlay.SHOW, "value"),
                             Input(detections_overlay.CLASSES, "value"), Input(detections_overlay.NAMES, "value"),
                             Input(detections_overlay.SCORE, "value"), Input(detections_overlay.HIGHLIGHT, "data"),
-                            Input(browse_map.BASEMAP_CHOICE, "data"), *compare.STATE_INPUTS)
+                            Input(browse_map.BASEMAP_CHOICE, "data"), *compare.STATE_INPUTS,
+                            Input(visualization.MOSAIC, "value"))
     app.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
                  State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
                  State(image_search.CATALOG, "data"), prevent_initial_call=True)(_zoom_to_data)
@@ -165,7 +167,7 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None, cla
             state.opacity, {"id": image, "vis": vis} if image else None, vis,
             viewport or no_update, _view_data(state.view), "visualize" if image and not opening else "search", True,
             [html.Div(text, className="message error") for text in notices], {"layer": state.basemap},
-            *compare.restored(state.compare),
+            *compare.restored(state.compare), state.mosaic or visualization.JUST_THE_IMAGE,
             with_choices(class_options, overlay.classes), with_choices(name_options, overlay.names))
 
 

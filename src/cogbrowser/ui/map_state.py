@@ -34,6 +34,7 @@ from datetime import date
 from typing import Any, overload
 from urllib.parse import parse_qsl, quote, urlencode
 
+from cogbrowser.layers import MOSAIC_ORDERS
 from cogbrowser.ui.detection_filters import Filters
 
 RENDER_KEYS = ("style", "bands", "expression", "rescale", "gain", "gamma", "colormap")
@@ -198,6 +199,7 @@ class BrowseState:
     detection: int | None = None
     compare: Compare | None = None  # only with a shown image
     basemap: str | None = None  # a catalog image or collection drawn as the basemap (None: Natural Earth)
+    mosaic: str | None = None  # the shown image's collection drawn as a mosaic, in this order (layers.MosaicOrder)
 
     def query_string(self) -> str:
         """The state as a query string (with its '?'; empty for the default state)."""
@@ -216,6 +218,8 @@ class BrowseState:
                 pairs.append(("opacity", number(round(self.opacity, 2))))
             if self.compare is not None:
                 pairs += self.compare.pairs()
+            if self.mosaic:
+                pairs.append(("mosaic", self.mosaic))
         search = self.search
         pairs += [(key, value) for key, value in (("from", search.start), ("to", search.end)) if value]
         if search.max_cloud is not None:
@@ -257,7 +261,8 @@ class BrowseState:
                 show=one.get("detections") not in ("off", "0", "false"), classes=_items(params.get("det_class")),
                 names=_items(params.get("det_name")), min_score=_clamp(_float(one.get("det_score")), 0.0, 1.0, None)),
             detection=_int(one.get("detection")),
-            compare=Compare.from_values(one) if one.get("image") else None, basemap=one.get("basemap"))
+            compare=Compare.from_values(one) if one.get("image") else None, basemap=one.get("basemap"),
+            mosaic=one.get("mosaic") if one.get("image") and one.get("mosaic") in MOSAIC_ORDERS else None)
 
 
 # ---------------------------------------------------------------- small readers and writers

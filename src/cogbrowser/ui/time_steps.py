@@ -5,6 +5,8 @@ knows where the data is.
   previous or next acquisition of its collection, within the search's dates, cloud limit and
   detection classes, and in the area of interest (or, without one, the map's view). The map keeps
   its view and the image its look, as in the Copernicus Browser's date arrows.
+- The search's dates and cloud limit are what a mosaic of the collection (the Visualize tab's
+  "Show") and the Inspect area tool's time series draw from (`MOSAIC_FILTER`).
 - The search's date picker opens on the month of the newest data, and marks each date with images
   (a dot, darker for clearer images; hovering says how many and how cloudy).
 
@@ -23,7 +25,7 @@ from dash import Input, Output, State, dcc, html
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.image_search import AOI, CATALOG, CLOUD, COLLECTIONS, DATES, TARGETS, filters_from_controls
-from cogbrowser.ui.visualization import IMAGE, IMAGE_INFO
+from cogbrowser.ui.visualization import IMAGE, IMAGE_INFO, MOSAIC, MOSAIC_FILTER
 
 ACQUISITIONS = "browse-acquisitions"  # the answer of GET /api/v1/acquisitions for the search's filters
 STEPS = "browse-time-steps"  # {"previous": id | null, "next": id | null}: where the arrows lead
@@ -62,12 +64,16 @@ def register(app: dash.Dash) -> None:
         Output(STEPS, "data"), Output(TIME_BAR, "className"), Output(WHEN, "children"), Output(WHEN, "title"),
         Output(PREVIOUS, "disabled"), Output(PREVIOUS, "title"), Output(NEXT, "disabled"), Output(NEXT, "title"),
         Input(ACQUISITIONS, "data"), Input(IMAGE, "data"), Input(IMAGE_INFO, "data"),
-        Input(DATES, "start_date"), Input(DATES, "end_date"), Input(MAP, "bounds"), State(AOI, "data"))
+        Input(DATES, "start_date"), Input(DATES, "end_date"), Input(MAP, "bounds"), Input(MOSAIC, "value"),
+        State(AOI, "data"))
     app.clientside_callback(
         dash.ClientsideFunction("cogbrowserTime", "step"),
         Output(IMAGE, "data", allow_duplicate=True), Output(STEPPED, "data"),
         Input(PREVIOUS, "n_clicks"), Input(NEXT, "n_clicks"), State(STEPS, "data"), State(CATALOG, "data"),
         prevent_initial_call=True)
+    app.clientside_callback(  # the search's dates and cloud limit, as a mosaic and a time series take them
+        dash.ClientsideFunction("cogbrowserTime", "searchedTimes"), Output(MOSAIC_FILTER, "data"),
+        Input(DATES, "start_date"), Input(DATES, "end_date"), Input(CLOUD, "value"))
     app.clientside_callback(
         dash.ClientsideFunction("cogbrowserTime", "calendar"), Output(DATES, "initial_visible_month"),
         Input(ACQUISITIONS, "data"), State(DATES, "start_date"))

@@ -60,6 +60,8 @@ VIS = "browse-vis"  # the render params drawn (for the URL)
 SOURCE = "browse-source"  # the source drawn (preset, bands or band math), as the API checked it
 HISTOGRAM_DATA = "browse-histogram-data"  # its histograms over the whole image
 STRETCH_FOR = "browse-stretch-for"  # {"bands": [r, g, b], "expression": text}: what the stretch rows were set for
+MOSAIC = "browse-mosaic"  # what is drawn: "image", or a mosaic of its collection in an order (layers.MosaicOrder)
+MOSAIC_FILTER = "browse-mosaic-filter"  # {"time": WMS TIME, "cloud": % or None}: the search's dates and cloud limit
 STRETCH_PENDING = "browse-stretch-pending"  # {"expression": text}: band math to stretch over its 2-98 % once measured
 IMAGE_LAYER = "browse-image-layer"
 COMPOSITE_DRAWN = "browse-composite-drawn"  # a clientside callback's required output: never written
@@ -146,7 +148,17 @@ def stores() -> list[dcc.Store]:
     return [dcc.Store(id=IMAGE), dcc.Store(id=IMAGE_INFO), dcc.Store(id=VIS), dcc.Store(id=SOURCE),
             dcc.Store(id=COMPOSITE_DRAWN), dcc.Store(id=IMAGE_ASKED), dcc.Store(id=MEASURE_ASKED),
             dcc.Store(id=REMEMBERED), dcc.Store(id=HISTOGRAM_DATA), dcc.Store(id=STRETCH_FOR),
-            dcc.Store(id=STRETCH_PENDING)]
+            dcc.Store(id=STRETCH_PENDING), dcc.Store(id=MOSAIC_FILTER)]
+
+
+JUST_THE_IMAGE = "image"
+MOSAIC_OPTIONS = [  # the Copernicus Browser's mosaic orders (layers.MosaicOrder), within the search's dates and clouds
+    {"label": "This image", "value": JUST_THE_IMAGE},
+    {"label": "Mosaic, most recent on top", "value": "newest"},
+    {"label": "Mosaic, least cloudy on top", "value": "least-cloudy"},
+    {"label": "Mosaic, closest to this date on top", "value": "closest"},
+    {"label": "Mosaic, oldest on top", "value": "oldest"},
+]
 
 
 def panel(tools: Sequence = ()) -> html.Div:
@@ -155,6 +167,11 @@ def panel(tools: Sequence = ()) -> html.Div:
     return html.Div(className="vis-panel", children=[
         html.Div(id=IMAGE_HEADER, children=html.Div(
             "No image shown yet: search, then click a result.", className="message empty")),
+        html.Div(className="field mosaic-field", children=[
+            html.Label("Show", htmlFor=MOSAIC, title="A mosaic is the image's collection within the search's "
+                                                     "dates and cloud limit, the images overlapping in this order"),
+            dcc.Dropdown(id=MOSAIC, options=MOSAIC_OPTIONS, value=JUST_THE_IMAGE, clearable=False, searchable=False),
+        ]),
         html.H2("Visualization"),
         dcc.Loading(type="dot", delay_show=300, children=dcc.RadioItems(
             id=STYLE, options=[], value=None, className="style-options")),
@@ -256,7 +273,8 @@ def register(app: dash.Dash) -> None:
                             Output(VIS, "data", allow_duplicate=True), Output(STRETCH_MESSAGE, "children"),
                             Input(SOURCE, "data"), *[Input(r, "value") for pair in RESCALE for r in pair],
                             Input(GAIN, "value"), Input(GAMMA, "value"), Input(COLORMAP, "value"),
-                            Input(OPACITY, "value"), State(IMAGE_INFO, "data"), prevent_initial_call=True)
+                            Input(OPACITY, "value"), Input(MOSAIC, "value"), Input(MOSAIC_FILTER, "data"),
+                            State(IMAGE_INFO, "data"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "drawHistogram"), Output(HISTOGRAM, "children"),
                             Input(HISTOGRAM_DATA, "data"), *[Input(r, "value") for pair in RESCALE for r in pair],
                             State(SOURCE, "data"), prevent_initial_call=True)

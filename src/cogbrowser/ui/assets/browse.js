@@ -171,6 +171,8 @@
   function drawProvisional(imageId, look, opacity) {
     var draw = window.dash_clientside && window.dash_clientside.cogbrowserVisualize;
     if (!browseMap || !draw || !window.L) { return; }
+    // a mosaic (the Visualize tab's Show) is the collection's layer, not the image's: the server draws it
+    if (new URLSearchParams(window.location.search).get("mosaic")) { return; }
     var props = draw.wmsProps(imageId, look, opacity);  // the server's layer's own URL and options
     if (provisional && provisional.image === imageId && provisional.url === props.url
         && provisional.style === props.styles) {

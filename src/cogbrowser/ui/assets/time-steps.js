@@ -9,7 +9,10 @@
   "use strict";
 
   var NO_UPDATE = function () { return window.dash_clientside.no_update; };
-  var days = {};  // "YYYY-MM-DD" -> {images, min_cloud_cover, max_cloud_cover}: the calendar's marks
+  var days = {};
+  // the time bar's words when a mosaic is drawn (visualization.MOSAIC_OPTIONS): the date is the shown image's
+  var MOSAICS = {newest: "Mosaic, most recent \u00b7", "least-cloudy": "Mosaic, least cloudy \u00b7",
+                 closest: "Mosaic around", oldest: "Mosaic, oldest \u00b7"};  // "YYYY-MM-DD" -> {images, min_cloud_cover, max_cloud_cover}: the calendar's marks
 
   function utc(iso) {  // "2024-04-12T10:05:00Z" -> "2024-04-12 10:05 UTC"
     if (!iso) { return "no date"; }
@@ -43,7 +46,7 @@
   }
 
   var time = {
-    steps: function (found, image, info, start, end, bounds, aoi) {
+    steps: function (found, image, info, start, end, bounds, mosaic, aoi) {
       var hidden = [{previous: null, next: null}, "map-overlay time-bar hidden", "", "", true, "", true, ""];
       var shownId = image && image.id;
       if (!shownId) { return hidden; }
@@ -67,7 +70,7 @@
       return [
         {previous: previous && previous.id, next: next && next.id, collection: shown.collection_id || null},
         "map-overlay time-bar",
-        utc(shown.acquired_at).slice(0, 10) + position,
+        (MOSAICS[mosaic] ? MOSAICS[mosaic] + " " : "") + utc(shown.acquired_at).slice(0, 10) + position,
         describe(shown) + "\n" + (series.length > 1
           ? series.length + " acquisitions of this collection " + where + " within the search's dates"
           : "no other acquisition of this collection " + where + " within the search's dates"),
@@ -83,6 +86,13 @@
       var preset = ((catalog || {})[steps.collection] || {}).preset;
       if (window.cogbrowser && window.cogbrowser.drawInShownLook) { window.cogbrowser.drawInShownLook(target, preset); }
       return [{id: target, vis: null}, target];
+    },
+
+    /* The search's dates as WMS TIME (start/end, '..' for an open end, whole days in UTC) and its
+     * cloud limit (none at 100 %, image_search.NO_CLOUD_LIMIT). */
+    searchedTimes: function (start, end, cloud) {
+      var from = start ? String(start).slice(0, 10) : "..", to = end ? String(end).slice(0, 10) + "T23:59:59Z" : "..";
+      return {time: from + "/" + to, cloud: cloud !== null && cloud !== undefined && cloud < 100 ? cloud : null};
     },
 
     calendar: function (found, start) {

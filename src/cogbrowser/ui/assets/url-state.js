@@ -96,7 +96,8 @@
     /* The query string of the page's state (browse.py lists the inputs, in this order), written
      * into the address bar; nothing before the URL's own state is applied (`ready`). */
     writeQuery: function (ready, view, image, vis, opacity, start, end, cloud, collections, targets, inView, aoi,
-                          show, classes, names, score, highlight, basemap, compared, mode, swipe, fade, compareStyle) {
+                          show, classes, names, score, highlight, basemap, compared, mode, swipe, fade, compareStyle,
+                          mosaic) {
       if (!ready) { return window.dash_clientside.no_update; }
       var pairs = [];
       if (view) {
@@ -110,6 +111,7 @@
         var shownOpacity = opacity === null || opacity === undefined ? 1 : opacity;
         if (shownOpacity < 1) { pairs.push(["opacity", number(rounded(shownOpacity, 2))]); }
         pairs = pairs.concat(comparePairs(compared, mode, swipe, fade, compareStyle));
+        if (mosaic && mosaic !== "image") { pairs.push(["mosaic", mosaic]); }
       }
       [["from", start], ["to", end]].forEach(function (pair) {
         if (pair[1]) { pairs.push([pair[0], String(pair[1]).slice(0, 10)]); }

@@ -138,6 +138,19 @@
                                                  html("Span", {children: g4(high)})]})]});
   }
 
+  /* What the layer draws: the image, or (Show: a mosaic) its collection on /wms with the search's
+   * dates as TIME and its cloud limit, in the order chosen (closest: to the image's date). */
+  function mosaicLayer(image, mosaic, filter) {
+    if (!mosaic || mosaic === "image" || !image.collection_id) { return {name: image.id, pairs: []}; }
+    var pairs = [["TIME", (filter && filter.time) || "../.."]];
+    if (filter && filter.cloud !== null && filter.cloud !== undefined) {
+      pairs.push(["max_cloud_cover", state().number(filter.cloud)]);
+    }
+    if (mosaic !== "newest") { pairs.push(["mosaic_order", mosaic]); }
+    if (mosaic === "closest" && image.acquired_at) { pairs.push(["closest_to", image.acquired_at]); }
+    return {name: image.collection_id, pairs: pairs};
+  }
+
   var visualize = {
     renderPairs: renderPairs,
     stretchProblem: stretchProblem,
@@ -150,16 +163,17 @@
     drawLayer: function () {
       var args = Array.prototype.slice.call(arguments);
       var source = args[0], flat = args.slice(1, 7), gain = args[7], gamma = args[8], colormap = args[9];
-      var opacity = args[10], info = args[11];
+      var opacity = args[10], mosaic = args[11], filter = args[12], info = args[13];
       if (!source || !info || source.image !== info.image.id || source.error) {
         throw window.dash_clientside.PreventUpdate;
       }
       var problem = stretchProblem(flat, source.outputs.length, source.defaults, gain, gamma);
       if (problem) { return [no(), no(), no(), no(), html("Div", {children: problem, className: "message error"})]; }
-      var pairs = renderPairs(source, flat, gain, gamma, colormap, info), imageId = info.image.id;
-      var layer = {namespace: "dash_leaflet", type: "WMSTileLayer", props: wmsProps(imageId, pairs, opacity)};
+      var pairs = renderPairs(source, flat, gain, gamma, colormap, info), drawn = mosaicLayer(info.image, mosaic, filter);
+      var layer = {namespace: "dash_leaflet", type: "WMSTileLayer",
+                   props: wmsProps(drawn.name, pairs.concat(drawn.pairs), opacity)};
       var legend = [html("Div", {children: "Legend", className: "legend-title"}),
-                    html("Img", {src: legendUrl(imageId, pairs), alt: "legend of the shown image"})];
+                    html("Img", {src: legendUrl(drawn.name, pairs), alt: "legend of the shown image"})];
       return [[layer], legend, SHOWN, pairs, null];
     },
 
