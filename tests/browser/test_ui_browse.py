@@ -156,6 +156,42 @@ def test_an_uploaded_area_keeps_the_images_it_touches(ui_page, demo_server, tmp_
                               arg=len(api(base, "/api/v1/images", limit=50)["images"]))
 
 
+def test_a_kmz_from_google_earth_is_an_area_the_map_flies_to_and_a_gpx_is_refused(ui_page, demo_server, tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+    import shapely
+    from pyogrio import raw
+
+    base = demo_server[0]
+    west, south, east, north = 13.75, 45.70, 13.84, 45.85  # east of the Sentinel-2 scenes: only the DEM
+    polygon = shapely.box(west, south, east, north)
+    kml = tmp_path / "port.kml"
+    raw.write(str(kml), np.array([shapely.to_wkb(polygon)], dtype=object), field_data=[], fields=[], driver="KML",
+              geometry_type="Polygon", crs="EPSG:4326")
+    kmz = tmp_path / "port.kmz"
+    with zipfile.ZipFile(kmz, "w") as archive:
+        archive.writestr("doc.kml", kml.read_bytes())
+    open_browse(ui_page, base, "?lat=10&lon=-40&zoom=3")  # far from the area
+    ui_page.wait_for_selector(".result")
+    ui_page.locator("#browse-aoi-upload input[type=file]").set_input_files(str(kmz))
+    ui_page.wait_for_function("() => document.querySelectorAll('.result').length === 1")
+    assert ui_page.locator(".result .title").all_inner_texts() == ["dem_demo_30m"]
+    assert "Area: a polygon with 4 vertices (port.kmz)" in ui_page.locator("#browse-aoi-message").inner_text()
+    ui_page.wait_for_function("() => Number(new URLSearchParams(location.search).get('zoom')) >= 10")
+    lat, lon, _ = view_of(ui_page)
+    assert west <= lon <= east and south <= lat <= north, "the map flew to the area"
+
+    gpx = tmp_path / "track.gpx"
+    gpx.write_text("<gpx></gpx>")
+    ui_page.locator("#browse-aoi-upload input[type=file]").set_input_files(str(gpx))
+    error = ui_page.locator("#browse-aoi-message .message.error")
+    error.wait_for()
+    assert error.inner_text().startswith("track.gpx: ") and "KML (.kml), KMZ (.kmz)" in error.inner_text()
+    assert ui_page.locator(".result .title").all_inner_texts() == ["dem_demo_30m"], "the area stays"
+
+
 def test_a_drawn_area_and_the_view_filter_the_results(ui_page, demo_server):
     base = demo_server[0]
     open_browse(ui_page, base, "?lat=45.77&lon=13.79&zoom=14")  # east of the Sentinel-2 scenes, on the DEM

@@ -5,8 +5,9 @@ with "only in the current view" the map's bounds are a filter, so panning search
 a result outlines its footprint on the map (browse.js reports the hovered entry; no server round
 trip), clicking it shows the image and zooms to it.
 
-The area of interest is drawn on the map (rectangle or polygon) or read from a GeoJSON file; the
-last one given counts. Drawn shapes move from the drawing tool into the AOI layer, so there is one
+The area of interest is drawn on the map (rectangle or polygon) or read from a file (GeoJSON, KML,
+KMZ, a zipped Shapefile or WKT: raster/area_files.py), and the map flies to it; the last one given
+counts. Drawn shapes move from the drawing tool into the AOI layer, so there is one
 outline on the map, whichever way the area came.
 """
 
@@ -14,15 +15,14 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 import dash
 import dash_leaflet as dl
-import shapely
 from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from shapely.geometry import mapping, shape
 
+from cogbrowser.raster.area_files import read_area
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import MAP, OUTLINE_PANE, fit_bounds, rounded, view_bbox
 from cogbrowser.ui.map_state import MAX_AOI_CHARACTERS, SearchFilters, Visualization
@@ -101,10 +101,11 @@ def panel(catalog: dict, classes: list[dict], problem: str | None) -> html.Div:
         dcc.Checklist(id=IN_VIEW, options=[{"label": " Only images in the current map view", "value": "view"}],
                       value=[], className="check"),
         html.Div(className="hint", children="Draw a rectangle or polygon with the tools on the map, "
-                                            "or upload a GeoJSON file:"),
+                                            "or upload an area: GeoJSON, KML, KMZ, zipped Shapefile or WKT."),
         html.Div(className="row aoi-row", children=[
-            dcc.Upload(id=UPLOAD, className="upload", accept=".geojson,.json,application/geo+json,application/json",
-                       children=html.Span(["Drop a GeoJSON file or ", html.U("choose one")])),
+            # no `accept`: a file of another kind would be dropped without a word; the server names it
+            dcc.Upload(id=UPLOAD, className="upload",
+                       children=html.Span(["Drop an area file or ", html.U("choose one")])),
             html.Button("Clear area", id=CLEAR_AOI, className="secondary", n_clicks=0),
         ]),
         html.Div(id=AOI_MESSAGE),
@@ -154,6 +155,7 @@ def register(app: dash.Dash) -> None:
         dash.ClientsideFunction("cogbrowser", "areaFeature"), Output(AOI_LAYER, "data"), Input(AOI, "data"))
     app.callback(Output(AOI, "data", allow_duplicate=True), Output(AOI_MESSAGE, "children"),
                  Output(DRAW, "editToolbar"), Output(UPLOAD, "contents"),
+                 Output(MAP, "viewport", allow_duplicate=True),
                  Input(DRAW, "geojson"), Input(UPLOAD, "contents"), Input(CLEAR_AOI, "n_clicks"),
                  State(UPLOAD, "filename"), State(DRAW, "editToolbar"), prevent_initial_call=True)(_set_area)
 
@@ -241,10 +243,11 @@ def _mark_shown_result(requested: dict | None, ids: list[dict]):
 # ---------------------------------------------------------------- the area of interest
 
 def _set_area(drawn: dict | None, upload: str | None, clear: int, filename: str | None, toolbar: dict | None):
-    """The newest area given: a shape just drawn, an uploaded file, or none after "Clear"."""
+    """The newest area given: a shape just drawn, an uploaded file (the map flies to it), or none
+    after "Clear"."""
     trigger = dash.ctx.triggered_id
     if trigger == CLEAR_AOI:
-        return None, None, no_update, None
+        return None, None, no_update, None, no_update
     if trigger == DRAW:
         features = (drawn or {}).get("features") or []
         if not features:
@@ -252,45 +255,26 @@ def _set_area(drawn: dict | None, upload: str | None, clear: int, filename: str 
         geometry = features[-1]["geometry"]
         # the shape leaves the drawing tool: the AOI layer shows it, one outline whichever way it came
         empty_tool = {"mode": "remove", "action": "clear all", "n_clicks": ((toolbar or {}).get("n_clicks") or 0) + 1}
-        return geometry, _area_note(geometry, "drawn"), empty_tool, no_update
+        return geometry, _area_note(geometry, "drawn"), empty_tool, no_update, no_update
     if not upload:
         raise PreventUpdate
     try:
-        geometry = uploaded_geometry(upload)
+        geometry = uploaded_geometry(upload, filename)
     except ValueError as exc:
-        return no_update, html.Div(f"{filename or 'The file'}: {exc}", className="message error"), no_update, None
-    return geometry, _area_note(geometry, filename or "uploaded"), no_update, None
+        return (no_update, html.Div(f"{filename or 'The file'}: {exc}", className="message error"), no_update, None,
+                no_update)
+    flown = fit_bounds(list(shape(geometry).bounds))
+    return geometry, _area_note(geometry, filename or "uploaded"), no_update, None, flown
 
 
-def uploaded_geometry(contents: str) -> dict:
-    """The geometry of an uploaded GeoJSON file (a geometry, a Feature or a FeatureCollection:
-    their union), simplified until it fits in a URL. ValueError says what is wrong."""
+def uploaded_geometry(contents: str, filename: str | None) -> dict:
+    """The area of an uploaded file (GeoJSON, KML, KMZ, zipped Shapefile, WKT: its polygons'
+    union, in WGS 84), simplified until it fits in a URL. ValueError says what is wrong."""
     try:
-        text = base64.b64decode(contents.split(",", 1)[1]).decode("utf-8-sig")
-        document = json.loads(text)
-    except (IndexError, ValueError, UnicodeDecodeError):
-        raise ValueError("not a GeoJSON file (it is not JSON text)") from None
-    try:
-        geometry = shapely.union_all([shape(g) for g in _geometries(document)])
-    except (TypeError, KeyError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
-        raise ValueError(f"not a valid GeoJSON geometry ({exc})") from None
-    if geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"the area must be polygons, not {geometry.geom_type or 'nothing'}")
-    west, south, east, north = geometry.bounds
-    if west < -180 or east > 180 or south < -90 or north > 90:
-        raise ValueError("coordinates must be longitude and latitude (WGS 84 degrees)")
-    return _fitting(geometry)
-
-
-def _geometries(document: Any) -> list[dict]:
-    kind = document.get("type") if isinstance(document, dict) else None
-    if kind == "FeatureCollection":
-        return [f["geometry"] for f in document.get("features") or [] if f.get("geometry")]
-    if kind == "Feature":
-        return [document["geometry"]]
-    if kind in ("Polygon", "MultiPolygon", "GeometryCollection"):
-        return [document]
-    raise ValueError(f"expected polygons (a geometry, Feature or FeatureCollection), got {kind!r}")
+        data = base64.b64decode(contents.split(",", 1)[1])
+    except (IndexError, ValueError):
+        raise ValueError("the file could not be read") from None
+    return _fitting(read_area(data, filename or ""))
 
 
 def _fitting(geometry) -> dict:
