@@ -157,7 +157,6 @@ def test_an_uploaded_area_keeps_the_images_it_touches(ui_page, demo_server, tmp_
 
 
 def test_a_kmz_from_google_earth_is_an_area_the_map_flies_to_and_a_gpx_is_refused(ui_page, demo_server, tmp_path):
-    import io
     import zipfile
 
     import numpy as np
