@@ -126,10 +126,12 @@ def test_filters_from_a_link_and_the_empty_state(ui_page, demo_server):
     ui_page.wait_for_function("n => document.querySelectorAll('.result').length === n", arg=len(expected))
     assert ui_page.locator(".result .title").all_inner_texts() == expected
 
-    open_browse(ui_page, base, "?from=2031-01-01")
+    open_browse(ui_page, base, "?from=2031-01-01&cloud=10")
     message = ui_page.locator("#browse-result-list .message.empty")
     message.wait_for()
-    assert "widen the dates or raise the cloud limit" in message.inner_text()
+    everything = api(base, "/api/v1/images", limit=1, count="true", max_cloud_cover=10)["matched"]
+    assert message.inner_text() == (f"No images acquired between the dates chosen; {everything} match without that "
+                                    "filter: widen the dates.")
 
 
 def test_an_uploaded_area_keeps_the_images_it_touches(ui_page, demo_server, tmp_path):
@@ -207,7 +209,7 @@ def test_a_drawn_area_and_the_view_filter_the_results(ui_page, demo_server):
     expected = [i["id"] for i in api(base, "/api/v1/images", limit=50, intersects=area)["images"]]
     assert expected == ["dem_demo_30m"]
     ui_page.wait_for_function("n => document.querySelectorAll('.result').length === n", arg=len(expected))
-    assert ui_page.locator(OUTLINES).count() == 1  # one outline: the area's
+    assert ui_page.locator(f"{OUTLINES}[stroke='#7a3db8']").count() == 1  # one outline of the area (a result's beside)
     assert ui_page.locator(".leaflet-overlay-pane path").count() == 0  # the drawing tool let go of it
 
     ui_page.get_by_role("button", name="Clear area").click()

@@ -14,7 +14,8 @@ from helpers import open_browse
 
 AOI = {"type": "Polygon", "coordinates": [[[13.5, 45.61], [13.92, 45.61], [13.92, 45.9], [13.5, 45.9], [13.5, 45.61]]]}
 NOTHING = {"ready": True, "view": None, "image": None, "vis": None, "opacity": 1, "start": None, "end": None,
-           "cloud": 100, "collections": [], "targets": [], "in_view": [], "aoi": None, "show": ["show"],
+           "cloud": 100, "collections": [], "targets": [], "in_view": [], "aoi": None, "sort": "-acquired_at",
+           "show": ["show"],
            "classes": [], "names": [], "score": 0, "highlight": None, "basemap": None,
            "compared": None, "mode": "swipe", "swipe": 0.5, "fade": 0.5, "compare_style": "", "mosaic": "image"}
 CASES = [
@@ -30,7 +31,7 @@ CASES = [
                                               ["gain", "0.0001"]], "opacity": 1},
     {"view": {"lat": -33.123456789, "lon": -151.987654321, "zoom": 3}, "start": "2024-04-01T00:00:00",
      "end": "2024-06-30", "cloud": 30.5, "collections": ["sentinel2-demo", "my scenes"], "targets": ["ship"],
-     "in_view": ["view"], "aoi": AOI, "show": [], "classes": ["ship", "Smith, John"],
+     "in_view": ["view"], "aoi": AOI, "sort": "cloud_cover", "show": [], "classes": ["ship", "Smith, John"],
      "names": ["Adria, Spirit", "Ωmega +1;2"], "score": 0.55, "highlight": 42, "basemap": "sentinel2-demo"},
 ]
 
@@ -43,7 +44,7 @@ def python_query(values: dict) -> str:
         view=view, image=(v["image"] or {}).get("id"), visualization=Visualization.from_pairs(v["vis"] or []),
         opacity=1.0 if v["opacity"] is None else v["opacity"],
         search=filters_from_controls((v["start"], v["end"]), v["cloud"], v["collections"], v["targets"],
-                                     v["in_view"], v["aoi"]),
+                                     v["in_view"], v["aoi"], v["sort"]),
         overlay=overlay_from_controls(v["show"], v["classes"], v["names"], v["score"]), detection=v["highlight"],
         compare=compare.from_controls(v["compared"], v["mode"], v["swipe"], v["fade"], v["compare_style"]),
         basemap=v["basemap"] or None, mosaic=None if v["mosaic"] == "image" else v["mosaic"])

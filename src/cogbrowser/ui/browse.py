@@ -103,7 +103,7 @@ RESTORED = [
     Output(image_search.DATES, "start_date"), Output(image_search.DATES, "end_date"),
     Output(image_search.CLOUD, "value"),
     Output(image_search.COLLECTIONS, "value"), Output(image_search.TARGETS, "value"),
-    Output(image_search.IN_VIEW, "value"), Output(image_search.AOI, "data"),
+    Output(image_search.IN_VIEW, "value"), Output(image_search.AOI, "data"), Output(image_search.SORT, "value"),
     Output(detections_overlay.SHOW, "value"), Output(detections_overlay.CLASSES, "value"),
     Output(detections_overlay.NAMES, "value"), Output(detections_overlay.SCORE, "value"),
     Output(detections_overlay.HIGHLIGHT, "data"),
@@ -161,7 +161,7 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None, cla
     cloud = search_state.max_cloud if search_state.max_cloud is not None else image_search.NO_CLOUD_LIMIT
     vis = state.visualization.render_params() if state.image else None
     return (search_state.start, search_state.end, cloud, list(search_state.collections), list(search_state.targets),
-            ["view"] if search_state.in_view else [], search_state.aoi,
+            ["view"] if search_state.in_view else [], search_state.aoi, search_state.sort,
             ["show"] if overlay.show else [], list(overlay.classes), list(overlay.names), overlay.min_score or 0,
             detection["id"] if detection else None,
             state.opacity, {"id": image, "vis": vis} if image else None, vis,

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
 
 import dash
 import dash_leaflet as dl
-from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, Patch, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from shapely.geometry import mapping, shape
 
 from cogbrowser.raster.area_files import read_area
 from cogbrowser.ui import api
 from cogbrowser.ui.browse_map import MAP, OUTLINE_PANE, fit_bounds, rounded, view_bbox
-from cogbrowser.ui.map_state import MAX_AOI_CHARACTERS, SearchFilters, Visualization
+from cogbrowser.ui.map_state import DEFAULT_SORT, MAX_AOI_CHARACTERS, RESULT_SORTS, SearchFilters, Visualization
 from cogbrowser.ui.visualization import IMAGE, describe_time, preview_url
 
 DATES = "browse-dates"
@@ -49,10 +51,16 @@ CATALOG = "browse-catalog"  # the collections: titles, first preset, extents
 TABS = "browse-tabs"  # the panel's tabs (browse.py); a clicked result opens Visualize
 HIGHLIGHT = "browse-highlight"  # the highlighted detection (detections_overlay.py)
 RESULT = "browse-result"  # pattern-matching type of a result entry
+SORT = "browse-sort"  # the results' order (map_state.RESULT_SORTS)
+MORE = "browse-results-more"  # "Show more": the next page of results
+MORE_ROW = "browse-results-more-row"
+NEXT_PAGE = "browse-results-next"  # {"params": the search's, "cursor": the next page's, "listed": n, "matched": m}
+FOOTPRINTS = "browse-footprints"  # every listed result's footprint on the map (its outline opens it)
+FOOTPRINT_OPENED = "browse-footprint-opened"  # a clientside callback's required output: never read
 PAGE_SIZE = 50
 NO_CLOUD_LIMIT = 100
 AREA_SHAPE = {"color": "#7a3db8"}
-EMPTY = "No images match; widen the dates or raise the cloud limit."
+EMPTY = "No images match these filters together; loosen some of them."
 
 
 # ---------------------------------------------------------------- layout
@@ -109,14 +117,25 @@ def panel(catalog: dict, classes: list[dict], problem: str | None) -> html.Div:
             html.Button("Clear area", id=CLEAR_AOI, className="secondary", n_clicks=0),
         ]),
         html.Div(id=AOI_MESSAGE),
-        html.H2(["Results ", html.Span(id=RESULT_SUMMARY, className="badge")]),
-        dcc.Loading(type="default", delay_show=250, children=html.Ul(id=RESULT_LIST, className="results")),
+        html.Div(className="results-head", children=[
+            html.H2(["Results ", html.Span(id=RESULT_SUMMARY, className="badge")]),
+            dcc.Dropdown(id=SORT, options=[{"label": label, "value": key} for key, label in RESULT_SORTS.items()],
+                         value=DEFAULT_SORT, clearable=False, searchable=False, className="results-sort"),
+        ]),
+        dcc.Loading(type="default", delay_show=250, children=html.Ul(
+            id=RESULT_LIST, className="results", role="list",
+            **{"aria-label": "Images found: Enter shows one, arrow keys move"})),  # type: ignore[arg-type]
+        html.Div(id=MORE_ROW, style={"display": "none"}, className="row more-row", children=[
+            html.Button("Show more", id=MORE, className="secondary", n_clicks=0)]),
     ])
 
 
 def map_layers() -> list:
-    """The hovered result's footprint, the area of interest, and the drawing tool."""
+    """The results' footprints, the hovered one's, the area of interest, and the drawing tool."""
     return [
+        # the results' outlines (no fill: a click inside an image reads its pixel; on the outline, opens it)
+        dl.GeoJSON(id=FOOTPRINTS, data=None, pane=OUTLINE_PANE,
+                   style={"color": "#5a6b7d", "weight": 1.2, "opacity": 0.75, "fill": False, "dashArray": "3 3"}),
         dl.GeoJSON(id=HOVER_LAYER, data=None, interactive=False, pane=OUTLINE_PANE,
                    style={"color": "#e07b00", "weight": 2.5, "fillColor": "#e07b00", "fillOpacity": 0.12}),
         dl.GeoJSON(id=AOI_LAYER, data=None, interactive=False, pane=OUTLINE_PANE,
@@ -131,7 +150,7 @@ def map_layers() -> list:
 
 def stores(catalog: dict) -> list[dcc.Store]:
     return [dcc.Store(id=RESULTS), dcc.Store(id=HOVER), dcc.Store(id=AOI), dcc.Store(id=CATALOG, data=catalog),
-            dcc.Store(id=VIEW_MOVED)]
+            dcc.Store(id=VIEW_MOVED), dcc.Store(id=NEXT_PAGE), dcc.Store(id=FOOTPRINT_OPENED)]
 
 
 def register(app: dash.Dash) -> None:
@@ -140,8 +159,18 @@ def register(app: dash.Dash) -> None:
         dash.ClientsideFunction("cogbrowserView", "changedWhile"), Output(VIEW_MOVED, "data"),
         Input(MAP, "bounds"), State(IN_VIEW, "value"), prevent_initial_call=True)
     app.callback(Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
+                 Output(NEXT_PAGE, "data"), Output(MORE_ROW, "style"),
                  *SEARCH_INPUTS, Input(VIEW_MOVED, "data"), State(MAP, "bounds"), State(CATALOG, "data"),
                  State(IMAGE, "data"))(_search)
+    more = [Output(RESULT_LIST, "children"), Output(RESULTS, "data"), Output(RESULT_SUMMARY, "children"),
+            Output(NEXT_PAGE, "data"), Output(MORE_ROW, "style")]
+    app.callback(*[Output(o.component_id, o.component_property, allow_duplicate=True) for o in more],
+                 Input(MORE, "n_clicks"), State(NEXT_PAGE, "data"), State(CATALOG, "data"), State(IMAGE, "data"),
+                 prevent_initial_call=True)(_more)
+    app.clientside_callback(dash.ClientsideFunction("cogbrowser", "footprints"), Output(FOOTPRINTS, "data"),
+                            Input(RESULTS, "data"))
+    app.clientside_callback(dash.ClientsideFunction("cogbrowser", "openFootprint"), Output(FOOTPRINT_OPENED, "data"),
+                            Input(FOOTPRINTS, "clickData"), prevent_initial_call=True)
     app.callback(Output(IMAGE, "data", allow_duplicate=True), Output(MAP, "viewport", allow_duplicate=True),
                  Output(TABS, "value", allow_duplicate=True), Output(HIGHLIGHT, "data", allow_duplicate=True),
                  Input({"type": RESULT, "image": ALL}, "n_clicks"), State(RESULTS, "data"),
@@ -163,39 +192,116 @@ def register(app: dash.Dash) -> None:
 # ---------------------------------------------------------------- searching
 
 def filters_from_controls(dates: tuple[str | None, str | None], cloud: float | None, collections: list | None,
-                          targets: list | None, in_view: list | None, aoi: dict | None) -> SearchFilters:
+                          targets: list | None, in_view: list | None, aoi: dict | None,
+                          sort: str | None = None) -> SearchFilters:
     """The search the controls describe (a cloud limit of 100 % is no limit)."""
     start, end = (d[:10] if d else None for d in dates)
     limited = cloud is not None and cloud < NO_CLOUD_LIMIT
     return SearchFilters(start=start, end=end, max_cloud=cloud if limited else None,
                          collections=tuple(collections or ()), targets=tuple(targets or ()),
-                         in_view=bool(in_view), aoi=aoi)
+                         in_view=bool(in_view), aoi=aoi, sort=sort if sort in RESULT_SORTS else DEFAULT_SORT)
 
 
 SEARCH_INPUTS = [Input(DATES, "start_date"), Input(DATES, "end_date"), Input(CLOUD, "value"),
-                 Input(COLLECTIONS, "value"), Input(TARGETS, "value"), Input(IN_VIEW, "value"), Input(AOI, "data")]
+                 Input(COLLECTIONS, "value"), Input(TARGETS, "value"), Input(IN_VIEW, "value"), Input(AOI, "data"),
+                 Input(SORT, "value")]
 
 
-def _search(start, end, cloud, collections, targets, in_view, aoi, _view_moved, bounds, catalog, shown):
-    """The images matching the filters, newest first, as the results list (again when the view
-    moves while it filters them: VIEW_MOVED)."""
-    filters = filters_from_controls((start, end), cloud, collections, targets, in_view, aoi)
+def _search(start, end, cloud, collections, targets, in_view, aoi, sort, _view_moved, bounds, catalog, shown):
+    """The first page of images matching the filters, in the order chosen, as the results list
+    (again when the view moves while it filters them: VIEW_MOVED); "Show more" goes on (`_more`)."""
+    filters = filters_from_controls((start, end), cloud, collections, targets, in_view, aoi, sort)
+    params = filters.api_params(view_bbox(bounds))
     try:
-        answer = api.get("/api/v1/images", limit=PAGE_SIZE, count="true", **filters.api_params(view_bbox(bounds)))
+        answer = api.get("/api/v1/images", limit=PAGE_SIZE, count="true", **params)
     except api.ApiFailure as exc:
-        return html.Li(f"The search failed: {exc.detail}", className="message error"), [], "error"
-    images = [{k: image.get(k) for k in ("id", "title", "bbox", "footprint", "acquired_at", "cloud_cover",
-                                         "collection_id", "detection_count")} for image in answer["images"]]
+        return html.Li(f"The search failed: {exc.detail}", className="message error"), [], "error", None, HIDDEN_ROW
+    images = [_listed(image) for image in answer["images"]]
     if not images:
-        return html.Li(EMPTY, className="message empty"), [], "0"
+        return html.Li(empty_message(filters, view_bbox(bounds)), className="message empty"), [], "0", None, HIDDEN_ROW
     matched = answer.get("matched") or len(images)
-    summary = f"{len(images)} of {matched}" if matched > len(images) else str(matched)
     shown_id = (shown or {}).get("id")
     entries = [result_entry(image, catalog or {}, image["id"] == shown_id) for image in images]
-    if matched > len(images):
-        entries.append(html.Li(f"The newest {len(images)} of {matched} images are listed; narrow the search to see "
-                               "the others.", className="hint more"))
-    return entries, images, summary
+    page = {"params": params, "cursor": _next_cursor(answer), "listed": len(images), "matched": matched}
+    return entries, images, _summary(len(images), matched), page, SHOWN_ROW if page["cursor"] else HIDDEN_ROW
+
+
+def _more(clicks: int, page: dict | None, catalog: dict | None, shown: dict | None):
+    """The next page of the same search, added to the list (and to the footprints on the map)."""
+    if not clicks or not page or not page.get("cursor"):
+        raise PreventUpdate
+    try:
+        answer = api.get("/api/v1/images", limit=PAGE_SIZE, cursor=page["cursor"], **page["params"])
+    except api.ApiFailure as exc:
+        entries = Patch()
+        entries.append(html.Li(f"Showing more failed: {exc.detail}", className="message error"))
+        return entries, no_update, no_update, {**page, "cursor": None}, HIDDEN_ROW
+    found = [_listed(image) for image in answer["images"]]
+    shown_id = (shown or {}).get("id")
+    entries, images = Patch(), Patch()
+    entries.extend([result_entry(image, catalog or {}, image["id"] == shown_id) for image in found])
+    images.extend(found)
+    listed = page["listed"] + len(found)
+    following = {**page, "cursor": _next_cursor(answer), "listed": listed}
+    row = SHOWN_ROW if following["cursor"] else HIDDEN_ROW
+    return entries, images, _summary(listed, page["matched"]), following, row
+
+
+SHOWN_ROW: dict[str, str] = {}
+HIDDEN_ROW = {"display": "none"}
+
+
+def _listed(image: dict) -> dict:
+    """What the list, the footprints and a click need of a found image."""
+    return {k: image.get(k) for k in ("id", "title", "bbox", "footprint", "acquired_at", "cloud_cover",
+                                      "collection_id", "detection_count")}
+
+
+def _summary(listed: int, matched: int) -> str:
+    return f"{listed:,} of {matched:,}" if matched > listed else f"{matched:,}"
+
+
+def _next_cursor(answer: dict) -> str | None:
+    """The cursor of the search's next page (from its `next` link), if there is one."""
+    link = next((link["href"] for link in answer.get("links") or [] if link.get("rel") == "next"), None)
+    return parse_qs(urlsplit(link).query).get("cursor", [None])[0] if link else None
+
+
+EMPTYING = (  # the filters that can empty the list, in the order they are blamed: (filter, what it keeps, advice)
+    ("in_view", "in the map's view", 'zoom out, or untick "Only images in the current map view"'),
+    ("aoi", "touching the area of interest", "change or clear the area"),
+    ("dates", "acquired between the dates chosen", "widen the dates"),
+    ("max_cloud", "under the cloud limit", "raise the cloud limit"),
+    ("targets", "with detections of the classes chosen", "choose other classes"),
+    ("collections", "in the collections chosen", "choose other collections"),
+)
+
+
+def empty_message(filters: SearchFilters, bounds: list[float] | None) -> str:
+    """Why nothing matches: the first filter (of EMPTYING) without which images would be found,
+    named with what to do; the catalog's emptiness, if that is the cause."""
+    for name, where, advice in EMPTYING:
+        loosened = _without(filters, name)
+        if loosened == filters:
+            continue
+        try:
+            matched = api.get("/api/v1/images", limit=1, count="true", **loosened.api_params(bounds)).get("matched")
+        except api.ApiFailure:
+            return EMPTY
+        if matched:
+            return f"No images {where}; {matched:,} match without that filter: {advice}."
+    try:
+        anything = api.get("/api/v1/images", limit=1)["images"]
+    except api.ApiFailure:
+        return EMPTY
+    return EMPTY if anything else "The catalog has no images yet: ingest some (cogbrowser ingest, or upload)."
+
+
+def _without(filters: SearchFilters, name: str) -> SearchFilters:
+    loosened = {"in_view": replace(filters, in_view=False), "aoi": replace(filters, aoi=None),
+                "dates": replace(filters, start=None, end=None), "max_cloud": replace(filters, max_cloud=None),
+                "targets": replace(filters, targets=()), "collections": replace(filters, collections=())}
+    return loosened[name]
 
 
 def result_entry(image: dict, catalog: dict, selected: bool) -> html.Li:
@@ -206,7 +312,9 @@ def result_entry(image: dict, catalog: dict, selected: bool) -> html.Li:
     count = image.get("detection_count") or 0
     return html.Li(
         id={"type": RESULT, "image": image["id"]}, n_clicks=0, className="result selected" if selected else "result",
-        title="Show this image", **{"data-image": image["id"], "data-bbox": json.dumps(image.get("bbox")),
+        title="Show this image", tabIndex="0", role="button", **{
+            "aria-label": f"{image['id']}, {describe_time(image.get('acquired_at'))}",
+            "data-image": image["id"], "data-bbox": json.dumps(image.get("bbox")),
                                     "data-collection": image.get("collection_id") or "",
                                     "data-preset": collection.get("preset") or ""}, children=[
             html.Img(src=preview_url(image["id"], Visualization(style=collection.get("preset")), 128), alt=""),

@@ -104,6 +104,11 @@ class View:
     zoom: float
 
 
+RESULT_SORTS = {"-acquired_at": "Newest first", "acquired_at": "Oldest first", "cloud_cover": "Least cloudy first",
+                "id": "By id"}  # the results' orders (GET /api/v1/images `sortby`), the first the default
+DEFAULT_SORT = "-acquired_at"
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     """What the image search asks the catalog; empty fields do not filter."""
@@ -115,6 +120,7 @@ class SearchFilters:
     targets: tuple[str, ...] = ()  # images with detections of these classes
     in_view: bool = False
     aoi: dict | None = None  # a GeoJSON geometry (WGS 84)
+    sort: str = DEFAULT_SORT  # the results' order, a key of RESULT_SORTS
 
     def api_params(self, view_bbox: Sequence[float] | None = None) -> dict[str, Any]:
         """The parameters of GET /api/v1/images for this search (`view_bbox`: the map's bounds,
@@ -125,6 +131,7 @@ class SearchFilters:
             "detection_class": list(self.targets),
             "bbox": ",".join(f"{v:.6f}" for v in view_bbox) if self.in_view and view_bbox else None,
             "intersects": json.dumps(self.aoi, separators=(",", ":")) if self.aoi else None,
+            "sortby": self.sort if self.sort != DEFAULT_SORT else None,
         }
         return {key: value for key, value in params.items() if value not in (None, [])}
 
@@ -229,6 +236,8 @@ class BrowseState:
             pairs.append(("inview", "1"))
         if search.aoi:
             pairs.append(("aoi", json.dumps(search.aoi, separators=(",", ":"))))
+        if search.sort != DEFAULT_SORT:
+            pairs.append(("sort", search.sort))
         overlay = self.overlay
         if not overlay.show:
             pairs.append(("detections", "off"))
@@ -256,7 +265,8 @@ class BrowseState:
                 start=_day(one.get("from")), end=_day(one.get("to")),
                 max_cloud=_clamp(_float(one.get("cloud")), 0.0, 100.0, None),
                 collections=_items(params.get("collection")), targets=_items(params.get("target")),
-                in_view=one.get("inview") in ("1", "true", "on"), aoi=_geometry(one.get("aoi"))),
+                in_view=one.get("inview") in ("1", "true", "on"), aoi=_geometry(one.get("aoi")),
+                sort=one["sort"] if one.get("sort") in RESULT_SORTS else DEFAULT_SORT),
             overlay=OverlayFilters(
                 show=one.get("detections") not in ("off", "0", "false"), classes=_items(params.get("det_class")),
                 names=_items(params.get("det_name")), min_score=_clamp(_float(one.get("det_score")), 0.0, 1.0, None)),

@@ -110,6 +110,18 @@
     },
     areaFeature: function (geometry) {
       return geometry ? {type: "Feature", geometry: geometry, properties: {}} : null;
+    },
+    // every listed result's footprint (image_search.FOOTPRINTS), its id in the feature
+    footprints: function (results) {
+      return {type: "FeatureCollection", features: (results || []).filter(function (r) { return r.footprint; })
+        .map(function (r) { return {type: "Feature", id: r.id, geometry: r.footprint, properties: {id: r.id}}; })};
+    },
+    // a footprint's outline clicked on the map: its result opens, as a click on its entry does
+    openFootprint: function (clicked) {
+      var id = clicked && clicked.properties && clicked.properties.id;
+      var entry = id && document.querySelector('.result[data-image="' + CSS.escape(id) + '"]');
+      if (entry) { entry.click(); }
+      return NO_UPDATE();
     }
   };
 
@@ -144,6 +156,25 @@
   document.addEventListener("mouseover", function (event) {
     var entry = event.target.closest && event.target.closest(".result[data-image]");
     hover(entry ? entry.getAttribute("data-image") : null);
+  });
+
+  // The results by keyboard: Enter or Space shows the focused one, the arrow keys move along the
+  // list (focus outlines its footprint, as hovering does).
+  document.addEventListener("keydown", function (event) {
+    var entry = event.target && event.target.closest && event.target.closest(".result[data-image]");
+    if (!entry || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      entry.click();
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      var entries = Array.prototype.slice.call(document.querySelectorAll(".result[data-image]"));
+      var next = entries[entries.indexOf(entry) + (event.key === "ArrowDown" ? 1 : -1)];
+      if (next) { event.preventDefault(); next.focus(); }
+    }
+  });
+  document.addEventListener("focusin", function (event) {
+    var entry = event.target && event.target.closest && event.target.closest(".result[data-image]");
+    if (entry) { hover(entry.getAttribute("data-image")); }
   });
 
   /* ---------------------------------------------------------------- drawn at once

@@ -85,6 +85,8 @@
     return pairs.map(function (pair) { return encode(pair[0]) + "=" + encode(pair[1]); }).join("&");
   }
 
+  var DEFAULT_SORT = "-acquired_at";  // map_state.DEFAULT_SORT
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.cogbrowserState = {
     /* Query pairs encoded as the server encodes them (visualization._query, map_state.SAFE): the
@@ -96,7 +98,7 @@
     /* The query string of the page's state (browse.py lists the inputs, in this order), written
      * into the address bar; nothing before the URL's own state is applied (`ready`). */
     writeQuery: function (ready, view, image, vis, opacity, start, end, cloud, collections, targets, inView, aoi,
-                          show, classes, names, score, highlight, basemap, compared, mode, swipe, fade, compareStyle,
+                          sort, show, classes, names, score, highlight, basemap, compared, mode, swipe, fade, compareStyle,
                           mosaic) {
       if (!ready) { return window.dash_clientside.no_update; }
       var pairs = [];
@@ -121,6 +123,7 @@
       (targets || []).forEach(function (t) { pairs.push(["target", t]); });
       if (inView && inView.length) { pairs.push(["inview", "1"]); }
       if (aoi) { pairs.push(["aoi", JSON.stringify(aoi)]); }
+      if (sort && sort !== DEFAULT_SORT) { pairs.push(["sort", sort]); }
       if (!(show && show.length)) { pairs.push(["detections", "off"]); }
       (classes || []).forEach(function (c) { pairs.push(["det_class", c]); });
       (names || []).forEach(function (n) { pairs.push(["det_name", n]); });
