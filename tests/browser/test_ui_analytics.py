@@ -222,20 +222,23 @@ def test_picked_bars_become_filters():
     assert bar_chip("name", [[None, "vehicle"]]) is None, "the unnamed cannot be filtered on"
 
 
-def test_a_box_filters_by_the_axes_the_api_can_filter():
+def test_a_box_filters_by_both_its_axes():
     box = {"x": ["2024-04-20 07:41:53.38", "2024-05-01 00:00"], "y": [0.61234, 1.3]}
     assert scatter_chip("time", "score", box).filters == Filters(
         start="2024-04-20T07:41:53Z", end="2024-05-01T00:00:00Z", min_score=0.6123, max_score=1.0)
     assert scatter_chip("lon", "lat", {"x": [13.5, 13.9], "y": [45.6, 45.8]}).filters.bbox == (13.5, 45.6, 13.9, 45.8)
-    assert scatter_chip("area", "lon", {"x": [10, 100], "y": [13.5, 13.9]}).filters == Filters(
-        bbox=(13.5, -90.0, 13.9, 90.0))
-    assert scatter_chip("area", "area", {"x": [10, 100], "y": [10, 100]}) is None
+    area_and_lon = scatter_chip("area", "lon", {"x": [1026.6147, 10298.17], "y": [13.5, 13.9]}).filters
+    assert area_and_lon == Filters(bbox=(13.5, -90.0, 13.9, 90.0), min_area=1020.0, max_area=10300.0), \
+        "the area range rounded outwards, to four digits of its top"
+    assert scatter_chip("area", "score", {"x": [-5, 100], "y": [0.2, 0.4]}).filters.min_area == 0
 
 
 def test_the_charts_show_their_own_pick():
     shape, = box_shapes(Filters(min_score=0.5, max_score=0.9), "area", "score")
     assert (shape["xref"], shape["x0"], shape["x1"]) == ("x domain", 0, 1), "no area range: across the plot"
     assert (shape["yref"], shape["y0"], shape["y1"]) == ("y", 0.5, 0.9)
+    shape, = box_shapes(Filters(min_area=100, max_area=5000), "area", "score")
+    assert (shape["xref"], shape["x0"], shape["x1"]) == ("x", 100, 5000)
     counts = {"total": 30, "counts": [{"key": "ship", "split": None, "count": 20},
                                       {"key": "aircraft", "split": None, "count": 10}]}
     figure = bar_figure(counts, "class", {}, Filters(classes=("aircraft",)))
@@ -411,26 +414,31 @@ def test_clicking_a_bar_filters_the_other_views_until_its_chip_is_removed(page, 
     assert "sel" not in url_filters(page)
 
 
-def test_a_box_on_the_scatter_filters_the_bars_by_its_score_range(page, base):
+def test_a_box_on_the_scatter_filters_the_bars_by_both_its_ranges(page, base):
     open_dashboard(page, base)
     eventually(lambda: traces(page, "an-scatter"))
-    drag_box(page, "an-scatter", 0.01, 0.1, 0.99, 0.45)
+    drag_box(page, "an-scatter", 0.45, 0.1, 0.99, 0.45)  # x: the larger footprints; y: the higher scores
     chip = eventually(lambda: [v for v in url_filters(page).get("sel", []) if v.startswith("scatter~")])
     picked = parse_qs(chip[0].split("~", 1)[1])
     low, high = float(picked["min_score"][0]), float(picked["max_score"][0])
-    assert 0 < low < high <= 1
-    counts = api(base, "/counts", by="class", min_score=low, max_score=high)
+    smallest, largest = float(picked["min_area"][0]), float(picked["max_area"][0])
+    assert 0 < low < high <= 1 and 0 < smallest < largest
+    ranges = {"min_score": low, "max_score": high, "min_area_m2": smallest, "max_area_m2": largest}
+    counts = api(base, "/counts", by="class", **ranges)
+    by_score_only = api(base, "/counts", by="class", min_score=low, max_score=high)
+    assert counts["total"] < by_score_only["total"], "the footprint range leaves some out: both axes filter"
     eventually(lambda: bar_counts(page) == {(r["key"], None): r["count"] for r in counts["counts"]})
-    assert f"score {low:.2f}–{high:.2f}" in page.locator("#an-chips-row").inner_text()
+    chips = page.locator("#an-chips-row").inner_text()
+    assert f"score {low:.2f}–{high:.2f}" in chips and f"footprint {smallest:,.0f}–{largest:,.0f} m²" in chips
     assert eventually(lambda: report_tables(page).get("By class")) == class_table(counts)
     box = page.locator("#an-scatter .shapelayer path")
     assert box.count() == 1, "the box stays drawn"
 
-    click_on(page, bar_of(page, "vehicle"))  # both cross-filters at once: the scatter keeps its box
+    click_on(page, bar_of(page, "building"))  # both cross-filters at once: the scatter keeps its box
     eventually(lambda: len(url_filters(page).get("sel", [])) == 2)
-    both = api(base, "/summary", classes="vehicle", min_score=low, max_score=high)
+    both = api(base, "/summary", classes="building", **ranges)
     eventually(lambda: shown_summary(page, both))
-    eventually(lambda: [t["name"] for t in traces(page, "an-scatter")] == ["vehicle"])
+    eventually(lambda: [t["name"] for t in traces(page, "an-scatter")] == ["building"])
     assert box.count() == 1 and page.locator("#an-chips-row .chip").count() == 2
 
     area = page.locator("#an-scatter .nsewdrag").bounding_box()
@@ -438,7 +446,7 @@ def test_a_box_on_the_scatter_filters_the_bars_by_its_score_range(page, base):
     page.wait_for_timeout(300)
     page.mouse.dblclick(area["x"] + area["width"] / 2, area["y"] + area["height"] * 0.8)
     eventually(lambda: [v.split("~")[0] for v in url_filters(page).get("sel", [])] == ["bar:class"])
-    eventually(lambda: shown_summary(page, api(base, "/summary", classes="vehicle")))
+    eventually(lambda: shown_summary(page, api(base, "/summary", classes="building")))
     assert box.count() == 0
 
 

@@ -173,3 +173,24 @@ def test_the_report_is_described_in_openapi(catalog):
     document = requests.get(f"{base}/api/v1/openapi.json").json()
     operation = document["paths"]["/api/v1/detections/report"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"top", "bins", "sample", "classes", "bbox", "datetime"}
+
+
+def test_the_footprint_area_filters_every_question(catalog):
+    """min_area_m2 and max_area_m2 (what a box over the dashboard's area axis asks) select the same
+    detections in the search, the counts, the summary and the sample."""
+    base, _ = catalog
+    listed = requests.get(f"{base}/api/v1/detections", params={"limit": 10_000}).json()["detections"]
+    areas = sorted(d["area_m2"] for d in listed if d["area_m2"] is not None)
+    low, high = areas[len(areas) // 4], areas[3 * len(areas) // 4]
+    ranges = {"min_area_m2": low, "max_area_m2": high}
+    expected = sorted(d["id"] for d in listed if d["area_m2"] is not None and low <= d["area_m2"] <= high)
+    assert 0 < len(expected) < len(listed)
+    found = requests.get(f"{base}/api/v1/detections", params={**ranges, "limit": 10_000}).json()["detections"]
+    assert sorted(d["id"] for d in found) == expected
+    counts = requests.get(f"{base}/api/v1/detections/counts", params={**ranges, "by": "class"}).json()
+    assert counts["total"] == len(expected)
+    assert requests.get(f"{base}/api/v1/detections/summary", params=ranges).json()["detections"] == len(expected)
+    sample = requests.get(f"{base}/api/v1/detections/sample", params={**ranges, "size": 5000}).json()
+    assert sorted(p["id"] for p in sample["points"]) == expected
+    wrong = requests.get(f"{base}/api/v1/detections", params={"min_area_m2": high, "max_area_m2": low})
+    assert wrong.status_code == 400 and wrong.json()["detail"] == "min_area_m2 is above max_area_m2"

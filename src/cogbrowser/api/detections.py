@@ -64,18 +64,23 @@ class DetectionFilters(QueryModel):
     collections: IdList | None = None
     min_score: float | None = Field(None, ge=0, le=1)
     max_score: float | None = Field(None, ge=0, le=1)
+    min_area_m2: float | None = Field(None, ge=0, description="the footprint's area on the ground, at least (m²)")
+    max_area_m2: float | None = Field(None, ge=0, description="... and at most (m²)")
     bbox: BBoxParam | None = None
     datetime: DatetimeParam | None = None
 
     def query(self, **extra: Any) -> queries.DetectionQuery:
         start, end = interval(self.datetime)
-        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
-            raise ApiError(400, "Bad Request", "min_score is above max_score",
-                           errors=[{"field": "min_score", "message": "above max_score"}])
+        for low, high in (("min_score", "max_score"), ("min_area_m2", "max_area_m2")):
+            if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(
+                    self, high):
+                raise ApiError(400, "Bad Request", f"{low} is above {high}",
+                               errors=[{"field": low, "message": f"above {high}"}])
         return queries.DetectionQuery(
             image_ids=self.image_ids, target_classes=self.classes, target_names=self.names,
             collections=self.collections, min_score=self.min_score, max_score=self.max_score,
-            bbox=self.bbox, start=start, end=end, **extra)
+            min_area_m2=self.min_area_m2, max_area_m2=self.max_area_m2, bbox=self.bbox, start=start, end=end,
+            **extra)
 
 
 class DetectionSearch(DetectionFilters):

@@ -422,6 +422,8 @@ class DetectionQuery:
     collections: Sequence[str] | None = None
     min_score: float | None = None
     max_score: float | None = None
+    min_area_m2: float | None = None  # the footprint's area on the ground
+    max_area_m2: float | None = None
     bbox: BBox | None = None
     start: datetime | None = None
     end: datetime | None = None
@@ -440,6 +442,8 @@ def _detection_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]]:
               list(q.collections) if q.collections else None)
     where.add("d.score >= %s", q.min_score)
     where.add("d.score <= %s", q.max_score)
+    where.add("d.area_m2 >= %s", q.min_area_m2)
+    where.add("d.area_m2 <= %s", q.max_area_m2)
     where.bbox("bbox", q.bbox)
     where.add("d.detected_at >= %s", q.start)
     where.add("d.detected_at <= %s", q.end)
@@ -475,8 +479,9 @@ def _whole_days(q: DetectionQuery) -> tuple[date | None, date | None] | None:
 
 def _counted_where(q: DetectionQuery) -> tuple[sql.Composable, list[Any]] | None:
     """`q`'s filters over detection_counts (as `d`), or None when its counts cannot answer them
-    exactly: a name, box or id filter, a score off the 0.01 steps, a time that cuts a day."""
-    if q.target_names or q.bbox is not None or q.ids or q.after_id is not None:
+    exactly: a name, box, area or id filter, a score off the 0.01 steps, a time that cuts a day."""
+    if q.target_names or q.bbox is not None or q.ids or q.after_id is not None or q.min_area_m2 is not None \
+            or q.max_area_m2 is not None:
         return None
     low = _on_step(q.min_score) if q.min_score is not None else None
     high = _on_step(q.max_score) if q.max_score is not None else None

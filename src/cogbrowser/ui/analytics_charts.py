@@ -39,7 +39,7 @@ class Axis:
     filter: str | None  # what a range on this axis filters (None: the API cannot filter on it)
 
 
-AXES = {"area": Axis("Footprint area (m²)", "Area", "log", None), "score": Axis("Score", "Score", "linear", "score"),
+AXES = {"area": Axis("Footprint area (m²)", "Area", "log", "area"), "score": Axis("Score", "Score", "linear", "score"),
         "time": Axis("Detection time (UTC)", "Time", "date", "time"),
         "lon": Axis("Longitude", "Longitude", "linear", "lon"), "lat": Axis("Latitude", "Latitude", "linear", "lat")}
 GROUPS = {"class": "Class", "name": "Name", "image": "Image", "day": "Day", "collection": "Collection"}
@@ -142,6 +142,8 @@ def _span(axis_name: str, filters: Filters, ref: str) -> tuple[str, Any, Any]:
         return ref, filters.min_score or 0.0, filters.max_score if filters.max_score is not None else 1.0
     if kind == "time" and filters.start and filters.end:
         return ref, filters.start, filters.end
+    if kind == "area" and filters.min_area is not None and filters.max_area is not None:
+        return ref, filters.min_area, filters.max_area
     if kind == "lon" and box and (box[0], box[2]) != (-180.0, 180.0):
         return ref, box[0], box[2]
     if kind == "lat" and box and (box[1], box[3]) != (-90.0, 90.0):

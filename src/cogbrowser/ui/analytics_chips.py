@@ -10,6 +10,7 @@ browser first (assets/analytics.js), so a box over thousands of points travels a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -92,7 +93,7 @@ def bar_chip(by: str, parts: Sequence[Sequence[Any]]) -> Chip | None:
 
 def scatter_chip(x: str, y: str, ranges: dict | None) -> Chip | None:
     """The cross-filter of a box drawn on the scatter ({"x": [low, high], "y": [low, high]} in the
-    axes' values): its ranges on the axes the API filters (score, position, time; not area)."""
+    axes' values): its ranges on both axes (score, footprint area, position, time)."""
     if not ranges:
         return None
     fields: dict[str, Any] = {}
@@ -103,6 +104,8 @@ def scatter_chip(x: str, y: str, ranges: dict | None) -> Chip | None:
             fields["min_score"], fields["max_score"] = max(0.0, round(low, 4)), min(1.0, round(high, 4))
         elif kind == "time":
             fields["start"], fields["end"] = _iso(low), _iso(high)
+        elif kind == "area":
+            fields["min_area"], fields["max_area"] = _widened(max(0.0, low), high)
         elif kind == "lon":
             bbox[0], bbox[2] = max(-180.0, round(low, 6)), min(180.0, round(high, 6))
         elif kind == "lat":
@@ -110,6 +113,13 @@ def scatter_chip(x: str, y: str, ranges: dict | None) -> Chip | None:
     if bbox != [-180.0, -90.0, 180.0, 90.0]:
         fields["bbox"] = tuple(bbox)
     return Chip("scatter", Filters(**fields)) if fields else None
+
+
+def _widened(low: float, high: float) -> tuple[float, float]:
+    """A box's range on a log axis, to four significant digits of its top, rounded outwards (so the
+    points at its edges stay in)."""
+    step = 10 ** (math.floor(math.log10(max(abs(high), 1e-9))) - 3)
+    return round(math.floor(low / step) * step, 9), round(math.ceil(high / step) * step, 9)
 
 
 def _iso(value: Any) -> str:

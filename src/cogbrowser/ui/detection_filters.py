@@ -27,7 +27,7 @@ BBox = tuple[float, float, float, float]
 # field -> URL parameter (repeated for lists); the Browse page uses `image` and `bbox`
 LIST_PARAMETERS = {"collections": "collection", "images": "image", "classes": "class", "names": "name"}
 VALUE_PARAMETERS = {"start": "from", "end": "to", "min_score": "min_score", "max_score": "max_score",
-                    "bbox": "bbox"}
+                    "min_area": "min_area", "max_area": "max_area", "bbox": "bbox"}
 URL_PARAMETERS = frozenset(LIST_PARAMETERS.values()) | frozenset(VALUE_PARAMETERS.values())
 LIST_LABELS = {"collections": ("collection", "collections"), "images": ("image", "images"),
                "classes": ("class", "classes"), "names": ("name", "names")}
@@ -46,6 +46,8 @@ class Filters:
     end: str | None = None
     min_score: float | None = None
     max_score: float | None = None
+    min_area: float | None = None  # the footprint's area on the ground, m²
+    max_area: float | None = None
     bbox: BBox | None = None
 
     # -------------------------------------------------------------- the API's parameters
@@ -54,6 +56,7 @@ class Filters:
         params: dict[str, Any] = {"collections": list(self.collections), "image_ids": list(self.images),
                                   "classes": list(self.classes), "names": list(self.names),
                                   "min_score": self.min_score, "max_score": self.max_score,
+                                  "min_area_m2": self.min_area, "max_area_m2": self.max_area,
                                   "bbox": ",".join(f"{v:.10g}" for v in self.bbox) if self.bbox else None,
                                   "datetime": self.datetime_param()}
         return {key: value for key, value in params.items() if value not in (None, [])}
@@ -126,11 +129,11 @@ class Filters:
             if items is None:
                 return None
             merged[name] = items
-        merged["min_score"] = _bound(self.min_score, other.min_score, max)
-        merged["max_score"] = _bound(self.max_score, other.max_score, min)
-        if merged["min_score"] is not None and merged["max_score"] is not None \
-                and merged["min_score"] > merged["max_score"]:
-            return None
+        for low, high in (("min_score", "max_score"), ("min_area", "max_area")):
+            merged[low] = _bound(getattr(self, low), getattr(other, low), max)
+            merged[high] = _bound(getattr(self, high), getattr(other, high), min)
+            if merged[low] is not None and merged[high] is not None and merged[low] > merged[high]:
+                return None
         starts = [t for t in (self.start, other.start) if t]
         ends = [t for t in (self.end, other.end) if t]
         merged["start"] = max(starts, key=lambda t: _instant(t, last=False)) if starts else None
@@ -168,6 +171,11 @@ class Filters:
                 lines.append(f"score ≤ {self.max_score:.2f}")
             else:
                 lines.append(f"score {self.min_score:.2f}–{self.max_score:.2f}")
+        if self.min_area is not None or self.max_area is not None:
+            low = f"{self.min_area:,.0f}" if self.min_area is not None else None
+            high = f"{self.max_area:,.0f}" if self.max_area is not None else None
+            lines.append(f"footprint {low}–{high} m²" if low and high else
+                         f"footprint ≥ {low} m²" if low else f"footprint ≤ {high} m²")
         if self.bbox:
             west, south, east, north = self.bbox
             lines.append(f"area {west:.4f}, {south:.4f} to {east:.4f}, {north:.4f} (W, S to E, N)")
@@ -217,13 +225,15 @@ def bbox_intersection(a: BBox, b: BBox) -> BBox | None:
 def _read_value(name: str, text: str) -> Any:
     if name == "bbox":
         return parse_bbox(text)
-    if name in ("min_score", "max_score"):
+    if name in ("min_score", "max_score", "min_area", "max_area"):
         try:
             value = float(text)
         except ValueError:
             raise ValueError("not a number") from None
-        if not 0 <= value <= 1:
+        if name.endswith("score") and not 0 <= value <= 1:
             raise ValueError("a score is between 0 and 1")
+        if name.endswith("area") and not (math.isfinite(value) and value >= 0):
+            raise ValueError("an area is a number of m² from 0 up")
         return value
     _instant(text, last=False)  # start and end: a day or an instant
     return text
