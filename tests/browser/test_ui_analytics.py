@@ -507,11 +507,74 @@ def test_a_clicked_point_opens_on_the_map(page, base):
     click_point(page, "an-scatter", 0, 3)
     link = page.locator("#an-open-on-map")
     link.wait_for(timeout=TIMEOUT * 1000)
-    detection_id = int(re.fullmatch(r"/\?detection=(\d+)", link.get_attribute("href")).group(1))
+    href = link.get_attribute("href")
+    carried = parse_qs(href.split("?", 1)[1])
+    detection_id = int(carried["detection"][0])
+    assert carried["det_class"] == ["ship"], "the selection's class goes to the map's detection filter"
     detection = api(base, f"/{detection_id}")
     detail = page.locator("#an-detail").inner_text()
     assert f"Detection #{detection_id}" in detail and detection["image_id"] in detail
     assert detection["target_class"] == "ship" and f"{detection['score']:.3f}" in detail
     link.click()
-    page.wait_for_url(f"{base}/?detection={detection_id}")
+    page.wait_for_url(f"{base}{href}")
     page.wait_for_selector(".leaflet-container")
+
+
+# ---------------------------------------------------------------- the rough edges (issue 14, item 9)
+
+def test_one_day_of_bars_has_date_ticks_and_the_chosen_tab_stays_readable(page, base):
+    day = api(base, "/counts", by="day")["counts"][0]["key"]
+    open_dashboard(page, base, f"?from={day}&to={day}")
+    page.locator("#an-by label", has_text="Day").click()
+    eventually(lambda: (traces(page, "an-bar") or [{}])[0].get("x") and "-" in str(traces(page, "an-bar")[0]["x"][0]))
+    settle(page)
+    ticks = page.evaluate("() => [...document.querySelectorAll('#an-bar .xtick text')].map(t => t.textContent)")
+    assert ticks and not any(":" in tick for tick in ticks), ticks  # no "23:59:59.9998"
+    assert any(tick.endswith(day[:4]) for tick in ticks)
+    chosen = page.locator("#an-by label", has_text="Day")
+    colour, background = chosen.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    assert colour != background and chosen.is_visible(), "the chosen tab's label is lost in its background"
+
+
+def test_the_name_view_may_leave_the_unnamed_out_and_it_is_in_the_link(page, base):
+    open_dashboard(page, base, "?by=name")
+    by_name = api(base, "/counts", by="name")
+    assert any(row["key"] is None for row in by_name["counts"]), "the demo has unnamed detections"
+    eventually(lambda: None in {key for key, _ in bar_counts(page)})  # the "(no name)" bar
+    page.get_by_text("Leave out detections without a name").click()
+    eventually(lambda: url_filters(page).get("unnamed") == ["hide"])
+    eventually(lambda: bar_counts(page) and None not in {key for key, _ in bar_counts(page)})
+    named = {(row["key"], row["split"]): row["count"]
+             for row in api(base, "/counts", by="name", split="class")["counts"] if row["key"] is not None}
+    drawn = bar_counts(page)
+    assert drawn and all(named[part] == count for part, count in drawn.items()), "the named bars, as the API counts"
+    page.locator("#an-by label", has_text="Class").click()
+    eventually(lambda: not page.get_by_text("Leave out detections without a name").is_visible())
+
+
+def test_filters_and_the_view_go_from_browse_to_analytics_and_back(page, base):
+    image = "S2_demo_20240601"
+    page.goto(f"{base}/?image={image}&det_class=ship&det_score=0.5&lat=45.7716&lon=13.5905&zoom=14")
+    page.locator(".browse-tab", has_text="Detections").click()
+    link = page.locator("#browse-open-analytics")
+    link.wait_for(timeout=TIMEOUT * 1000)
+    link.click()
+    page.wait_for_url("**/analytics?**")
+    opened = url_filters(page)
+    assert opened["image"] == [image] and opened["class"] == ["ship"] and opened["min_score"] == ["0.5"]
+    west, south, east, north = (float(v) for v in opened["bbox"][0].split(","))
+    assert west < 13.5905 < east and south < 45.7716 < north and east - west < 0.2, "the map's view came along"
+    page.wait_for_selector("#an-kpis .kpi")
+    summary = api(base, "/summary", image_ids=image, classes="ship", min_score=0.5, bbox=opened["bbox"][0])
+    eventually(lambda: shown_summary(page, summary))
+    assert page.locator("#an-bbox").input_value().startswith(f"{west:g}")
+
+    back = page.locator("#an-open-browse")
+    eventually(lambda: "det_class=ship" in (back.get_attribute("href") or ""))
+    back.click()
+    page.wait_for_url(lambda url: "/analytics" not in url)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('det_class') === 'ship'")
+    returned = parse_qs(page.evaluate("location.search").lstrip("?"))
+    assert returned["image"] == [image] and returned["det_score"] == ["0.5"]
+    assert abs(float(returned["lat"][0]) - 45.7716) < 0.01 and abs(float(returned["lon"][0]) - 13.5905) < 0.01
+    assert float(returned["zoom"][0]) >= 13, "back at the view it came from"

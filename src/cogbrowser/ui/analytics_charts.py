@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -187,9 +188,27 @@ def bar_figure(counts: dict, by: str, colours: dict[str, str], picked: Filters |
         selectdirection="h", hovermode="x" if by == "class" else "x unified", showlegend=by != "class",
         uirevision=by, legend=_legend(),
         xaxis={"title": {"text": GROUPS[by], "standoff": 8}, "type": "date" if by == "day" else "category",
-               "automargin": True, "tickangle": -35 if by in ("image", "name") else 0},
+               "automargin": True, "tickangle": -35 if by in ("image", "name") else 0,
+               **(_day_axis([x for trace in traces for x in trace["x"]]) if by == "day" else {})},
         yaxis={"title": {"text": "Detections", "standoff": 8}, "range": [0, max(1, tallest) * 1.12]})
     return {"data": traces, "layout": layout}
+
+
+def _day_axis(days: Sequence[str]) -> dict[str, Any]:
+    """Ticks that are days, never times of day: a tick a day over a month or less (plotly would
+    divide a single day into fractions of a millisecond), and a day either side of a lone day."""
+    axis: dict[str, Any] = {"tickformat": "%-d %b %Y"}
+    known = sorted({day[:10] for day in days if day})
+    if not known:
+        return axis
+    first, last = date.fromisoformat(known[0]), date.fromisoformat(known[-1])
+    if (last - first).days <= 31:
+        axis["dtick"] = DAY_MS
+        axis["range"] = [(first - timedelta(days=1)).isoformat(), (last + timedelta(days=1)).isoformat()]
+    return axis
+
+
+DAY_MS = 86_400_000
 
 
 def _selected(indices: list[int] | None) -> dict[str, Any]:

@@ -22,14 +22,14 @@ from cogbrowser.ui import api
 from cogbrowser.ui.analytics_charts import PALETTE
 from cogbrowser.ui.analytics_layout import message
 from cogbrowser.ui.analytics_queries import COUNTS, MAX_COUNT_ROWS, OPTIONS_LIMIT
-from cogbrowser.ui.analytics_state import View, decode_chips, read_search, write_search
+from cogbrowser.ui.analytics_state import View, browse_link, decode_chips, read_search, view_filters, write_search
 from cogbrowser.ui.api import ApiFailure
 from cogbrowser.ui.detection_filters import Filters, parse_bbox
 
 PANEL_CONTROLS = [("an-collections", "value"), ("an-images", "value"), ("an-classes", "value"),
                   ("an-names", "value"), ("an-dates", "start_date"), ("an-dates", "end_date"), ("an-score", "value"),
                   ("an-bbox", "value")]
-VIEW_CONTROLS = [("an-x", "value"), ("an-y", "value"), ("an-by", "value")]
+VIEW_CONTROLS = [("an-x", "value"), ("an-y", "value"), ("an-by", "value"), ("an-unnamed", "value")]
 CONTROLS = PANEL_CONTROLS + VIEW_CONTROLS
 LISTS = ("an-collections", "an-images", "an-classes", "an-names")  # the dropdowns whose options follow the catalog
 
@@ -48,6 +48,7 @@ def register(app: dash.Dash) -> None:
     app.callback(Output("an-catalog", "data"), Output("an-dates", "min_date_allowed"),
                  Output("an-dates", "max_date_allowed"), Input("an-location", "pathname"))(_load_catalog)
     app.callback(Output("an-colours", "data"), Input("an-location", "pathname"))(_load_colours)
+    app.callback(Output("an-open-browse", "href"), Input("an-filters", "data"), Input("an-chips", "data"))(_browse_link)
 
 
 # ---------------------------------------------------------------- URL <-> controls
@@ -58,12 +59,13 @@ def controls_of(filters: Filters, view: View) -> list[Any]:
     score = [filters.min_score if filters.min_score is not None else 0,
              filters.max_score if filters.max_score is not None else 1]
     return [list(filters.collections), list(filters.images), list(filters.classes), list(filters.names),
-            _day(filters.start), _day(filters.end), score, bbox, view.x, view.y, view.by]
+            _day(filters.start), _day(filters.end), score, bbox, view.x, view.y, view.by,
+            ["hide"] if view.hide_unnamed else []]
 
 
 def state_of(values: Sequence[Any]) -> tuple[Filters, View, list[str]]:
     """The state the controls show (in the order of CONTROLS), and what could not be read."""
-    collections, images, classes, names, start, end, score, bbox_text, x, y, by = values
+    collections, images, classes, names, start, end, score, bbox_text, x, y, by, unnamed = values
     problems: list[str] = []
     bbox = None
     if bbox_text and bbox_text.strip():
@@ -75,7 +77,7 @@ def state_of(values: Sequence[Any]) -> tuple[Filters, View, list[str]]:
     filters = Filters(collections=tuple(collections or ()), images=tuple(images or ()),
                       classes=tuple(classes or ()), names=tuple(names or ()), start=start or None, end=end or None,
                       min_score=low if low > 0 else None, max_score=high if high < 1 else None, bbox=bbox)
-    return filters, View(x=x or View.x, y=y or View.y, by=by or View.by), problems
+    return filters, View(x=x or View.x, y=y or View.y, by=by or View.by, hide_unnamed=bool(unnamed)), problems
 
 
 def _sync(search: str | None, *values: Any):
@@ -101,6 +103,11 @@ def _sync(search: str | None, *values: Any):
     return (_changed(write_search(filters, view, decode_chips(chips_data)), search),
             _changed(filters.query_string(), filters_data), no_update, *keep, *[no_update] * len(LISTS),
             [message("error", p) for p in problems])
+
+
+def _browse_link(filters_data: str | None, chips_data: list | None) -> str:
+    """The map with the selection (every cross-filter applied): the way back to the Browse page."""
+    return browse_link(view_filters(filters_data, chips_data, None))
 
 
 def _changed(new: Any, old: Any) -> Any:

@@ -57,7 +57,9 @@ def _filters_panel() -> html.Aside:
                "Degrees (WGS 84). The Browse page fills it from its map view.", label_for="an-bbox"),
         html.Div(id="an-filter-message"),
         html.Div(className="row actions", children=[
-            dcc.Link("Reset filters", href="/analytics", className="button secondary", id="an-reset")]),
+            dcc.Link("Reset filters", href="/analytics", className="button secondary", id="an-reset"),
+            html.A("Open in Browse", href="/", className="button secondary", id="an-open-browse",
+                   title="The map, with this selection's image, classes, names, score and area")]),
         html.P("The address bar holds these filters and the charts' options: copy it to share this dashboard.",
                className="hint"),
     ])
@@ -102,6 +104,8 @@ def _bar_card() -> html.Section:
             dcc.RadioItems(id="an-by", options=[{"label": label, "value": key} for key, label in GROUPS.items()],
                            value=View.by, inline=True, className="segmented"),
         ]),
+        dcc.Checklist(id="an-unnamed", options=[{"label": " Leave out detections without a name", "value": "hide"}],
+                      value=[], className="check unnamed-check", style={"display": "none"}),
         html.Div(id="an-bar-message"),
         _loading("an-bar"),
         html.Div(id="an-bar-note", className="hint chart-note"),

@@ -16,7 +16,7 @@ from cogbrowser.ui import api, report
 from cogbrowser.ui.analytics_charts import AXES, box_shapes, scatter_figure, scatter_note
 from cogbrowser.ui.analytics_layout import message
 from cogbrowser.ui.analytics_queries import DETECTIONS, SAMPLE_SIZE
-from cogbrowser.ui.analytics_state import own_pick, view_filters
+from cogbrowser.ui.analytics_state import browse_link, own_pick, view_filters
 from cogbrowser.ui.api import ApiFailure
 
 SOURCE = "scatter"  # the chips this view makes (and leaves out)
@@ -33,8 +33,8 @@ def register(app: dash.Dash) -> None:
                             Input("an-webgl", "id"))
     app.callback(Output("an-scatter", "figure", allow_duplicate=True), Input("an-chips", "data"),
                  State("an-x", "value"), State("an-y", "value"), prevent_initial_call=True)(_scatter_box)
-    app.callback(Output("an-detail", "children"), Input("an-scatter", "clickData"),
-                 prevent_initial_call=True)(_detail)
+    app.callback(Output("an-detail", "children"), Input("an-scatter", "clickData"), State("an-filters", "data"),
+                 State("an-chips", "data"), prevent_initial_call=True)(_detail)
 
 
 def _scatter(filters_data, chips_data, x: str, y: str, colours: dict | None, webgl: bool | None,
@@ -70,8 +70,8 @@ def _scatter_box(chips_data, x: str, y: str):
     return figure
 
 
-def _detail(click: dict | None):
-    """The clicked detection, and the way to it on the map."""
+def _detail(click: dict | None, filters_data: str | None, chips_data: list | None):
+    """The clicked detection, and the way to it on the map (with the selection's filters)."""
     if not click or not click.get("points"):
         raise PreventUpdate
     detection_id = click["points"][0]["customdata"][0]
@@ -86,7 +86,7 @@ def _detail(click: dict | None):
     return html.Div(className="detail-card", children=[
         html.Div(className="detail-head", children=[
             html.Strong(f"Detection #{detection['id']}"),
-            html.A("Open on the map", href=f"/?detection={detection['id']}", className="button",
-                   id="an-open-on-map")]),
+            html.A("Open on the map", href=browse_link(view_filters(filters_data, chips_data, None), detection["id"]),
+                   className="button", id="an-open-on-map")]),
         html.Dl([part for label, value in facts for part in (html.Dt(label), html.Dd(value))]),
     ])

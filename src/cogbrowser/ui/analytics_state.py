@@ -13,12 +13,15 @@ class bar does not filter the class bars, it highlights them), the report applie
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from cogbrowser.ui.analytics_charts import AXES, GROUPS
 from cogbrowser.ui.detection_filters import URL_PARAMETERS, Filters, narrow_all
+from cogbrowser.ui.map_state import BrowseState, OverlayFilters, SearchFilters
+from cogbrowser.ui.map_state import View as MapView
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class View:
     x: str = "area"
     y: str = "score"
     by: str = "class"
+    hide_unnamed: bool = False  # the Name view without its "(no name)" bar
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,9 @@ def read_search(search: str | None) -> tuple[Filters, View, list[Chip], list[str
     filters, problems = Filters.from_pairs(pairs)
     values = dict(pairs)
     view = View(x=_choice(values.get("x"), AXES, View.x), y=_choice(values.get("y"), AXES, View.y),
-                by=_choice(values.get("by"), GROUPS, View.by))
+                by=_choice(values.get("by"), GROUPS, View.by), hide_unnamed=values.get("unnamed") == "hide")
     chips = [chip for chip in (Chip.decode(v) for k, v in pairs if k == "sel") if chip is not None]
-    unknown = sorted({k for k, _ in pairs} - URL_PARAMETERS - {"x", "y", "by", "sel"})
+    unknown = sorted({k for k, _ in pairs} - URL_PARAMETERS - {"x", "y", "by", "unnamed", "sel"})
     problems += [f"unknown parameter {name!r} ignored" for name in unknown]
     return filters, view, chips, problems
 
@@ -75,6 +79,7 @@ def write_search(filters: Filters, view: View, chips: Sequence[Chip]) -> str:
     """The query string of a state (defaults left out, so a plain dashboard has a plain URL)."""
     pairs = filters.query_pairs()
     pairs += [(name, getattr(view, name)) for name in ("x", "y", "by") if getattr(view, name) != getattr(View, name)]
+    pairs += [("unnamed", "hide")] if view.hide_unnamed else []
     pairs += [("sel", chip.encode()) for chip in chips]
     query = urlencode(pairs, safe=",:~")
     return f"?{query}" if query else ""
@@ -95,3 +100,29 @@ def view_filters(filters_data: str | None, chips_data: Sequence[str] | None, vie
 def own_pick(chips_data: Sequence[str] | None, source: str) -> Filters | None:
     """What the chip of one view (`source`: "scatter", "bar:<by>") selects, if that view has one."""
     return next((chip.filters for chip in decode_chips(chips_data) if chip.source == source), None)
+
+
+BROWSE_MAP_PIXELS = (940, 750)  # about the Browse map's size at 1280 x 800: the zoom a box is shown at
+
+
+def browse_link(filters: Filters | None, detection: int | None = None) -> str:
+    """The Browse page showing a selection: its one image (if it picks one), its classes, names and
+    lowest score as the map's detection filters, its collections as the search's, its box as the
+    map's view; `detection` highlighted. The way back from Analytics to the map."""
+    filters = filters or Filters()
+    view = None
+    if filters.bbox is not None and detection is None:  # a detection is shown up close
+        west, south, east, north = filters.bbox
+        east += 360.0 if west > east else 0.0
+        spans = ((east - west) / 360.0 * 256, (math.log(math.tan(math.pi / 4 + math.radians(min(north, 85)) / 2))
+                                               - math.log(math.tan(math.pi / 4 + math.radians(max(south, -85)) / 2)))
+                 / (2 * math.pi) * 256)
+        zoom = min(math.log2(pixels / span) if span > 0 else 18 for pixels, span in zip(BROWSE_MAP_PIXELS, spans))
+        view = MapView(round((south + north) / 2, 5), round(((west + east) / 2 + 180) % 360 - 180, 5),
+                       max(1, min(18, math.floor(zoom))))
+    state = BrowseState(
+        view=view, image=filters.images[0] if len(filters.images) == 1 else None,
+        search=SearchFilters(collections=filters.collections),
+        overlay=OverlayFilters(classes=filters.classes, names=filters.names, min_score=filters.min_score),
+        detection=detection)
+    return "/" + state.query_string()

@@ -147,10 +147,13 @@ def _draw(info, show, classes, names, score, highlight, hideout):
         counts[feature["properties"]["target_class"]] = counts.get(feature["properties"]["target_class"], 0) + 1
     legend = legend_entries(counts, hideout.get("colours") or {})
     more = " (the first ones: narrow the filters)" if len(features) == MAX_DRAWN else ""
-    analytics = "/analytics?" + Filters(images=(image_id,)).query_string()
+    # the map's view goes with it when clicked (browse.js: the view changes without a callback)
+    analytics = "/analytics?" + Filters(images=(image_id,), classes=overlay.classes, names=overlay.names,
+                                        min_score=overlay.min_score).query_string()
     summary = html.Div(className="det-summary", children=[
         html.Span(f"{len(features):,} of {total:,} detections drawn{more}."), " ",
-        html.A("Open in Analytics", href=analytics, className="link")])
+        html.A("Open in Analytics", href=analytics, className="link analytics-link", id="browse-open-analytics",
+               title="The dashboard of these detections, in the map's view")])
     return {"type": "FeatureCollection", "features": features}, hideout, legend, {}, summary
 
 

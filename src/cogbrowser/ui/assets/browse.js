@@ -254,6 +254,19 @@
     drawProvisional(imageId, shown.look.length ? shown.look : (preset ? [["style", preset]] : []), shown.opacity);
   };
 
+  // "Open in Analytics" takes the map's view along, as the dashboard's area (bbox=west,south,east,north).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.analytics-link");
+    if (!link || !browseMap) { return; }
+    var bounds = browseMap.getBounds(), url = new URL(link.href, window.location.href);
+    var box = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()].map(function (v, i) {
+      var limit = i % 2 ? 90 : 180;
+      return Math.max(-limit, Math.min(limit, Number(v.toFixed(6))));
+    });
+    url.searchParams.set("bbox", box.join(","));
+    link.href = url.pathname + url.search;
+  }, true);
+
   // A preset chosen in the Visualize tab: drawn in its own look (visualization._visualization_to_apply).
   document.addEventListener("change", function (event) {
     var input = event.target;
