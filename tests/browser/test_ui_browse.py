@@ -500,8 +500,8 @@ def test_panel_and_map_fit_the_screen(chromium, demo_server, width, height):
 def test_the_panels_tabs_are_tabs_to_a_screen_reader_and_the_keyboard(ui_page, demo_server):
     open_browse(ui_page, demo_server[0], "?lat=45.7&lon=13.6&zoom=9")  # a view, no image
     tabs = ui_page.get_by_role("tab")
-    ui_page.wait_for_function("() => document.querySelectorAll('[role=tab]').length === 3")
-    assert [tabs.nth(i).inner_text() for i in range(3)] == ["Search", "Visualize", "Detections"]
+    ui_page.wait_for_function("() => document.querySelectorAll('[role=tab]').length === 4")
+    assert [tabs.nth(i).inner_text() for i in range(4)] == ["Search", "Visualize", "Detections", "Views"]
     search = ui_page.get_by_role("tab", name="Search")
     assert search.get_attribute("aria-selected") == "true" and search.get_attribute("tabindex") == "0"
     assert ui_page.get_by_role("tablist").count() == 1 and ui_page.get_by_role("tabpanel").count() == 1
@@ -514,4 +514,21 @@ def test_the_panels_tabs_are_tabs_to_a_screen_reader_and_the_keyboard(ui_page, d
     ui_page.get_by_text("No image shown yet").wait_for()  # the Visualize tab's content
     ui_page.keyboard.press("End")
     ui_page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]').textContent"
-                              " === 'Detections'")
+                              " === 'Views'")
+
+
+def test_no_label_is_cut_off_at_1280_by_800(ui_page, demo_server):
+    """Tabs, labels, buttons and chosen values of every tab of the panel, and the map's controls,
+    show their whole text at the size of a laptop's screen."""
+    open_browse(ui_page, demo_server[0], "?image=S2_demo_20240601&mosaic=least-cloudy")
+    ui_page.locator(".leaflet-browse-imagery-pane img.leaflet-tile").first.wait_for()
+    shown = ", ".join((".browse-tab", ".browse-panel label", ".browse-panel button",
+                       ".browse-panel .dash-dropdown-value-item", ".map-overlay label", ".map-overlay button",
+                       ".time-when"))
+    cut = f"""() => [...document.querySelectorAll('{shown}')]
+        .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.textContent.trim())"""
+    for tab in ("Search", "Visualize", "Detections", "Views"):
+        ui_page.locator(".browse-tab", has_text=tab).click()
+        ui_page.wait_for_timeout(300)
+        assert ui_page.evaluate(cut) == [], tab

@@ -18,6 +18,7 @@ from cogbrowser.api import (
     openapi,
     stac,
     uploads,
+    views,
 )
 
 
@@ -25,4 +26,4 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the APIs, in the order they are registered."""
     return [health.blueprint, cogs.blueprint, openapi.blueprint, collections.blueprint, collection_reads.blueprint,
             images.blueprint, acquisitions.blueprint, uploads.blueprint, jobs.blueprint, image_reads.blueprint,
-            detections.blueprint, stac.blueprint]
+            detections.blueprint, views.blueprint, stac.blueprint]

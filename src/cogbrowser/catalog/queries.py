@@ -35,8 +35,10 @@ from cogbrowser.catalog.records import (
     ImageFile,
     ImageGeoRef,
     ImageRecord,
+    SavedViewRecord,
     ScoreBin,
     TokenRecord,
+    from_row,
 )
 from cogbrowser.raster.bbox import BBox
 
@@ -828,3 +830,51 @@ def count_unfinished_jobs(conn: Connection, kinds: Sequence[str]) -> int:
     row = conn.execute("SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running') AND kind = ANY(%s)",
                        (list(kinds),)).fetchone()
     return int(row["n"]) if row else 0
+
+
+# -- saved views ----------------------------------------------------------------------------
+class NameTaken(Exception):
+    """A saved view of that name (in any case) exists."""
+
+
+def create_saved_view(conn: Connection, name: str, state: str) -> SavedViewRecord:
+    """A new saved view; NameTaken when the name is taken."""
+    try:
+        with conn.transaction():
+            row = _one(conn.execute("INSERT INTO saved_views (name, state) VALUES (%s, %s) RETURNING *",
+                                    (name, state)))
+    except psycopg.errors.UniqueViolation:
+        raise NameTaken(name) from None
+    return from_row(SavedViewRecord, row)
+
+
+def list_saved_views(conn: Connection, limit: int, after_id: int | None = None) -> list[SavedViewRecord]:
+    """Saved views, newest first (by id), after `after_id` (keyset pagination)."""
+    rows = conn.execute("SELECT * FROM saved_views WHERE %(after)s::bigint IS NULL OR id < %(after)s "
+                        "ORDER BY id DESC LIMIT %(limit)s", {"after": after_id, "limit": limit}).fetchall()
+    return [from_row(SavedViewRecord, r) for r in rows]
+
+
+def count_saved_views(conn: Connection) -> int:
+    return int(_one(conn.execute("SELECT count(*) AS n FROM saved_views"))["n"])
+
+
+def get_saved_view(conn: Connection, view_id: int) -> SavedViewRecord | None:
+    row = conn.execute("SELECT * FROM saved_views WHERE id = %s", (view_id,)).fetchone()
+    return from_row(SavedViewRecord, row) if row else None
+
+
+def update_saved_view(conn: Connection, view_id: int, name: str | None, state: str | None) -> SavedViewRecord | None:
+    """Rename a saved view and/or change its state; None when there is no such view, NameTaken when
+    the new name is another view's."""
+    try:
+        with conn.transaction():
+            row = conn.execute("UPDATE saved_views SET name = coalesce(%s, name), state = coalesce(%s, state), "
+                               "updated_at = now() WHERE id = %s RETURNING *", (name, state, view_id)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise NameTaken(name or "") from None
+    return from_row(SavedViewRecord, row) if row else None
+
+
+def delete_saved_view(conn: Connection, view_id: int) -> bool:
+    return conn.execute("DELETE FROM saved_views WHERE id = %s", (view_id,)).rowcount == 1

@@ -253,3 +253,14 @@ class ScoreBin:
     bin: int
     count: int
     split: Any = None
+
+
+@dataclass(frozen=True)
+class SavedViewRecord:
+    """A named state of the Browse page: its query string (without the '?')."""
+
+    id: int
+    name: str
+    state: str
+    created_at: datetime
+    updated_at: datetime

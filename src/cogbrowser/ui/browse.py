@@ -15,6 +15,7 @@ callbacks:
 - browse_map.py          the map: offline basemap, panes, controls;
 - job_cards.py           the cards of the jobs the tools start (exports, statistics, time series) and their Cancel;
 - time_steps.py          the previous and next acquisition (the time bar on the map), the calendar's marks;
+- saved_views.py         the Views tab: saved views (pins), a link to the view on screen;
 - map_state.py           the page's state in its URL.
 
 Each module declares its callbacks in its `register(app)`, on the app `mount_ui` makes; this
@@ -51,14 +52,14 @@ from cogbrowser.ui import (
     image_search,
     job_cards,
     pixel_inspect,
+    saved_views,
     time_steps,
     visualization,
 )
 from cogbrowser.ui.browse_map import MAP, VIEW, fit_bounds, union_bbox
 from cogbrowser.ui.image_search import TABS
-from cogbrowser.ui.map_state import BrowseState, View
+from cogbrowser.ui.map_state import URL_WRITTEN, BrowseState, View
 
-URL_WRITTEN = "browse-url-written"  # the query string the page's state makes, once written to the address bar
 READY = "browse-ready"  # set once the URL's state is applied: only then is the URL written
 NOTICE = "browse-notice"
 CLEAR_CLOUD = 20  # % cloud cover at most of the image a page with no state opens on
@@ -72,7 +73,7 @@ def layout() -> html.Div:
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
         *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(), *job_cards.stores(),
-        *time_steps.stores(),
+        *time_steps.stores(), *saved_views.stores(),
         dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE), job_cards.cancel_failed(),
@@ -86,6 +87,8 @@ def layout() -> html.Div:
                                      tools=[area_inspect.panel(), export.panel(), compare.panel()])),
                          dcc.Tab(label="Detections", value="detections", className="browse-tab",
                                  selected_className="browse-tab--selected", children=detections_overlay.panel()),
+                         dcc.Tab(label="Views", value=saved_views.TAB, className="browse-tab",
+                                 selected_className="browse-tab--selected", children=saved_views.panel()),
                      ]),
         ]),
         browse_map.map_view(
@@ -124,6 +127,7 @@ def register(app: dash.Dash) -> None:
     for feature in (image_search, visualization, detections_overlay, pixel_inspect, area_inspect, export, compare,
                     basemap_choice, browse_map, job_cards, time_steps):
         feature.register(app)
+    saved_views.register(app, TABS)
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
                  State(image_search.CATALOG, "data"), State(detections_overlay.CLASSES, "options"),
                  State(detections_overlay.NAMES, "options"), prevent_initial_call="initial_duplicate")(_restore)

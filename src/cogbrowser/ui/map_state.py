@@ -104,6 +104,7 @@ class View:
     zoom: float
 
 
+URL_WRITTEN = "browse-url-written"  # the Browse page's query string, once written to the address bar (browse.py)
 RESULT_SORTS = {"-acquired_at": "Newest first", "acquired_at": "Oldest first", "cloud_cover": "Least cloudy first",
                 "id": "By id"}  # the results' orders (GET /api/v1/images `sortby`), the first the default
 DEFAULT_SORT = "-acquired_at"
