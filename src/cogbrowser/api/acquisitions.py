@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from flask import Blueprint
 from pydantic import Field
 
+from cogbrowser.api.images import ImageFilters
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.records import AcquisitionRecord
 from cogbrowser.raster.bbox import BBox
@@ -24,13 +25,7 @@ from cogbrowser.raster.footprint import geometry_intersects, parse_geojson_geome
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
 from cogbrowser.web.params import (
-    BBoxParam,
     BodyModel,
-    DatetimeParam,
-    GeoJSONText,
-    IdList,
-    QueryModel,
-    TextList,
     interval,
 )
 
@@ -40,14 +35,7 @@ MAX_LIMIT = 20_000
 DEFAULT_LIMIT = 5_000
 
 
-class AcquisitionSearch(QueryModel):
-    bbox: BBoxParam | None = None
-    intersects: GeoJSONText | None = Field(None, description=(
-        "A GeoJSON geometry (WGS 84) the image's footprint must touch"))
-    datetime: DatetimeParam | None = None
-    collections: IdList | None = None
-    max_cloud_cover: float | None = Field(None, ge=0, le=100, description="percent")
-    detection_class: TextList | None = Field(None, description="only images with detections of these classes")
+class AcquisitionSearch(ImageFilters):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=(
         f"acquisitions listed at most (at most {MAX_LIMIT:,}); `days` always counts every match"))
 

@@ -54,15 +54,20 @@ DEFAULT_LIMIT = 100
 Sort = Literal["acquired_at", "-acquired_at", "cloud_cover", "-cloud_cover", "id", "-id"]
 
 
-class ImageSearch(QueryModel):
+class ImageFilters(QueryModel):
+    """What an image must be to be found: the filters of the image search and of the acquisitions."""
+
     bbox: BBoxParam | None = None
     intersects: GeoJSONText | None = Field(None, description=(
         "A GeoJSON geometry (WGS 84) the image's footprint must touch (larger ones: POST /stac/search)"))
     datetime: DatetimeParam | None = None
     collections: IdList | None = None
-    ids: IdList | None = None
     max_cloud_cover: float | None = Field(None, ge=0, le=100, description="percent")
     detection_class: TextList | None = Field(None, description="only images with detections of these classes")
+
+
+class ImageSearch(ImageFilters):
+    ids: IdList | None = None
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None, description="text in the image's id or title (case-insensitive)")
     sortby: Sort = Field("-acquired_at", description="sort key; '-' for descending (newest first)")
