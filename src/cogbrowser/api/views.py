@@ -82,7 +82,7 @@ class SavedViewList(BodyModel):
 
 class ViewListQuery(QueryModel):
     limit: int = Field(100, ge=1, le=MAX_LIMIT, description=f"views per page (at most {MAX_LIMIT})")
-    cursor: int | None = Field(None, ge=0, description="continue after this view (from the `next` link)")
+    cursor: int | None = Field(None, ge=0, le=2**63 - 1, description="continue after this view (from the `next` link)")
 
 
 @endpoint(blueprint, "GET", "/api/v1/views", summary="List the saved views", tags=TAGS, query=ViewListQuery,

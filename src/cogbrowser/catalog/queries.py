@@ -850,8 +850,11 @@ def create_saved_view(conn: Connection, name: str, state: str) -> SavedViewRecor
 
 def list_saved_views(conn: Connection, limit: int, after_id: int | None = None) -> list[SavedViewRecord]:
     """Saved views, newest first (by id), after `after_id` (keyset pagination)."""
-    rows = conn.execute("SELECT * FROM saved_views WHERE %(after)s::bigint IS NULL OR id < %(after)s "
-                        "ORDER BY id DESC LIMIT %(limit)s", {"after": after_id, "limit": limit}).fetchall()
+    where = _Where()
+    where.add("id < %s", after_id)
+    condition, params = where.composed()
+    rows = conn.execute(sql.SQL("SELECT * FROM saved_views WHERE {} ORDER BY id DESC LIMIT %s").format(condition),
+                        [*params, limit]).fetchall()
     return [from_row(SavedViewRecord, r) for r in rows]
 
 
