@@ -90,7 +90,8 @@ def test_new_band_math_is_stretched_over_its_own_values(ui_page, demo_server):
     ui_page.locator("#browse-style label", has_text="Index / band math").click()
     ui_page.fill("#browse-expression", "B08/B04")
     ui_page.press("#browse-expression", "Enter")
-    ui_page.wait_for_function("() => document.querySelector('#browse-rescale-max-0').value !== ''")
+    ui_page.wait_for_function("""expected => ['min', 'max'].every((end, i) =>
+        parseFloat(document.querySelector(`#browse-rescale-${end}-0`).value) === expected[i])""", arg=expected)
     low, high = (float(v) for v in rows(ui_page)[:2])
     assert [low, high] == expected
     ui_page.wait_for_function("() => new URLSearchParams(location.search).get('expression') === 'B08/B04'")

@@ -59,7 +59,7 @@ IMAGE_INFO = "browse-image-info"  # {"image": the API's image, "collection": its
 VIS = "browse-vis"  # the render params drawn (for the URL)
 SOURCE = "browse-source"  # the source drawn (preset, bands or band math), as the API checked it
 HISTOGRAM_DATA = "browse-histogram-data"  # its histograms over the whole image
-STRETCH_FOR = "browse-stretch-for"  # {"bands": [r, g, b], "expression": text}: what the stretch rows were set for
+STRETCH_FOR = "browse-stretch-for"  # {"mode", "bands", "expression"}: what the stretch rows were set for
 MOSAIC = "browse-mosaic"  # what is drawn: "image", or a mosaic of its collection in an order (layers.MosaicOrder)
 MOSAIC_FILTER = "browse-mosaic-filter"  # {"time": WMS TIME, "cloud": % or None}: the search's dates and cloud limit
 STRETCH_PENDING = "browse-stretch-pending"  # {"expression": text}: band math to stretch over its 2-98 % once measured
@@ -287,7 +287,7 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "ownStretch"), *rows,
                             Output(STRETCH_FOR, "data", allow_duplicate=True),
                             Output(STRETCH_PENDING, "data", allow_duplicate=True),
-                            *[Input(b, "value") for b in BANDS], Input(EXPRESSION, "value"), State(STYLE, "value"),
+                            *[Input(b, "value") for b in BANDS], Input(EXPRESSION, "value"), Input(STYLE, "value"),
                             State(STRETCH_FOR, "data"), *[State(r, "value") for pair in RESCALE for r in pair],
                             prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction(VISUALIZE_JS, "measuredStretch"), *rows,
@@ -482,17 +482,15 @@ def _set_up_controls(info: dict | None, style: str | None, requested: dict | Non
                        (COLORMAP, "value"): applied["colormap"]})
         values.update({(picker, "value"): band for picker, band in zip(BANDS, applied["bands"])})
         values.update({(RESCALE[i][j], "value"): applied["rows"][i][j] for i in range(3) for j in range(2)})
-        values[(STRETCH_FOR, "data")] = {"bands": list(applied["bands"]), "expression": applied["expression"]}
+        values[(STRETCH_FOR, "data")] = {"mode": mode, "bands": list(applied["bands"]),
+                                         "expression": applied["expression"]}
     elif style in (COMPOSITE, EXPRESSION_MODE) and not new_image:
         # a new composite or band math opens stretched to its own values, never the last look's
-        # range: each band's 2-98 % (the empty rows' defaults); band math's once measured (visualize.js)
+        # range: visualize.js's ownStretch empties the rows in the browser (each band's 2-98 % is an
+        # empty row's default; band math's comes once measured), so a late answer here cannot undo it
         if style == COMPOSITE and not all(bands):
-            bands = tuple(default_bands(info))
-            values.update({(picker, "value"): band for picker, band in zip(BANDS, bands)})
-        values.update({(r, "value"): None for pair in RESCALE for r in pair} | {(GAIN, "value"): None,
-                                                                               (GAMMA, "value"): None})
-        values[(STRETCH_FOR, "data")] = {"bands": list(bands), "expression": expression}
-        values[(STRETCH_PENDING, "data")] = {"expression": expression} if style == EXPRESSION_MODE else None
+            values.update({(picker, "value"): band for picker, band in zip(BANDS, default_bands(info))})
+        values.update({(GAIN, "value"): None, (GAMMA, "value"): None})
     values.update({(COMPOSITE_SECTION, "style"): SHOWN if mode == COMPOSITE else HIDDEN,
                    (EXPRESSION_SECTION, "style"): SHOWN if mode == EXPRESSION_MODE else HIDDEN,
                    (EXPRESSION_HINT, "children"): _expression_hint(info)})

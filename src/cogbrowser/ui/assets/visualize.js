@@ -194,18 +194,19 @@
 
   function fourDigits(value) { return value === null || value === undefined ? null : Number(Number(value).toPrecision(4)); }
 
-  /* clientside callback: a band picked for a composite takes its own range (its row emptied: the
-   * band's 2-98 %), other rows keep theirs; edited band math drops the stretch and waits for its
-   * own (measuredStretch). STRETCH_FOR says what the rows were set for, so the controls the server
-   * fills together (a link's bands with its stretch) are left as they are. */
+  /* clientside callback: a composite chosen, or a band picked for it, takes each new band's own
+   * range (its row emptied: the band's 2-98 %), other rows keep theirs; band math chosen or edited
+   * drops the stretch and waits for its own (measuredStretch). STRETCH_FOR says what the rows were
+   * set for, so the controls the server fills together (a link's bands with its stretch, a preset's
+   * band math with its range) are left as they are. */
   visualize.ownStretch = function () {
     var args = Array.prototype.slice.call(arguments);
     var bands = args.slice(0, 3), expression = args[3], style = args[4], setFor = args[5] || {}, flat = args.slice(6, 12);
     var rows = flat.slice(), changed = false, pending = no();
     if (style === COMPOSITE) {
-      var before = setFor.bands || [];
+      var before = setFor.mode === COMPOSITE ? setFor.bands || [] : [];  // another look's rows: all go
       bands.forEach(function (band, i) {
-        if (band && before[i] !== band) {
+        if (before[i] !== band) {
           changed = changed || given(rows[2 * i]) || given(rows[2 * i + 1]);
           rows[2 * i] = null; rows[2 * i + 1] = null;
         }
@@ -218,7 +219,7 @@
       throw window.dash_clientside.PreventUpdate;
     }
     var answer = changed ? rows : rows.map(function () { return no(); });
-    return answer.concat([{bands: bands, expression: expression}, pending]);
+    return answer.concat([{mode: style, bands: bands, expression: expression}, pending]);
   };
 
   /* clientside callback: band math waiting for its stretch gets its 2-98 % when its histograms
