@@ -26,6 +26,7 @@ from lxml import etree
 
 from cogbrowser.catalog import queries
 from cogbrowser.ui.export import CRS
+from cogbrowser.ui.visualization import HISTOGRAM_DATA
 from cogbrowser.web.context import mark_heavy_callbacks
 from helpers import ingest_images, serving, shared_catalog
 
@@ -140,7 +141,7 @@ def test_an_export_beyond_the_heavy_lane_is_problem_details(one_heavy_thread):
 # ---------------------------------------------------------------- waiting rules, slowness injected
 
 HEAVY_SECONDS = 3.0  # how long the slowed heavy routes take
-HEAVY_OUTPUT = "slow-tool-result"  # a page tool's output whose callback reads pixels itself (marked heavy here)
+HEAVY_OUTPUT = HISTOGRAM_DATA  # a page callback's output (a made-up one is refused 400), marked heavy here
 DEADLINE = 2.0  # the slowed server's render deadline: heavy work may wait a quarter of it, 0.5 s
 
 
@@ -186,14 +187,14 @@ def test_heavy_work_that_waited_past_the_deadline_or_found_the_lane_full_is_turn
     one runs, one waits — past the lane's limit, so it is turned away while the first still runs —
     and two find the lane full. Meanwhile the health check and a light callback answer at once."""
     heavy = [lambda: requests.get(f"{slow_app}/api/v1/images/a/export", timeout=30),
-             callback(slow_app, f"{HEAVY_OUTPUT}.children"),
+             callback(slow_app, f"{HEAVY_OUTPUT}.data"),
              lambda: requests.get(f"{slow_app}/api/v1/images/b/export", timeout=30),
-             callback(slow_app, f"{HEAVY_OUTPUT}.children")]
+             callback(slow_app, f"{HEAVY_OUTPUT}.data")]
     with health_checks(slow_app) as times:
         answers = at_once([*heavy, callback(slow_app, f"{CRS}.options")])
     *heavy_answers, (light, light_seconds) = answers
     statuses = sorted(r.status_code for r, _ in heavy_answers)
-    assert statuses == [200, 503, 503, 503], statuses
+    assert statuses == [200, 503, 503, 503], [(r.status_code, r.text[:200]) for r, _ in heavy_answers]
     details = sorted(r.json()["detail"] for r, _ in heavy_answers if r.status_code == 503)
     assert sum("waited" in d for d in details) == 1 and sum("lane is full (1 running, 1 waiting)" in d
                                                           for d in details) == 2, details
