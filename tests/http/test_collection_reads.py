@@ -7,6 +7,7 @@ import io
 import math
 from datetime import datetime, timezone
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import requests
@@ -61,10 +62,44 @@ def test_a_timelapse_has_a_frame_per_date(landsat):
     gif = Image.open(io.BytesIO(answer.content))
     frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(gif)]
     assert len(frames) == 2 and gif.size[0] == 200
-    assert list(frames[0].getdata()) != list(frames[1].getdata()), "two dates, two pictures"
+    assert np.asarray(frames[0]).tolist() != np.asarray(frames[1]).tolist(), "two dates, two pictures"
+
+
+def test_a_timelapse_as_a_video_of_clear_dates_at_the_frame_rate_asked(landsat, db, tmp_path):
+    """An MP4 (H.264, read back by ffmpeg) with a frame per date, shown 1/fps seconds each; a
+    cloud limit leaves the cloudy date out, in the GIF as in the video."""
+    base, bbox = landsat
+    params = {"bbox": ",".join(map(str, bbox)), "width": 201, "rescale": "0,20000", "fps": 2}
+    answer = requests.get(f"{base}/api/v1/collections/landsat/timelapse.mp4", params=params, timeout=60)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "video/mp4", answer.text
+    assert answer.headers["Content-Disposition"] == 'inline; filename="landsat-timelapse.mp4"'
+    reader = imageio_ffmpeg.read_frames(saved(answer.content, tmp_path / "all.mp4"))
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8) for f in reader]
+    assert meta["fps"] == 2 and meta["size"][0] == 202, meta  # 201 padded to even, for H.264
+    assert len(frames) == 2 and not np.array_equal(frames[0], frames[1])
+    with db.connection() as conn:
+        conn.execute("UPDATE images SET cloud_cover = CASE id WHEN 'cog2' THEN 60 ELSE 5 END")
+    clear = requests.get(f"{base}/api/v1/collections/landsat/timelapse.mp4", timeout=60,
+                         params={**params, "max_cloud_cover": 20})
+    reader = imageio_ffmpeg.read_frames(saved(clear.content, tmp_path / "clear.mp4"))
+    next(reader)
+    assert sum(1 for _ in reader) == 1, "cog2 is cloudier than 20 %"
+    gif = requests.get(f"{base}/api/v1/collections/landsat/timelapse.gif", timeout=60,
+                       params={**params, "max_cloud_cover": 20})
+    assert sum(1 for _ in ImageSequence.Iterator(Image.open(io.BytesIO(gif.content)))) == 1
+    assert Image.open(io.BytesIO(gif.content)).info["duration"] == 500, "2 frames per second"
+
+
+def saved(content: bytes, path) -> str:
+    path.write_bytes(content)
+    return str(path)
 
 
 @pytest.mark.parametrize("path, params, status, named", [
+    ("landsat/timelapse.mp4", {"bbox": "0,0,1,1", "fps": "2", "frame_ms": "500"}, 400, "fps"),
+    ("landsat/timelapse.mp4", {"bbox": "0,0,1,1", "fps": "50"}, 400, "fps"),
+    ("landsat/timelapse.avi", {"bbox": "0,0,1,1"}, 404, "mp4"),
     ("landsat/timeseries", {}, 400, "bbox"),
     ("landsat/timeseries", {"bbox": "0,0,1,1", "geometry": '{"type":"Point","coordinates":[0,0]}'}, 400, "geometry"),
     ("landsat/timeseries", {"bbox": "0,0,1,1"}, 404, "covers the area"),

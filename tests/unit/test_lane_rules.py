@@ -34,6 +34,7 @@ HEAVY_CALLBACKS = {"browse-export-download", "browse-area-series-result"}
     ("POST", "/api/v1/images/S2/statistics", "", HEAVY),
     ("GET", "/api/v1/collections/sentinel-2/timeseries", "", HEAVY),
     ("GET", "/api/v1/collections/sentinel-2/timelapse.gif", "", HEAVY),
+    ("GET", "/api/v1/collections/sentinel-2/timelapse.mp4", "", HEAVY),
 ])
 def test_each_kind_of_request_has_its_lane(method, path, query, lane):
     assert lane_of(method, path, query, None, HEAVY_CALLBACKS) == lane

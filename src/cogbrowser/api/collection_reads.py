@@ -40,7 +40,7 @@ from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
 from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shapes_bounds, shapes_to_crs
 from cogbrowser.raster.render_spec import RenderSpec
-from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid
+from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid, mp4_video
 from cogbrowser.raster.zonal import zonal_pixels, zonal_statistics
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint, json_response, parse_query
@@ -48,6 +48,7 @@ from cogbrowser.web.params import (
     BBoxParam,
     BodyModel,
     DatetimeParam,
+    FiniteNumber,
     Polygons,
     PolygonsParam,
     RenderParams,
@@ -65,6 +66,8 @@ TAGS = ("collection reads",)
 PATH = {"collection_id": "The collection's id"}
 MAX_IMAGES = 200  # dates in one time series or timelapse
 MAX_GIF_SIZE = 1024
+DEFAULT_FRAME_MS = 700
+TIMELAPSE_FORMATS = {"gif": "image/gif", "mp4": "video/mp4"}
 
 
 class TimeSeriesQuery(RenderQuery):
@@ -113,15 +116,28 @@ class TimelapseQuery(RenderParams):
     bbox: BBoxParam = Field(description="the area, west,south,east,north in WGS 84 (west > east crosses the "
                                         "antimeridian)")
     datetime: DatetimeParam | None = None
+    max_cloud_cover: float | None = Field(None, ge=0, le=100, description=(
+        "leave out the dates whose image is cloudier than this (%): a timelapse of clear views"))
     width: Annotated[int, WholeNumber(16, MAX_GIF_SIZE, " of pixels")] = Field(
         512, description="pixels across (the height follows the area)")
-    frame_ms: Annotated[int, WholeNumber(50, 10_000)] = Field(700, description="how long each date is shown, in ms")
+    frame_ms: Annotated[int, WholeNumber(50, 10_000)] | None = Field(
+        None, description="how long each date is shown, in ms (default 700)")
+    fps: Annotated[float, FiniteNumber(0.1, 20, "is not a frame rate of 0.1 to 20 frames per second")] | None = \
+        Field(None, description="dates per second: the other way to say frame_ms")
     label: bool = Field(True, description="write the date on each frame")
 
     @model_validator(mode="after")
     def _area(self) -> TimelapseQuery:
         _require_area(self.bbox)
+        if self.fps is not None and self.frame_ms is not None:
+            raise bad_request("fps", "give fps or frame_ms, not both")
         return self
+
+    @property
+    def frame_seconds(self) -> float:
+        if self.fps is not None:
+            return 1 / self.fps
+        return (self.frame_ms if self.frame_ms is not None else DEFAULT_FRAME_MS) / 1000
 
 
 def _require_area(bbox: BBox | None) -> None:
@@ -210,39 +226,50 @@ def _series(collection_id: str, plans: list[_SeriesPlan], step: Report) -> TimeS
     return TimeSeries(collection_id=collection_id, points=points)
 
 
-@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.gif", tags=TAGS, path_parameters=PATH,
-          summary="An area of the collection as an animated GIF, date after date", query=TimelapseQuery,
-          responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}, 202: Job,
-                     410: None})
-def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
-    """Each image that covers `bbox` (oldest first, at most 200) rendered with the render
-    parameters (a preset with `style`) in Web Mercator, its date written in a corner. More pixels x
-    dates than the server makes while a client waits (COGBROWSER_SYNC_RENDER_PIXELS), or asked with
-    `Prefer: respond-async`, answer 202 with a job (`Location`: its URL; `result_url`: the GIF)."""
-    layer, found = _images(services().db, services().settings, collection_id, query.bbox, None, query.datetime)
+@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.<fmt>", tags=TAGS,
+          path_parameters={**PATH, "fmt": "gif (an animated GIF) or mp4 (an H.264 video)"},
+          summary="An area of the collection as an animated GIF or an MP4 video, date after date",
+          query=TimelapseQuery, responses={200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                                              for media in TIMELAPSE_FORMATS.values()}},
+                                           202: Job, 410: None})
+def timelapse(collection_id: str, fmt: str, query: TimelapseQuery) -> Response:
+    """Each image that covers `bbox` (oldest first, at most 200) within the dates and cloud limit,
+    rendered with the render parameters (a preset with `style`) in Web Mercator, its date written
+    in a corner. More pixels x dates than the server makes while a client waits
+    (COGBROWSER_SYNC_RENDER_PIXELS), or asked with `Prefer: respond-async`, answer 202 with a job
+    (`Location`: its URL; `result_url`: the GIF or MP4)."""
+    media = _timelapse_media(fmt)
+    layer, found = _images(services().db, services().settings, collection_id, query.bbox, None, query.datetime,
+                           query.max_cloud_cover)
     spec, bounds, width, height = _timelapse_plan(layer, found, query)
-    filename = f"{collection_id}-timelapse.gif"
+    filename = f"{collection_id}-timelapse.{fmt}"
     if runs_as_job(width * height * len(found.images)):
-        return render_job_answer("timelapse", filename, {"collection_id": collection_id})
-    gif = _timelapse_gif(collection_id, found, query, spec, bounds, width, height, lambda message: None)
-    return Response(gif, mimetype="image/gif", headers={
+        return render_job_answer("timelapse", filename, {"collection_id": collection_id, "format": fmt})
+    movie = _timelapse_movie(collection_id, found, query, fmt, spec, bounds, width, height, lambda message: None)
+    return Response(movie, mimetype=media, headers={
         "Content-Disposition": f'inline; filename="{filename}"', **missing_images_headers(found.missing)})
 
 
 def timelapse_job(db: Database, settings: Settings, job: JobRecord, folder: Path, report: Report) -> Outcome:
     """The work of a timelapse job (in a jobs worker, no request): the query parsed again, the
-    collection's images found again, the same GIF made and kept as the job's result."""
+    collection's images found again, the same GIF or MP4 made and kept as the job's result."""
     query = cast(TimelapseQuery, parse_query(TimelapseQuery, MultiDict(job.params["query"])))
-    collection_id = job.params["collection_id"]
-    layer, found = _images(db, settings, collection_id, query.bbox, None, query.datetime)
+    collection_id, fmt = job.params["collection_id"], job.params.get("format", "gif")
+    layer, found = _images(db, settings, collection_id, query.bbox, None, query.datetime, query.max_cloud_cover)
     spec, bounds, width, height = _timelapse_plan(layer, found, query)
 
     def make(step: Report) -> tuple[bytes, str]:
-        gif = _timelapse_gif(collection_id, found, query, spec, bounds, width, height, step)
+        movie = _timelapse_movie(collection_id, found, query, fmt, spec, bounds, width, height, step)
         left_out = f"; left out, their files are gone: {', '.join(found.missing)}" if found.missing else ""
-        return gif, f"{job.filename}: {len(found.images)} dates of {width} x {height} pixels{left_out}"
+        return movie, f"{job.filename}: {len(found.images)} dates of {width} x {height} pixels{left_out}"
 
-    return render_to_file(settings, folder, job.filename, "image/gif", report, make)
+    return render_to_file(settings, folder, job.filename, _timelapse_media(fmt), report, make)
+
+
+def _timelapse_media(fmt: str) -> str:
+    if fmt not in TIMELAPSE_FORMATS:
+        raise NotFound(f"no timelapse format {fmt!r} (use timelapse.gif or timelapse.mp4)")
+    return TIMELAPSE_FORMATS[fmt]
 
 
 def _timelapse_plan(layer: Layer, found: OnDisk,
@@ -255,9 +282,9 @@ def _timelapse_plan(layer: Layer, found: OnDisk,
     return spec, bounds, width, height
 
 
-def _timelapse_gif(collection_id: str, found: OnDisk, query: TimelapseQuery, spec: RenderSpec,
-                   bounds: Bounds, width: int, height: int, step: Report) -> bytes:
-    """The animated GIF of the images `found`, one frame each, oldest first; `step` hears the progress."""
+def _timelapse_movie(collection_id: str, found: OnDisk, query: TimelapseQuery, fmt: str, spec: RenderSpec,
+                     bounds: Bounds, width: int, height: int, step: Report) -> bytes:
+    """The GIF or MP4 of the images `found`, one frame each, oldest first; `step` hears the progress."""
     frames = []
     for number, (image, path) in enumerate(zip(found.images, found.files)):
         step(f"rendering frames {100 * number // len(found.images)}%")
@@ -269,8 +296,10 @@ def _timelapse_gif(collection_id: str, found: OnDisk, query: TimelapseQuery, spe
     if not frames:
         raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data in the bbox "
                        "within the dates asked")
-    step("encoding the GIF")
-    return animated_gif(frames, query.frame_ms)
+    step(f"encoding the {fmt.upper()}")
+    if fmt == "mp4":
+        return mp4_video(frames, query.frame_seconds)
+    return animated_gif(frames, round(query.frame_seconds * 1000))
 
 
 # ---------------------------------------------------------------- helpers

@@ -20,6 +20,7 @@ core's (raster/point, zonal, export, region). Errors become problem details — 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -27,10 +28,19 @@ from typing import Annotated, Any, cast
 
 import orjson
 from flask import Blueprint, Response, jsonify
-from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, StringConstraints, WithJsonSchema, model_validator
 from rasterio.crs import CRS
 from werkzeug.datastructures import MultiDict
 
+from cogbrowser.api.export_pictures import (
+    DECORATIONS,
+    KMZ,
+    ON_THE_MAP_ONLY,
+    detection_outlines,
+    is_report,
+    media_type,
+    picture_bytes,
+)
 from cogbrowser.api.jobs import Job, prefers_async, render_job_answer, runs_as_job
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.records import ImageRecord
@@ -39,10 +49,18 @@ from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.jobs import JobRecord, Outcome, Report, render_to_file
 from cogbrowser.layers import Layer, find_layer, images_on_disk, read_image_area, render_layer
 from cogbrowser.raster.crs import OFFERED_EPSG, OFFERED_TEXT, WGS84, epsg_crs
+from cogbrowser.raster.decorations import outside_mask
 from cogbrowser.raster.export import Grid, Size, bounds_in, export_geotiff, fit_size, plan_grid
 from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
 from cogbrowser.raster.point import read_pixel
-from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, geojson_polygons, shapes_to_crs
+from cogbrowser.raster.region import (
+    ImageExtent,
+    OutsideImage,
+    bbox_zone,
+    geojson_polygons,
+    shapes_bounds,
+    shapes_to_crs,
+)
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.zonal import DEFAULT_BINS, MAX_BINS, zonal_statistics
@@ -58,6 +76,7 @@ from cogbrowser.web.params import (
     RenderParams,
     RenderQuery,
     Text,
+    TextList,
     WholeNumber,
     area_bbox,
     list_numbers,
@@ -73,6 +92,7 @@ IMAGE = "/api/v1/images/<image_id>"
 TAGS = ("image reads",)
 PATH = {"image_id": "The image's id"}
 PICTURE_ONLY = ("rescale", "gain", "gamma", "colormap")  # meaningless for raw values
+REPORT_ONLY = ("decorations", "caption", "detection_classes", "detection_min_score")  # drawn on pictures
 DEFAULT_PREVIEW_SIZE = 512
 MAX_PREVIEW_SIZE = 2048
 GEOJSON_BODY = RawBody({"application/geo+json": {"type": "object"}, "application/json": {"type": "object"}},
@@ -81,7 +101,7 @@ GEOJSON_BODY = RawBody({"application/geo+json": {"type": "object"}, "application
 PICTURES = {"content": {media: {"schema": {"type": "string", "format": "binary"}}
                         for media in ("image/tiff", "image/png", "image/jpeg", "image/webp")}}
 JSON_OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
-EXPORT_FORMATS = {"tif": "tif", "tiff": "tif", "geotiff": "tif", **{name: name for name in FORMATS}}
+EXPORT_FORMATS = {"tif": "tif", "tiff": "tif", "geotiff": "tif", **{name: name for name in FORMATS}, KMZ: KMZ}
 ON_THE_EARTH = "is not on the Earth (lon in -180..180, lat in -90..90)"
 
 
@@ -141,8 +161,15 @@ def _export_format(value: Any) -> str:
     """tif (also tiff, geotiff) or a picture format, in any case."""
     fmt = str(value).strip().lower()
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"{fmt!r} is not offered (use tif, png, jpg or webp)")
+        raise ValueError(f"{fmt!r} is not offered (use tif, png, jpg, webp or kmz)")
     return EXPORT_FORMATS[fmt]
+
+
+def _known_decorations(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in DECORATIONS]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a decoration (use {', '.join(DECORATIONS)})")
+    return names
 
 
 def _resolution(value: Any) -> tuple[float, float]:
@@ -167,20 +194,47 @@ class ExportQuery(RenderParams):
     bbox: BBoxNumbers | None = None
     bbox_crs: EpsgCode | None = Field(None, alias="bbox-crs", description="the CRS of bbox (default EPSG:4326)")
     crs: EpsgCode | None = Field(None, description=f"output CRS: {OFFERED_TEXT} or the image's own (the default)")
-    format: ExportFormat = Field("tif", description="tif (raw values, the default), png, jpg or webp")
+    format: ExportFormat = Field("tif", description="tif (raw values, the default), png, jpg, webp, or kmz (a "
+                                                    "Google Earth ground overlay, drawn in EPSG:4326)")
     width: Pixels | None = None
     height: Pixels | None = None
     resolution: Resolution | None = Field(None, description="pixel size in the output CRS's units: r or rx,ry")
+    geometry: PolygonsParam | None = Field(None, description=(
+        "the area of interest (GeoJSON, WGS 84): outside it a picture is transparent (white in a JPEG) and "
+        "raw values are no data; without bbox, the export covers its bounds"))
+    decorations: Annotated[list[str], AfterValidator(_known_decorations), WithJsonSchema({
+        "type": "array", "items": {"type": "string", "enum": list(DECORATIONS)}})] | None = Field(None, description=(
+        "drawn on a picture (comma-separated): scale_bar, north_arrow, legend, caption (the image, its date "
+        "and the look), detections (the image's, outlined and labelled); a KMZ takes legend, caption and "
+        "detections"))
+    caption: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = Field(
+        None, description="the caption's own text (implies the caption)")
+    detection_classes: TextList | None = Field(None, description="with decorations=detections: these classes only")
+    detection_min_score: float | None = Field(None, ge=0, le=1, description=(
+        "with decorations=detections: scores from this one"))
 
     @model_validator(mode="after")
     def _consistent(self) -> ExportQuery:
-        """width/height or resolution; no stretch for raw values; a bbox by the rule of its CRS."""
+        """width/height or resolution; no stretch or decoration for raw values; a KMZ in lon/lat; a
+        bbox by the rule of its CRS, and the geometry's bounds without one."""
         if self.resolution is not None and (self.width is not None or self.height is not None):
             raise bad_request("resolution", "give either width/height or resolution, not both")
         if self.format == "tif":
-            given = [name for name in PICTURE_ONLY if getattr(self, name) is not None]
+            given = [name for name in (*PICTURE_ONLY, *REPORT_ONLY) if getattr(self, name) is not None]
             if given:
-                raise bad_request(given[0], "applies to pictures (format=png, jpg or webp), not to raw values (tif)")
+                raise bad_request(given[0], "applies to pictures (format=png, jpg, webp or kmz), not to raw values "
+                                            "(tif)")
+        if self.format == KMZ:
+            if self.crs is not None and self.crs != 4326:
+                raise bad_request("crs", "a KMZ is laid on the ground in EPSG:4326 (lon/lat); leave crs out")
+            flat = [name for name in ON_THE_MAP_ONLY if name in (self.decorations or ())]
+            if flat:
+                raise bad_request("decorations", f"{flat[0]} is for flat pictures: Google Earth draws its own "
+                                                 "(a KMZ takes legend, caption and detections)")
+        asked = set(self.decorations or ())
+        for name in ("detection_classes", "detection_min_score"):
+            if getattr(self, name) is not None and "detections" not in asked:
+                raise bad_request(name, "it filters the detections drawn: add detections to decorations")
         if self.bbox is not None:
             self.bbox = area_bbox(self.bbox, self.bbox_crs)
         return self
@@ -327,9 +381,15 @@ def export(layer: Layer, query: ExportQuery) -> Response:
         services().images_on_disk([image], mosaic=False)  # 410 now for a file that is gone
         return render_job_answer("export", name, {"image_id": image.id})
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    key = repr(("export", image.checksum, query.model_dump_json(by_alias=True, warnings=False)))
     if query.format == "tif":
-        key = repr(("export", image.checksum, query.model_dump_json(by_alias=True)))
-        return cached_response(key, lambda: _geotiff_bytes(layer, spec, grid, _file(image)), "image/tiff", headers)
+        return cached_response(key, lambda: _geotiff_bytes(layer, spec, grid, _file(image), query), "image/tiff",
+                               headers)
+    if is_report(query):
+        outlines = detection_outlines(services().db, image.id, grid, query)
+        key = repr((key, [(o.label, o.rings) for o in outlines]))  # a new detection is a new picture
+        return cached_response(key, lambda: picture_bytes(layer, _file(image), spec, grid, query, outlines),
+                               media_type(query.format), headers)
     return rendered_response([image], spec, grid.crs, grid.bounds, grid.width, grid.height, query.format, headers)
 
 
@@ -349,16 +409,18 @@ def export_job(db: Database, settings: Settings, job: JobRecord, folder: Path, r
     def make(step: Report) -> tuple[bytes, str]:
         step("reading")
         if query.format == "tif":
-            data = _geotiff_bytes(layer, spec, grid, path)
+            data = _geotiff_bytes(layer, spec, grid, path, query)
+        elif is_report(query):
+            data = picture_bytes(layer, path, spec, grid, query, detection_outlines(db, image.id, grid, query))
         else:
             rgba = render_layer([image], [path], spec, grid.crs, grid.bounds, grid.width, grid.height)
             step(f"encoding {query.format.upper()}")
             data = encode(rgba, query.format)
         return data, f"{job.filename}: {grid.width} x {grid.height} pixels of image {image.id}"
 
-    media_type = "image/tiff" if query.format == "tif" else FORMATS[query.format]
+    made = "image/tiff" if query.format == "tif" else media_type(query.format)
     try:
-        return render_to_file(settings, folder, job.filename, media_type, report, make)
+        return render_to_file(settings, folder, job.filename, made, report, make)
     except FileNotFoundError:
         raise ImageFileMissing([image.id]) from None
 
@@ -410,12 +472,15 @@ def _zone(query: StatisticsQuery, posted: list[dict] | None, extent: ImageExtent
 
 
 def _export_grid(query: ExportQuery, extent: ImageExtent, max_size: int) -> Grid:
-    """The grid of an export: `crs` (default the image's own), `bbox` in `bbox-crs` (no bbox: the
-    whole image), and `width`/`height` (at most `max_size`) or `resolution`."""
-    crs = offered_crs(query.crs, "crs", extent, extent.crs)
+    """The grid of an export: `crs` (default the image's own; a KMZ's is lon/lat), `bbox` in
+    `bbox-crs` (no bbox: the geometry's bounds, or the whole image), and `width`/`height` (at most
+    `max_size`) or `resolution`."""
+    crs = offered_crs(query.crs, "crs", extent, WGS84 if query.format == KMZ else extent.crs)
     bounds = None
     if query.bbox is not None:
         bounds = bounds_in(query.bbox, offered_crs(query.bbox_crs, "bbox-crs", extent, WGS84), crs)
+    elif query.geometry is not None:
+        bounds = bounds_in(shapes_bounds(query.geometry.shapes), WGS84, crs)
     for name in ("width", "height"):
         pixels = getattr(query, name)
         if pixels is not None and pixels > max_size:
@@ -432,13 +497,18 @@ def _export_spec(layer: Layer, query: ExportQuery) -> RenderSpec:
     return layer.spec(query.render_values())
 
 
-def _geotiff_bytes(layer: Layer, spec: RenderSpec, grid: Grid, path: Path) -> bytes:
-    """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF."""
+def _geotiff_bytes(layer: Layer, spec: RenderSpec, grid: Grid, path: Path, query: ExportQuery) -> bytes:
+    """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF; no data outside
+    the query's geometry."""
     image = layer.image
     try:
         area = read_image_area(image, path, spec, grid.crs, grid.bounds, grid.width, grid.height)
     except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
         raise InvalidInput(str(exc)) from None
+    if query.geometry is not None:
+        shapes = shapes_to_crs(query.geometry.shapes, WGS84, grid.crs, "geometry")
+        area = dataclasses.replace(area, valid=area.valid & ~outside_mask(shapes, grid.transform, grid.width,
+                                                                           grid.height))
     return export_geotiff(area, spec, grid, _nodata(spec.nodata, image), output_names(spec, layer.band_names))
 
 
