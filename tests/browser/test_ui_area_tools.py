@@ -180,6 +180,7 @@ def test_the_geotiff_holds_the_images_raw_values_and_the_png_its_size(ui_page, d
     aoi = image_aoi(base, share=0.1)
     open_tool(ui_page, base, BrowseState(image=S2, search=SearchFilters(aoi=aoi)), "Export")
     wait_until_drawn(ui_page)
+    ui_page.locator("#browse-export-clip").get_by_text("Clip").click()  # the box's pixels, not the outline's
     ui_page.locator("#browse-export-values").get_by_text("every band").click()
     with ui_page.expect_download(timeout=60_000) as download:
         ui_page.get_by_role("button", name="GeoTIFF").click()
@@ -227,7 +228,7 @@ def test_the_timelapse_has_a_frame_per_date(ui_page, demo_server):
                                          search=SearchFilters(aoi=aoi)), "Export")
     wait_until_drawn(ui_page)
     with ui_page.expect_download(timeout=120_000) as download:
-        ui_page.get_by_role("button", name="Timelapse GIF").click()
+        ui_page.get_by_role("button", name="Timelapse").click()
     assert download.value.suggested_filename == f"{COLLECTION}-timelapse.gif"
     gif = Image.open(download.value.path())
     points = api(base, f"/api/v1/collections/{COLLECTION}/timeseries", geometry=json.dumps(aoi))["points"]
@@ -245,7 +246,7 @@ def test_a_timelapse_the_server_makes_a_job_of_is_a_card_with_its_file(chromium,
                                           search=SearchFilters(aoi=image_aoi(base, share=0.1))), "Export")
         wait_until_drawn(page)
         with page.expect_download(timeout=120_000) as download:
-            page.get_by_role("button", name="Timelapse GIF").click()
+            page.get_by_role("button", name="Timelapse").click()
         assert download.value.suggested_filename == f"{COLLECTION}-timelapse.gif"
         assert Image.open(download.value.path()).n_frames >= 5
         link = page.locator("#browse-export-jobs .job-download")

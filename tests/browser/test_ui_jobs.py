@@ -131,7 +131,7 @@ def test_a_running_timelapse_shows_progress_keeps_the_map_usable_and_cancels_wit
     base, settings = slow_server
     with browser_page(chromium, base) as page:
         open_export(page, base)
-        page.get_by_role("button", name="Timelapse GIF").click()
+        page.get_by_role("button", name="Timelapse").click()
         card = page.locator(CARDS).first
         card.locator(".job-progress").wait_for(timeout=30_000)
         card.locator(".job-stage", has_text="%").wait_for(timeout=30_000)  # the job runs: its stage, in percent
@@ -184,7 +184,7 @@ def test_job_cards_come_back_after_a_reload_without_saving_the_file_again(chromi
         made = page.locator(CARDS).first
         made.locator(".job-download").wait_for(timeout=30_000)
         job = job_of(page, made)
-        page.get_by_role("button", name="Timelapse GIF").click()  # still running when the page reloads
+        page.get_by_role("button", name="Timelapse").click()  # still running when the page reloads
         running = page.locator(CARDS).nth(1)
         running.locator(".job-progress").wait_for(timeout=30_000)
         timelapse = job_of(page, running)

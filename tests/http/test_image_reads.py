@@ -502,7 +502,7 @@ BAD_REQUESTS = [  # path under /api/v1/images/, query parameters, status, words 
     ("cog1/export", {"resolution": "10", "width": "10"}, 400, "resolution: give either width/height or resolution"),
     ("cog1/export", {"crs": "EPSG:2056"}, 400, "crs: 'EPSG:2056' is not offered"),
     ("cog1/export", {"crs": "mercator"}, 400, "crs: 'mercator' is not offered"),
-    ("cog1/export", {"format": "gif"}, 400, "format: 'gif' is not offered (use tif, png, jpg or webp)"),
+    ("cog1/export", {"format": "gif"}, 400, "format: 'gif' is not offered (use tif, png, jpg, webp or kmz)"),
     ("cog1/export", {"rescale": "0,1000"}, 400, "rescale: applies to pictures"),
     ("cog1/export", {"format": "png", "bands": "1,2"}, 400, "bands: give 1 band"),
     ("alpha/export", {"nodata": "300"}, 400, "nodata 300.0 is not a value of the image's uint8 pixels"),

@@ -39,7 +39,7 @@ CAPTION_BACKGROUND = (29, 39, 51, 225)
 CAPTION_INK = (255, 255, 255, 255)
 OUTLINE = (255, 214, 0, 255)  # detections: yellow on a dark halo, visible on any imagery
 OUTLINE_HALO = (0, 0, 0, 200)
-MAX_LABELLED_OUTLINES = 300  # beyond this many, labels would only hide the picture
+MAX_LABELLED_OUTLINES = 300  # labels on one picture: more would only hide it
 _WGS84_ELLIPSOID = Geod(ellps="WGS84")
 
 
@@ -200,36 +200,41 @@ def _draw_north_arrow(draw: ImageDraw.ImageDraw, angle: float, width: int, top: 
 
 
 def _paste_legend(picture: Image.Image, legend: Legend, unit: int) -> None:
-    """The legend in the bottom right corner, enlarged for a big picture (whole steps: crisp text)."""
+    """The legend in the bottom right corner, enlarged for a big picture (whole steps: crisp text),
+    shrunk to at most 40 % of a small one's width and half its height."""
     drawn = Image.fromarray(np.ascontiguousarray(np.moveaxis(draw_legend(legend), 0, -1)), "RGBA")
     factor = max(1, min(unit // 12, 4))
     if factor > 1:
         drawn = drawn.resize((drawn.width * factor, drawn.height * factor), Image.Resampling.NEAREST)
-    room = (picture.width - 2 * unit, picture.height - 2 * unit)
+    room = (round(picture.width * 0.4), round(picture.height * 0.5))
     if drawn.width > room[0] or drawn.height > room[1]:
-        if room[0] < 20 or room[1] < 20:
+        if min(room) < 20:
             return
         drawn.thumbnail(room)
     picture.alpha_composite(drawn, (picture.width - unit - drawn.width, picture.height - unit - drawn.height))
 
 
 def _draw_outlines(draw: ImageDraw.ImageDraw, outlines: Sequence[Outline], to_pixels: Affine, unit: int) -> None:
-    """Each footprint as a yellow line on a dark halo; its label beside it while there are few."""
+    """Each footprint as a yellow line on a dark halo; a label above it where there is room: the
+    footprint is wider than a few letters, and the label overlaps no other label."""
     line = max(2, unit // 6)
     font = _font(max(10, round(unit * 0.75)))
+    placed: list[tuple[float, float, float, float]] = []
     for outline in outlines:
-        for ring in outline.rings:
-            points = [to_pixels * (float(x), float(y)) for x, y in ring]
+        rings = [[to_pixels * (float(x), float(y)) for x, y in ring] for ring in outline.rings]
+        for points in rings:
             if len(points) < 2:
                 continue
             draw.line([*points, points[0]], fill=OUTLINE_HALO, width=line + 2)
             draw.line([*points, points[0]], fill=OUTLINE, width=line)
-    if len(outlines) > MAX_LABELLED_OUTLINES:
-        return
-    for outline in outlines:
-        if not outline.label or not outline.rings or not outline.rings[0]:
+        if not outline.label or not rings or not rings[0] or len(placed) >= MAX_LABELLED_OUTLINES:
             continue
-        points = [to_pixels * (float(x), float(y)) for x, y in outline.rings[0]]
-        x, y = min(p[0] for p in points), min(p[1] for p in points)
-        draw.text((x, y - line), outline.label, font=font, fill=OUTLINE, anchor="ld",
+        xs, ys = [p[0] for p in rings[0]], [p[1] for p in rings[0]]
+        if max(xs) - min(xs) < unit * 2:
+            continue  # too small for a label to say which it is
+        box = draw.textbbox((min(xs), min(ys) - line), outline.label, font=font, anchor="ld")
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            continue
+        placed.append(box)
+        draw.text((min(xs), min(ys) - line), outline.label, font=font, fill=OUTLINE, anchor="ld",
                   stroke_width=max(1, line // 2), stroke_fill=OUTLINE_HALO)

@@ -43,11 +43,12 @@ def register(app: dash.Dash) -> None:
     app.callback(Output(CANCEL_FAILED, "children"), Input(CANCEL, "data"), prevent_initial_call=True)(_cancel)
 
 
-def job_card(job_id: str, what: str, *, preview_gif: bool = False, result_store: str | None = None) -> Component:
+def job_card(job_id: str, what: str, *, preview: str = "", result_store: str | None = None) -> Component:
     """An empty card for the job `job_id` making `what`: jobs.js fills it and polls the job; its
-    file is downloaded once made, or, with `result_store`, its URL is written there."""
+    file is downloaded once made (and shown in the card for a `preview` of "gif" or "mp4"), or,
+    with `result_store`, its URL is written there."""
     data: dict[str, Any] = {"data-job": job_path(job_id), "data-what": what,
-                            "data-preview": "gif" if preview_gif else "", "data-cancel-store": CANCEL}
+                            "data-preview": preview, "data-cancel-store": CANCEL}
     if result_store:
         data["data-result-store"] = result_store
     return html.Div(id=f"job-{job_id}", className="job-card", children=[], **data)

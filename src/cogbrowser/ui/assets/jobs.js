@@ -2,7 +2,7 @@
  * shown in the page.
  *
  * The server renders an empty card, <div class="job-card" data-job="/api/v1/jobs/ID" data-what="..."
- * data-preview="gif" data-result-store="...">, and never touches it again (ui/job_cards.py). This
+ * data-preview="gif|mp4" data-result-store="...">, and never touches it again (ui/job_cards.py). This
  * script fills it and polls the job with fetch (no Dash callback, so polling costs the server one
  * small JSON read): a progress bar with the stage,
  * a Cancel button (the page's cancel store, whose server callback cancels the job with the app's token:
@@ -111,6 +111,12 @@
       gif.src = link.href;
       gif.alt = card.dataset.what || "timelapse";
       card.appendChild(gif);
+    } else if (card.dataset.preview === "mp4") {
+      var video = element("video", "gif-preview");
+      video.src = link.href;
+      video.controls = video.muted = video.loop = video.autoplay = true;
+      video.setAttribute("aria-label", card.dataset.what || "timelapse");
+      card.appendChild(video);
     }
     var record = known[card.dataset.job];
     if (!record.downloaded && saved().indexOf(card.dataset.job) < 0) {
