@@ -99,7 +99,6 @@ def saved(content: bytes, path) -> str:
 @pytest.mark.parametrize("path, params, status, named", [
     ("landsat/timelapse.mp4", {"bbox": "0,0,1,1", "fps": "2", "frame_ms": "500"}, 400, "fps"),
     ("landsat/timelapse.mp4", {"bbox": "0,0,1,1", "fps": "50"}, 400, "fps"),
-    ("landsat/timelapse.avi", {"bbox": "0,0,1,1"}, 404, "mp4"),
     ("landsat/timeseries", {}, 400, "bbox"),
     ("landsat/timeseries", {"bbox": "0,0,1,1", "geometry": '{"type":"Point","coordinates":[0,0]}'}, 400, "geometry"),
     ("landsat/timeseries", {"bbox": "0,0,1,1"}, 404, "covers the area"),

@@ -226,19 +226,32 @@ def _series(collection_id: str, plans: list[_SeriesPlan], step: Report) -> TimeS
     return TimeSeries(collection_id=collection_id, points=points)
 
 
-@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.<fmt>", tags=TAGS,
-          path_parameters={**PATH, "fmt": "gif (an animated GIF) or mp4 (an H.264 video)"},
-          summary="An area of the collection as an animated GIF or an MP4 video, date after date",
-          query=TimelapseQuery, responses={200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}
-                                                              for media in TIMELAPSE_FORMATS.values()}},
-                                           202: Job, 410: None})
-def timelapse(collection_id: str, fmt: str, query: TimelapseQuery) -> Response:
+def _movie_response(media: str) -> dict:
+    return {200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}}}, 202: Job, 410: None}
+
+
+@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.gif", tags=TAGS, path_parameters=PATH,
+          summary="An area of the collection as an animated GIF, date after date", query=TimelapseQuery,
+          responses=_movie_response(TIMELAPSE_FORMATS["gif"]))
+def timelapse(collection_id: str, query: TimelapseQuery) -> Response:
     """Each image that covers `bbox` (oldest first, at most 200) within the dates and cloud limit,
     rendered with the render parameters (a preset with `style`) in Web Mercator, its date written
     in a corner. More pixels x dates than the server makes while a client waits
     (COGBROWSER_SYNC_RENDER_PIXELS), or asked with `Prefer: respond-async`, answer 202 with a job
-    (`Location`: its URL; `result_url`: the GIF or MP4)."""
-    media = _timelapse_media(fmt)
+    (`Location`: its URL; `result_url`: the GIF)."""
+    return _timelapse(collection_id, "gif", query)
+
+
+@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timelapse.mp4", tags=TAGS, path_parameters=PATH,
+          summary="An area of the collection as an MP4 video (H.264), date after date", query=TimelapseQuery,
+          responses=_movie_response(TIMELAPSE_FORMATS["mp4"]))
+def timelapse_video(collection_id: str, query: TimelapseQuery) -> Response:
+    """The timelapse as a video that office software and browsers play: the same frames as the
+    GIF, `fps` dates a second (odd sizes padded to even, as H.264 needs)."""
+    return _timelapse(collection_id, "mp4", query)
+
+
+def _timelapse(collection_id: str, fmt: str, query: TimelapseQuery) -> Response:
     layer, found = _images(services().db, services().settings, collection_id, query.bbox, None, query.datetime,
                            query.max_cloud_cover)
     spec, bounds, width, height = _timelapse_plan(layer, found, query)
@@ -246,7 +259,7 @@ def timelapse(collection_id: str, fmt: str, query: TimelapseQuery) -> Response:
     if runs_as_job(width * height * len(found.images)):
         return render_job_answer("timelapse", filename, {"collection_id": collection_id, "format": fmt})
     movie = _timelapse_movie(collection_id, found, query, fmt, spec, bounds, width, height, lambda message: None)
-    return Response(movie, mimetype=media, headers={
+    return Response(movie, mimetype=TIMELAPSE_FORMATS[fmt], headers={
         "Content-Disposition": f'inline; filename="{filename}"', **missing_images_headers(found.missing)})
 
 
@@ -263,13 +276,7 @@ def timelapse_job(db: Database, settings: Settings, job: JobRecord, folder: Path
         left_out = f"; left out, their files are gone: {', '.join(found.missing)}" if found.missing else ""
         return movie, f"{job.filename}: {len(found.images)} dates of {width} x {height} pixels{left_out}"
 
-    return render_to_file(settings, folder, job.filename, _timelapse_media(fmt), report, make)
-
-
-def _timelapse_media(fmt: str) -> str:
-    if fmt not in TIMELAPSE_FORMATS:
-        raise NotFound(f"no timelapse format {fmt!r} (use timelapse.gif or timelapse.mp4)")
-    return TIMELAPSE_FORMATS[fmt]
+    return render_to_file(settings, folder, job.filename, TIMELAPSE_FORMATS[fmt], report, make)
 
 
 def _timelapse_plan(layer: Layer, found: OnDisk,
