@@ -92,3 +92,29 @@ def test_closest_follows_the_shown_date_and_the_searchs_dates_bound_it(chromium,
         when = following["acquired_at"][:19]
         page.wait_for_function(f"""() => [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')]
             .some(t => (new URL(t.src).searchParams.get('closest_to') || '').startsWith('{when}'))""")
+
+
+def test_the_pixel_card_reads_the_image_the_mosaic_shows_there(chromium, demo_server):
+    """Shown the cloudiest date with the least cloudy on top, a click reads the clearest image's
+    pixel (its id, its values as its own point answers them), not the cloudy one's."""
+    base = demo_server[0]
+    images = api(base, "/api/v1/images", collections="sentinel2-demo", limit=100)["images"]
+    cloudy = max(images, key=lambda image: image["cloud_cover"])
+    clearest = min(sorted(images, key=lambda image: image["acquired_at"], reverse=True),
+                   key=lambda image: image["cloud_cover"])
+    west, south, east, north = clearest["bbox"]
+    lon, lat = (west + east) / 2, (south + north) / 2
+    with browser_page(chromium, base) as page:
+        open_browse(page, base, f"?image={cloudy['id']}&style=ndvi&mosaic=least-cloudy&lat={lat:.6f}&lon={lon:.6f}"
+                                "&zoom=14&detections=off")
+        page.wait_for_function(MOSAIC_TILES)
+        box = page.locator("#browse-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        card = page.locator("#browse-inspect .pixel-values")
+        card.wait_for()
+        text = card.inner_text()
+        assert clearest["id"] in text and cloudy["id"] not in text, text
+        shown_row = int(text.split("row ")[1].split(",")[0])
+        own = api(base, f"/api/v1/images/{clearest['id']}/point", lon=f"{lon:.8f}", lat=f"{lat:.8f}")
+        assert abs(shown_row - own["row"]) <= 2, "the clicked pixel of the clearest image"
+        assert clearest["id"] in page.locator("#browse-inspect .image-metadata").inner_text()

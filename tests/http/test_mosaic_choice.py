@@ -130,3 +130,33 @@ def test_the_time_series_leaves_cloudy_dates_out(landsat):
     assert [p["image_id"] for p in clear] == ["cog1"]
     none = requests.get(url, params={**area, "max_cloud_cover": 1})
     assert none.status_code == 404 and "cloud limit" in none.json()["detail"]
+
+
+@pytest.mark.parametrize("params, on_top", [
+    ({}, "cog2"), ({"mosaic_order": "oldest"}, "cog1"), ({"mosaic_order": "least-cloudy"}, "cog1"),
+    ({"max_cloud_cover": "20"}, "cog1"), ({"mosaic_order": "closest", "closest_to": "2020-01-18"}, "cog2"),
+])
+def test_a_point_of_the_mosaic_reads_the_image_on_top_there(landsat, params, on_top):
+    """Where both images have data, the collection's point is the pixel of the image the mosaic
+    draws on top: the same answer as that image's own point."""
+    base, _, (lon, lat) = landsat
+    answer = requests.get(f"{base}/api/v1/collections/landsat/point", timeout=30,
+                          params={"lon": lon, "lat": lat, "expression": "b1*2", **params})
+    assert answer.status_code == 200, answer.text
+    own = requests.get(f"{base}/api/v1/images/{on_top}/point", timeout=30,
+                       params={"lon": lon, "lat": lat, "expression": "b1*2"}).json()
+    assert answer.json() == own and own["values"][0] is not None
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"lon": "0", "lat": "0"}, 404, ("no image", "landsat")),
+    ({"x": "500000", "y": "5000000"}, 400, ("lon",)),
+    ({"lon": "-74", "lat": "46", "mosaic_order": "random"}, 400, ("mosaic_order",)),
+])
+def test_a_point_of_the_mosaic_says_what_is_wrong(landsat, params, status, words):
+    base, _, _ = landsat
+    answer = requests.get(f"{base}/api/v1/collections/landsat/point", params=params, timeout=30)
+    assert answer.status_code == status and answer.headers["Content-Type"] == "application/problem+json"
+    assert all(word in answer.json()["detail"] for word in words), answer.json()
+    assert requests.get(f"{base}/api/v1/collections/cog1/point", params={"lon": "-74", "lat": "46"},
+                        timeout=30).status_code == 404

@@ -22,10 +22,11 @@ import io
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple, cast
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 from pydantic import Field, model_validator
 from werkzeug.datastructures import MultiDict
 
+from cogbrowser.api.image_reads import PointQuery, point_answer
 from cogbrowser.api.jobs import Job, prefers_async, render_job_answer, runs_as_job
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
@@ -33,7 +34,17 @@ from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.jobs import JobRecord, Outcome, Report, render_to_file
-from cogbrowser.layers import Layer, OnDisk, find_layer, images_on_disk, render_layer, utc_iso
+from cogbrowser.layers import (
+    Layer,
+    OnDisk,
+    find_layer,
+    images_for_area,
+    images_on_disk,
+    mosaic_choice,
+    render_layer,
+    utc_iso,
+    value_at,
+)
 from cogbrowser.raster.bbox import BBox, Bounds
 from cogbrowser.raster.budget import RenderTooCostly, check_deadline
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
@@ -68,6 +79,20 @@ MAX_IMAGES = 200  # dates in one time series or timelapse
 MAX_GIF_SIZE = 1024
 DEFAULT_FRAME_MS = 700
 TIMELAPSE_FORMATS = {"gif": "image/gif", "mp4": "video/mp4"}
+
+
+class CollectionPointQuery(PointQuery):
+    datetime: DatetimeParam | None = None
+    max_cloud_cover: float | None = Field(None, ge=0, le=100, description="the mosaic's cloud limit (%)")
+    mosaic_order: Literal["newest", "oldest", "least-cloudy", "closest"] | None = Field(
+        None, description="which image lies on top: newest (the default), oldest, least-cloudy, closest")
+    closest_to: Text | None = Field(None, description="with mosaic_order=closest: the instant (RFC 3339)")
+
+    @model_validator(mode="after")
+    def _lon_lat(self) -> CollectionPointQuery:
+        if self.lon is None:
+            raise bad_request("x", "a collection's point is given by lon and lat (its images have their own CRSs)")
+        return self
 
 
 class TimeSeriesQuery(RenderQuery):
@@ -144,6 +169,32 @@ def _require_area(bbox: BBox | None) -> None:
     """An area to draw or summarise has a width and a height (a search may use a point or a line)."""
     if bbox is not None and not bbox.has_area:
         raise bad_request("bbox", "the box has no area (give south below north and west apart from east)")
+
+
+@endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/point", tags=TAGS, path_parameters=PATH,
+          summary="The pixel a collection's mosaic shows at a point: its image's values", query=CollectionPointQuery,
+          responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}, 410: None})
+def collection_point(collection_id: str, query: CollectionPointQuery) -> Response:
+    """The image on top of the mosaic at lon/lat (as tiles, WMS and WMTS draw it with the same
+    `datetime`, `max_cloud_cover`, `mosaic_order` and `closest_to`), and its pixel there as
+    `/api/v1/images/{id}/point` answers it. 404 where no image of the mosaic has data."""
+    layer = _collection_layer(collection_id)
+    assert query.lon is not None and query.lat is not None  # CollectionPointQuery requires them
+    choice = mosaic_choice(interval(query.datetime), query.max_cloud_cover, query.mosaic_order, query.closest_to)
+    images = images_for_area(services().db, layer, WGS84, (query.lon, query.lat, query.lon, query.lat), choice)
+    found = services().images_on_disk(images, mosaic=True)
+    top = value_at(found.images, found.files, WGS84, query.lon, query.lat)
+    if top is None:
+        raise ApiError(404, "Not Found", f"no image of collection {collection_id!r} has data at lon={query.lon:g}, "
+                       f"lat={query.lat:g} within the dates and cloud limit asked")
+    return jsonify(point_answer(services().layers.find(top[0].id), query))
+
+
+def _collection_layer(collection_id: str) -> Layer:
+    layer = services().layers.find(collection_id)
+    if not layer.is_collection:
+        raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
+    return layer
 
 
 @endpoint(blueprint, "GET", "/api/v1/collections/<collection_id>/timeseries", tags=TAGS, path_parameters=PATH,

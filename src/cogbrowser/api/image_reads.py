@@ -266,24 +266,33 @@ def image_read(view: Callable) -> Callable:
 def point(layer: Layer, query: PointQuery) -> Response:
     """The pixel under lon/lat (or x/y in a CRS): its row and column, every band's value (null where
     the pixel is no data) and the value of any `expression`. 404 outside the image."""
+    return jsonify(point_answer(layer, query))
+
+
+def point_answer(layer: Layer, query: PointQuery) -> dict[str, Any]:
+    """The answer of `point` for the image `layer` (also a collection's point, for its top image)."""
     image = layer.image
-    if query.lon is not None and query.lat is not None:
-        crs, x, y, what = WGS84, query.lon, query.lat, f"the point lon={query.lon:g}, lat={query.lat:g}"
-    elif query.x is not None and query.y is not None:
-        crs = offered_crs(query.crs, "crs", image.extent, image.extent.crs)
-        x, y, what = query.x, query.y, f"the point x={query.x:g}, y={query.y:g}"
-    else:
-        raise AssertionError("PointQuery lets no request without a point through")
+    crs, x, y, what = point_of(query, image.extent)
     spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
     pixel = read_pixel(_file(image), crs, x, y, _nodata(spec.nodata, image), spec.expressions)
     if pixel is None:
         raise OutsideImage(what)
-    return jsonify({
+    return {
         **_identity(image), "row": pixel.row, "col": pixel.col,
         "bands": [band_label(layer.band_names, i) for i in range(1, len(layer.band_names) + 1)],
         "values": pixel.values,
         "expressions": [{"expression": str(e), "value": v} for e, v in zip(spec.expressions, pixel.expressions)],
-    })
+    }
+
+
+def point_of(query: PointQuery, extent: ImageExtent) -> tuple[CRS, float, float, str]:
+    """The point asked: its CRS, x, y, and how to name it."""
+    if query.lon is not None and query.lat is not None:
+        return WGS84, query.lon, query.lat, f"the point lon={query.lon:g}, lat={query.lat:g}"
+    if query.x is not None and query.y is not None:
+        crs = offered_crs(query.crs, "crs", extent, extent.crs)
+        return crs, query.x, query.y, f"the point x={query.x:g}, y={query.y:g}"
+    raise AssertionError("PointQuery lets no request without a point through")
 
 
 STATISTICS: dict[str, Any] = {

@@ -41,6 +41,7 @@ from cogbrowser.ui.visualization import (
     MOSAIC_FILTER,
     VIS,
     image_bands,
+    search_limits,
 )
 
 VALUES = "browse-area-values"
@@ -232,17 +233,6 @@ def series_query(area: ToolArea, params: dict[str, str], fmt: str = "json", sear
     """The time series' parameters: the area, the values, and the search's dates and cloud limit
     (`searched`: visualization.MOSAIC_FILTER), so cloudy dates do not pull the curve down."""
     return {**area.zone_params(), **params, **search_limits(searched), **({"f": fmt} if fmt != "json" else {})}
-
-
-def search_limits(searched: dict | None) -> dict[str, str]:
-    """The search's dates and cloud limit (visualization.MOSAIC_FILTER) as the collection reads
-    take them (the time series, the timelapse)."""
-    limits = {}
-    if searched and searched.get("time") not in (None, "../.."):
-        limits["datetime"] = searched["time"]
-    if searched and searched.get("cloud") is not None:
-        limits["max_cloud_cover"] = f"{searched['cloud']:g}"
-    return limits
 
 
 def _series(clicks: int, changed: dict | None, info: dict | None, drawn: list | None, which: str,

@@ -25,7 +25,7 @@ from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 
 from cogbrowser.ui import api, job_cards
-from cogbrowser.ui.area_inspect import chosen_area, message, search_limits
+from cogbrowser.ui.area_inspect import chosen_area, message
 from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.detections_overlay import CLASSES as DETECTION_CLASSES
 from cogbrowser.ui.detections_overlay import SCORE as DETECTION_SCORE
@@ -38,7 +38,7 @@ from cogbrowser.ui.tool_area import (
     longest_side_params,
     value_params,
 )
-from cogbrowser.ui.visualization import IMAGE_INFO, MOSAIC_FILTER, VIS
+from cogbrowser.ui.visualization import IMAGE_INFO, MOSAIC_FILTER, VIS, search_limits
 from cogbrowser.web.endpoints import list_value
 
 CRS = "browse-export-crs"

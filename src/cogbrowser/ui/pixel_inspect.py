@@ -1,6 +1,8 @@
 """Clicking the map reads the shown image there: every band's raw value (nodata is shown as
 such), the value of the band math being drawn, the pixel's row and column, and the image's
-metadata — from /api/v1/images/{id}/point, in a card over the map.
+metadata — from /api/v1/images/{id}/point, in a card over the map. When the Visualize tab shows
+the collection's mosaic, the card reads the image the mosaic draws on top there
+(/api/v1/collections/{id}/point, with the mosaic's dates, cloud limit and order).
 
 This is the point part of Inspect; the area tools (histogram and time series of an AOI) belong
 in the Visualize tab's tools area (visualization.TOOLS).
@@ -20,9 +22,13 @@ from cogbrowser.ui.browse_map import MAP
 from cogbrowser.ui.map_state import Visualization
 from cogbrowser.ui.visualization import (
     IMAGE_INFO,
+    JUST_THE_IMAGE,
+    MOSAIC,
+    MOSAIC_FILTER,
     VIS,
     metadata_table,
     preset_expression,
+    search_limits,
 )
 
 CARD = "browse-inspect"
@@ -51,14 +57,16 @@ def clicked_point(click: dict | None) -> tuple[float, float] | None:
 def register(app: dash.Dash) -> None:
     """The pixel inspector's callbacks, on `app`."""
     app.callback(Output(CARD, "children"), Output(CARD, "style"), Output(MARKER, "children"),
-                 Input(MAP, "clickData"), State(IMAGE_INFO, "data"), State(VIS, "data"),
-                 prevent_initial_call=True)(_inspect)
+                 Input(MAP, "clickData"), State(IMAGE_INFO, "data"), State(VIS, "data"), State(MOSAIC, "value"),
+                 State(MOSAIC_FILTER, "data"), prevent_initial_call=True)(_inspect)
     app.callback(Output(CARD, "style", allow_duplicate=True), Output(MARKER, "children", allow_duplicate=True),
                  Input(CLOSE, "n_clicks"), prevent_initial_call=True)(_close)
 
 
-def _inspect(click: dict | None, info: dict | None, drawn: list | None):
-    """The pixel values under the click, or why there are none."""
+def _inspect(click: dict | None, info: dict | None, drawn: list | None, mosaic: str | None = None,
+             searched: dict | None = None):
+    """The pixel values under the click (of the image the mosaic shows there, when it is shown),
+    or why there are none."""
     point = clicked_point(click)
     if point is None:
         raise PreventUpdate
@@ -71,12 +79,26 @@ def _inspect(click: dict | None, info: dict | None, drawn: list | None):
                                      className="message empty")), {}, marker
     image = info["image"]
     expression = preset_expression(info, Visualization.from_pairs(drawn or []))
+    in_mosaic = bool(mosaic and mosaic != JUST_THE_IMAGE and image.get("collection_id"))
     try:
-        answer = api.get(f"/api/v1/images/{quote(image['id'])}/point", lon=f"{lon:.8f}", lat=f"{lat:.8f}",
-                         expression=expression)
+        if in_mosaic:
+            order = {"mosaic_order": mosaic} if mosaic != "newest" else {}
+            closest = {"closest_to": image["acquired_at"]} if mosaic == "closest" and image.get("acquired_at") else {}
+            answer = api.get(f"/api/v1/collections/{quote(image['collection_id'])}/point", lon=f"{lon:.8f}",
+                             lat=f"{lat:.8f}", expression=expression, **search_limits(searched), **order, **closest)
+        else:
+            answer = api.get(f"/api/v1/images/{quote(image['id'])}/point", lon=f"{lon:.8f}", lat=f"{lat:.8f}",
+                             expression=expression)
     except api.ApiFailure as exc:
-        text = f"No pixel of {image['id']} here: the point is outside the image." if exc.status == 404 else exc.detail
+        if exc.status != 404:
+            text = exc.detail
+        elif in_mosaic:
+            text = f"No image of the mosaic has data here (collection {image['collection_id']})."
+        else:
+            text = f"No pixel of {image['id']} here: the point is outside the image."
         return _card(place, html.Div(text, className="message info")), {}, marker
+    if answer.get("image_id") not in (None, image["id"]):
+        image = api.get(f"/api/v1/images/{quote(answer['image_id'])}")
     metadata = html.Details(open=True, className="image-metadata",
                             children=[html.Summary("Image metadata"), metadata_table(image)])
     return _card(place, values_table(answer, info), metadata), {}, marker
@@ -92,7 +114,8 @@ def values_table(answer: dict, info: dict) -> html.Div:
                       html.Td("nodata" if e["value"] is None else _show(e["value"]), className="value")])
              for e in answer.get("expressions") or []]
     return html.Div(className="pixel-values", children=[
-        html.Div(f"{info['image']['id']} · row {answer['row']}, column {answer['col']}", className="meta"),
+        html.Div(f"{answer.get('image_id') or info['image']['id']} · row {answer['row']}, column {answer['col']}",
+                 className="meta"),
         html.Table(className="facts values", children=html.Tbody(rows)),
     ])
 

@@ -700,3 +700,14 @@ def _auto_stretch(clicks: int | None, measured: dict | None):
 
 def _round(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.4g}")
+
+
+def search_limits(searched: dict | None) -> dict[str, str]:
+    """The search's dates and cloud limit (visualization.MOSAIC_FILTER) as the collection reads
+    take them (the time series, the timelapse)."""
+    limits = {}
+    if searched and searched.get("time") not in (None, "../.."):
+        limits["datetime"] = searched["time"]
+    if searched and searched.get("cloud") is not None:
+        limits["max_cloud_cover"] = f"{searched['cloud']:g}"
+    return limits
