@@ -147,8 +147,11 @@ def test_an_export_clipped_to_the_area_is_masked_exactly_outside_it(base):
     assert png.shape[:2] == shape
     outside = geometry_mask([zone], out_shape=shape, transform=transform)
     assert (png[..., 3][outside] == 0).all() and (png[..., 3][~outside] > 0).mean() > 0.99
-    jpeg = export(url, format="jpg", geometry=json.dumps(area), decorations="caption")
+    jpeg = export(url, format="jpg", geometry=json.dumps(area))
     assert jpeg.status_code == 200 and jpeg.headers["Content-Type"] == "image/jpeg"
+    flat = np.asarray(Image.open(io.BytesIO(jpeg.content)).convert("RGB")).astype(int)
+    assert (flat[outside] > 240).all(axis=1).mean() > 0.98, "white outside the area (a JPEG has no transparency)"
+    assert (flat[~outside] < 200).all(axis=1).mean() > 0.9, "the picture inside it"
 
 
 def test_a_kmz_lays_the_picture_on_the_box_asked(base):

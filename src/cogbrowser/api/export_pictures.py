@@ -20,7 +20,7 @@ from cogbrowser.errors import InvalidInput
 from cogbrowser.layers import Layer, render_layer
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.crs import WGS84
-from cogbrowser.raster.decorations import Decorations, Outline, decorate, mask_outside
+from cogbrowser.raster.decorations import Decorations, Outline, decorate, mask_outside, on_background
 from cogbrowser.raster.export import Grid
 from cogbrowser.raster.kmz import kmz_bytes
 from cogbrowser.raster.legend import draw_legend, legend_for
@@ -37,6 +37,7 @@ DECORATIONS: tuple[Decoration, ...] = ("scale_bar", "north_arrow", "legend", "ca
 ON_THE_MAP_ONLY = ("scale_bar", "north_arrow")  # a KMZ viewer draws its own
 MAX_OUTLINES = 5000  # detections drawn on one picture: more would only paint it yellow
 KMZ = "kmz"
+WHITE = (255, 255, 255)  # where a JPEG report has no picture: masked, or no data
 
 
 class PictureAsked(Protocol):
@@ -80,7 +81,10 @@ def picture_bytes(layer: Layer, path: Path, spec: RenderSpec, grid: Grid, query:
                          f"{image.id}", legend_png)
     decorations = Decorations(scale_bar="scale_bar" in asked, north_arrow="north_arrow" in asked, legend=legend,
                               caption=caption, outlines=outlines)
-    return encode(decorate(rgba, grid.crs, grid.bounds, decorations), query.format)
+    picture = decorate(rgba, grid.crs, grid.bounds, decorations)
+    if query.format == "jpg":
+        picture = on_background(picture, WHITE)
+    return encode(picture, query.format)
 
 
 def default_caption(layer: Layer, query: PictureAsked) -> str:

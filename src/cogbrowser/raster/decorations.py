@@ -28,15 +28,15 @@ from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.legend import Legend, draw_legend
 from cogbrowser.raster.reader import transformer
 
-__all__ = ["Outline", "Decorations", "decorate", "mask_outside", "outside_mask", "scale_length", "north_angle",
-           "metres_per_pixel"]
+__all__ = ["Outline", "Decorations", "decorate", "mask_outside", "outside_mask", "on_background", "scale_length",
+           "north_angle", "metres_per_pixel"]
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Rings = Sequence[Sequence[tuple[float, float]]]
 
 INK = (20, 24, 28, 255)
-PAPER = (255, 255, 255, 235)
-CAPTION_BACKGROUND = (29, 39, 51, 225)
+PAPER = (255, 255, 255, 255)  # opaque: a picture may be transparent under it
+CAPTION_BACKGROUND = (29, 39, 51, 255)
 CAPTION_INK = (255, 255, 255, 255)
 OUTLINE = (255, 214, 0, 255)  # detections: yellow on a dark halo, visible on any imagery
 OUTLINE_HALO = (0, 0, 0, 200)
@@ -130,6 +130,17 @@ def mask_outside(rgba: np.ndarray, shapes: Sequence[dict], transform: Affine) ->
     picture's CRS), in place: the caller's render is changed and returned."""
     np.copyto(rgba[3], 0, where=outside_mask(shapes, transform, rgba.shape[2], rgba.shape[1]))
     return rgba
+
+
+def on_background(rgba: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """`rgba` laid on an opaque `colour` (for a JPEG, which has no transparency: a masked area and
+    no data come out in that colour, not as the hidden pixels or black)."""
+    alpha = rgba[3].astype(np.float32) / 255
+    out = np.empty_like(rgba)
+    for band in range(3):
+        out[band] = np.rint(rgba[band] * alpha + colour[band] * (1 - alpha))
+    out[3] = 255
+    return out
 
 
 def outside_mask(shapes: Sequence[dict], transform: Affine, width: int, height: int) -> np.ndarray:
