@@ -11,6 +11,7 @@ detections from the catalog, the area moved into the picture's CRS.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timezone
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -92,7 +93,7 @@ def default_caption(layer: Layer, query: PictureAsked) -> str:
     image = layer.image
     parts = [image.id]
     if image.acquired_at is not None:
-        parts.append(image.acquired_at.strftime("%Y-%m-%d %H:%M UTC"))
+        parts.append(image.acquired_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     values = query.render_values()
     look = [*values.get("style", []), *values.get("expression", []), *(f"bands {b}" for b in values.get("bands", []))]
     if look:
