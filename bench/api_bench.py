@@ -8,6 +8,8 @@ requests from one keep-alive client on loopback, the way a script or the dashboa
   count   GET /api/v1/detections/counts?by=class&image_ids=(10-100)&datetime=   target p95 < 150 ms
   year    GET /api/v1/detections/counts?by=class&datetime=(one year)            target p95 < 150 ms
   dets    GET /api/v1/detections?bbox=&datetime=&classes=&limit=1000             (no target; reported)
+  dates   GET /api/v1/acquisitions?bbox=&datetime=(one year)&max_cloud_cover=    (no target; reported)
+          the Browse page's calendar marks and time steps, asked with every search
 
 and what the Analytics page asks when its filters change (a class and a year), each timed alone:
 
@@ -56,7 +58,7 @@ def iso(value) -> str:
 def make_requests(rng: random.Random, image_times: list, n: int) -> dict[str, list[str]]:
     times = [t for t, _ in image_times]
     kinds: dict[str, list[str]] = {"search": [], "count": [], "year": [], "dets": [], "summary": [], "scores": [],
-                                   "sample": [], "days": [], "names": []}
+                                   "sample": [], "days": [], "names": [], "dates": []}
     for _ in range(n):
         start, end = random_period(rng, 91)
         bbox = ",".join(f"{v:.4f}" for v in random_bbox(rng))
@@ -74,6 +76,9 @@ def make_requests(rng: random.Random, image_times: list, n: int) -> dict[str, li
         kinds["dets"].append("/api/v1/detections?" + urlencode({
             "bbox": ",".join(f"{v:.4f}" for v in random_bbox(rng)), "datetime": f"{iso(start)}/{iso(end)}",
             "classes": ",".join(rng.sample(CLASS_NAMES, rng.randint(1, 2))), "limit": 1000}))
+        kinds["dates"].append("/api/v1/acquisitions?" + urlencode({
+            "bbox": bbox, "datetime": f"{iso(year_start)}/{iso(year_end)}",
+            "max_cloud_cover": rng.choice([10, 20, 30, 50, 70])}))
         dashboard = {"classes": rng.choice(CLASS_NAMES), "datetime": f"{iso(year_start)}/{iso(year_end)}"}
         kinds["summary"].append("/api/v1/detections/summary?" + urlencode(dashboard))
         kinds["scores"].append("/api/v1/detections/scores?" + urlencode({"bins": 10, **dashboard}))
@@ -94,7 +99,7 @@ def timed_get(conn: http.client.HTTPConnection, path: str) -> tuple[float, int]:
     if response.status != 200:
         raise SystemExit(f"{path} answered {response.status}: {body[:300]!r}")
     document = json.loads(body)
-    items = next((document[key] for key in ("images", "counts", "detections", "points", "histograms")
+    items = next((document[key] for key in ("images", "counts", "detections", "points", "histograms", "acquisitions")
                   if isinstance(document.get(key), list)), [document])
     return elapsed, len(items)
 
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_server(server)
 
     targets = {"search": SEARCH_P95_MS, "count": AGGREGATION_P95_MS, "year": AGGREGATION_P95_MS, "dets": None,
-               "summary": None, "scores": None, "sample": None, "days": None, "names": None}
+               "summary": None, "scores": None, "sample": None, "days": None, "names": None, "dates": None}
     table = []
     for kind, values in samples.items():
         stats = percentiles(values)

@@ -79,10 +79,10 @@ def list_acquisitions(query: AcquisitionSearch) -> AcquisitionList:
         bbox=query.bbox or (BBox(*geometry.bounds) if geometry is not None else None), start=start, end=end,
         collections=query.collections, max_cloud_cover=query.max_cloud_cover,
         with_target_class=query.detection_class, limit=None)
-    with services().db.connection() as conn:
-        rows = queries.list_acquisitions(conn, base)
+    with services().db.connection() as conn:  # footprints only to test them against a shape: they weigh the most
+        rows = queries.list_acquisitions(conn, base, footprints=geometry is not None)
     if geometry is not None:
-        rows = [row for row in rows if geometry_intersects(row.footprint, geometry)]
+        rows = [row for row in rows if geometry_intersects(row.footprint, geometry)]  # the shape, not its box
     return AcquisitionList(days=acquisition_days(rows), acquisitions=[_acquisition(r) for r in rows[:query.limit]],
                            matched=len(rows), truncated=len(rows) > query.limit)
 

@@ -330,13 +330,14 @@ def mosaic_images(conn: Connection, collection_id: str, bbox: BBox | None, start
     return [ImageRecord.from_row(r) for r in rows]
 
 
-def list_acquisitions(conn: Connection, q: ImageQuery) -> list[AcquisitionRecord]:
+def list_acquisitions(conn: Connection, q: ImageQuery, footprints: bool = True) -> list[AcquisitionRecord]:
     """Every image matching `q`'s filters (not its sort or paging), newest first, with only its
-    time, cloud cover and place."""
+    time, cloud cover and place (`footprints`: its footprint too, else None)."""
     where, params = _image_where(replace(q, after=None))
+    footprint = sql.SQL("i.footprint" if footprints else "NULL AS footprint")
     rows = conn.execute(sql.SQL(
-        "SELECT i.id, i.collection_id, i.acquired_at, i.cloud_cover, i.bbox, i.footprint FROM images i "
-        "WHERE {} ORDER BY i.acquired_at DESC NULLS LAST, i.id").format(where), params).fetchall()
+        "SELECT i.id, i.collection_id, i.acquired_at, i.cloud_cover, i.bbox, {} FROM images i "
+        "WHERE {} ORDER BY i.acquired_at DESC NULLS LAST, i.id").format(footprint, where), params).fetchall()
     return [AcquisitionRecord.from_row(r) for r in rows]
 
 

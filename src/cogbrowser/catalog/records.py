@@ -113,7 +113,7 @@ class AcquisitionRecord:
     acquired_at: datetime | None
     cloud_cover: float | None
     bbox: BBox
-    footprint: Json
+    footprint: Json  # None when not asked for (queries.list_acquisitions)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AcquisitionRecord:
