@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from cogbrowser.places.gazetteer import Place, gazetteer, unaccented
+from cogbrowser.places.gazetteer import DATA, Place, gazetteer, unaccented
 from cogbrowser.raster.legend import default_font
 
 TILE = 256
@@ -32,6 +32,7 @@ GAP = 4  # between the dot and the name
 MARGIN = 3  # kept free around every label
 MAX_LATITUDE = 85.0511  # WebMercatorQuad's
 CACHED_ZOOMS = 8
+DATA_VERSION = f"{DATA.stat().st_size}-{DATA.stat().st_mtime_ns}"  # for the tiles' ETags: new data, new tiles
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ DASH_CALLBACK_PATH = "/_dash-update-component"
 CALLBACK_PEEK_BYTES = 8192  # Dash writes "output" first in a callback's body: the start says which callback
 
 _HEAVY_PATH = re.compile(r"^/api/v1/(images/[^/]+/(export|statistics)|collections/[^/]+/(timeseries|timelapse\.gif))$")
-_TILE_PATH = re.compile(r"^/(tiles|wmts|cogs|ui/basemap/tiles)(/|$)|^/api/v1/images/[^/]+/(point|preview\.[a-z]+)$")
+_TILE_PATH = re.compile(r"^/(tiles|wmts|cogs|ui/basemap/tiles|ui/basemap/labels)(/|$)"
+                        r"|^/api/v1/images/[^/]+/(point|preview\.[a-z]+)$")
 _OUTPUT = re.compile(rb'"output"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
