@@ -50,7 +50,8 @@ class PlaceList(BaseModel):
           summary="Places, coordinates and images a text names (the map's search box)", tags=("places",))
 def search_places(query: PlaceSearch) -> PlaceList:
     """The coordinates the text is, if it is coordinates; then images whose id or title hold it (an
-    exact id first); then places of that name, best first (the name itself, the most populous).
+    exact id first; half the list at most when places match too); then places of that name, best
+    first (the name itself, the most populous).
     Coordinates out of range are a 400 naming the value."""
     text = query.q.strip()
     matches: list[PlaceMatch] = []
@@ -58,11 +59,12 @@ def search_places(query: PlaceSearch) -> PlaceList:
     if point is not None:
         lat, lon = point
         matches.append(PlaceMatch(kind="coordinates", label=f"{lat:.6f}, {lon:.6f}", lat=lat, lon=lon))
-    matches += image_matches(text, query.limit)
-    for place in gazetteer.search(text, query.limit):
-        matches.append(PlaceMatch(kind="place", label=f"{place.name}, {place.country}", lat=place.lat, lon=place.lon,
-                                  population=place.population))
-    return PlaceList(matches=matches[:query.limit])
+    places = [PlaceMatch(kind="place", label=f"{place.name}, {place.country}", lat=place.lat, lon=place.lon,
+                         population=place.population) for place in gazetteer.search(text, query.limit)]
+    # images may take half the list when places match too ("dem" is in every demo image's title)
+    room = max((query.limit + 1) // 2, query.limit - len(matches) - len(places))
+    matches += image_matches(text, room)
+    return PlaceList(matches=(matches + places)[:query.limit])
 
 
 def image_matches(text: str, limit: int) -> list[PlaceMatch]:
