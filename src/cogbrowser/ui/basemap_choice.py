@@ -47,11 +47,11 @@ def map_layers() -> list:
 def map_overlays() -> list:
     """The chooser, at the map's bottom left (above the cursor's coordinates)."""
     return [html.Div(className="map-overlay basemap-choice", children=[
-        html.Label("Basemap", htmlFor=CHOICE, className="basemap-label"),
+        html.Div(className="basemap-head", children=[
+            html.Label("Basemap", htmlFor=CHOICE, className="basemap-label"), *place_search.labels_toggle()]),
         dcc.Dropdown(id=CHOICE, options=options(None, None, None), value=NATURAL_EARTH, clearable=False,
                      searchable=True, placeholder="type to find an image", optionHeight=36, maxHeight=260),
         html.Div(id=MESSAGE),
-        *place_search.labels_toggle(),
     ])]
 
 

@@ -33,20 +33,20 @@ def stores() -> list[dcc.Store]:
 
 
 def map_overlays() -> list:
-    """The search box, at the top of the map between the zoom buttons and Zoom to data."""
+    """The search box, at the top of the map between the zoom buttons and Zoom to data; the place
+    names' credit at the bottom right (the map has no attribution control: Leaflet's links out)."""
     return [html.Div(className="map-overlay place-search", role="search", children=[
         dcc.Input(id=SEARCH, type="search", placeholder="Find a place, coordinates or an image id",
                   autoComplete="off", debounce=False, spellCheck=False, className="place-search-input"),
         html.Ul(id=SUGGESTIONS, role="listbox", className="place-suggestions"),
-    ])]
+    ]), html.Div(ATTRIBUTION, id=CREDIT, className="map-overlay place-names-credit")]  # shown with the names
 
 
 def labels_toggle() -> list:
-    """The Place names toggle and its credit, for the basemap chooser."""
-    return [html.Div(className="place-names-toggle", children=[
-        dcc.Checklist(id=LABELS, options=[{"label": "Place names", "value": "on"}], value=[], className="check"),
-        html.Span(ATTRIBUTION, id=CREDIT, className="place-names-credit"),
-    ])]
+    """The Place names toggle, beside the basemap chooser's title (the chooser must not grow: the
+    pixel card sits right above it)."""
+    return [dcc.Checklist(id=LABELS, options=[{"label": "Place names", "value": "on"}], value=[],
+                          className="check place-names-toggle")]
 
 
 def register(app: dash.Dash) -> None:
