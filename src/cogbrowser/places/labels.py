@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from cogbrowser.places.gazetteer import DATA, Place, gazetteer, unaccented
@@ -63,25 +64,24 @@ def world_pixel(lat: float, lon: float, zoom: int) -> tuple[int, int]:
 
 
 class Placement:
-    """The labels of one zoom, and which of them reach into each tile."""
+    """The labels of one zoom, kept compact (numpy rows): tens of thousands at the closer zooms."""
 
     def __init__(self, zoom: int, places: list[Place]) -> None:
         self.zoom = zoom
-        self.labels: list[Label] = []
-        self.by_tile: dict[tuple[int, int], list[int]] = defaultdict(list)
-        font = default_font(FONT_SIZE)
+        names, extents = _texts(places)
         world = TILE * 2 ** zoom
         cell = 128
         taken: dict[tuple[int, int], list[tuple[int, int, int, int]]] = defaultdict(list)
         smallest = min_population(zoom)
-        for place in places:  # biggest first
+        chosen: list[int] = []
+        rows: list[tuple[int, ...]] = []  # x, y, box (left, top, right, bottom), text origin (x, y)
+        for index, place in enumerate(places):  # biggest first
             if place.population < smallest:
                 break
             if abs(place.lat) > MAX_LATITUDE:
                 continue
-            name = printable(place.name)
             x, y = world_pixel(place.lat, place.lon, zoom)
-            left, top, right, bottom = (int(v) for v in font.getbbox(name, stroke_width=HALO_WIDTH))
+            left, top, right, bottom = extents[index]
             text_x = x + DOT_RADIUS + GAP
             text_y = y - (top + bottom) // 2
             box = (min(x - DOT_RADIUS - 1, text_x + left) - MARGIN, min(y - DOT_RADIUS - 1, text_y + top) - MARGIN,
@@ -94,14 +94,45 @@ class Placement:
                 continue
             for c in cells:
                 taken[c].append(box)
-            index = len(self.labels)
-            self.labels.append(Label(name, x, y, box, (text_x, text_y)))
-            for tx in range(max(box[0], 0) // TILE, (box[2] - 1) // TILE + 1):
-                for ty in range(max(box[1], 0) // TILE, (box[3] - 1) // TILE + 1):
-                    self.by_tile[(tx, ty)].append(index)
+            chosen.append(index)
+            rows.append((x, y, *box, text_x, text_y))
+        self.names = [names[index] for index in chosen]
+        self._rows = np.array(rows, dtype=np.int64).reshape(-1, 8)
+
+    @property
+    def labels(self) -> list[Label]:
+        return [self._label(row) for row in range(len(self.names))]
 
     def tile_labels(self, x: int, y: int) -> list[Label]:
-        return [self.labels[index] for index in self.by_tile.get((x, y), ())]
+        """The labels that reach into tile x, y."""
+        rows, left, top = self._rows, x * TILE, y * TILE
+        inside = (rows[:, 2] < left + TILE) & (rows[:, 4] > left) & (rows[:, 3] < top + TILE) & (rows[:, 5] > top)
+        return [self._label(int(row)) for row in np.flatnonzero(inside)]
+
+    def _label(self, row: int) -> Label:
+        x, y, left, top, right, bottom, text_x, text_y = (int(v) for v in self._rows[row])
+        return Label(self.names[row], x, y, (left, top, right, bottom), (text_x, text_y))
+
+
+_texts_lock = threading.Lock()
+_texts_of: tuple[list[Place], list[str], list[tuple[int, int, int, int]]] | None = None
+
+
+def _texts(places: list[Place]) -> tuple[list[str], list[tuple[int, int, int, int]]]:
+    """Every place's name as drawn and its text box (with the halo) from the text origin: the same
+    at every zoom, so measured once."""
+    global _texts_of
+    with _texts_lock:
+        if _texts_of is None or _texts_of[0] is not places:
+            font = default_font(FONT_SIZE)
+            names = [printable(place.name) for place in places]
+            extents = []
+            for name in names:
+                left, top, right, bottom = font.getbbox(name, stroke_width=HALO_WIDTH)
+                extents.append((int(left), int(top), int(right), int(bottom)))
+            _texts_of = (places, names, extents)
+        _, names, extents = _texts_of
+        return names, extents
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -110,19 +141,24 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool
 
 _lock = threading.Lock()
 _placements: OrderedDict[int, Placement] = OrderedDict()
+_placing = {zoom: threading.Lock() for zoom in range(MAX_ZOOM + 1)}  # one zoom placed once, others meanwhile served
 
 
 def placement(zoom: int) -> Placement:
-    """The labels of a zoom (0 to MAX_ZOOM), placed on first use and kept for the last few zooms asked."""
+    """The labels of a zoom (0 to MAX_ZOOM), placed on first use (up to 1.5 s) and kept for the last
+    few zooms asked."""
     if not 0 <= zoom <= MAX_ZOOM:
         raise ValueError(f"zoom {zoom} is outside 0 to {MAX_ZOOM}")
-    with _lock:
-        if zoom in _placements:
-            _placements.move_to_end(zoom)
-            return _placements[zoom]
-        placed = _placements[zoom] = Placement(zoom, gazetteer().places)
-        while len(_placements) > CACHED_ZOOMS:
-            _placements.popitem(last=False)
+    with _placing[zoom]:
+        with _lock:
+            if zoom in _placements:
+                _placements.move_to_end(zoom)
+                return _placements[zoom]
+        placed = Placement(zoom, gazetteer().places)
+        with _lock:
+            _placements[zoom] = placed
+            while len(_placements) > CACHED_ZOOMS:
+                _placements.popitem(last=False)
         return placed
 
 
