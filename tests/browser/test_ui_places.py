@@ -46,6 +46,8 @@ def test_a_town_typed_and_picked_with_the_keyboard_moves_the_map_there(ui_page, 
     assert ui_page.locator(SUGGESTIONS).first.get_attribute("class").endswith("active")
     ui_page.keyboard.press("ArrowDown")  # the second: Paris, Texas
     assert "active" in ui_page.locator(SUGGESTIONS).nth(1).get_attribute("class")
+    assert ui_page.get_by_role("combobox").get_attribute("aria-activedescendant") == \
+        ui_page.get_by_role("option", selected=True).get_attribute("id"), "a screen reader hears the one chosen"
     ui_page.keyboard.press("Enter")
     centre_reaches(ui_page, 33.66, -95.56, tolerance=0.02, zoom=11)
     assert not ui_page.locator("#browse-place-suggestions").is_visible(), "the list closes on a choice"

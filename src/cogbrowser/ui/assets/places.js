@@ -21,10 +21,27 @@
 
   function list() { return document.getElementById(LIST); }
 
+  /* The box as a combobox for screen readers: dcc.Input cannot be given aria attributes. */
+  function announce(open) {
+    var input = document.getElementById(SEARCH);
+    if (!input) { return; }
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-label", "Find a place, coordinates or an image id");
+    input.setAttribute("aria-controls", LIST);
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open && active >= 0) {
+      input.setAttribute("aria-activedescendant", LIST + "-" + active);
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
   function close() {
     var ul = list();
     matches = []; active = -1;
     if (ul) { ul.replaceChildren(); ul.classList.remove("open"); }
+    announce(false);
   }
 
   function show(found, message) {
@@ -41,7 +58,9 @@
     found.forEach(function (match, index) {
       var item = document.createElement("li");
       item.className = "place-suggestion" + (index === active ? " active" : "");
+      item.id = LIST + "-" + index;
       item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", index === active ? "true" : "false");
       item.setAttribute("data-index", String(index));
       item.setAttribute("data-kind", match.kind);
       var kind = document.createElement("span");
@@ -60,6 +79,7 @@
       ul.appendChild(none);
     }
     ul.classList.add("open");
+    announce(true);
   }
 
   function highlight(index) {
@@ -71,6 +91,7 @@
       item.setAttribute("aria-selected", i === active ? "true" : "false");
     });
     items[active].scrollIntoView({block: "nearest"});
+    announce(true);
   }
 
   function ask(text) {
@@ -108,6 +129,10 @@
       map.flyTo(point, match.kind === "coordinates" ? POINT_ZOOM : PLACE_ZOOM, {duration: 0.8});
     }
   }
+
+  document.addEventListener("focusin", function (event) {
+    if (event.target.id === SEARCH) { announce(Boolean(matches.length)); }
+  });
 
   document.addEventListener("input", function (event) {
     if (event.target.id !== SEARCH) { return; }
