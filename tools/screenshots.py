@@ -5,7 +5,8 @@ README sees them before installing anything.
 
 Starts `python -m cogbrowser demo` (making the demo data set the first time, in DIR or a temporary
 folder), drives Debian's chromium with Playwright at 1600x900, and writes browse.png,
-browse-ndvi.png, browse-compare.png (a swipe between two dates) and analytics.png. Needs
+browse-ndvi.png, browse-compare.png (a swipe between two dates), places.png (place names on, the
+search box's suggestions open) and analytics.png. Needs
 `pip install ".[test]"` (for Playwright) and chromium.
 """
 
@@ -73,10 +74,21 @@ def shoot(base: str) -> None:
             page.goto(f"{base}/{query}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # tiles fade in
             page.screenshot(path=str(OUT / f"{name}.png"))
+        shoot_places(page, base, image)
         page.goto(f"{base}/analytics", wait_until="networkidle")
         page.wait_for_timeout(1500)
         page.screenshot(path=str(OUT / "analytics.png"))
         browser.close()
+
+
+def shoot_places(page, base: str, image: str) -> None:
+    """The map around the demo with its place names, and the search box suggesting as one types."""
+    page.goto(f"{base}/?lat=45.76&lon=13.62&zoom=10&image={image}&style=true-color&labels=1", wait_until="networkidle")
+    page.wait_for_timeout(1500)
+    page.locator("#browse-place-search").press_sequentially("trie", delay=60)
+    page.wait_for_selector("#browse-place-suggestions .place-suggestion")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(OUT / "places.png"))
 
 
 def main() -> int:

@@ -17,7 +17,8 @@ NOTHING = {"ready": True, "view": None, "image": None, "vis": None, "opacity": 1
            "cloud": 100, "collections": [], "targets": [], "in_view": [], "aoi": None, "sort": "-acquired_at",
            "show": ["show"],
            "classes": [], "names": [], "score": 0, "highlight": None, "basemap": None,
-           "compared": None, "mode": "swipe", "swipe": 0.5, "fade": 0.5, "compare_style": "", "mosaic": "image"}
+           "compared": None, "mode": "swipe", "swipe": 0.5, "fade": 0.5, "compare_style": "", "mosaic": "image",
+           "place_names": []}
 CASES = [
     {},
     {"view": {"lat": 45.7723456, "lon": 13.5884123, "zoom": 12.456}, "image": {"id": "S2_demo_20240601", "vis": None},
@@ -32,7 +33,8 @@ CASES = [
     {"view": {"lat": -33.123456789, "lon": -151.987654321, "zoom": 3}, "start": "2024-04-01T00:00:00",
      "end": "2024-06-30", "cloud": 30.5, "collections": ["sentinel2-demo", "my scenes"], "targets": ["ship"],
      "in_view": ["view"], "aoi": AOI, "sort": "cloud_cover", "show": [], "classes": ["ship", "Smith, John"],
-     "names": ["Adria, Spirit", "Ωmega +1;2"], "score": 0.55, "highlight": 42, "basemap": "sentinel2-demo"},
+     "names": ["Adria, Spirit", "Ωmega +1;2"], "score": 0.55, "highlight": 42, "basemap": "sentinel2-demo",
+     "place_names": ["on"]},
 ]
 
 
@@ -47,7 +49,8 @@ def python_query(values: dict) -> str:
                                      v["in_view"], v["aoi"], v["sort"]),
         overlay=overlay_from_controls(v["show"], v["classes"], v["names"], v["score"]), detection=v["highlight"],
         compare=compare.from_controls(v["compared"], v["mode"], v["swipe"], v["fade"], v["compare_style"]),
-        basemap=v["basemap"] or None, mosaic=None if v["mosaic"] == "image" else v["mosaic"])
+        basemap=v["basemap"] or None, mosaic=None if v["mosaic"] == "image" else v["mosaic"],
+        place_names=bool(v["place_names"]))
     return state.query_string()
 
 

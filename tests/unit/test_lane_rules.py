@@ -21,7 +21,9 @@ HEAVY_CALLBACKS = {"browse-export-download", "browse-area-series-result"}
     ("GET", "/wmts", "SERVICE=WMTS&REQUEST=GetTile", TILES),
     ("GET", "/cogs/S2.tif", "", TILES),
     ("GET", "/ui/basemap/tiles/3/4/2", "", TILES),
+    ("GET", "/ui/basemap/labels/3/4/2.png", "", TILES),  # the place names (ogc/place_labels.py)
     ("GET", "/api/v1/images/S2/point", "lon=1&lat=2", TILES),
+    ("GET", "/api/v1/collections/sentinel-2/point", "lon=1&lat=2", TILES),
     ("GET", "/api/v1/images/S2/preview.png", "", TILES),
     ("GET", "/wms", "SERVICE=WMS&REQUEST=GetCapabilities", CHEAP),
     ("GET", "/wms", "service=wms&request=GetMap&width=256&height=256", TILES),

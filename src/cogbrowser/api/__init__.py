@@ -16,6 +16,7 @@ from cogbrowser.api import (
     images,
     jobs,
     openapi,
+    places,
     stac,
     uploads,
     views,
@@ -26,4 +27,4 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the APIs, in the order they are registered."""
     return [health.blueprint, cogs.blueprint, openapi.blueprint, collections.blueprint, collection_reads.blueprint,
             images.blueprint, acquisitions.blueprint, uploads.blueprint, jobs.blueprint, image_reads.blueprint,
-            detections.blueprint, views.blueprint, stac.blueprint]
+            detections.blueprint, views.blueprint, places.blueprint, stac.blueprint]

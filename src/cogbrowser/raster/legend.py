@@ -102,15 +102,18 @@ def _number(value: float) -> str:
 _local = threading.local()
 
 
-def default_font() -> Font:
-    """Pillow's built-in font: nothing to install or find on an air-gapped Windows machine.
+def default_font(size: int | None = None) -> Font:
+    """Pillow's built-in font (at its own size, or `size` px: the map's place names, places/labels.py):
+    nothing to install or find on an air-gapped Windows machine.
 
     One per thread: capabilities measure every style's legend, and a FreeType face must not be
     used by two threads at once."""
-    font = getattr(_local, "font", None)
-    if font is None:
-        font = _local.font = ImageFont.load_default()
-    return font
+    fonts = getattr(_local, "fonts", None)
+    if fonts is None:
+        fonts = _local.fonts = {}
+    if size not in fonts:
+        fonts[size] = ImageFont.load_default() if size is None else ImageFont.load_default(size=size)
+    return fonts[size]
 
 
 def _line_height(font: Font) -> int:

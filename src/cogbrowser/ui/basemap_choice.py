@@ -21,7 +21,7 @@ import dash
 import dash_leaflet as dl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from cogbrowser.ui import api
+from cogbrowser.ui import api, place_search
 from cogbrowser.ui.browse_map import BASEMAP_CHOICE as CHOSEN
 from cogbrowser.ui.browse_map import RASTER_BASEMAP_PANE
 from cogbrowser.ui.visualization import IMAGE
@@ -47,7 +47,8 @@ def map_layers() -> list:
 def map_overlays() -> list:
     """The chooser, at the map's bottom left (above the cursor's coordinates)."""
     return [html.Div(className="map-overlay basemap-choice", children=[
-        html.Label("Basemap", htmlFor=CHOICE, className="basemap-label"),
+        html.Div(className="basemap-head", children=[
+            html.Label("Basemap", htmlFor=CHOICE, className="basemap-label"), *place_search.labels_toggle()]),
         dcc.Dropdown(id=CHOICE, options=options(None, None, None), value=NATURAL_EARTH, clearable=False,
                      searchable=True, placeholder="type to find an image", optionHeight=36, maxHeight=260),
         html.Div(id=MESSAGE),

@@ -16,6 +16,7 @@ callbacks:
 - job_cards.py           the cards of the jobs the tools start (exports, statistics, time series) and their Cancel;
 - time_steps.py          the previous and next acquisition (the time bar on the map), the calendar's marks;
 - saved_views.py         the Views tab: saved views (pins), a link to the view on screen;
+- place_search.py        the map's search box (places, coordinates, image ids) and its Place names toggle;
 - map_state.py           the page's state in its URL.
 
 Each module declares its callbacks in its `register(app)`, on the app `mount_ui` makes; this
@@ -52,6 +53,7 @@ from cogbrowser.ui import (
     image_search,
     job_cards,
     pixel_inspect,
+    place_search,
     saved_views,
     time_steps,
     visualization,
@@ -73,7 +75,7 @@ def layout() -> html.Div:
     return html.Div(className="page browse", children=[
         *image_search.stores(catalog), *visualization.stores(), *detections_overlay.stores(),
         *area_inspect.stores(), *compare.stores(), *basemap_choice.stores(), *job_cards.stores(),
-        *time_steps.stores(), *saved_views.stores(),
+        *time_steps.stores(), *saved_views.stores(), *place_search.stores(),
         dcc.Store(id=URL_WRITTEN), dcc.Store(id=READY, data=False),
         html.Aside(className="panel browse-panel", children=[
             html.Div(id=NOTICE), job_cards.cancel_failed(),
@@ -96,7 +98,7 @@ def layout() -> html.Div:
                     *image_search.map_layers(), *detections_overlay.map_layers(colours), *pixel_inspect.map_layers()],
             overlays=[*visualization.map_overlays(), *compare.map_overlays(), *detections_overlay.map_overlays(),
                       *pixel_inspect.map_overlays(), *basemap_choice.map_overlays(),
-                      *time_steps.map_overlays()]),
+                      *time_steps.map_overlays(), *place_search.map_overlays()]),
     ])
 
 
@@ -118,6 +120,7 @@ RESTORED = [
     # offered at once, before the shown image's own choices arrive (detections_overlay.py)
     Output(detections_overlay.CLASSES, "options", allow_duplicate=True),
     Output(detections_overlay.NAMES, "options", allow_duplicate=True),
+    Output(place_search.LABELS, "value"),
 ]
 
 
@@ -125,7 +128,7 @@ def register(app: dash.Dash) -> None:
     """Every callback of the page, on `app` (each app of the process gets its own): the tools'
     and the page's own (URL in, URL out, zoom to data)."""
     for feature in (image_search, visualization, detections_overlay, pixel_inspect, area_inspect, export, compare,
-                    basemap_choice, browse_map, job_cards, time_steps):
+                    basemap_choice, browse_map, job_cards, time_steps, place_search):
         feature.register(app)
     saved_views.register(app, TABS)
     app.callback(*RESTORED, Input("url", "search"), State("url", "pathname"),
@@ -139,7 +142,7 @@ def register(app: dash.Dash) -> None:
                             Input(detections_overlay.CLASSES, "value"), Input(detections_overlay.NAMES, "value"),
                             Input(detections_overlay.SCORE, "value"), Input(detections_overlay.HIGHLIGHT, "data"),
                             Input(browse_map.BASEMAP_CHOICE, "data"), *compare.STATE_INPUTS,
-                            Input(visualization.MOSAIC, "value"))
+                            Input(visualization.MOSAIC, "value"), Input(place_search.LABELS, "value"))
     app.callback(Output(MAP, "viewport", allow_duplicate=True), Input(browse_map.ZOOM_TO_DATA, "n_clicks"),
                  State(visualization.IMAGE_INFO, "data"), State(image_search.RESULTS, "data"),
                  State(image_search.CATALOG, "data"), prevent_initial_call=True)(_zoom_to_data)
@@ -172,7 +175,8 @@ def _restore(search: str | None, pathname: str | None, catalog: dict | None, cla
             viewport or no_update, _view_data(state.view), "visualize" if image and not opening else "search", True,
             [html.Div(text, className="message error") for text in notices], {"layer": state.basemap},
             *compare.restored(state.compare), state.mosaic or visualization.JUST_THE_IMAGE,
-            with_choices(class_options, overlay.classes), with_choices(name_options, overlay.names))
+            with_choices(class_options, overlay.classes), with_choices(name_options, overlay.names),
+            ["on"] if state.place_names else [])
 
 
 def with_choices(options: list | None, values: Sequence[str]) -> list:

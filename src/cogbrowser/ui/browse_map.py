@@ -9,6 +9,7 @@ without touching the others. Panes, bottom to top:
     browse-basemap         150  Natural Earth countries, coastlines, graticule
     browse-imagery         250  the shown image (WMS)
     browse-compare         260  the image it is compared with (compare.py; compare.js clips both)
+    browse-labels          300  place names, when turned on (place_search.py; their tiles are drawn by the app)
     browse-outlines        380  footprints (hovered result, shown image), the search area
     browse-detections      420  detection boxes
     (Leaflet's own)        600+ markers, tooltips, popups
@@ -42,6 +43,7 @@ DETAILED_FROM_ZOOM = 4  # the 50m files from this zoom on (110m below: 10x light
 BASEMAP_PANE, IMAGERY_PANE, OUTLINE_PANE, DETECTION_PANE = (
     "browse-basemap", "browse-imagery", "browse-outlines", "browse-detections")
 COMPARE_PANE = "browse-compare"
+LABELS_PANE = "browse-labels"
 RASTER_BASEMAP_PANE = "browse-basemap-raster"
 BASEMAP_CHOICE = "browse-basemap-choice"  # the catalog layer chosen as the basemap (basemap_choice.py), or None
 MEASURE = "browse-measure"
@@ -78,7 +80,7 @@ def map_view(layers: Sequence, overlays: Sequence) -> html.Div:
 
 
 def _panes() -> list[dl.Pane]:
-    names = [RASTER_BASEMAP_PANE, BASEMAP_PANE, IMAGERY_PANE, COMPARE_PANE, OUTLINE_PANE, DETECTION_PANE]
+    names = [RASTER_BASEMAP_PANE, BASEMAP_PANE, IMAGERY_PANE, COMPARE_PANE, LABELS_PANE, OUTLINE_PANE, DETECTION_PANE]
     return [dl.Pane(name=name, id=name) for name in names]  # z-index: browse.css (.leaflet-<name>-pane)
 
 

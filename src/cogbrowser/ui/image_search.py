@@ -339,7 +339,13 @@ def _show_result(clicks: list[int | None], images: list[dict] | None):
     image = next((i for i in images or [] if i["id"] == trigger["image"]), None)
     if image is None:
         raise PreventUpdate
-    return {"id": image["id"], "vis": None}, fit_bounds(image["bbox"]), "visualize", None
+    return opened(image["id"], image["bbox"])
+
+
+def opened(image_id: str, bbox: list[float]) -> tuple[dict, dict, str, None]:
+    """What opening an image does, from a result or the map's search box (place_search.py): the
+    image shown in the current look when it fits, the map on it, the Visualize tab, no highlighted detection."""
+    return {"id": image_id, "vis": None}, fit_bounds(bbox), "visualize", None
 
 
 def _mark_shown_result(requested: dict | None, ids: list[dict]):

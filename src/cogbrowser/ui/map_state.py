@@ -18,6 +18,7 @@ A view is shared by sending its link, so everything a user sets lives in the URL
   (`swipe`, the default, or `opacity`), `swipe` (the divider, 0..1 of the map's width),
   `compare_opacity`, `compare_style` (the compared side's own preset).
 - `basemap`: an image or collection of the catalog drawn as the basemap (none: Natural Earth).
+- `labels`: 1 when the map's place names are drawn (place_search.py).
 
 Lists are repeated parameters (a class or name may hold a comma). Reading never fails: a value
 that cannot be read is left out (the page then shows its default), and render parameters are
@@ -208,6 +209,7 @@ class BrowseState:
     compare: Compare | None = None  # only with a shown image
     basemap: str | None = None  # a catalog image or collection drawn as the basemap (None: Natural Earth)
     mosaic: str | None = None  # the shown image's collection drawn as a mosaic, in this order (layers.MosaicOrder)
+    place_names: bool = False  # the map's place names drawn over the imagery
 
     def query_string(self) -> str:
         """The state as a query string (with its '?'; empty for the default state)."""
@@ -249,6 +251,8 @@ class BrowseState:
             pairs.append(("detection", str(self.detection)))
         if self.basemap:
             pairs.append(("basemap", self.basemap))
+        if self.place_names:
+            pairs.append(("labels", "1"))
         return pairs
 
     @classmethod
@@ -273,7 +277,8 @@ class BrowseState:
                 names=_items(params.get("det_name")), min_score=_clamp(_float(one.get("det_score")), 0.0, 1.0, None)),
             detection=_int(one.get("detection")),
             compare=Compare.from_values(one) if one.get("image") else None, basemap=one.get("basemap"),
-            mosaic=one.get("mosaic") if one.get("image") and one.get("mosaic") in MOSAIC_ORDERS else None)
+            mosaic=one.get("mosaic") if one.get("image") and one.get("mosaic") in MOSAIC_ORDERS else None,
+            place_names=one.get("labels") in ("1", "true", "on"))
 
 
 # ---------------------------------------------------------------- small readers and writers

@@ -27,7 +27,8 @@ CALLBACK_PEEK_BYTES = 8192  # Dash writes "output" first in a callback's body: t
 
 _HEAVY_PATH = re.compile(r"^/api/v1/(images/[^/]+/(export|statistics)"
                          r"|collections/[^/]+/(timeseries|timelapse\.(gif|mp4)))$")
-_TILE_PATH = re.compile(r"^/(tiles|wmts|cogs|ui/basemap/tiles)(/|$)|^/api/v1/images/[^/]+/(point|preview\.[a-z]+)$")
+_TILE_PATH = re.compile(r"^/(tiles|wmts|cogs|ui/basemap/tiles|ui/basemap/labels)(/|$)"
+                        r"|^/api/v1/images/[^/]+/(point|preview\.[a-z]+)$|^/api/v1/collections/[^/]+/point$")
 _OUTPUT = re.compile(rb'"output"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 

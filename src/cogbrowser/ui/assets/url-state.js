@@ -99,7 +99,7 @@
      * into the address bar; nothing before the URL's own state is applied (`ready`). */
     writeQuery: function (ready, view, image, vis, opacity, start, end, cloud, collections, targets, inView, aoi,
                           sort, show, classes, names, score, highlight, basemap, compared, mode, swipe, fade, compareStyle,
-                          mosaic) {
+                          mosaic, placeNames) {
       if (!ready) { return window.dash_clientside.no_update; }
       var pairs = [];
       if (view) {
@@ -130,6 +130,7 @@
       if (score) { pairs.push(["det_score", number(score)]); }
       if (highlight !== null && highlight !== undefined) { pairs.push(["detection", String(highlight)]); }
       if (basemap) { pairs.push(["basemap", basemap]); }
+      if (placeNames && placeNames.length) { pairs.push(["labels", "1"]); }
       var query = encodePairs(pairs);
       query = query ? "?" + query : "";
       if (window.location.pathname === "/" && window.location.search !== query) {
