@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ from rasterio.features import geometry_mask
 
 from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.crs import WGS84
-from cogbrowser.raster.legend import Legend, draw_legend
+from cogbrowser.raster.legend import Legend, default_font, draw_legend
 from cogbrowser.raster.reader import transformer
 
 __all__ = ["Outline", "Decorations", "decorate", "mask_outside", "outside_mask", "on_background", "scale_length",
@@ -192,24 +191,10 @@ def _unit(width: int, height: int) -> int:
     return max(12, round(min(width, height) / 45))
 
 
-_local = threading.local()
-
-
-def _font(size: int) -> Font:
-    """Pillow's built-in font at `size`, loaded once per thread (a FreeType face must not be used
-    by two threads at once; loading one costs a millisecond)."""
-    fonts = getattr(_local, "fonts", None)
-    if fonts is None:
-        fonts = _local.fonts = {}
-    if size not in fonts:
-        fonts[size] = ImageFont.load_default(size=size)
-    return fonts[size]
-
-
 def _draw_caption(rgba: np.ndarray, caption: str, unit: int) -> int:
     """The caption across the top, wrapped to the picture's width; the height it takes."""
     width = rgba.shape[2]
-    font = _font(unit)
+    font = default_font(unit)
     per_line = max(8, int(width / (unit * 0.55)))
     lines = textwrap.wrap(caption, per_line)[:3]
     line_height = round(unit * 1.3)
@@ -227,7 +212,7 @@ def _draw_scale_bar(rgba: np.ndarray, metres_per_px: float, unit: int) -> None:
     height, width = rgba.shape[1:]
     metres, label = scale_length(metres_per_px, width / 4)
     bar = metres / metres_per_px
-    font = _font(unit)
+    font = default_font(unit)
     margin, thick = unit, max(4, unit // 2)
     left, bottom = margin, height - margin
     text_height = round(unit * 1.2)
@@ -253,7 +238,7 @@ def _draw_north_arrow(rgba: np.ndarray, angle: float, top: int, unit: int) -> No
                 cy - along * math.cos(radians) + across * math.sin(radians))
 
     tip, tail, half = size * 0.25, -size * 0.65, size * 0.28
-    font = _font(max(10, round(unit * 0.8)))
+    font = default_font(max(10, round(unit * 0.8)))
     with _Region(rgba, (cx - size, cy - size, cx + size, cy + size)) as region:
         region.draw.ellipse(region.box(cx - size * 0.75, cy - size * 0.75, cx + size * 0.75, cy + size * 0.75),
                             fill=PAPER)
@@ -286,7 +271,7 @@ def _draw_outlines(rgba: np.ndarray, outlines: Sequence[Outline], to_pixels: Aff
     footprint is wider than a few letters, and the label overlaps no other label. Drawn on the
     part of the picture the footprints cover."""
     line = max(2, unit // 6)
-    font = _font(max(10, round(unit * 0.75)))
+    font = default_font(max(10, round(unit * 0.75)))
     drawn = [[[to_pixels * (float(x), float(y)) for x, y in ring] for ring in outline.rings] for outline in outlines]
     xs = [x for rings in drawn for ring in rings for x, _ in ring]
     ys = [y for rings in drawn for ring in rings for _, y in ring]
