@@ -51,6 +51,7 @@ def test_a_town_typed_and_picked_with_the_keyboard_moves_the_map_there(ui_page, 
     ui_page.keyboard.press("Enter")
     centre_reaches(ui_page, 33.66, -95.56, tolerance=0.02, zoom=11)
     assert not ui_page.locator("#browse-place-suggestions").is_visible(), "the list closes on a choice"
+    assert ui_page.locator(SEARCH).input_value() == "Paris, United States", "the box names what the map shows"
 
     type_into_search(ui_page, "Zürich")
     ui_page.keyboard.press("Escape")

@@ -114,6 +114,7 @@
     if (!match) { return; }
     var input = document.getElementById(SEARCH);
     if (input) { input.blur(); }
+    window.dash_clientside.set_props(SEARCH, {value: match.label});  // what the map now shows
     if (match.kind === "image") {
       window.dash_clientside.set_props(CHOSEN_IMAGE, {data: {id: match.image_id, bbox: match.bbox, at: Date.now()}});
       return;
