@@ -319,3 +319,22 @@ def test_the_series_figure_leaves_gaps_for_dates_without_pixels():
     assert mean.connectgaps is False and len(figure.layout.shapes) == 1  # the shown date is marked
     table = statistics_table([{"name": "ndvi", **points[0]}])
     assert "ndvi" in str(table)
+
+
+def test_a_detailed_area_is_simplified_until_it_fits_in_a_url():
+    """An uploaded outline of 4,000 vertices (80,000 characters) goes to the API as at most 20,000
+    characters, still the same area within a hair."""
+    from shapely.geometry import shape
+
+    from cogbrowser.ui.tool_area import geometry_text
+    from cogbrowser.web.params import MAX_GEOJSON_TEXT
+    ring = [[13.5 + 0.2 * np.cos(a) + 0.001 * np.sin(40 * a), 45.6 + 0.15 * np.sin(a)]
+            for a in np.linspace(0, 2 * np.pi, 4000, endpoint=False)]
+    detailed = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+    assert len(json.dumps(detailed)) > 4 * MAX_GEOJSON_TEXT
+    text = geometry_text(detailed)
+    assert len(text) <= MAX_GEOJSON_TEXT
+    sent, original = shape(json.loads(text)), shape(detailed)
+    assert sent.symmetric_difference(original).area < 0.01 * original.area
+    small = square(13.0, 45.0, 13.1, 45.1)
+    assert json.loads(geometry_text(small)) == small, "an area that fits is sent as it is"

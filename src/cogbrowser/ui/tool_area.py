@@ -15,11 +15,13 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 
 from cogbrowser.ui.browse_map import view_bbox
 from cogbrowser.ui.map_state import Visualization
+from cogbrowser.web.params import MAX_GEOJSON_TEXT
 
 SOURCE_KEYS = ("style", "bands", "expression")  # the render parameters that say which values are drawn
 AS_DRAWN, EVERY_BAND = "drawn", "bands"
@@ -41,14 +43,43 @@ class ToolArea:
         return ",".join(f"{v:.6f}" for v in self.bbox)
 
     def zone_params(self) -> dict[str, str]:
-        """The zone as /statistics and /timeseries take it: the polygon itself, else the bbox."""
+        """The zone as /statistics, /timeseries and /export take it: the polygon itself (simplified
+        until it fits in a URL), else the bbox."""
         if self.geometry is not None:
-            return {"geometry": json.dumps(self.geometry, separators=(",", ":"))}
+            return {"geometry": geometry_text(self.geometry)}
         return {"bbox": self.bbox_text()}
 
     def describe(self) -> str:
         west, south, east, north = self.bbox
         return f"{KIND_TEXT[self.kind]} ({west:.4f}, {south:.4f} – {east:.4f}, {north:.4f})"
+
+
+def geometry_text(geometry: dict, limit: int = MAX_GEOJSON_TEXT) -> str:
+    """`geometry` as compact GeoJSON of at most `limit` characters: as it is when it fits, else its
+    vertices to 1e-6 degree (about 10 cm), else simplified (a detailed uploaded outline) with a
+    tolerance doubled until it fits; the outline moves by less than that tolerance."""
+    text = json.dumps(geometry, separators=(",", ":"))
+    if len(text) <= limit:
+        return text
+    area = shape(geometry)
+    west, south, east, north = area.bounds
+    tolerance = max(east - west, north - south) / 100_000
+    candidate = area
+    while True:
+        text = json.dumps(_rounded(mapping(candidate)), separators=(",", ":"))
+        if len(text) <= limit:
+            return text
+        candidate = area.simplify(tolerance, preserve_topology=True)
+        tolerance *= 2
+
+
+def _rounded(value: Any) -> Any:
+    """A GeoJSON mapping with every number rounded to 6 decimals."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(item) for item in value]
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def tool_area(aoi: dict | None, bounds: Sequence[Sequence[float]] | None,
