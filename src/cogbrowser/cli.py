@@ -133,6 +133,7 @@ def _serve(settings: Settings, db, threads: int) -> None:
     from cogbrowser.api.uploads import prepare_upload_dir
     from cogbrowser.app import create_app
     from cogbrowser.ingest.images import sweep_orphans
+    from cogbrowser.places.labels import warm_up as warm_up_places
     from cogbrowser.raster.reader import configure_block_cache
     from cogbrowser.web.context import services_of
     from cogbrowser.web.server import serve
@@ -140,6 +141,7 @@ def _serve(settings: Settings, db, threads: int) -> None:
     sweep_orphans(db, settings)
     configure_block_cache()
     app = create_app(settings, db)
+    warm_up_places()  # the gazetteer and the label texts, while the first page loads
     _stop_on_sigterm()
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
