@@ -99,6 +99,20 @@ def chromium():
         browser.close()
 
 
+# ---------------------------------------------------------------- a real object store
+
+@pytest.fixture(scope="session")
+def swift_store(tmp_path_factory):
+    """A single-node OpenStack Swift cluster from Debian's packages (tools/swift_cluster.py): its
+    Swift API with tempauth and TempURLs, and its S3 API, on loopback, for the session."""
+    from swift_cluster import DEBIAN_PACKAGES, missing_programs, running
+
+    if missing_programs():
+        pytest.fail(f"the object store tests need Debian's {DEBIAN_PACKAGES} (.ci/run installs them)")
+    with running(tmp_path_factory.mktemp("swift")) as cluster:
+        yield cluster
+
+
 @pytest.fixture(scope="session")
 def demo_server(postgres, tmp_path_factory):
     """The demo data set (made as `cogbrowser demo` makes it) served on loopback: (url, settings, db)."""
