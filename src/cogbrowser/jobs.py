@@ -388,6 +388,8 @@ class JobQueue:
                         await asyncio.to_thread(self._requeue, job_id)
                     await worker_app.job_manager.retry_job(stalled)
             except Exception:  # the catalog unreachable for a moment: try again later
+                if self._stopping is not None and self._stopping.is_set():
+                    return  # the worker stops: its connections close under the query (no fault to report)
                 log.warning("could not look for stalled jobs", exc_info=True)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
