@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,7 @@ class Servers:
     def __init__(self, settings) -> None:
         self.settings, self.port = settings, free_port()
         self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []  # each server's stderr
 
     @property
     def url(self) -> str:
@@ -55,12 +57,15 @@ class Servers:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COGBROWSER_")}
         env.update(COGBROWSER_DATA_DIR=str(self.settings.data_dir), COGBROWSER_JOB_WORKERS="1",
                    COGBROWSER_DATABASE_URL=self.settings.database_url)
-        process = subprocess.Popen([sys.executable, "-m", "cogbrowser", "serve", "--port", str(self.port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        log = self.settings.data_dir.parent / f"serve-{len(self.processes)}.log"  # a file: a pipe nobody reads
+        with log.open("w") as stderr:  # could fill and stall the server
+            process = subprocess.Popen([sys.executable, "-m", "cogbrowser", "serve", "--port", str(self.port)],
+                                       env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
         self.processes.append(process)
+        self.logs.append(log)
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, process.communicate()[1]
+            assert process.poll() is None, log.read_text()
             try:
                 requests.get(f"{self.url}/api/v1/health", timeout=5)
                 return self.url
@@ -109,7 +114,7 @@ def test_accepted_uploads_survive_kill_9_of_the_server(servers, settings, db):
     answers = [upload(url, noise_tiff(seed, 2500), f"scene{seed}.tif") for seed in range(5)]
     assert [answer.status_code for answer in answers] == [202] * 5, [answer.text for answer in answers]
     paths = [answer.headers["Location"].removeprefix(url) for answer in answers]
-    until(lambda: requests.get(url + paths[0], timeout=30).json()["state"] == "running")
+    until(lambda: requests.get(url + paths[0], timeout=30).json()["state"] == "running", log=servers.logs[-1])
     servers.kill_9()
     assert sorted(p.name for p in settings.jobs_dir.iterdir()) == sorted(path.rsplit("/", 1)[1] for path in paths), \
         "each accepted upload's file is kept where the next server finds it"
@@ -131,7 +136,8 @@ def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload_and_a_running_
     first = upload(url, noise_tiff(11, 3000), "first.tif")
     second = upload(url, noise_tiff(12, 500), "second.tif")
     assert (first.status_code, second.status_code) == (202, 202)
-    until(lambda: requests.get(first.headers["Location"], timeout=30).json()["state"] == "running")
+    until(lambda: requests.get(first.headers["Location"], timeout=30).json()["state"] == "running",
+          log=servers.logs[-1])
     assert requests.delete(second.headers["Location"], timeout=30).status_code == 401, "a write: token needed"
     cancelled = requests.delete(second.headers["Location"], headers=AUTH, timeout=30)
     assert cancelled.status_code == 200, cancelled.text
@@ -153,8 +159,10 @@ def test_cancel_over_http_needs_a_token_and_stops_a_queued_upload_and_a_running_
         assert conn.execute("SELECT count(*) AS n FROM images").fetchone()["n"] == 0
 
 
-def until(condition, timeout: float = 60) -> None:
+def until(condition, timeout: float = 60, log: Path | None = None) -> None:
+    """Until `condition()` holds; on a time-out, the server's log (`log`) says why."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        said = f"; the server said:\n{log.read_text()[-4000:]}" if log else ""
+        assert time.monotonic() < deadline, "timed out" + said
         time.sleep(0.05)
