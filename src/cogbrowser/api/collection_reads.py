@@ -178,7 +178,7 @@ def collection_point(collection_id: str, query: CollectionPointQuery) -> Respons
     """The image on top of the mosaic at lon/lat (as tiles, WMS and WMTS draw it with the same
     `datetime`, `max_cloud_cover`, `mosaic_order` and `closest_to`), and its pixel there as
     `/api/v1/images/{id}/point` answers it. 404 where no image of the mosaic has data."""
-    layer = _collection_layer(collection_id)
+    layer = _a_collection(services().layers.find(collection_id))
     assert query.lon is not None and query.lat is not None  # CollectionPointQuery requires them
     choice = mosaic_choice(interval(query.datetime), query.max_cloud_cover, query.mosaic_order, query.closest_to)
     images = images_for_area(services().db, layer, WGS84, (query.lon, query.lat, query.lon, query.lat), choice)
@@ -190,10 +190,10 @@ def collection_point(collection_id: str, query: CollectionPointQuery) -> Respons
     return jsonify(point_answer(services().layers.find(top[0].id), query))
 
 
-def _collection_layer(collection_id: str) -> Layer:
-    layer = services().layers.find(collection_id)
+def _a_collection(layer: Layer) -> Layer:
+    """`layer`, when it is a collection; NotFound for an image (the collection reads take none)."""
     if not layer.is_collection:
-        raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
+        raise NotFound(f"no collection {layer.id!r} in the catalog (an image is not a collection)")
     return layer
 
 
@@ -393,9 +393,7 @@ def _images(db: Database, settings: Settings, collection_id: str, bbox: BBox | N
     area = bbox if bbox is not None else BBox(*shapes_bounds(geometry.shapes if geometry else []))
     start, end = interval(when)
     with db.connection() as conn:
-        layer = find_layer(conn, collection_id)
-        if not layer.is_collection:
-            raise NotFound(f"no collection {collection_id!r} in the catalog (an image is not a collection)")
+        layer = _a_collection(find_layer(conn, collection_id))
         images = queries.search_images(conn, queries.ImageQuery(
             bbox=area, collections=[collection_id], start=start, end=end, max_cloud_cover=max_cloud_cover,
             sort="acquired_at", descending=False, limit=MAX_IMAGES))
