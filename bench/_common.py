@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,3 +205,64 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return text in ("", "-")
     return True
+
+
+# -- load with wrk ------------------------------------------------------------------------------------
+CLIENTS = 8
+WRK_SCRIPT = """
+%(headers)s
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local counter = 1
+function setup(thread) thread:set("id", counter); counter = counter + 1 end
+function init(args) n = 0 end
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[((n - 1) * %(threads)d + id - 1) %% #paths + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%%d duration_us=%%d p50_us=%%d p95_us=%%d p99_us=%%d max_us=%%d "
+    .. "status=%%d timeout=%%d connect=%%d read=%%d write=%%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, e.status, e.timeout, e.connect, e.read, e.write))
+end
+"""
+WRK_THREADS = 2
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    non2xx: int
+    socket_errors: int
+    wrapped: bool  # wrk went round the list: later requests repeated earlier ones (the cache may have answered)
+
+    @property
+    def rate(self) -> float:
+        """2xx answers a second."""
+        return (self.requests - self.non2xx) / self.seconds if self.seconds else 0.0
+
+
+def run_wrk(base: str, paths: list[str], seconds: int, folder: Path, headers: dict[str, str] | None = None) -> Load:
+    """wrk over `paths` in turn (each sent with `headers`), WRK_THREADS threads and CLIENTS
+    connections for `seconds`: its figures, read from the summary the Lua script prints."""
+    listing, script = folder / "paths.txt", folder / "paths.lua"
+    listing.write_text("\n".join(paths) + "\n")
+    setup = "\n".join(f'wrk.headers["{name}"] = [[{value}]]' for name, value in (headers or {}).items())
+    script.write_text(WRK_SCRIPT % {"paths": listing, "threads": WRK_THREADS, "headers": setup})
+    done = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "60s",
+                           "--latency", "-s", str(script), base], capture_output=True, text=True, check=True)
+    found = re.search(r"^BENCH (.*)$", done.stdout, re.MULTILINE)
+    if not found:
+        raise SystemExit(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    v = {key: int(value) for key, value in (pair.split("=") for pair in found.group(1).split())}
+    ms = 1 / 1000
+    return Load(v["requests"], v["duration_us"] / 1e6, v["p50_us"] * ms, v["p95_us"] * ms, v["p99_us"] * ms,
+                v["max_us"] * ms, v["status"], v["timeout"] + v["connect"] + v["read"] + v["write"],
+                v["requests"] + v["timeout"] > len(paths))

@@ -113,6 +113,21 @@ def swift_store(tmp_path_factory):
         yield cluster
 
 
+# ---------------------------------------------------------------- a PostgreSQL server, as a team runs one
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """An external PostgreSQL server (Debian's binaries, tools/postgres_server.py) on loopback for the
+    session: `.database_url` is the role `cogbrowser` on its own database; `.create_database(name)`
+    gives a test a database of its own on it."""
+    from postgres_server import DEBIAN_PACKAGE, binaries, running
+
+    if binaries() is None:
+        pytest.fail(f"the deployment tests need Debian's {DEBIAN_PACKAGE} (.ci/run installs it)")
+    with running(tmp_path_factory.mktemp("postgres-server")) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def demo_server(postgres, tmp_path_factory):
     """The demo data set (made as `cogbrowser demo` makes it) served on loopback: (url, settings, db)."""

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +76,9 @@ def missing_programs() -> list[str]:
             if shutil.which(name) is None]
 
 
-def write_configuration(folder: Path, port: int) -> dict[str, Path]:
+def write_configuration(folder: Path, port: int, host: str = "127.0.0.1") -> dict[str, Path]:
     """swift.conf, the four servers' configurations and one-replica rings under `folder`; the
-    configuration file of each server."""
+    configuration file of each server. The proxy listens on `host`, the others on loopback."""
     etc, devices, logs = folder / "etc", folder / "srv", folder / "log"
     for path in (etc, devices / "d1", logs):
         path.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,8 @@ def write_configuration(folder: Path, port: int) -> dict[str, Path]:
     filters = "".join(f"[filter:{name.replace('_', '-') if name == 'proxy_logging' else name}]\n"
                       f"use = egg:swift#{name}\n" for name in MIDDLEWARE)
     proxy = etc / "proxy-server.conf"
-    proxy.write_text(f"[DEFAULT]\nbind_port = {port}\n{common}[pipeline:main]\npipeline = {PIPELINE}\n"
+    proxy_common = common.replace("127.0.0.1", host, 1)
+    proxy.write_text(f"[DEFAULT]\nbind_port = {port}\n{proxy_common}[pipeline:main]\npipeline = {PIPELINE}\n"
                      "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
                      "allow_account_management = true\n"
                      f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_{USER.replace(':', '_')} = {KEY} .admin\n"
@@ -120,21 +121,25 @@ def _user() -> str:
 
 
 @contextmanager
-def running(folder: Path, port: int | None = None, timeout: float = 30) -> Iterator[Cluster]:
-    """A cluster in `folder` until the block ends (its processes stopped, its data left in place)."""
+def running(folder: Path, port: int | None = None, timeout: float = 30, host: str = "127.0.0.1",
+            wrap: Sequence[str] = ()) -> Iterator[Cluster]:
+    """A cluster in `folder` until the block ends (its processes stopped, its data left in place).
+
+    The proxy listens on `host`; every server's command line is prefixed with `wrap`, e.g.
+    `ip netns exec NAME` to run the cluster in a network namespace (tools/netem.py)."""
     missing = missing_programs()
     if missing:
         raise RuntimeError(f"no {', '.join(missing)}: install Debian's {DEBIAN_PACKAGES}")
     port = port or free_port()
-    configurations = write_configuration(folder, port)
+    configurations = write_configuration(folder, port, host)
     logs = folder / "log"
     memcache_port = (folder / "etc" / "memcached.port").read_text()
-    processes = [subprocess.Popen(["memcached", "-p", memcache_port, "-U", "0", "-l", "127.0.0.1", "-u", _user()],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    memcached = ["memcached", "-p", memcache_port, "-U", "0", "-l", "127.0.0.1", "-u", _user()]
+    processes = [subprocess.Popen([*wrap, *memcached], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     for name, path in configurations.items():
         log = (logs / f"{name}.log").open("ab")
-        processes.append(subprocess.Popen([f"swift-{name}-server", str(path)], stdout=log, stderr=log))
-    cluster = Cluster(f"http://127.0.0.1:{port}")
+        processes.append(subprocess.Popen([*wrap, f"swift-{name}-server", str(path)], stdout=log, stderr=log))
+    cluster = Cluster(f"http://{host}:{port}")
     try:
         _wait_until_ready(cluster, processes, timeout)
         yield cluster
@@ -149,7 +154,8 @@ def running(folder: Path, port: int | None = None, timeout: float = 30) -> Itera
 
 
 def _wait_until_ready(cluster: Cluster, processes: list[subprocess.Popen], timeout: float) -> None:
-    """Until the proxy authenticates the test user (every server and memcached are up)."""
+    """Until an object can be written and removed (the proxy authenticates the test user, and the
+    account, container and object servers answer: the proxy answers 503 while one does not)."""
     deadline = time.monotonic() + timeout
     while True:
         dead = [process.args for process in processes if process.poll() is not None]
@@ -157,8 +163,11 @@ def _wait_until_ready(cluster: Cluster, processes: list[subprocess.Popen], timeo
             raise RuntimeError(f"the cluster's server stopped: {dead[0]}")
         try:
             storage, token = cluster.token()
-            request = urllib.request.Request(storage, method="HEAD", headers={"X-Auth-Token": token})
-            urllib.request.urlopen(request, timeout=5).close()
+            for method, path, body in (("PUT", "/ready", None), ("PUT", "/ready/probe", b"ok"),
+                                       ("DELETE", "/ready/probe", None), ("DELETE", "/ready", None)):
+                request = urllib.request.Request(storage + path, data=body, method=method,
+                                                 headers={"X-Auth-Token": token})
+                urllib.request.urlopen(request, timeout=5).close()
             return
         except OSError:
             if time.monotonic() > deadline:

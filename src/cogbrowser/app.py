@@ -14,6 +14,7 @@ from cogbrowser.api.jobs import job_problem
 from cogbrowser.api.uploads import ingest_upload
 from cogbrowser.basemap import open_basemap
 from cogbrowser.catalog.database import Database
+from cogbrowser.collection_overviews import CollectionOverviews
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobQueue
 from cogbrowser.layers import LayerCache
@@ -36,7 +37,8 @@ def create_app(settings: Settings, db: Database) -> Flask:
     install(app, Services(
         settings=settings, db=db, layers=LayerCache(db), tokens=tokens, internal_token=new_token(),
         sessions=Sessions(settings.data_dir / SECRET_FILE, tokens), cache=ResponseCache(), jobs=job_queue(settings, db),
-        basemap=open_basemap(settings.basemap) if settings.basemap is not None else None))
+        basemap=open_basemap(settings.basemap) if settings.basemap is not None else None,
+        overviews=CollectionOverviews(settings, db)))
     register_problem_handlers(app)
     limit_renders(app)
     allow_cross_origin(app)

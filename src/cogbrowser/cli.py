@@ -34,12 +34,14 @@ log = logging.getLogger("cogbrowser")
 class Context:
     """What the group's options give every command."""
 
-    def __init__(self, data_dir: Path | None, database_url: str | None) -> None:
+    def __init__(self, data_dir: Path | None, database_url: str | None, storage: str | None = None) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.storage = storage
 
     def settings(self, **overrides: object) -> Settings:
-        return Settings.from_env(data_dir=self.data_dir, database_url=self.database_url, **overrides)
+        return Settings.from_env(data_dir=self.data_dir, database_url=self.database_url, storage=self.storage,
+                                 **overrides)
 
 
 @contextmanager
@@ -75,21 +77,38 @@ def _parse_time(value: str | None) -> datetime | None:
 @click.option("--database-url", envvar="COGBROWSER_DATABASE_URL", metavar="URL",
               help="postgresql://... of a PostgreSQL server to use instead of the embedded one "
                    "[env COGBROWSER_DATABASE_URL].")
+@click.option("--storage", envvar="COGBROWSER_STORAGE", metavar="URL",
+              help="Where ingests and uploads write COGs: swift://container/prefix (OpenStack Swift, credentials "
+                   "from SWIFT_* or OS_*) or s3://bucket/prefix (AWS_*); default: the data dir "
+                   "[env COGBROWSER_STORAGE].")
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, storage: str | None,
+        verbose: bool) -> None:
     """cogbrowser: an offline Earth-observation browser for Cloud Optimized GeoTIFFs and detections."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not verbose:  # GDAL's warnings about odd but readable files are noise on a one-line-per-file CLI
         logging.getLogger("rasterio").setLevel(logging.ERROR)
-    ctx.obj = Context(data_dir, database_url)
+    ctx.obj = Context(data_dir, database_url, storage)
 
 
-# One a core: measured on 2 cores (bench/tile_bench.py, 8 clients), 2 threads served 130 native PNG
-# tiles/s, 3 threads 103 and 4 about 95, with worse p99: every thread keeps its own dataset handles,
-# so more threads decode the same COG blocks more often, and they fight over the GIL.
-DEFAULT_THREADS = max(2, min(32, os.cpu_count() or 2))
+def default_threads(processes: int, remote_storage: bool) -> int:
+    """Request threads a serving process gets without --threads.
+
+    One process: one a core, at least 2. Measured on 2 cores (bench/tile_bench.py, 8 clients), 2
+    threads served 130 native PNG tiles/s, 3 threads 103 and 4 about 95, with worse p99: every thread
+    keeps its own dataset handles, so more threads decode the same COG blocks more often, and they
+    fight over the GIL. Several processes: the cores shared among them. With `--processes 2` on 2
+    cores, one thread each drew 542 native-zoom maps/s against 430 with two each
+    (bench/mapserver_bench.py): another process's thread does not wait for this one's GIL. A remote
+    store keeps one a core in each process: there a thread mostly waits for the network, and a
+    process with one thread would wait for each read in turn.
+    """
+    cores = os.cpu_count() or 2
+    if processes == 1 or remote_storage:
+        return max(2, min(32, cores))
+    return max(1, min(32, cores // processes))
 
 
 def _server_options(func):
@@ -97,8 +116,10 @@ def _server_options(func):
                         show_default=True, help="Port to listen on [env COGBROWSER_PORT].")(func)
     func = click.option("--host", envvar="COGBROWSER_HOST", default=DEFAULT_HOST, show_default=True,
                         help="Address to listen on; 0.0.0.0 serves the LAN [env COGBROWSER_HOST].")(func)
-    func = click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
-                        help="Request worker threads (default: one a CPU core, at least 2).")(func)
+    func = click.option("--threads", type=click.IntRange(1, 256), default=None,
+                        help="Request worker threads of a serving process (default: one a CPU core, at least 2; "
+                             "with --processes, the cores shared among the processes, unless the COGs are in an object "
+                             "store).")(func)
     return click.option("--basemap", type=click.Path(path_type=Path, dir_okay=False), envvar="COGBROWSER_BASEMAP",
                         help="Your own offline basemap: an MBTiles or PMTiles file of raster tiles, or a COG "
                              "[env COGBROWSER_BASEMAP].")(func)
@@ -106,19 +127,34 @@ def _server_options(func):
 
 @cli.command()
 @_server_options
+@click.option("--processes", type=click.IntRange(1, 64), envvar="COGBROWSER_PROCESSES", default=1, show_default=True,
+              help="Serving processes sharing the port: more cores used (docs/deploy.md) [env COGBROWSER_PROCESSES].")
+@click.option("--no-worker", is_flag=True,
+              help="Run no background jobs here: `cogbrowser worker` processes run them (docs/deploy.md).")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, threads: int, basemap: Path | None) -> None:
-    """Serve the catalog: web pages, tiles, WMS/WMTS, STAC and the REST API."""
-    settings = obj.settings(host=host, port=port, basemap=basemap)
+def serve(obj: Context, host: str, port: int, threads: int | None, basemap: Path | None, processes: int,
+          no_worker: bool) -> None:
+    """Serve the catalog: web pages, tiles, WMS/WMTS, STAC and the REST API.
+
+    Background jobs (uploads' ingests, large exports) run in this process too, unless --no-worker."""
+    settings = obj.settings(host=host, port=port, basemap=basemap, run_jobs=not no_worker)
+    threads = threads or default_threads(processes, remote_storage=settings.storage is not None)
+    if processes > 1:
+        from cogbrowser.serving import pool_size
+
+        pool_size(settings, processes)  # before anything starts: whether the catalog has connections for them
     with open_catalog(settings) as db:
-        _serve(settings, db, threads)
+        if processes == 1:
+            _serve(settings, db, threads)
+        else:
+            _serve_processes(settings, db, threads, processes)
 
 
 @cli.command()
 @_server_options
 @click.option("--no-serve", is_flag=True, help="Only make the demo data set; do not start the server.")
 @click.pass_obj
-def demo(obj: Context, host: str, port: int, threads: int, basemap: Path | None, no_serve: bool) -> None:
+def demo(obj: Context, host: str, port: int, threads: int | None, basemap: Path | None, no_serve: bool) -> None:
     """Make the demo data set in the data dir (once), then serve it."""
     from cogbrowser.demo import ensure_demo_data
 
@@ -126,40 +162,88 @@ def demo(obj: Context, host: str, port: int, threads: int, basemap: Path | None,
     with open_catalog(settings) as db:
         ensure_demo_data(db, settings, echo=lambda message: click.echo(message, err=True))
         if not no_serve:
-            _serve(settings, db, threads)
+            _serve(settings, db, threads or default_threads(1, remote_storage=False))
 
 
 def _serve(settings: Settings, db, threads: int) -> None:
-    from cogbrowser.api.uploads import prepare_upload_dir
-    from cogbrowser.app import create_app
     from cogbrowser.ingest.images import sweep_orphans
-    from cogbrowser.places.labels import warm_up as warm_up_places
-    from cogbrowser.raster.reader import configure_block_cache
+    from cogbrowser.serving import ready_app
     from cogbrowser.web.context import services_of
     from cogbrowser.web.server import serve
 
     sweep_orphans(db, settings)
-    configure_block_cache()
-    app = create_app(settings, db)
-    warm_up_places()  # the gazetteer and the label texts, while the first page loads
+    app = ready_app(settings, db)
     _stop_on_sigterm()
-    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
-    click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
-    prepare_upload_dir(settings)  # waitress spools request bodies (uploads) in DATA_DIR/tmp, not the system temp
+    _say_serving(settings)
     jobs = services_of(app).jobs
     jobs.sweep_job_folders()  # inputs of jobs that finished while no server ran, or of none
-    jobs.start()  # the jobs worker: queued jobs (a crashed server's too) run now
+    if settings.run_jobs:
+        jobs.start()  # the jobs worker: queued jobs (a crashed server's too) run now
     try:
         serve(app, settings, threads)  # waitress, with the checks before a body is read (web/server.py)
     except OSError as exc:
-        raise CogbrowserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
-                              f"(is another server using it? try --port)") from exc
+        raise _cannot_listen(settings, exc) from exc
     except KeyboardInterrupt:
         pass
     finally:
-        jobs.stop()
+        services_of(app).overviews.close()
+        _stop_jobs(jobs)
     click.echo("Stopping ...", err=True)
+
+
+def _serve_processes(settings: Settings, db, threads: int, processes: int) -> None:
+    """`serve --processes N`: this process binds the port, runs the job worker and keeps N serving
+    processes (serving.py)."""
+    from cogbrowser.app import job_queue
+    from cogbrowser.ingest.images import sweep_orphans
+    from cogbrowser.serving import serve_processes
+    from cogbrowser.web.server import listening_sockets
+
+    sweep_orphans(db, settings)
+    jobs = job_queue(settings, db)
+    jobs.sweep_job_folders()
+    try:
+        sockets = listening_sockets(settings.host, settings.port)
+    except OSError as exc:
+        raise _cannot_listen(settings, exc) from exc
+    _stop_on_sigterm()
+    try:
+        if settings.run_jobs:
+            jobs.start()
+        _say_serving(settings)
+        serve_processes(settings, threads, processes, sockets, echo=lambda message: click.echo(message, err=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sock in sockets:
+            sock.close()
+        _stop_jobs(jobs)
+    click.echo("Stopping ...", err=True)
+
+
+def _say_serving(settings: Settings) -> None:
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    click.echo(f"cogbrowser {__version__} serving {settings.data_dir}", err=True)
+    click.echo(f"Open http://{shown_host}:{settings.port}/  (Ctrl-C stops the server and the database)", err=True)
+    if not settings.run_jobs:
+        click.echo("No job worker here (--no-worker): `cogbrowser worker` processes run uploads and exports",
+                   err=True)
+
+
+def _cannot_listen(settings: Settings, exc: OSError) -> CogbrowserError:
+    return CogbrowserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
+                           f"(is another server using it? try --port)")
+
+
+def _stop_jobs(jobs) -> None:  # noqa: ANN001 (jobs.JobQueue, imported lazily)
+    """Stop this process's job worker: its running jobs stop at their next step and are queued again.
+    A second Ctrl-C while it waits stops the process at once, as a crash would: its running job is
+    taken up by another worker (or the next start) once its heartbeat is stale."""
+    try:
+        jobs.stop()
+    except KeyboardInterrupt:
+        click.echo("Stopped at once: the running job runs again on another worker, or at the next start", err=True)
+        os._exit(130)
 
 
 def _stop_on_sigterm() -> None:
@@ -170,39 +254,54 @@ def _stop_on_sigterm() -> None:
 
 
 @cli.command()
-@click.option("--workers", type=click.IntRange(1, 64), envvar="COGBROWSER_JOB_WORKERS", default=None,
-              help="Jobs run at once [env COGBROWSER_JOB_WORKERS; default 2].")
+@click.option("--jobs", "--workers", "jobs_at_once", type=click.IntRange(1, 64), envvar="COGBROWSER_JOB_WORKERS",
+              default=None, help="Jobs run at once [env COGBROWSER_JOB_WORKERS; default 2].")
 @click.pass_obj
-def worker(obj: Context, workers: int | None) -> None:
-    """Run background jobs (uploads' ingests) of the catalog until Ctrl-C; `serve` runs one itself.
+def worker(obj: Context, jobs_at_once: int | None) -> None:
+    """Run background jobs (uploads' ingests, large exports, timelapses) until Ctrl-C; serves no HTTP.
 
-    Any number of workers, on any machine that reaches the catalog and the data dir, share the queue."""
+    \b
+    Any number of workers, on any machine that reaches the catalog and the data, share the queue of
+    the catalog given by --database-url (a PostgreSQL server); without one, the data dir's embedded
+    database (started if no server of the data dir runs). `serve` runs a worker itself unless
+    --no-worker. A job whose worker dies (even kill -9) runs again on another worker after 10 s.
+    """
     from cogbrowser.app import job_queue
     from cogbrowser.ingest.images import sweep_orphans
 
-    settings = obj.settings(job_workers=workers)
+    settings = obj.settings(job_workers=jobs_at_once)
     with open_catalog(settings) as db:
         sweep_orphans(db, settings)
         jobs = job_queue(settings, db)
-        jobs.start()
+        jobs.sweep_job_folders()  # the inputs this machine fetched for jobs that have finished since
         _stop_on_sigterm()
-        click.echo(f"Running jobs of {settings.data_dir}, {settings.job_workers} at once (Ctrl-C stops)", err=True)
         try:
+            jobs.start()
+            click.echo(f"Running jobs of {_catalog_name(settings)}, {settings.job_workers} at once "
+                       "(Ctrl-C stops)", err=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
         finally:
-            jobs.stop()
+            _stop_jobs(jobs)
     click.echo("Stopping ...", err=True)
 
 
+def _catalog_name(settings: Settings) -> str:
+    """The catalog as a message names it: the server of the URL (no password), or the data dir."""
+    from cogbrowser.catalog.database import redacted
+
+    return redacted(settings.database_url) if settings.database_url else str(settings.data_dir)
+
+
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("-c", "--collection", metavar="ID", help="Add the images to this collection (created if new).")
 @click.option("-r", "--recursive", is_flag=True, help="Look for rasters in sub-folders of the folders given.")
 @click.option("--in-place", is_flag=True,
-              help="Reference valid COGs where they are instead of copying them into the data dir.")
+              help="Reference valid COGs where they are instead of copying them into the storage: files, or "
+                   "URLs of objects (swift://container/key, s3://bucket/key) or of any HTTP server.")
 @click.option("--id", "image_id", metavar="ID", help="Image id (one file only; default: the file's stem, made unique).")
 @click.option("--acquired-at", metavar="TIME", help="Acquisition time when the file does not say (ISO 8601).")
 @click.option("--cloud-cover", type=click.FloatRange(0, 100), help="Cloud cover in percent when the file does not say.")
@@ -213,22 +312,29 @@ def worker(obj: Context, workers: int | None) -> None:
               default="auto", show_default=True,
               help="How overviews are computed; auto = nearest for paletted rasters, average otherwise.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recursive: bool, in_place: bool,
+def ingest(obj: Context, paths: tuple[str, ...], collection: str | None, recursive: bool, in_place: bool,
            image_id: str | None, acquired_at: str | None, cloud_cover: float | None, nodata: float | None,
            compress: str, overview_resampling: str) -> None:
     """Add rasters to the catalog as Cloud Optimized GeoTIFFs.
 
-    Any GDAL-readable georeferenced raster is converted to a valid COG in the data dir (a file that
-    already is one is copied as it is, or referenced with --in-place). Files already in the catalog
+    Any GDAL-readable georeferenced raster is converted to a valid COG in the storage (the data dir,
+    or --storage; a file that already is one is copied as it is, or referenced with --in-place, as
+    are COGs at URLs: swift://, s3://, https://). Files already in the catalog
     are skipped. A bad file is reported on one line and leaves nothing behind; the others go on, and
     the command exits with status 1 if any file failed.
     """
     from cogbrowser.catalog.queries import valid_id
-    from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file
+    from cogbrowser.ingest.images import IngestRequest, expand_paths, ingest_file, register_url
     from cogbrowser.ingest.workfiles import sweep_dead_work_files
     from cogbrowser.raster.cog import CogOptions
+    from cogbrowser.storage.locations import is_url
 
-    files, missing = expand_paths(list(paths), recursive)
+    urls = [text for text in paths if is_url(text)]
+    if urls and not in_place:
+        raise click.UsageError(f"{urls[0]} is a URL: give --in-place to register COGs where they are "
+                               "(to copy one into the storage, download it and ingest the file)")
+    files_found, missing = expand_paths([Path(text) for text in paths if not is_url(text)], recursive)
+    files: list[Path | str] = [*files_found, *urls]
     if image_id and len(files) != 1:
         raise click.UsageError("--id names one image: give exactly one file")
     if collection and not valid_id(collection):
@@ -236,9 +342,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
                                  param_hint="--collection")
     when = _parse_time(acquired_at)
     options = CogOptions(compress=compress.upper(), overview_resampling=overview_resampling)
-    failed = [(path, reason) for path, reason in missing]
-    for path, reason in missing:
-        click.echo(f"FAILED  {path}: {reason}", err=True)
+    failed: list[tuple[Path | str, str]] = [(path, reason) for path, reason in missing]
+    for bad, reason in missing:
+        click.echo(f"FAILED  {bad}: {reason}", err=True)
     counts = {"added": 0, "skipped": 0, "failed": len(missing)}
     settings = obj.settings()
     started = time.perf_counter()
@@ -248,13 +354,14 @@ def ingest(obj: Context, paths: tuple[Path, ...], collection: str | None, recurs
         with click.progressbar(files, label="Ingesting", file=sys.stderr, show_pos=True,
                                item_show_func=lambda _path: status["text"]) as bar:
             for path in bar:
-                def show(stage: str, path: Path = path) -> None:
-                    status["text"] = f"{path.name}: {stage}"
+                def show(stage: str, path: Path | str = path) -> None:
+                    status["text"] = f"{Path(path).name}: {stage}"
                     bar.render_progress()
 
-                result = ingest_file(db, settings, IngestRequest(
-                    path=path, collection=collection, image_id=image_id, in_place=in_place, acquired_at=when,
-                    cloud_cover=cloud_cover, nodata=nodata), options=options, progress=show)
+                request = IngestRequest(path=Path(path), collection=collection, image_id=image_id, in_place=in_place,
+                                        acquired_at=when, cloud_cover=cloud_cover, nodata=nodata)
+                result = (register_url(db, settings, path, request, progress=show) if isinstance(path, str)
+                          else ingest_file(db, settings, request, options=options, progress=show))
                 status["text"] = ""
                 counts[result.status] += 1
                 if result.status == "failed":

@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from cogbrowser.errors import InvalidInput
+from cogbrowser.storage.locations import StoreLocation, parse_storage
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -30,6 +31,9 @@ DEFAULT_JOB_TIME_LIMIT = 4 * 3600  # seconds a job may run (a 20 GB scene conver
 # Output pixels of an export (x frames for a timelapse) above which it runs as a job, not in the request
 DEFAULT_SYNC_RENDER_PIXELS = 4096 * 4096
 READ_ACCESS = ("open", "token")  # reads need no token / need one, like writes
+RAW_ACCESS = ("proxy", "redirect")  # /cogs of an object in a store: streamed through / a signed URL of the store
+DEFAULT_RAW_URL_SECONDS = 3600  # how long a signed URL /cogs redirects to stays valid (a QGIS session reads on)
+DEFAULT_OVERVIEW_IMAGES = 8  # a collection drawn from so many images at a small scale is worth one overview
 
 
 def _env_number(name: str, default: int, minimum: int = 1) -> int:
@@ -73,6 +77,12 @@ class Settings:
     job_workers: int = DEFAULT_JOB_WORKERS
     job_time_limit: int = DEFAULT_JOB_TIME_LIMIT
     sync_render_pixels: int = DEFAULT_SYNC_RENDER_PIXELS  # larger exports and timelapses become jobs
+    storage: StoreLocation | None = None  # where ingest writes COGs: None for DATA_DIR/cogs, or a Swift/S3 store
+    raw_access: str = "proxy"  # /cogs of an object in a store: "proxy" streams it, "redirect" sends a signed URL
+    raw_url_seconds: int = DEFAULT_RAW_URL_SECONDS
+    run_jobs: bool = True  # this process runs the jobs it queues (serve --no-worker: workers elsewhere do)
+    overview_images: int = DEFAULT_OVERVIEW_IMAGES  # a collection of this many images or more is drawn from its
+    #                                               overview at coarse scales (collection_overviews.py); 0: never
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -100,11 +110,19 @@ class Settings:
             "job_workers": _env_number("COGBROWSER_JOB_WORKERS", DEFAULT_JOB_WORKERS),
             "job_time_limit": _env_number("COGBROWSER_JOB_TIME_LIMIT", DEFAULT_JOB_TIME_LIMIT),
             "sync_render_pixels": _env_number("COGBROWSER_SYNC_RENDER_PIXELS", DEFAULT_SYNC_RENDER_PIXELS),
+            "storage": os.environ.get("COGBROWSER_STORAGE") or None,
+            "raw_access": (os.environ.get("COGBROWSER_RAW_ACCESS") or "proxy").strip().lower(),
+            "raw_url_seconds": _env_number("COGBROWSER_RAW_URL_SECONDS", DEFAULT_RAW_URL_SECONDS),
+            "overview_images": _env_number("COGBROWSER_OVERVIEW_IMAGES", DEFAULT_OVERVIEW_IMAGES, minimum=0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()  # type: ignore[arg-type]
         if values["basemap"] is not None:
             values["basemap"] = Path(values["basemap"]).expanduser().resolve()  # type: ignore[arg-type]
+        if not isinstance(values["storage"], StoreLocation):
+            values["storage"] = parse_storage(values["storage"])  # type: ignore[arg-type]
+        if values["raw_access"] not in RAW_ACCESS:
+            raise InvalidInput(f"COGBROWSER_RAW_ACCESS must be 'proxy' or 'redirect', not {values['raw_access']!r}")
         if values["read_access"] not in READ_ACCESS:
             raise InvalidInput(f"COGBROWSER_READ_ACCESS must be 'open' or 'token', not {values['read_access']!r}")
         if not int(values["render_budget"]) > 0:  # type: ignore[call-overload]
@@ -129,6 +147,11 @@ class Settings:
     def tmp_dir(self) -> Path:
         """Work files of ingests in progress; emptied at start-up, same volume as cog_dir so renames are atomic."""
         return self.data_dir / "tmp"
+
+    @property
+    def overview_dir(self) -> Path:
+        """Collection overviews (derived from the COGs, rebuilt when a collection changes)."""
+        return self.data_dir / "overviews"
 
     @property
     def jobs_dir(self) -> Path:

@@ -44,6 +44,11 @@ class ImageFileMissing(CogbrowserError):
                          else f"the files of images {names} are missing on the server")
 
 
+class StoreUnavailable(CogbrowserError):
+    """The object store that keeps the COGs refused or could not be reached (the message names it
+    and why); like an outage of the catalog, it passes."""
+
+
 class DiskFull(CogbrowserError):
     """The data dir's disk has no room left (ENOSPC) for what was being written: HTTP 507."""
 

@@ -22,6 +22,10 @@ What survives what:
   `STALLED_SECONDS` any running worker puts it back in the queue (`_recover_stalled`), and it runs
   again from the start (an ingest is all-or-nothing, so a half-done run left nothing), up to
   `MAX_ATTEMPTS` times (a file that kills its server must not kill every server after it);
+- stopped (Ctrl-C, SIGTERM: `stop`) while running one: the job stops at its next step (`report`
+  raises `WorkerStopped`; the worker beats on until it has), its work files go, its input stays, and
+  it is queued again at once (procrastinate's retry, HANDOVER_SECONDS later) for another worker or
+  the next start; that run does not count as an attempt;
 - cancelled (`cancel`): a queued job never runs; a running one stops at its next step (the work's
   `report` raises `JobCancelled`), its work files removed by the work's own clean-up.
 
@@ -52,7 +56,9 @@ from procrastinate.schema import SchemaManager
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Database
 from cogbrowser.config import Settings
-from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull
+from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull, StoreUnavailable
+from cogbrowser.ingest.workfiles import sweep_dead_work_files
+from cogbrowser.job_files import JobFiles
 from cogbrowser.raster.budget import RenderDeadlineExceeded, render_limits
 
 MAX_FINISHED = 1000  # jobs a listing shows at most
@@ -61,6 +67,7 @@ Report = Callable[[str], None]
 TASK_NAME = "cogbrowser.run_job"
 HEARTBEAT_SECONDS = 2.0  # a worker's heartbeat ...
 STALLED_SECONDS = 10.0  # ... missed this long: its worker died, its running job is queued again
+HANDOVER_SECONDS = 1  # a job its stopping worker gave back waits this long, so another worker takes it
 RESTART_SECONDS = 1.0  # a worker that stopped on its own (it lost the catalog) starts again after this
 MAX_ATTEMPTS = 3  # runs of a job whose server died under it, before it fails (a file that kills the server)
 REPORT_INTERVAL = 0.5  # a job's progress is written at most this often (and its cancel flag read)
@@ -97,6 +104,11 @@ class JobCancelled(CogbrowserError):
 
 class JobFinished(CogbrowserError):
     """A finished job cannot be cancelled."""
+
+
+class WorkerStopped(CogbrowserError):
+    """This process's worker is stopping (Ctrl-C, SIGTERM): the job stopped at its next step and is
+    queued again for another worker (procrastinate retries it; the run does not count as an attempt)."""
 
 
 class JobTimedOut(CogbrowserError):
@@ -183,8 +195,13 @@ class JobQueue:
         self._stopping: asyncio.Event | None = None
         self.app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(
             conninfo=db.url, min_size=0, max_size=4, kwargs={"prepare_threshold": None}))
-        self.app.task(name=TASK_NAME, pass_context=False)(self._run)
+        self.app.task(name=TASK_NAME, pass_context=False, retry=procrastinate.RetryStrategy(
+            retry_exceptions=[WorkerStopped], wait=HANDOVER_SECONDS))(self._run)
         self._schema_ready = False
+        self.files = JobFiles(settings)  # inputs and results, where every worker reaches them
+        self._leaving = threading.Event()  # the worker stops: running jobs stop at their next step ...
+        self._running = 0  # ... and this many still run
+        self._idle = threading.Condition()
 
     # ------------------------------------------------------------ the API's side
 
@@ -212,16 +229,18 @@ class JobQueue:
                 folder.mkdir()
             else:
                 inputs.rename(folder)  # same volume as DATA_DIR/tmp: a rename
+                self.files.share(job_id)  # with an object store: uploaded for the worker that will run it
             queue_id = self.app.configure_task(name=TASK_NAME).defer(job_id=job_id)
             with self.db.connection() as conn:
                 queries.set_job_queue_id(conn, job_id, queue_id)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            self._remove_files(job_id)
             with self.db.connection() as conn:
                 queries.finish_job(conn, job_id, "failed", None, self.describe(
                     UnexpectedFailure("the job could not be queued; the server's log has the details")))
             raise
-        self.start()
+        if self.settings.run_jobs:  # else a `cogbrowser worker` (or another server) takes it from the queue
+            self.start()
         return JobRecord.from_row(row)
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -238,8 +257,7 @@ class JobQueue:
         """The file a succeeded job made, while it is kept (None: it made none, or it expired)."""
         if job.state != "succeeded" or job.outcome is None or not job.outcome.file or job.outcome.expired:
             return None
-        path = self.job_folder(job.id) / job.outcome.file
-        return path if path.is_file() else None
+        return self.files.result(job.id, job.outcome.file)
 
     def recent(self, limit: int, state: State | None = None) -> list[JobRecord]:
         with self.db.connection() as conn:
@@ -273,7 +291,7 @@ class JobQueue:
         queue_id = row["queue_id"]
         if queue_id is not None and self.app.job_manager.cancel_job_by_id(queue_id, abort=False):
             self._end(job_id, "cancelled", None, JobCancelled("cancelled before it started"))
-            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+            self._remove_files(job_id)
         elif queue_id is not None:  # already running: it sees the flag at its next step
             self.app.job_manager.cancel_job_by_id(queue_id, abort=True)
         return self.get(job_id)
@@ -286,15 +304,25 @@ class JobQueue:
             if self._thread is not None:
                 return
             self._ensure_schema()
+            self._leaving.clear()
             self._thread = threading.Thread(target=self._serve_jobs, name="cogbrowser-jobs", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop the worker: running jobs go on to their next step, then stay `doing` and are taken up
-        again later (as after a crash)."""
+        """Stop the worker: running jobs go on to their next step, stop there and are queued again, for
+        another worker or the next start (`WorkerStopped`). The worker (and its heartbeat) runs until
+        they have: a job in a step that cannot be interrupted (GDAL's conversion) is never taken up by
+        another worker while it still runs here; if this process is killed meanwhile, its heartbeat
+        stops and the job is taken up as after any crash."""
         with self._lock:
             thread, loop, stopping = self._thread, self._loop, self._stopping
         if thread is not None:
+            self._leaving.set()
+            with self._idle:
+                if not self._idle.wait_for(lambda: self._running == 0, 1.0):
+                    log.warning("waiting for %d running job(s) to reach their next step; they are queued again "
+                                "then", self._running)
+                    self._idle.wait_for(lambda: self._running == 0)
             if loop is not None and stopping is not None:
                 loop.call_soon_threadsafe(stopping.set)
             thread.join(timeout)
@@ -307,16 +335,20 @@ class JobQueue:
     def sweep_job_folders(self) -> list[Path]:
         """Remove the folders of jobs that are finished or unknown (left by a crash), but for the
         result files still offered."""
-        if not self.settings.jobs_dir.is_dir():
-            return []
         self.expire_results()
         with self.db.connection() as conn:
             live = queries.kept_job_folders(conn)
         removed = []
-        for folder in self.settings.jobs_dir.iterdir():
+        folders = self.settings.jobs_dir.iterdir() if self.settings.jobs_dir.is_dir() else iter(())
+        for folder in folders:
             if folder.name not in live:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
+        try:
+            for job_id in self.files.stored_job_ids() - live:
+                self.files.remove(job_id)
+        except StoreUnavailable as exc:
+            log.warning("the object store's job files were not swept: %s", exc)
         return removed
 
     def expire_results(self) -> list[str]:
@@ -325,8 +357,16 @@ class JobQueue:
         with self.db.connection() as conn:
             expired = queries.expire_job_results(conn, RESULT_KEEP_SECONDS)
         for job_id in expired:
-            shutil.rmtree(self.job_folder(job_id), ignore_errors=True)
+            self._remove_files(job_id)
         return expired
+
+    def _remove_files(self, job_id: str) -> None:
+        """A job's files, here and in the store; a store that cannot be reached keeps them until
+        the next sweep."""
+        try:
+            self.files.remove(job_id)
+        except StoreUnavailable as exc:
+            log.warning("the files of job %s stay in the store until the next sweep: %s", job_id, exc)
 
     def _ensure_schema(self) -> None:
         """procrastinate's tables, made once per catalog (its schema.sql, under an advisory lock)."""
@@ -396,10 +436,24 @@ class JobQueue:
     def _requeue(self, job_id: str) -> None:
         with self.db.connection() as conn:
             queries.requeue_job(conn, job_id, "queued again: its server stopped while it ran")
+        sweep_dead_work_files(self.settings)  # what the dead worker's run left in DATA_DIR/tmp goes now, not
+        #                                       at the next start of a process of the data dir
 
     # ------------------------------------------------------------ one job, in a worker thread
 
     def _run(self, job_id: str) -> None:
+        if self._leaving.is_set():  # fetched while this worker stops: another one takes it
+            raise WorkerStopped("its worker stops")
+        with self._idle:
+            self._running += 1
+        try:
+            self._run_job(job_id)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _run_job(self, job_id: str) -> None:
         with self.db.connection() as conn:
             row = queries.start_job(conn, job_id)
         if row is None:  # finished, cancelled or unknown: nothing to do
@@ -407,16 +461,24 @@ class JobQueue:
         job = JobRecord.from_row(row)
         folder = self.job_folder(job_id)
         handler = self._handlers.get(job.kind)
+        kept_result = False
         outcome: Outcome | None = None
         error: CogbrowserError | None = None
+        stopped = False
         try:
             if job.attempts > MAX_ATTEMPTS:
                 raise UnexpectedFailure(f"its server stopped while it ran, {MAX_ATTEMPTS} times; it is not run again")
             if handler is None:
                 raise UnexpectedFailure(f"this server cannot run jobs of kind {job.kind!r}")
+            folder = self.files.fetch(job_id)  # from the store, when it was queued on another machine
             if not folder.is_dir():
                 raise UnexpectedFailure("the job's input is gone from the server's data dir")
             outcome = handler(job, folder, functools.partial(self._report, job_id, time.monotonic(), [0.0, ""]))
+            if outcome.file is not None:
+                self.files.keep_result(job_id, outcome.file)
+            kept_result = True
+        except WorkerStopped:
+            stopped = True  # its input stays (here, and in the store), for the next run
         except CogbrowserError as exc:
             error = exc
         except Exception as exc:  # a bug or a broken catalog: the job fails, the worker goes on
@@ -424,14 +486,20 @@ class JobQueue:
             error = UnexpectedFailure(f"the job failed unexpectedly ({type(exc).__name__}); "
                                       "the server's log has the details")
         finally:
-            if outcome is None or outcome.file is None:  # a result file stays, and nothing else
-                shutil.rmtree(folder, ignore_errors=True)
+            if not stopped and (not kept_result or outcome is None or outcome.file is None):  # a result stays
+                self._remove_files(job_id)
+        if stopped:
+            with self.db.connection() as conn:
+                queries.requeue_job(conn, job_id, "queued again: its worker stopped while it ran", run=job.attempts)
+            raise WorkerStopped(f"job {job_id} stopped with its worker; it runs again on another")
         state = "succeeded" if error is None else "cancelled" if isinstance(error, JobCancelled) else "failed"
         self._end(job_id, state, outcome, error)
 
     def _report(self, job_id: str, started: float, last: list, message: str) -> None:
         """A step of a running job: record it (at most every REPORT_INTERVAL, or when the stage
         changes), and stop the job here if it was cancelled or is over its time limit."""
+        if self._leaving.is_set():
+            raise WorkerStopped("its worker stops")
         limit = self.settings.job_time_limit
         if time.monotonic() - started > limit:
             raise JobTimedOut(f"the job ran over this server's time limit of {limit:,} s "

@@ -11,12 +11,14 @@ exception reports.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Generic, Literal, Protocol, TypeVar, get_args
 
 import numpy as np
 from rasterio.crs import CRS
@@ -24,22 +26,23 @@ from rasterio.crs import CRS
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.files import image_file
-from cogbrowser.catalog.records import CollectionRecord, ImageRecord
+from cogbrowser.catalog.records import CollectionContents, CollectionRecord, ImageRecord
 from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileMissing, InvalidInput, NotFound
 from cogbrowser.raster.bbox import BBox
 from cogbrowser.raster.budget import check_deadline
 from cogbrowser.raster.crs import WGS84
 from cogbrowser.raster.metadata import parse_datetime
-from cogbrowser.raster.reader import Area, read_area, read_point, transformer
-from cogbrowser.raster.render import render
+from cogbrowser.raster.reader import Area, Source, is_remote, read_area, read_point, transformer
+from cogbrowser.raster.render import default_rescale, render
 from cogbrowser.raster.render_spec import RenderSpec, parse_render_spec
 
 __all__ = ["Layer", "LayerCache", "TimeRange", "MosaicChoice", "MosaicError", "MosaicOrder", "mosaic_choice",
            "find_layer", "list_layers", "parse_time_range", "images_for_area",
-           "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds", "utc_iso", "DEFAULT_STYLE",
-           "MAX_MOSAIC_IMAGES"]
+           "CollectionOverview", "MapImage", "OnDisk", "on_disk", "render_layer", "value_at", "wgs84_bounds",
+           "utc_iso", "DEFAULT_STYLE", "MAX_MOSAIC_IMAGES"]
 
+log = logging.getLogger(__name__)
 DEFAULT_STYLE = "default"  # the style of every layer: its own bands, no preset
 MAX_MOSAIC_IMAGES = 50  # images drawn into one mosaic area at most (newest first)
 
@@ -104,6 +107,7 @@ class Layer:
     collection: CollectionRecord | None
     is_collection: bool
     extent: BBox | None = None
+    contents: CollectionContents | None = None  # a collection's (find_layer): whether its overview is current
 
     @property
     def bbox(self) -> BBox:
@@ -125,8 +129,17 @@ class Layer:
         return self.image.title or self.id
 
     def spec(self, params: Mapping[str, Sequence[str]]) -> RenderSpec:
-        """The render parameters (each name → the values given) parsed against this layer."""
-        return parse_render_spec(params, self.band_names, self.presets)
+        """The render parameters (each name → the values given) parsed against this layer.
+
+        A collection is drawn with one stretch, its newest image's 2-98 % range where the request
+        gives none: a mosaic of scenes each stretched by its own statistics is a patchwork, and its
+        overview (collection_overviews.py), whose pixels come from many scenes, could not be drawn
+        like it.
+        """
+        spec = parse_render_spec(params, self.band_names, self.presets)
+        if self.is_collection and spec.rescale is None:
+            spec = replace(spec, rescale=default_rescale(spec, self.image.bands))
+        return spec
 
     def styles(self) -> list[tuple[str, str, RenderSpec]]:
         """(name, title, spec) of the styles this layer can draw: "default" (the image's own
@@ -188,7 +201,8 @@ def find_layer(conn: Connection, name: str) -> Layer:
     newest = queries.search_images(conn, queries.ImageQuery(collections=[name], limit=1))
     if not newest:
         raise NotFound(f"collection {name!r} has no images yet")
-    return Layer(name, newest[0], collection, True, queries.collection_extent(conn, name))
+    return Layer(name, newest[0], collection, True, queries.collection_extent(conn, name),
+                 queries.collection_contents(conn, name))
 
 
 class LayerCache:
@@ -307,25 +321,44 @@ def images_for_area(db: Database, layer: Layer, crs: CRS | str, bounds: Sequence
 
 
 @dataclass(frozen=True)
-class OnDisk:
+class CollectionOverview:
+    """A collection's images drawn once onto a coarse grid (raster/collection_overview.py), standing
+    in for them in maps too coarse to need more: drawn like one image of the collection's bands."""
+
+    id: str  # the collection's
+    checksum: str  # of the collection's contents it was drawn from: a map's ETag changes with them
+    bands: list[dict[str, Any]]  # the collection's newest image's: names, statistics for the default stretch
+    path: Path
+    nodata: None = None  # where no image has data, the overview's own mask says so
+
+
+MapImage = ImageRecord | CollectionOverview  # what a map of a layer draws
+
+
+ImageT = TypeVar("ImageT", ImageRecord, MapImage)
+
+
+@dataclass(frozen=True)
+class OnDisk(Generic[ImageT]):
     """The images of a read whose COG files are on disk (with those files, in order), and the ids of
     the images whose file is gone."""
 
-    images: list[ImageRecord]
-    files: list[Path]
+    images: list[ImageT]
+    files: list[Source]
     missing: list[str]
 
 
-def on_disk(images: Sequence[ImageRecord], files: Sequence[Path], mosaic: bool) -> OnDisk:
+def on_disk(images: Sequence[ImageT], files: Sequence[Source], mosaic: bool) -> OnDisk[ImageT]:
     """Set aside the images whose file is gone (deleted by hand, a disk not mounted).
 
     A mosaic (a collection's images over an area) is drawn from the images that remain, and the
     caller says which were skipped; one image, or a mosaic whose every image is gone, has nothing
-    to draw from: ImageFileMissing. One stat per image, far below the cost of a read.
+    to draw from: ImageFileMissing. One stat per image, far below the cost of a read; an object in
+    a store is not asked (a round trip a tile): one that is gone fails its read the same way.
     """
-    found = OnDisk([], [], [])
+    found: OnDisk[ImageT] = OnDisk([], [], [])
     for image, path in zip(images, files):
-        if path.is_file():
+        if is_remote(path) or Path(path).is_file():
             found.images.append(image)
             found.files.append(path)
         else:
@@ -335,15 +368,16 @@ def on_disk(images: Sequence[ImageRecord], files: Sequence[Path], mosaic: bool) 
     return found
 
 
-def images_on_disk(settings: Settings, images: Sequence[ImageRecord], mosaic: bool) -> OnDisk:
+def images_on_disk(settings: Settings, images: Sequence[ImageT], mosaic: bool) -> OnDisk[ImageT]:
     """`on_disk` of catalog images, with their files where the catalog says they are (catalog/files.py:
-    ImageFileRefused for a row pointing where the server must not read)."""
-    return on_disk(images, [image_file(settings, image) for image in images], mosaic)
+    ImageFileRefused for a row pointing where the server must not read), or a collection overview's."""
+    return on_disk(images, [image.path if isinstance(image, CollectionOverview) else image_file(settings, image)
+                            for image in images], mosaic)
 
 
-def _file_gone(image: object, path: Path) -> ImageFileMissing:
+def _file_gone(image: object, path: Source) -> ImageFileMissing:
     """A file that went missing between `on_disk` and its read: the same 410 as one found missing."""
-    return ImageFileMissing([getattr(image, "id", None) or path.stem])
+    return ImageFileMissing([getattr(image, "id", None) or Path(os.fspath(path)).stem])
 
 
 class Drawable(Protocol):
@@ -357,7 +391,7 @@ class Drawable(Protocol):
     def nodata(self) -> float | None: ...
 
 
-def read_image_area(image: Drawable, image_file: Path, spec: RenderSpec, crs: CRS | str,
+def read_image_area(image: Drawable, image_file: Source, spec: RenderSpec, crs: CRS | str,
                     bounds: Sequence[float], width: int, height: int) -> Area:
     """The raw values of `spec.source_bands` of one image over an area, with its validity.
 
@@ -374,16 +408,24 @@ def read_image_area(image: Drawable, image_file: Path, spec: RenderSpec, crs: CR
     return area
 
 
-def render_layer(images: Sequence[Drawable], files: Sequence[Path], spec: RenderSpec, crs: CRS | str,
+def render_layer(images: Sequence[Drawable], files: Sequence[Source], spec: RenderSpec, crs: CRS | str,
                  bounds: Sequence[float], width: int, height: int) -> np.ndarray:
     """RGBA (4, height, width) uint8: each image in turn (newest first) drawn into the pixels still
     empty, stopping once none are. `files` are the images' COG paths, in the same order."""
     rgba = np.zeros((4, height, width), dtype=np.uint8)
+    gone = 0
     for image, path in zip(images, files):
         try:
             area = read_image_area(image, path, spec, crs, bounds, width, height)
         except FileNotFoundError:
-            raise _file_gone(image, path) from None
+            # An object removed from its store (not looked up before each tile, as files are by
+            # on_disk): a mosaic is drawn from the others, as it is without a missing file.
+            gone += 1
+            if len(images) == 1 or gone == len(images) or not is_remote(path):
+                raise _file_gone(image, path) from None
+            log.warning("image %r is drawn without its object %s: it is gone from the store",
+                        getattr(image, "id", "?"), path)
+            continue
         except ValueError as exc:  # the reader's argument checks, e.g. a nodata the dtype cannot hold
             raise InvalidInput(str(exc)) from None
         if not area.valid.any():
@@ -399,7 +441,7 @@ def render_layer(images: Sequence[Drawable], files: Sequence[Path], spec: Render
     return rgba
 
 
-def value_at(images: Sequence[ImageRecord], files: Sequence[Path], crs: CRS | str, x: float, y: float,
+def value_at(images: Sequence[ImageRecord], files: Sequence[Source], crs: CRS | str, x: float, y: float,
              nodata: float | None = None) -> tuple[ImageRecord, list[float | None]] | None:
     """The topmost image with data at (x, y) in `crs` and its raw band values, as a map shows it:
     the first of `images` (newest first) whose pixel there is valid, or None where none has data.

@@ -225,9 +225,11 @@ def test_an_accepted_export_job_is_made_after_a_crash_and_its_file_outlives_rest
     try:
         made = until_finished(second.headers["Location"], timeout=30)
         assert made["state"] == "succeeded", made
-        # the one that was running is still there, taken up again once its dead worker's heartbeat is
-        # stale (jobs.STALLED_SECONDS; tests/http/test_jobs_durable.py waits for that)
-        assert requests.get(first.headers["Location"], timeout=30).json()["state"] in ("queued", "running")
+        # the one that was running is not lost: it is taken up again once its dead worker's heartbeat is
+        # stale (jobs.STALLED_SECONDS; tests/http/test_jobs_durable.py waits for that), so on a slow
+        # machine it may already be made again
+        kept = requests.get(first.headers["Location"], timeout=30).json()
+        assert kept["state"] in ("queued", "running", "succeeded"), kept
     finally:
         interrupt(server)
     server = serve()  # the start-up sweep keeps the files still offered

@@ -38,8 +38,11 @@ def landsat(db, settings, live_server):
     return live_server, WEB.tile(lon, lat, 8), (lon, lat)
 
 
+STRETCH = "0,12000"  # the images alone and the mosaic drawn with one stretch: their pixels compare
+
+
 def rgba(url: str, **params) -> np.ndarray:
-    response = requests.get(url, params=params)
+    response = requests.get(url, params={"rescale": STRETCH, **params})
     assert response.status_code == 200, response.text
     return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGBA"))
 
@@ -67,6 +70,23 @@ def test_the_mosaic_order_says_which_image_lies_on_top(landsat, params, on_top):
     mosaic = rgba(f"{base}/tiles/landsat/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png", **params)
     expected = older if on_top == "older" else newer
     assert np.array_equal(mosaic[overlap], expected[overlap])
+
+
+def test_a_mosaic_is_drawn_with_one_stretch_its_newest_images(landsat, db):
+    """Without a rescale, every image of the mosaic is stretched by the newest image's 2-98 % range
+    (not each by its own: a patchwork), as the collection's overview draws it too."""
+    base, tile, _ = landsat
+    with db.connection() as conn:
+        statistics = [band["statistics"] for band in queries.get_image(conn, "cog2").bands]
+    newest = [f"{s['p2']},{s['p98']}" for s in statistics]  # one range a band
+    url = f"{base}/tiles/landsat/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
+    older, _, overlap, only_newer = pictures(base, tile)
+    for order in ("newest", "oldest"):  # the older image on top too
+        default = rgba(url, rescale=None, mosaic_order=order)
+        assert np.array_equal(default, rgba(url, rescale=newest, mosaic_order=order))
+        own = rgba(f"{base}/tiles/cog1/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png", rescale=None)
+        if order == "oldest":
+            assert not np.array_equal(default[overlap], own[overlap]), "the older image keeps its own stretch"
 
 
 def test_the_cloud_limit_leaves_cloudy_images_out(landsat):

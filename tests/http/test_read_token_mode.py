@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -301,13 +300,28 @@ def test_sign_out_ends_the_session(token_server):
     assert kept, "the session cookie was there before"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
-def test_the_session_secret_is_private_to_its_user(token_server):
-    base, settings, _ = token_server
-    sign_in(base, TOKEN)
-    secret = settings.data_dir / "session-secret"
-    assert secret.is_file() and (secret.stat().st_mode & 0o777) == 0o600
-    assert len(secret.read_bytes().strip()) >= 64
+def test_a_session_made_by_one_server_is_good_on_every_server_of_the_catalog(token_server, tmp_path):
+    """No sticky sessions: a server on another machine (another data dir) of the same catalog takes
+    the cookie another server made, as it takes its revocation."""
+    base, settings, db = token_server
+    client = sign_in(base, TOKEN)
+    elsewhere = replace(settings, read_access="token", data_dir=tmp_path / "another machine")
+    with serving(elsewhere, db) as other:
+        assert client.get(f"{other}/", headers=HTML, allow_redirects=False).status_code == 200
+        assert client.get(f"{other}{TILE}").status_code == 200
+        assert requests.get(f"{other}{TILE}").status_code == 401, "not without the cookie"
+    assert not (settings.data_dir / "session-secret").exists(), "the secret is the catalog's, not a file's"
+
+
+def test_the_session_secret_of_an_earlier_version_becomes_the_catalogs(settings, db):
+    """A data dir whose secret was a file (earlier versions): its sessions stay valid after the upgrade."""
+    from cogbrowser.web.sessions import SECRET_FILE, session_secret
+
+    kept = "ab" * 32
+    (settings.data_dir / SECRET_FILE).write_text(kept + "\n")
+    assert session_secret(db, settings.data_dir / SECRET_FILE) == kept.encode()
+    (settings.data_dir / SECRET_FILE).unlink()
+    assert session_secret(db, settings.data_dir / SECRET_FILE) == kept.encode(), "kept in the catalog"
 
 
 def test_open_mode_pages_need_no_sign_in(live_server):

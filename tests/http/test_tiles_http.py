@@ -137,9 +137,10 @@ def test_collection_layer_is_a_mosaic_newest_on_top(mosaic, db):
     overlap_lon, overlap_lat = (max(one[0], two[0]) + min(one[2], two[2])) / 2, (one[1] + one[3]) / 2
     t = WEB.tile(overlap_lon, overlap_lat, 8)
     path = f"WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
-    both = rgba(f"{mosaic}/tiles/landsat/{path}")
-    newer = rgba(f"{mosaic}/tiles/cog2/{path}")
-    older = rgba(f"{mosaic}/tiles/cog1/{path}")
+    stretch = {"rescale": "0,12000"}  # the same for all (a collection's own is its newest image's)
+    both = rgba(f"{mosaic}/tiles/landsat/{path}", **stretch)
+    newer = rgba(f"{mosaic}/tiles/cog2/{path}", **stretch)
+    older = rgba(f"{mosaic}/tiles/cog1/{path}", **stretch)
     from_newer = newer[..., 3] == 255
     from_older = ~from_newer & (older[..., 3] == 255)
     assert from_newer.mean() > 0.1 and from_older.mean() > 0.05, "the tile spans the overlap's edge"
@@ -147,9 +148,9 @@ def test_collection_layer_is_a_mosaic_newest_on_top(mosaic, db):
     assert np.array_equal(both[from_older], older[from_older])
     assert (both[~from_newer & ~from_older][..., 3] == 0).all()
 
-    january_first = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="2020-01-01")
+    january_first = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="2020-01-01", **stretch)
     assert np.array_equal(january_first, older)
-    until_mid_january = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="../2020-01-15T00:00:00Z")
+    until_mid_january = rgba(f"{mosaic}/tiles/landsat/{path}", datetime="../2020-01-15T00:00:00Z", **stretch)
     assert np.array_equal(until_mid_january, older)
 
 

@@ -163,3 +163,27 @@ def test_worker_runs_jobs_queued_while_no_worker_ran(db, settings, monkeypatch):
     assert (finished.state, finished.outcome.image_id) == ("succeeded", "b09"), finished
     assert "Running jobs of" in stderr and "Traceback" not in stderr
     assert not queue.job_folder(job.id).exists()
+
+
+def test_a_worker_that_cannot_reach_its_catalog_says_so_in_one_line(tmp_path):
+    from helpers import free_port
+
+    url = f"postgresql://cogbrowser:secret@127.0.0.1:{free_port()}/catalog"  # nobody listens there
+    result = run(["--data-dir", str(tmp_path / "data"), "--database-url", url, "worker"])
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"cogbrowser: error: cannot connect to PostgreSQL at 127.0.0.1:{url.split(':')[3]}"), line
+    assert "secret" not in line, "the password stays out of the message"
+
+
+@pytest.mark.parametrize("cores, processes, remote, expected", [
+    (2, 1, False, 2), (1, 1, False, 2), (8, 1, False, 8),  # one process: one a core, at least 2
+    (2, 2, False, 1), (8, 2, False, 4), (4, 8, False, 1),  # the cores shared among the processes
+    (2, 2, True, 2), (8, 4, True, 8),  # a remote store: threads wait on the network, one a core each
+])
+def test_serving_processes_share_the_cores_unless_they_read_a_remote_store(monkeypatch, cores, processes, remote,
+                                                                           expected):
+    from cogbrowser import cli
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert cli.default_threads(processes, remote_storage=remote) == expected

@@ -27,7 +27,7 @@ from cogbrowser.raster.bbox import BBox
 from helpers import HOSTILE_DATA, REAL_DATA, real_rasters
 
 # Files refused on purpose, and the words the reason must contain.
-REFUSED = {"cog_hirise_mars.tif": "not on the Earth (Mars vs Earth)"}
+REFUSED = {"cog_hirise_mars.tif": "not on the Earth (datum D_MARS, radius 3,396 km"}
 
 
 def catalog_state(db, settings) -> tuple[list[str], list[str]]:
@@ -41,6 +41,19 @@ def catalog_state(db, settings) -> tuple[list[str], list[str]]:
 
 def test_real_data_is_there():
     assert len(real_rasters()) == 39, f"expected the 39 rasters of MANIFEST.md under {REAL_DATA}"
+
+
+def test_a_mars_raster_is_named_as_such_while_other_threads_clear_projs_error(db, settings, monkeypatch):
+    """pyproj keeps PROJ's last error text in one process-wide slot: a tile drawn in another thread
+    can clear it between PROJ's refusal and the exception. Injected here: the slot is always empty."""
+    import pyproj.exceptions
+
+    monkeypatch.setattr(pyproj.exceptions, "_get_proj_error", lambda: None)
+    mars = next(p for p in real_rasters() if p.name == "cog_hirise_mars.tif")
+    result = ingest_file(db, settings, IngestRequest(path=mars))
+    assert result.status == "failed"
+    assert REFUSED[mars.name] in result.message
+    assert catalog_state(db, settings) == ([], [])
 
 
 @pytest.mark.parametrize("source", real_rasters(), ids=lambda p: p.name)

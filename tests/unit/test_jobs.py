@@ -148,3 +148,35 @@ def test_a_job_whose_server_died_under_it_three_times_fails_visibly(db, settings
         assert ran == [] and not queue.job_folder(job.id).exists()
     finally:
         queue.stop()
+
+
+def test_a_server_without_worker_queues_and_a_stopping_worker_hands_its_job_over(db, settings):
+    """`serve --no-worker` queues and runs nothing; a worker stopped mid-job (Ctrl-C) gives the job
+    back at its next step, with its input, and another worker runs it at once, not as a new attempt."""
+    server = JobQueue(db, dataclasses.replace(settings, run_jobs=False), describe=job_problem)
+    first = JobQueue(db, dataclasses.replace(settings, job_workers=1), describe=job_problem)
+    second = JobQueue(db, dataclasses.replace(settings, job_workers=1), describe=job_problem)
+    release, started = threading.Event(), []
+    for queue in (server, first, second):
+        queue.register("slow", slow_handler(release, started))
+    try:
+        job = server.submit("slow", "scene.tif", 1, {}, inputs(settings))
+        time.sleep(1)
+        assert server.get(job.id).state == "queued", "the server runs no job"
+        first.start()
+        wait_for(lambda: server.get(job.id).state == "running")
+        stopping = threading.Thread(target=first.stop)
+        stopping.start()
+        wait_for(lambda: server.get(job.id).state == "queued")
+        stopping.join(30)
+        given_back = server.get(job.id)
+        assert given_back.stage == "queued again: its worker stopped while it ran" and given_back.attempts == 0
+        assert (settings.jobs_dir / job.id / "scene.tif").is_file(), "its input stays for the next run"
+        release.set()
+        second.start()
+        done = server.wait(job.id, 30)
+        assert (done.state, done.attempts, len(started)) == ("succeeded", 1, 2), done
+    finally:
+        release.set()
+        for queue in (server, first, second):
+            queue.stop()

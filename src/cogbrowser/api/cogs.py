@@ -6,22 +6,31 @@ ETag / Last-Modified with If-None-Match, If-Modified-Since and If-Range, and a C
 lets a page send Range and read Content-Range (the headers themselves: web/cors.py, on every
 answer). Declared with `@endpoint` like the API, so it is in the OpenAPI document and refuses
 unknown query parameters the same way. Bodies are streamed from the file, never read whole.
+
+A COG in an object store is streamed through from the store the same way (COGBROWSER_RAW_ACCESS=proxy,
+the default), or answered with a 307 to a short-lived signed URL of the store (`redirect`: a Swift
+TempURL or an S3 presigned URL), so the bytes flow from the store and the client repeats its Range
+there. Access is checked before either, like every request.
 """
 
 from __future__ import annotations
 
-import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, redirect, request
 from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
 from werkzeug.wsgi import wrap_file
 
 from cogbrowser.catalog import queries
+from cogbrowser.catalog.files import image_object
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import ImageFileMissing, NotFound
+from cogbrowser.storage.stores import ObjectInfo, ObjectStore
 from cogbrowser.web.context import services
 from cogbrowser.web.endpoints import endpoint
 from cogbrowser.web.problems import ApiError
@@ -47,6 +56,9 @@ RESPONSES = {
                          "multipart/byteranges",
           "content": {**TIFF, "multipart/byteranges": {"schema": {"type": "string", "format": "binary"}}},
           "headers": {**HEADERS, **CONTENT_RANGE}},
+    307: {"description": "The COG is an object in a store and the server redirects raw reads there "
+                         "(COGBROWSER_RAW_ACCESS=redirect): a short-lived signed URL (Swift TempURL, S3 presigned "
+                         "URL) to send the same request to; also an image registered in place by URL"},
     304: {"description": "Not modified: the client's copy (If-None-Match, If-Modified-Since) is current",
           "headers": HEADERS},
     404: None,
@@ -64,42 +76,39 @@ def cog(image_id: str) -> Response:
         row = queries.get_image(conn, image_id)
     if row is None:
         raise NotFound(f"no image {image_id!r} in the catalog")
-    path = services().image_file(row)
-    try:
-        stat = path.stat()
-    except OSError:
-        raise ImageFileMissing([image_id]) from None
-    etag = _etag(row, stat)
+    source = _source(row)
+    if isinstance(source, str):
+        return redirect(source, 307, Response=Response)  # type: ignore[return-value]
+    etag = source.etag
     headers = {
         "ETag": quote_etag(etag),
-        "Last-Modified": http_date(stat.st_mtime),
+        "Last-Modified": http_date(source.mtime),
         "Accept-Ranges": "bytes",
         "Cache-Control": "public, max-age=3600",
         "Content-Disposition": f'inline; filename="{image_id}.tif"',
     }
-    if _not_modified(etag, stat.st_mtime):
+    if _not_modified(etag, source.mtime):
         return Response(status=304, headers=headers)
 
-    size = stat.st_size
-    ranges = _requested_ranges(size, etag, stat.st_mtime)
+    size = source.size
+    ranges = _requested_ranges(size, etag, source.mtime)
     if ranges == []:
         raise ApiError(416, "Range Not Satisfiable", f"no range asked lies within the file's {size} bytes",
                        headers={**headers, "Content-Range": f"bytes */{size}"})
     if ranges is None:
-        # The WSGI server closes the file when the body is sent: no context manager can span that.
-        body: Iterable[bytes] = wrap_file(request.environ, path.open("rb"), CHUNK) if request.method == "GET" else []  # noqa: SIM115
+        body: Iterable[bytes] = source.whole() if request.method == "GET" else []
         return _response(body, 200, headers, "image/tiff", size)
     if len(ranges) == 1:
         start, stop = ranges[0]
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        body = _read(path, [(start, stop)]) if request.method == "GET" else []
+        body = source.read(start, stop) if request.method == "GET" else []
         return _response(body, 206, headers, "image/tiff", stop - start)
     boundary = uuid.uuid4().hex
     parts = [(f"--{boundary}\r\nContent-Type: image/tiff\r\nContent-Range: bytes {a}-{b - 1}/{size}\r\n\r\n"
               .encode("ascii"), a, b) for a, b in ranges]
     closing = f"\r\n--{boundary}--\r\n".encode("ascii")
     length = sum(len(head) + (b - a) for head, a, b in parts) + 2 * (len(parts) - 1) + len(closing)
-    body = _multipart(path, parts, closing) if request.method == "GET" else []
+    body = _multipart(source, parts, closing) if request.method == "GET" else []
     return _response(body, 206, headers, f"multipart/byteranges; boundary={boundary}", length)
 
 
@@ -113,11 +122,94 @@ def cog_preflight(image_id: str) -> Response:
     return Response(status=204)
 
 
-def _etag(row: ImageRecord, stat: os.stat_result) -> str:
-    """The catalog's sha256 for the files we own; size and mtime for files referenced in place."""
-    if row.managed:
-        return row.checksum[:32]
-    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
+@dataclass(frozen=True)
+class _File:
+    """A COG on this machine's disk."""
+
+    path: Path
+    size: int
+    mtime: float
+    etag: str
+
+    def whole(self) -> Iterable[bytes]:
+        # The WSGI server closes the file when the body is sent: no context manager can span that.
+        return wrap_file(request.environ, self.path.open("rb"), CHUNK)  # noqa: SIM115
+
+    def read(self, start: int, stop: int) -> Iterator[bytes]:
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            remaining = stop - start
+            while remaining > 0:
+                block = handle.read(min(CHUNK, remaining))
+                if not block:
+                    return
+                remaining -= len(block)
+                yield block
+
+
+@dataclass(frozen=True)
+class _Object:
+    """A COG in an object store, streamed through (COGBROWSER_RAW_ACCESS=proxy)."""
+
+    store: ObjectStore
+    key: str
+    size: int
+    mtime: float
+    etag: str
+
+    def whole(self) -> Iterable[bytes]:
+        return self.read(0, self.size)
+
+    def read(self, start: int, stop: int) -> Iterator[bytes]:
+        return self.store.read(self.key, start, stop - 1) if stop > start else iter(())
+
+
+def _source(row: ImageRecord) -> _File | _Object | str:
+    """Where the bytes come from: a file, an object streamed through, or the URL to redirect to
+    (a signed URL of the store in redirect mode; the URL of an image registered in place by URL)."""
+    settings = services().settings
+    path = services().image_file(row)
+    found = image_object(settings, row) if isinstance(path, str) else None
+    if found is None and isinstance(path, str):
+        return row.path  # registered in place at an http(s) URL: its server serves its ranges
+    if found is not None:
+        store, key = found
+        if settings.raw_access == "redirect" and request.method == "GET":  # a HEAD is answered here: a
+            # URL signed for GET does not sign a HEAD on S3, and GDAL's /vsicurl/ starts with a HEAD
+            return store.signed_url(key, settings.raw_url_seconds)
+        info = _object_info(store, key, row.managed)
+        if info is None:
+            raise ImageFileMissing([row.id])
+        etag = row.checksum[:32] if row.managed else info.etag
+        return _Object(store, key, info.size, info.modified.timestamp(), etag)
+    assert isinstance(path, Path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ImageFileMissing([row.id]) from None
+    # The catalog's sha256 for the files we own; size and mtime for files referenced in place.
+    etag = row.checksum[:32] if row.managed else f"{stat.st_size:x}-{stat.st_mtime_ns:x}"
+    return _File(path, stat.st_size, stat.st_mtime, etag)
+
+
+_known_objects: OrderedDict[tuple[str, str], ObjectInfo] = OrderedDict()
+_known_lock = threading.Lock()
+
+
+def _object_info(store: ObjectStore, key: str, managed: bool) -> ObjectInfo | None:
+    """An object's size and date; a managed object's are asked once (its name carries its
+    checksum: it never changes), so a range read costs one round trip to the store, not two."""
+    cache_key = (str(store.location), key)
+    with _known_lock:
+        if cache_key in _known_objects:
+            return _known_objects[cache_key]
+    info = store.head(key)
+    if info is not None and managed:
+        with _known_lock:
+            _known_objects[cache_key] = info
+            while len(_known_objects) > 4096:
+                _known_objects.popitem(last=False)
+    return info
 
 
 def _not_modified(etag: str, mtime: float) -> bool:
@@ -159,23 +251,10 @@ def _if_range_holds(value: str, etag: str, mtime: float) -> bool:
     return date is not None and int(mtime) == int(date.timestamp())
 
 
-def _read(path: Path, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        for start, stop in ranges:
-            handle.seek(start)
-            remaining = stop - start
-            while remaining > 0:
-                block = handle.read(min(CHUNK, remaining))
-                if not block:
-                    return
-                remaining -= len(block)
-                yield block
-
-
-def _multipart(path: Path, parts: list[tuple[bytes, int, int]], closing: bytes) -> Iterator[bytes]:
+def _multipart(source: _File | _Object, parts: list[tuple[bytes, int, int]], closing: bytes) -> Iterator[bytes]:
     for index, (head, start, stop) in enumerate(parts):
         yield (b"\r\n" if index else b"") + head
-        yield from _read(path, [(start, stop)])
+        yield from source.read(start, stop)
     yield closing
 
 

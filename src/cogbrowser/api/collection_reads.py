@@ -49,6 +49,7 @@ from cogbrowser.raster.bbox import BBox, Bounds
 from cogbrowser.raster.budget import RenderTooCostly, check_deadline
 from cogbrowser.raster.crs import WEB_MERCATOR, WGS84
 from cogbrowser.raster.outputs import output_names, parse_outputs
+from cogbrowser.raster.reader import Source
 from cogbrowser.raster.region import ImageExtent, OutsideImage, bbox_zone, shapes_bounds, shapes_to_crs
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.timelapse import animated_gif, frame, mercator_grid, mp4_video
@@ -367,14 +368,14 @@ class _SeriesPlan(NamedTuple):
     misses it) and how many pixels, found without reading any pixel."""
 
     image: ImageRecord
-    path: Path
+    path: Source
     spec: RenderSpec
     shapes: list[dict] | None
     pixels: int
 
 
 def _series_plan(query: TimeSeriesQuery, params: dict[str, list[str]], layer: Layer, image: ImageRecord,
-                 path: Path) -> _SeriesPlan:
+                 path: Source) -> _SeriesPlan:
     spec = parse_outputs(params, image.band_names, layer.presets)
     try:
         shapes = _zone(query, image.extent)

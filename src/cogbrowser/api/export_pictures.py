@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timezone
-from pathlib import Path
 from typing import Literal, Protocol
 
 from cogbrowser.catalog import queries
@@ -25,6 +24,7 @@ from cogbrowser.raster.decorations import Decorations, Outline, decorate, mask_o
 from cogbrowser.raster.export import Grid
 from cogbrowser.raster.kmz import kmz_bytes
 from cogbrowser.raster.legend import draw_legend, legend_for
+from cogbrowser.raster.reader import Source
 from cogbrowser.raster.region import bounds_to_crs, shapes_to_crs
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
@@ -63,7 +63,7 @@ def media_type(fmt: str) -> str:
     return "application/vnd.google-earth.kmz" if fmt == KMZ else FORMATS[fmt]
 
 
-def picture_bytes(layer: Layer, path: Path, spec: RenderSpec, grid: Grid, query: PictureAsked,
+def picture_bytes(layer: Layer, path: Source, spec: RenderSpec, grid: Grid, query: PictureAsked,
                   outlines: Sequence[Outline]) -> bytes:
     """The picture of `layer`'s image on `grid` as `query` asks for it: masked, decorated, encoded
     (or laid in a KMZ). `outlines`: the detections to draw (detection_outlines), when asked."""

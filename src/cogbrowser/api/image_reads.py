@@ -53,6 +53,7 @@ from cogbrowser.raster.decorations import outside_mask
 from cogbrowser.raster.export import Grid, Size, bounds_in, export_geotiff, fit_size, plan_grid
 from cogbrowser.raster.outputs import band_label, output_names, parse_outputs
 from cogbrowser.raster.point import read_pixel
+from cogbrowser.raster.reader import Source
 from cogbrowser.raster.region import (
     ImageExtent,
     OutsideImage,
@@ -324,7 +325,7 @@ def _statistics(layer: Layer, query: StatisticsQuery, posted: list[dict] | None)
     spec = parse_outputs(query.render_values(), layer.band_names, layer.presets)
     zone = _zone(query, posted, layer.image.extent)  # a zone outside the image is refused now, not by the job
     if prefers_async():
-        _file(layer.image).stat()  # 410 now for a file that is gone
+        services().images_on_disk([layer.image], mosaic=False)  # 410 now for a file that is gone
         return render_job_answer("statistics", f"{layer.image.id}-statistics.json",
                                  {"image_id": layer.image.id, "zone": posted})
     return Response(_statistics_json(layer, _file(layer.image), query, spec, zone), mimetype="application/json")
@@ -354,7 +355,7 @@ def statistics_job(db: Database, settings: Settings, job: JobRecord, folder: Pat
         raise ApiError(404, "Not Found", f"{exc.what} is outside the extent of image {layer.image.id!r}") from None
 
 
-def _statistics_json(layer: Layer, path: Path, query: StatisticsQuery, spec: RenderSpec,
+def _statistics_json(layer: Layer, path: Source, query: StatisticsQuery, spec: RenderSpec,
                      zone: tuple[list[dict] | None, str]) -> bytes:
     """The statistics answer: the zone's values summarised per output, with where they were read."""
     image = layer.image
@@ -506,7 +507,7 @@ def _export_spec(layer: Layer, query: ExportQuery) -> RenderSpec:
     return layer.spec(query.render_values())
 
 
-def _geotiff_bytes(layer: Layer, spec: RenderSpec, grid: Grid, path: Path, query: ExportQuery) -> bytes:
+def _geotiff_bytes(layer: Layer, spec: RenderSpec, grid: Grid, path: Source, query: ExportQuery) -> bytes:
     """The raw values of the asked bands or expressions on `grid`, as a GeoTIFF; no data outside
     the query's geometry."""
     image = layer.image
@@ -532,7 +533,7 @@ def _image_layer(image_id: str) -> Layer:
     return layer
 
 
-def _file(image: ImageRecord) -> Path:
+def _file(image: ImageRecord) -> Source:
     return services().image_file(image)
 
 

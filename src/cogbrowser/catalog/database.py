@@ -108,7 +108,7 @@ class Database:
         try:  # fail fast with the server's own words rather than a pool time-out
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {_one_line(exc)}") from exc
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {redacted(url)}: {_one_line(exc)}") from exc
         self.outage = Outage(self._probe, self._recovered)
         self.pool: ConnectionPool[Connection] = ConnectionPool(
             lambda: self.url, min_size=1, max_size=max_size, open=False,
@@ -126,7 +126,7 @@ class Database:
             self.pool.open(wait=True, timeout=30)
         except Exception as exc:
             self.pool.close()
-            raise DatabaseUnavailable(f"cannot open a connection pool to PostgreSQL at {_redact(url)}: {exc}") from exc
+            raise DatabaseUnavailable(f"cannot open a connection pool to PostgreSQL at {redacted(url)}: {exc}") from exc
 
     @classmethod
     def open(cls, settings: Settings, *, max_size: int = 10) -> Database:
@@ -234,7 +234,7 @@ class Database:
         self.close()
 
 
-def _redact(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)

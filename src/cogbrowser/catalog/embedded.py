@@ -47,6 +47,7 @@ PASSFILE_NAME = "postgres.pgpass"  # beside the cluster, in the data dir
 HBA = ("# cogbrowser: a password (SCRAM-SHA-256) for every connection, loopback TCP only; the passwords\n"
        f"# are in ../{PASSFILE_NAME}, readable by the data dir's owner only.\n"
        "host all all 127.0.0.1/32 scram-sha-256\n")
+MAX_CONNECTIONS = 50  # of the cluster (its postgresql.conf, written at initdb); 3 are kept for the superuser
 _OS_USER_WHEN_ROOT = "cogbrowser"
 _EXE = ".exe" if sys.platform == "win32" else ""
 
@@ -321,7 +322,7 @@ class EmbeddedPostgres:
         with (self.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(
                 "\n# cogbrowser\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
-                "max_connections = 50\nshared_buffers = 128MB\nfsync = on\n"
+                f"max_connections = {MAX_CONNECTIONS}\nshared_buffers = 128MB\nfsync = on\n"
             )
 
     def _running_port(self) -> int | None:

@@ -6,6 +6,9 @@ with others) could point an image at /etc/shadow and have /cogs send it. So:
 
 - a managed image (ingested, uploaded, the demo's) is `DATA_DIR/cogs/<id>.tif` and nothing else:
   its row must say exactly that path, and the file, links resolved, must lie in that folder;
+- a managed image in an object store (`--storage swift://...` or `s3://...`) is an object of that
+  container, under its prefix, named after its id (storage/locations.py): a row pointing at any
+  other object (another container of the same account, say) is refused;
 - an image registered in place (`cogbrowser ingest --in-place`, which only whoever holds the data
   dir runs) carries a seal: an HMAC of its id and path under the key in DATA_DIR/image-seal.key,
   readable by the data dir's owner only. A row made without the key, or pointed elsewhere later,
@@ -28,6 +31,8 @@ from psycopg.rows import dict_row
 
 from cogbrowser.config import Settings
 from cogbrowser.errors import ImageFileRefused
+from cogbrowser.storage.locations import StoreLocation, gdal_path, is_url, split_object_url
+from cogbrowser.storage.stores import ObjectStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,15 @@ def managed_path(image_id: str) -> str:
     return f"cogs/{image_id}.tif"
 
 
-def image_file(settings: Settings, image: StoredImage) -> Path:
-    """The file of a catalog image, or ImageFileRefused if the row points where the server must
-    not read (outside the managed folder without an administrator's seal)."""
+def image_file(settings: Settings, image: StoredImage) -> Path | str:
+    """The file of a catalog image (a Path), or the GDAL name of its object (/vsiswift/...,
+    /vsis3/..., /vsicurl/...); ImageFileRefused if the row points where the server must not read
+    (outside the managed storage without an administrator's seal)."""
+    if image.managed and is_url(image.path):
+        if _in_managed_store(settings.storage, image):
+            return gdal_path(image.path)
+        return _refuse(image, "it lies outside the managed storage (is this server's --storage the one it was "
+                              "ingested into?)")
     if image.managed:
         path = settings.cog_dir / f"{image.id}.tif"
         if image.path == managed_path(image.id) and _within(path, settings.cog_dir):
@@ -64,8 +75,26 @@ def image_file(settings: Settings, image: StoredImage) -> Path:
         return _refuse(image, "it lies outside the managed storage")
     if image.in_place_seal and hmac.compare_digest(image.in_place_seal, in_place_seal(settings, image.id, image.path,
                                                                                    create=False)):
-        return Path(image.path)
+        return gdal_path(image.path) if is_url(image.path) else Path(image.path)
     return _refuse(image, "it was not registered in place by an administrator")
+
+
+def image_object(settings: Settings, image: StoredImage) -> tuple[ObjectStore, str] | None:
+    """The store and key of an image kept as a Swift or S3 object (None for a file or an HTTP URL),
+    checked as `image_file` checks it."""
+    image_file(settings, image)  # ImageFileRefused for a row pointing where it must not
+    found = split_object_url(image.path)
+    if found is None:
+        return None
+    scheme, container, key = found
+    managed = settings.storage if image.managed else None
+    return open_store(managed or StoreLocation(scheme, container, "")), key
+
+
+def _in_managed_store(storage: StoreLocation | None, image: StoredImage) -> bool:
+    found = split_object_url(image.path)
+    return (storage is not None and found is not None and found[:2] == (storage.scheme, storage.container)
+            and storage.is_managed_key(found[2], image.id))
 
 
 def in_place_seal(settings: Settings, image_id: str, path: str, *, create: bool = True) -> str:
@@ -109,7 +138,11 @@ def sha256_file(path: Path, chunk: int = 4 << 20) -> str:
 
 
 def _within(path: Path, folder: Path) -> bool:
+    """Whether `path`, a name directly in `folder`, is a file there and not a link out of it: only
+    a link needs resolving (one lstat, 2 µs, where resolving both took 21 µs on every map)."""
     try:
+        if path.parent == folder and not path.is_symlink():
+            return True
         return path.resolve().is_relative_to(folder.resolve())
     except (OSError, RuntimeError):  # a link loop
         return False

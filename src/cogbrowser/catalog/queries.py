@@ -27,6 +27,7 @@ from cogbrowser.catalog.database import Connection
 from cogbrowser.catalog.records import (
     AcquisitionRecord,
     CatalogSummary,
+    CollectionContents,
     CollectionRecord,
     DetectionPoint,
     DetectionRecord,
@@ -165,6 +166,18 @@ def collection_extent(conn: Connection, collection_id: str) -> BBox | None:
         "SELECT min((bbox[1])[0]) AS w, min((bbox[1])[1]) AS s, max((bbox[0])[0]) AS e, max((bbox[0])[1]) AS n"
         " FROM images WHERE collection_id = %s", (collection_id,)))
     return None if row["w"] is None else BBox(row["w"], row["s"], row["e"], row["n"])
+
+
+def collection_contents(conn: Connection, collection_id: str) -> CollectionContents:
+    """The collection's image count, a digest that changes whenever an image is added, removed,
+    replaced or re-dated, its time span, and whether its images all have the same bands."""
+    row = _one(conn.execute(
+        "SELECT count(*) AS n, md5(coalesce(string_agg(id || ':' || checksum || ':' || coalesce(acquired_at::text, ''),"
+        " ',' ORDER BY id), '')) AS digest, min(acquired_at) AS oldest, max(acquired_at) AS newest,"
+        " count(*) FILTER (WHERE acquired_at IS NULL) AS undated, count(DISTINCT (band_count, dtype)) AS kinds"
+        " FROM images WHERE collection_id = %s", (collection_id,)))
+    return CollectionContents(int(row["n"]), row["digest"], row["oldest"], row["newest"], int(row["undated"]),
+                              int(row["kinds"]) <= 1)
 
 
 def collection_dates(conn: Connection, collection_id: str) -> list[datetime]:
@@ -313,10 +326,10 @@ MOSAIC_ORDERS = {  # a mosaic's order (layers.MosaicOrder): the first image draw
 
 def mosaic_images(conn: Connection, collection_id: str, bbox: BBox | None, start: datetime | None,
                   end: datetime | None, max_cloud_cover: float | None, order: str, near: datetime | None,
-                  limit: int) -> list[ImageRecord]:
+                  limit: int | None) -> list[ImageRecord]:
     """A collection's images touching `bbox` within the time and cloud limits (an image of unknown
     cloud cover passes no cloud limit, as in the image search), in a mosaic's `order` (`near`: the
-    time of "closest"), at most `limit`."""
+    time of "closest"), at most `limit` (None: all)."""
     where = _Where()
     where.add("i.collection_id = %s", collection_id)
     where.bbox("bbox", bbox)
@@ -805,9 +818,15 @@ def request_job_cancel(conn: Connection, job_id: str) -> dict | None:
     return dict(row) if row else get_job(conn, job_id)
 
 
-def requeue_job(conn: Connection, job_id: str, stage: str) -> None:
-    conn.execute("UPDATE jobs SET state = 'queued', stage = %s, progress = NULL WHERE id = %s AND state = 'running'",
-                 (stage, job_id))
+def requeue_job(conn: Connection, job_id: str, stage: str, run: int | None = None) -> None:
+    """Put a running job back in the queue. With `run` (its attempts when that run started): only if
+    no other run has started since, and that run does not count (its worker stopped it, it did not crash)."""
+    if run is None:
+        conn.execute("UPDATE jobs SET state = 'queued', stage = %s, progress = NULL "
+                     "WHERE id = %s AND state = 'running'", (stage, job_id))
+    else:
+        conn.execute("UPDATE jobs SET state = 'queued', stage = %s, progress = NULL, attempts = attempts - 1 "
+                     "WHERE id = %s AND state = 'running' AND attempts = %s", (stage, job_id, run))
 
 
 def kept_job_folders(conn: Connection) -> set[str]:
@@ -882,3 +901,13 @@ def update_saved_view(conn: Connection, view_id: int, name: str | None, state: s
 
 def delete_saved_view(conn: Connection, view_id: int) -> bool:
     return conn.execute("DELETE FROM saved_views WHERE id = %s", (view_id,)).rowcount == 1
+
+
+# ---------------------------------------------------------------- secrets the servers share
+
+def shared_secret(conn: Connection, name: str, candidate: str) -> str:
+    """The catalog's secret called `name`; `candidate` becomes it when there is none yet (the first
+    process to ask wins, every other one reads the same)."""
+    conn.execute("INSERT INTO shared_secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                 (name, candidate))
+    return str(_one(conn.execute("SELECT value FROM shared_secrets WHERE name = %s", (name,)))["value"])

@@ -120,6 +120,18 @@ class AcquisitionRecord:
         return from_row(cls, row, bbox=stored_bbox(row["bbox"]))
 
 @dataclass(frozen=True)
+class CollectionContents:
+    """What a collection holds, in a few numbers: whether a drawing of all its images is still it."""
+
+    count: int
+    digest: str  # of every image's id, checksum and acquisition time: changes with any of them
+    oldest: datetime | None
+    newest: datetime | None
+    undated: int  # images without an acquisition time
+    uniform: bool  # all images have the same bands (count and type): they can be drawn as one raster
+
+
+@dataclass(frozen=True)
 class CollectionRecord:
     """One collection: its band metadata and render presets; with its images' count and time span
     where the query counted them (`list_collections`)."""

@@ -6,10 +6,16 @@ then the rows are deleted in one transaction; after the commit the moved files a
 anything fails before it, they are moved back (and if the process dies before it, the start-up sweep
 puts back the files whose rows are still there). Files referenced in place (`--in-place`) are the
 user's and are never touched.
+
+A managed COG in an object store cannot be moved aside cheaply, so each is looked up in the store
+inside the transaction (a store that cannot be reached fails the deletion before anything changed),
+and removed after the commit; one whose removal fails then (or whose process died) is an object
+without a row, which the start-up sweep removes (`ingest.images.sweep_orphans`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,9 +23,12 @@ from pathlib import Path
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
-from cogbrowser.catalog.files import image_file
+from cogbrowser.catalog.files import image_file, image_object
 from cogbrowser.config import Settings
-from cogbrowser.errors import CogbrowserError, ImageFileRefused
+from cogbrowser.errors import CogbrowserError, ImageFileRefused, StoreUnavailable
+from cogbrowser.storage.stores import ObjectStore
+
+log = logging.getLogger(__name__)
 
 DELETING_PREFIX = "deleting-"  # files moved aside; a crash before the commit leaves them for sweep_orphans
 
@@ -33,6 +42,7 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
     """Delete the images (rows and managed files) in one transaction; `then` runs in the same
     transaction (e.g. deleting their collection). Returns the ids deleted."""
     moved: list[tuple[Path, Path]] = []
+    objects: list[tuple[ObjectStore, str]] = []
     deleted: list[str] = []
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -47,7 +57,11 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
                         source = image_file(settings, row)
                     except ImageFileRefused:  # a row pointed outside the storage: its target is not ours
                         continue
-                    if source.exists():
+                    found = image_object(settings, row) if isinstance(source, str) else None
+                    if found is not None:
+                        found[0].head(found[1])  # StoreUnavailable now, before anything is deleted
+                        objects.append(found)
+                    elif isinstance(source, Path) and source.exists():
                         aside = settings.tmp_dir / f"{DELETING_PREFIX}{uuid.uuid4().hex}--{row.id}.tif"
                         try:
                             os.replace(source, aside)
@@ -63,6 +77,11 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
         raise
     for _, aside in moved:
         aside.unlink(missing_ok=True)
+    for store, key in objects:
+        try:
+            store.delete(key)
+        except StoreUnavailable as exc:
+            log.warning("%s stays in the store until the next sweep: %s", store.location.url(key), exc)
     return deleted
 
 
@@ -80,7 +99,7 @@ def restore_interrupted(db: Database, settings: Settings, leftover: Path) -> boo
         target = image_file(settings, row)
     except ImageFileRefused:
         return False
-    if target.exists():
+    if not isinstance(target, Path) or target.exists():
         return False
     os.replace(leftover, target)
     return True

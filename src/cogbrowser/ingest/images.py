@@ -1,13 +1,21 @@
-"""Ingest: any GDAL-readable georeferenced raster becomes a valid COG in the data dir and a catalog row.
+"""Ingest: any GDAL-readable georeferenced raster becomes a valid COG in the storage and a catalog row.
 
 The CLI, the HTTP upload and the demo all come through `ingest_file`. It is all-or-nothing: the COG
 is written under data_dir/tmp, described, then moved into data_dir/cogs inside the transaction that
 inserts its row; any failure removes the file, and a crash in between leaves at most an orphan file
 that `sweep_orphans` (run at start-up) deletes.
+
+With an object store as the storage (`--storage swift://...` or `s3://...`) the COG is uploaded
+under its final name (an upload is atomic: storage/stores.py) before the transaction, and removed
+if the row cannot be written; a crash in between leaves an object without a row, which
+`sweep_orphans` removes too. `register_url` registers a COG that already sits in a store or
+behind an HTTP URL, after reading its header and overviews remotely, without copying it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 import shutil
@@ -15,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,15 +36,25 @@ from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.files import in_place_seal, managed_path, sha256_file
 from cogbrowser.config import Settings
-from cogbrowser.errors import DISK_FULL_ERRNOS, CogbrowserError, DiskFull, IngestError, first_line
+from cogbrowser.errors import (
+    DISK_FULL_ERRNOS,
+    CogbrowserError,
+    DiskFull,
+    IngestError,
+    StoreUnavailable,
+    first_line,
+)
 from cogbrowser.ingest.delete import restore_interrupted
 from cogbrowser.ingest.workfiles import owner_alive, sweep_dead_work_files, work_path
 from cogbrowser.raster import GDAL_ERRORS
 from cogbrowser.raster.cog import DEFAULT_COG_OPTIONS, CogOptions, cog_problems, write_cog
 from cogbrowser.raster.footprint import raster_extent
 from cogbrowser.raster.metadata import RasterInfo, describe
+from cogbrowser.storage.locations import StoreLocation, gdal_path, split_object_url
+from cogbrowser.storage.stores import ObjectInfo, ObjectStore, open_store
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 RASTER_SUFFIXES = {".tif", ".tiff", ".gtiff", ".cog", ".vrt", ".img", ".jp2", ".nc", ".hdf", ".h5", ".dem",
                    ".asc", ".bil", ".ecw", ".sid", ".png", ".jpg", ".jpeg", ".ntf", ".nitf", ".dt0", ".dt1",
@@ -60,7 +78,7 @@ class IngestRequest:
 
 @dataclass
 class IngestResult:
-    path: Path
+    path: Path | str  # a file, or the URL registered
     status: str  # "added" | "skipped" | "failed"
     image_id: str | None
     message: str
@@ -133,7 +151,7 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
         if request.cloud_cover is not None:
             info.cloud_cover = request.cloud_cover
         say("cataloguing")
-        image_id = _insert(db, settings, request, path, stored, info, checksum, source_checksum)
+        image_id = _insert(db, settings, request, path, stored, info, checksum, source_checksum, say)
     except psycopg.errors.UniqueViolation as exc:
         raise IngestError("the same file was ingested at the same time by another process") from exc
     except OSError as exc:  # the copy, the move into cogs/: a full disk is named as such, the rest is a fault
@@ -147,9 +165,12 @@ def _ingest(db: Database, settings: Settings, request: IngestRequest, path: Path
 
 
 def _insert(db: Database, settings: Settings, request: IngestRequest, source: Path, stored: Path, info: RasterInfo,
-            checksum: str, source_checksum: str) -> str:
+            checksum: str, source_checksum: str, say: Progress) -> str:
     """Insert the row and move the file into place in one transaction; undo the move if it fails."""
     base = request.image_id or make_image_id(source.stem)
+    if settings.storage is not None and not request.in_place:
+        return _insert_into_store(db, settings, settings.storage, request, source, stored, info, checksum,
+                                  source_checksum, say)
     with db.connection() as conn:
         for attempt in range(1, 1000):
             image_id = base if attempt == 1 else f"{base}-{attempt}"
@@ -181,10 +202,141 @@ def _insert(db: Database, settings: Settings, request: IngestRequest, source: Pa
     raise IngestError(f"no free image id for {base!r}")
 
 
-def _record(settings: Settings, request: IngestRequest, source: Path, stored: Path, info: RasterInfo, image_id: str,
-            checksum: str, source_checksum: str) -> dict:
+def _insert_into_store(db: Database, settings: Settings, location: StoreLocation, request: IngestRequest,
+                       source: Path, stored: Path, info: RasterInfo, checksum: str, source_checksum: str,
+                       say: Progress) -> str:
+    """Upload the COG under its final name, then insert its row; remove the object if the row fails."""
+    base = request.image_id or make_image_id(source.stem)
+    store = open_store(location)
+    for attempt in range(1, 1000):
+        image_id = base if attempt == 1 else f"{base}-{attempt}"
+        with db.connection() as conn:
+            if queries.image_id_taken(conn, image_id):
+                if request.image_id:
+                    raise IngestError(f"image id {request.image_id!r} is already taken")
+                continue
+        key = location.managed_key(image_id, checksum)
+        say("storing")
+        store.put_file(stored, key)
+        try:
+            with db.connection() as conn, conn.transaction():
+                if request.collection:
+                    queries.ensure_collection(conn, request.collection)
+                queries.insert_image(conn, _record(settings, request, source, stored, info, image_id, checksum,
+                                                   source_checksum, path=location.url(key)))
+        except psycopg.errors.UniqueViolation as exc:
+            _remove_object(store, key)
+            if exc.diag.constraint_name == "images_pkey" and not request.image_id:
+                continue
+            raise
+        except BaseException:
+            _remove_object(store, key)
+            raise
+        return image_id
+    raise IngestError(f"no free image id for {base!r}")
+
+
+def _remove_object(store: ObjectStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except StoreUnavailable as exc:  # left for the sweep: an object without a row
+        log.warning("%s stays in the store until the next sweep: %s", store.location.url(key), exc)
+
+
+def register_url(db: Database, settings: Settings, url: str, request: IngestRequest,
+                 progress: Progress | None = None) -> IngestResult:
+    """Register a valid COG at `url` (swift://container/key, s3://bucket/key, http(s)://...) in place:
+    its header, overviews and statistics are read through GDAL, nothing is copied. Never raises for
+    a bad URL or file (the result says why)."""
+    started = time.perf_counter()
+    say = progress or (lambda stage: None)
+    request = replace(request, in_place=True)
+    try:
+        _check_request(request)
+        name = Path(url.split("?", 1)[0].rstrip("/")).name or "image"
+        found = split_object_url(url)
+        storage = settings.storage
+        ours = found and storage and found[:2] == (storage.scheme, storage.container)
+        if found and storage and ours and storage.managed_image_id(found[2]):
+            raise IngestError("it is a COG this server manages in its storage (deleting that image would delete it)")
+        say("checking")
+        stored = _stored_object(found)
+        version = f"{stored.size}:{stored.etag}" if stored else ""  # an HTTP URL: GDAL's open is the check
+        source_checksum = hashlib.sha256(f"{url}\0{version}".encode()).hexdigest()
+        with db.connection() as conn:
+            existing = queries.find_image_by_checksum(conn, source_checksum)
+            if existing:
+                return IngestResult(url, "skipped", existing.id, f"already in the catalog as {existing.id}",
+                                    time.perf_counter() - started)
+            band_names = _collection_band_names(conn, request.collection)
+        remote = gdal_path(url)
+        try:
+            problems = _cog_problems_or_error(remote, stored.size if stored else None)
+        except IngestError as exc:
+            raise IngestError(f"{exc} (is the URL right, and are the store's credentials set?)") from None
+        if problems:
+            raise IngestError(f"--in-place needs a valid COG, and this is not one: {problems[0]}")
+        say("statistics")
+        info = describe(remote, nodata=request.nodata, band_names=band_names, name_hint=name)
+        if request.acquired_at is not None:
+            info.acquired_at = request.acquired_at
+        if request.cloud_cover is not None:
+            info.cloud_cover = request.cloud_cover
+        say("cataloguing")
+        image_id = _register_row(db, settings, request, url, name, info, source_checksum,
+                                 stored.size if stored else 0)
+    except IngestError as exc:
+        return IngestResult(url, "failed", None, str(exc), time.perf_counter() - started)
+    except psycopg.errors.UniqueViolation:
+        return IngestResult(url, "failed", None, "the same URL was registered at the same time by another process",
+                            time.perf_counter() - started)
+    return IngestResult(url, "added", image_id, f"added as {image_id}", time.perf_counter() - started)
+
+
+def _stored_object(found: tuple[str, str, str] | None) -> ObjectInfo | None:
+    """The size and ETag of the object at a swift:// or s3:// URL (None for an HTTP URL): the catalog's
+    checksum of a COG registered by URL is a digest of them and the URL, since hashing its bytes would
+    mean reading it all."""
+    if found is None:
+        return None
+    scheme, container, key = found
+    try:
+        info = open_store(StoreLocation(scheme, container, "")).head(key)
+    except StoreUnavailable as exc:
+        raise IngestError(str(exc)) from None
+    if info is None:
+        raise IngestError(f"there is no object {key!r} in {scheme} container {container!r}")
+    return info
+
+
+def _register_row(db: Database, settings: Settings, request: IngestRequest, url: str, name: str, info: RasterInfo,
+                  source_checksum: str, size: int) -> str:
+    base = request.image_id or make_image_id(Path(name).stem)
+    with db.connection() as conn:
+        for attempt in range(1, 1000):
+            image_id = base if attempt == 1 else f"{base}-{attempt}"
+            if queries.image_id_taken(conn, image_id):
+                if request.image_id:
+                    raise IngestError(f"image id {request.image_id!r} is already taken")
+                continue
+            record = _record(settings, request, Path(name), None, info, image_id, source_checksum, source_checksum,
+                             path=url, size=size)
+            record["source_path"] = url
+            with conn.transaction():
+                if request.collection:
+                    queries.ensure_collection(conn, request.collection)
+                queries.insert_image(conn, record)
+            return image_id
+    raise IngestError(f"no free image id for {base!r}")
+
+
+def _record(settings: Settings, request: IngestRequest, source: Path, stored: Path | None, info: RasterInfo,
+            image_id: str, checksum: str, source_checksum: str, *, path: str | None = None,
+            size: int | None = None) -> dict:
+    """The catalog row; `path` where it is not the managed file's (an object's URL)."""
     managed = not request.in_place
-    path = managed_path(image_id) if managed else str(stored)
+    if path is None:
+        path = managed_path(image_id) if managed else str(stored)
     return {
         "id": image_id, "collection_id": request.collection, "title": request.title or source.stem,
         "path": path, "managed": managed, "source_path": str(source.resolve()),
@@ -195,7 +347,8 @@ def _record(settings: Settings, request: IngestRequest, source: Path, stored: Pa
         "nodata": info.nodata, "resolution": info.resolution, "transform": info.transform,
         "overviews": info.overviews, "bands": info.bands, "mask": info.mask, "compression": info.compression,
         "blocksize": info.blocksize, "checksum": checksum, "source_checksum": source_checksum,
-        "size_bytes": stored.stat().st_size, "properties": {**info.properties, **(request.properties or {})},
+        "size_bytes": size if size is not None else stored.stat().st_size if stored else 0,
+        "properties": {**info.properties, **(request.properties or {})},
     }
 
 
@@ -238,16 +391,17 @@ def _conversion_progress(source: Path, say: Progress, interval: float = 0.5) -> 
         watcher.join()
 
 
-def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> list[Path]:
+def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> list[Path | str]:
     """Delete work files of interrupted ingests and managed COGs that have no catalog row (and put
-    back files of deletions that did not commit).
+    back files of deletions that did not commit); in an object store, objects without a row and the
+    parts of uploads that never finished. A store that cannot be reached is left for the next time.
 
     Work files of dead processes go at once (their names say whose they are: workfiles.py). Other
     files go only when untouched for `min_age` seconds: a COG just moved into place by an ingest in
     another process has no committed row yet, nor has a file a deletion moved aside.
     """
     cutoff = time.time() - min_age
-    removed = sweep_dead_work_files(settings)
+    removed: list[Path | str] = [*sweep_dead_work_files(settings)]
 
     def stale(path: Path) -> bool:
         return path.is_file() and path.stat().st_mtime < cutoff
@@ -266,6 +420,25 @@ def sweep_orphans(db: Database, settings: Settings, min_age: float = 3600.0) -> 
             if managed_path(cog.stem) not in known:
                 cog.unlink(missing_ok=True)
                 removed.append(cog)
+    if settings.storage is not None:
+        try:
+            removed += _sweep_store(db, settings.storage, cutoff, min_age)
+        except StoreUnavailable as exc:
+            log.warning("the object store was not swept: %s", exc)
+    return removed
+
+
+def _sweep_store(db: Database, location: StoreLocation, cutoff: float, min_age: float) -> list[str]:
+    store = open_store(location)
+    with db.connection() as conn:
+        known = queries.managed_paths(conn)
+    removed = []
+    for entry in store.listing(location.prefix):
+        url = location.url(entry.key)
+        if url not in known and location.managed_image_id(entry.key) and entry.modified.timestamp() < cutoff:
+            store.delete(entry.key)
+            removed.append(url)
+    store.sweep_parts(min_age)
     return removed
 
 
@@ -367,9 +540,9 @@ def _looks_like_tiff(path: Path) -> bool:
         return handle.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-def _cog_problems_or_error(path: Path) -> list[str]:
+def _cog_problems_or_error(path: Path | str, size: int | None = None) -> list[str]:
     try:
-        return cog_problems(path)
+        return cog_problems(path, size)
     except (*GDAL_ERRORS, ValueError, TypeError) as exc:
         raise IngestError(f"cannot read its TIFF structure: {first_line(exc)}") from exc
 

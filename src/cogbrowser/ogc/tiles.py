@@ -21,7 +21,7 @@ from flask import Blueprint, Response, url_for
 from pydantic import BaseModel, Field
 
 from cogbrowser.errors import NotFound
-from cogbrowser.layers import MosaicChoice, MosaicOrder, images_for_area, mosaic_choice
+from cogbrowser.layers import MosaicChoice, MosaicOrder, mosaic_choice
 from cogbrowser.raster.render import FORMATS
 from cogbrowser.tile_grid import (
     TILE_MATRIX_SETS,
@@ -124,7 +124,8 @@ def tile(layer: str, tileMatrixSetId: str, z: int, x: int, y: int, format: str, 
         raise NotFound(f"tile {z}/{x}/{y} is outside the {tileMatrixSetId} grid")
     spec = found.spec(query.render_values())
     bounds = tile_bounds(tms, z, x, y)
-    images = images_for_area(services().db, found, tms.rasterio_crs, bounds, query.mosaic())
+    images = services().overviews.images_for_map(found, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE,
+                                                 query.mosaic(), spec)
     return rendered_response(images, spec, tms.rasterio_crs, bounds, TILE_SIZE, TILE_SIZE, fmt,
                              mosaic=found.is_collection)
 

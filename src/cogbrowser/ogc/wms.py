@@ -226,9 +226,10 @@ def get_map(params: Params, version: str) -> Response:
     layers = [_layer(name) for name in names]
     crs = _map_crs(params, version, layers)
     bounds = parse_bbox(params, crs)
-    plans = [(_spec(layer, params, style), services().images_on_disk(
-        images_for_area(services().db, layer, crs.crs, bounds, _mosaic(layer, params)), layer.is_collection))
-             for layer, style in zip(layers, styles)]
+    specs = [_spec(layer, params, style) for layer, style in zip(layers, styles)]
+    plans = [(spec, services().images_on_disk(services().overviews.images_for_map(
+        layer, crs.crs, bounds, width, height, _mosaic(layer, params), spec), layer.is_collection))
+             for layer, spec in zip(layers, specs)]
 
     def draw() -> bytes:
         pictures = (render_layer(found.images, found.files, spec, crs.crs, bounds, width, height)

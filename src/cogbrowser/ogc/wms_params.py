@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 
 from cogbrowser.ogc.common import render_params
 from cogbrowser.ogc.wms_exceptions import WMSError
+from cogbrowser.raster.crs import WGS84, epsg_crs
 
 VERSIONS = ("1.1.1", "1.3.0")
 BASE_CRS = ("EPSG:4326", "CRS:84", "EPSG:3857")
@@ -139,11 +140,13 @@ def parse_crs(params: Params, version: str, offered: Collection[str]) -> MapCRS:
         raise WMSError("InvalidCRS", f"{names[0].upper()} {text!r} is not offered by the requested layer(s); "
                        f"use EPSG:4326, CRS:84, EPSG:3857, a UTM zone (EPSG:326xx/327xx) or the layer's own CRS",
                        names[0].upper())
-    try:
-        crs = CRS.from_epsg(4326) if code == "CRS:84" else CRS.from_user_input(code)
+    try:  # every offered code is EPSG:n or CRS:84
+        crs = WGS84 if code == "CRS:84" else epsg_crs(int(code.removeprefix("EPSG:")))
         swap = version == "1.3.0" and north_first(code)
     except (CRSError, ValueError) as exc:  # rasterio's CRSError is a ValueError
         raise WMSError("InvalidCRS", f"{code}: {exc}", names[0].upper()) from None
+    if crs is None:
+        raise WMSError("InvalidCRS", f"{code}: not a CRS that PROJ knows", names[0].upper())
     return MapCRS(code, crs, swap)
 
 

@@ -7,7 +7,7 @@
     GetFeatureInfo: the GetTile parameters (FORMAT optional) plus I, J, INFOFORMAT, or the tile's path
           followed by /{J}/{I}.{json|txt|html}
 
-A thin adapter over the same operation as XYZ tiles (layers.images_for_area, then
+A thin adapter over the same operation as XYZ tiles (Services.overviews.images_for_map, then
 rendering.rendered_response, which gives ETag/304/Cache-Control): a WMTS tile and the XYZ tile of
 the same matrix, row and column have the same pixels. The render parameters (bands, expression,
 rescale, gain, gamma, colormap, resampling, nodata) are vendor parameters, on KVP requests in any
@@ -193,8 +193,8 @@ def _get_tile(params: Mapping[str, str | None]) -> Response:
     address = _tile_address(params)
     fmt = _choice(params, "FORMAT", TILE_FORMATS)
     spec = _spec(address)
-    images = images_for_area(services().db, address.layer, address.tms.rasterio_crs,
-                             address.bounds, address.mosaic)
+    images = services().overviews.images_for_map(address.layer, address.tms.rasterio_crs, address.bounds,
+                                                 TILE_SIZE, TILE_SIZE, address.mosaic, spec)
     try:
         return rendered_response(images, spec, address.tms.rasterio_crs, address.bounds, TILE_SIZE, TILE_SIZE,
                                  TILE_FORMATS[fmt], mosaic=address.layer.is_collection)

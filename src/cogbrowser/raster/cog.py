@@ -59,8 +59,9 @@ class CogOptions:
 DEFAULT_COG_OPTIONS = CogOptions()
 
 
-def cog_problems(path: Path | str) -> list[str]:
-    """Why the file is not a valid, servable COG; an empty list means it is one."""
+def cog_problems(path: Path | str, size: int | None = None) -> list[str]:
+    """Why the file is not a valid, servable COG; an empty list means it is one. `size` is the
+    object's for a GDAL virtual path (/vsis3/...), whose truncation is not checked without it."""
     problems: list[str] = []
     with rasterio.open(path) as src:
         if src.driver != "GTiff":
@@ -87,7 +88,9 @@ def cog_problems(path: Path | str) -> list[str]:
                 problems.append("its overview IFDs are not stored in increasing order after the main IFD")
                 break
             previous = offset
-        missing = _bytes_missing(src, Path(path), len(overviews))
+        if size is None and not str(path).startswith("/vsi"):
+            size = Path(path).stat().st_size
+        missing = _bytes_missing(src, size, len(overviews)) if size is not None else 0
         if missing:
             problems.append(f"it is truncated: its last tiles end {missing} bytes past the end of the file")
         if overviews:
@@ -166,9 +169,8 @@ def _odd_bit_depth(dataset: rasterio.io.DatasetReader) -> bool:
     return bool(nbits) and int(nbits) % 8 != 0
 
 
-def _bytes_missing(src: rasterio.io.DatasetReader, path: Path, overview_count: int) -> int:
+def _bytes_missing(src: rasterio.io.DatasetReader, size: int, overview_count: int) -> int:
     """How far the last tile of any band or overview reaches past the end of the file (0: complete)."""
-    size = path.stat().st_size
     reach = 0
     bands = range(1, src.count + 1) if src.interleaving and src.interleaving.name == "BAND" else (1,)
     for level in [None, *range(overview_count)]:

@@ -40,16 +40,30 @@ class Extent:
     footprint: dict  # GeoJSON Polygon or MultiPolygon
 
 
+_EARTH_RADIUS_M = 6_378_137.0  # WGS84's semi-major axis
+_SAME_BODY = 0.2  # PROJ's own tolerance: an ellipsoid within 20 % of the Earth's is on the Earth
+
+
 def to_wgs84_transformer(crs_wkt: str) -> Transformer:
-    """A lon/lat transformer for the CRS, or a clear error for CRSs not on the Earth (e.g. Mars)."""
+    """A lon/lat transformer for the CRS, or a clear error for CRSs not on the Earth (e.g. Mars).
+
+    The body is judged from the ellipsoid here, not from PROJ's error text: pyproj keeps that text
+    in one process-wide slot that any other thread's PROJ error overwrites or clears.
+    """
     try:
         source = CRS.from_user_input(crs_wkt)
+    except ProjError as exc:
+        raise IngestError(f"its CRS cannot be read: {first_line(exc)}") from exc
+    ellipsoid = source.ellipsoid
+    if ellipsoid is not None and abs(ellipsoid.semi_major_metre / _EARTH_RADIUS_M - 1) > _SAME_BODY:
+        datum = source.datum.name if source.datum is not None else ellipsoid.name
+        raise IngestError(
+            f"its CRS is not on the Earth (datum {datum}, radius {ellipsoid.semi_major_metre / 1000:,.0f} km "
+            f"against the Earth's {_EARTH_RADIUS_M / 1000:,.0f} km); cogbrowser maps the Earth only"
+        )
+    try:
         return Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
     except ProjError as exc:
-        text = str(exc)
-        if "celestial body" in text:
-            bodies = text[text.find("celestial body") :].split("(")[-1].split(")")[0]  # e.g. "Mars vs Earth"
-            raise IngestError(f"its CRS is not on the Earth ({bodies}); cogbrowser maps the Earth only") from exc
         raise IngestError(f"its CRS cannot be transformed to WGS84: {first_line(exc)}") from exc
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -18,7 +17,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform as transform_points
 
 from cogbrowser.raster.expression import Expression
-from cogbrowser.raster.reader import GDAL_OPTIONS, dataset, read_point
+from cogbrowser.raster.reader import GDAL_OPTIONS, Source, dataset, read_point
 
 __all__ = ["PixelValues", "read_pixel"]
 
@@ -36,7 +35,7 @@ class PixelValues:
     expressions: list[float | None]
 
 
-def read_pixel(path: Path, crs: CRS, x: float, y: float, nodata: float | None = None,
+def read_pixel(path: Source, crs: CRS, x: float, y: float, nodata: float | None = None,
                expressions: Sequence[Expression] = ()) -> PixelValues | None:
     """The pixel of the image at `path` under (x, y) in `crs` (lon/lat in WGS 84, or x/y in any CRS), with
     every band's value (the `nodata` override, else the file's, marks no data) and each expression's;

@@ -27,7 +27,11 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-__all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "transformer", "clear_handles",
+from cogbrowser.errors import StoreUnavailable, first_line
+from cogbrowser.raster.remote import REMOTE_GDAL_OPTIONS, is_remote
+
+__all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "transformer", "pixel_size_in",
+           "clear_handles",
            "configure_block_cache",
            "MAX_HANDLES_PER_THREAD"]
 
@@ -48,6 +52,7 @@ MAX_HANDLES_PER_THREAD = 32
 GDAL_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
 }
+Source = Path | str  # a local file, or a GDAL virtual path: /vsiswift/..., /vsis3/..., /vsicurl/https://...
 DEFAULT_BLOCK_CACHE_MIB = 256
 
 # An overview may be up to this much coarser than the output pixel and still count as "as fine";
@@ -108,13 +113,30 @@ def transformer(src_crs: CRS | str, dst_crs: CRS | str) -> Transformer:
     cache = getattr(_local, "transformers", None)
     if cache is None:
         cache = _local.transformers = {}
-    key = tuple(crs if isinstance(crs, str) else crs.to_wkt() for crs in (src_crs, dst_crs))
+    key = (_wkt(src_crs), _wkt(dst_crs))
     found = cache.get(key)
     if found is None:
         if len(cache) >= MAX_HANDLES_PER_THREAD:
             cache.clear()
         found = cache[key] = Transformer.from_crs(key[0], key[1], always_xy=True)
     return found
+
+
+def _wkt(crs: CRS | str) -> str:
+    """The WKT of a CRS object, remembered per object and thread: exporting it costs ~9 µs, and a
+    map asks for three transformers (0.05 ms a map). The entry holds the object, so its id is not
+    reused by another while it is there."""
+    if isinstance(crs, str):
+        return crs
+    known = getattr(_local, "wkts", None)
+    if known is None:
+        known = _local.wkts = {}
+    found = known.get(id(crs))
+    if found is None or found[0] is not crs:
+        if len(known) >= 4 * MAX_HANDLES_PER_THREAD:
+            known.clear()
+        found = known[id(crs)] = (crs, crs.to_wkt())
+    return found[1]
 
 
 def _transform_points(src_crs: CRS, dst_crs: CRS, xs, ys) -> tuple[np.ndarray, np.ndarray]:
@@ -133,15 +155,17 @@ def _pool() -> OrderedDict:
     return pool
 
 
-def dataset(path: Path | str, overview_level: int | None = None) -> rasterio.io.DatasetReader:
+def dataset(path: Source, overview_level: int | None = None) -> rasterio.io.DatasetReader:
     """The open dataset for `path` at `overview_level`, from this thread's LRU of handles.
 
     Per thread because a GDAL dataset handle must never be used by two threads at once; keyed by
     the file's mtime so a file replaced on disk is reopened rather than read through a stale handle.
+    An object is not stat'ed (a round trip a tile): a managed object's name carries its checksum,
+    so it never changes under its name. An object that is gone raises FileNotFoundError, as a file.
     """
     _thread_env()
     path = os.fspath(path)
-    mtime = Path(path).stat().st_mtime_ns
+    mtime = 0 if is_remote(path) else Path(path).stat().st_mtime_ns
     key = (path, overview_level, mtime)
     pool = _pool()
     handle = pool.get(key)
@@ -151,16 +175,40 @@ def dataset(path: Path | str, overview_level: int | None = None) -> rasterio.io.
     # Drop handles of older versions of the same file at the same level.
     for stale in [k for k in pool if k[0] == path and k[1] == overview_level]:
         pool.pop(stale).close()
+    if mtime == 0:
+        _configure_remote_reads()
     with rasterio.Env(**GDAL_OPTIONS):
-        if overview_level is None:
-            handle = rasterio.open(path)
-        else:
-            handle = rasterio.open(path, overview_level=overview_level)
+        try:
+            handle = rasterio.open(path, **({} if overview_level is None else {"overview_level": overview_level}))
+        except rasterio.errors.RasterioIOError as exc:
+            if mtime == 0 and _is_not_found(exc):
+                raise FileNotFoundError(path) from exc
+            if mtime == 0:
+                raise StoreUnavailable(f"{path} cannot be read: {first_line(exc)}") from exc
+            raise
     pool[key] = handle
     while len(pool) > MAX_HANDLES_PER_THREAD:
         _, oldest = pool.popitem(last=False)
         oldest.close()
     return handle
+
+
+_remote_configured = threading.Event()
+
+
+def _configure_remote_reads() -> None:
+    """raster/remote.py's options, for the whole process, before its first remote COG is opened
+    (GDAL reads most of them per request, after the open, and its range cache's size once: an Env
+    around the open would not do)."""
+    if not _remote_configured.is_set():
+        for name, value in REMOTE_GDAL_OPTIONS.items():
+            rasterio.env.set_gdal_config(name, value)
+        _remote_configured.set()
+
+
+def _is_not_found(exc: Exception) -> bool:
+    text = str(exc)
+    return "No such file" in text or "does not exist" in text or " 404" in text
 
 
 def clear_handles() -> None:
@@ -174,7 +222,7 @@ def clear_handles() -> None:
 # ---------------------------------------------------------------- reading
 
 def read_area(
-    path: Path,
+    path: Source,
     dst_crs: CRS | str,
     dst_bounds: tuple[float, float, float, float],
     width: int,
@@ -220,7 +268,7 @@ def read_area(
     return Area(area[0], area[1], level)
 
 
-def read_point(path: Path, crs: CRS | str, x: float, y: float,
+def read_point(path: Source, crs: CRS | str, x: float, y: float,
                nodata: float | None = None) -> list[float | None] | None:
     """The raw full-resolution value of every band at (x, y) in `crs`.
 
@@ -254,32 +302,37 @@ def read_point(path: Path, crs: CRS | str, x: float, y: float,
     return out
 
 
+_EDGE = np.linspace(0.0, 1.0, 23)  # where the points of an edge lie: its corners and 21 between
+
+
 def _bounds_in_source(src, dst_crs: CRS, dst_bounds) -> tuple[float, float, float, float] | None:
-    """The destination bounds in the source CRS (densified), or None when that cannot be computed
-    (e.g. bounds outside the source projection's domain); None means "don't know, read anyway"."""
+    """The destination bounds in the source CRS (densified edges), or None when that cannot be
+    computed (e.g. bounds outside the source projection's domain); None means "don't know, read
+    anyway"."""
     if dst_crs == src.crs:
         return tuple(dst_bounds)
+    # The edges' points, 21 between the corners of each. Edges partly off the source projection
+    # (space beside a geostationary disk): pyproj's transform_bounds drops those points and gives a
+    # box too small for what lies inside (a z1 tile of GOES lost a fifth of its mask). Don't know, then.
+    left, bottom, right, top = (float(v) for v in dst_bounds)
+    xs, ys = left + (right - left) * _EDGE, bottom + (top - bottom) * _EDGE
+    ones = np.ones_like(_EDGE)
     try:
-        left, bottom, right, top = dst_bounds
-        box = transformer(dst_crs, src.crs).transform_bounds(left, bottom, right, top, densify_pts=21)
-    except Exception:
-        return None
-    if not all(math.isfinite(v) for v in box):
-        return None
-    # Edges partly off the source projection (space beside a geostationary disk): transform_bounds
-    # drops those points and gives a box too small for what lies inside (a z1 tile of GOES lost
-    # a fifth of its mask). Don't know, then. ~0.08 ms.
-    left, bottom, right, top = dst_bounds
-    xs, ys = np.linspace(left, right, 21), np.linspace(bottom, top, 21)
-    try:
-        tx, ty = _transform_points(dst_crs, src.crs, [*xs, *xs, *[left] * 21, *[right] * 21],
-                                   [*[bottom] * 21, *[top] * 21, *ys, *ys])
+        tx, ty = _transform_points(dst_crs, src.crs, np.concatenate((xs, xs, left * ones, right * ones)),
+                                   np.concatenate((bottom * ones, top * ones, ys, ys)))
     except Exception:
         return None
     if not (np.isfinite(tx).all() and np.isfinite(ty).all()):
         return None
-    # A box that wraps the antimeridian in a geographic source comes back with left > right.
-    if box[0] > box[2]:
+    if not src.crs.is_geographic:
+        return float(tx.min()), float(ty.min()), float(tx.max()), float(ty.max())
+    # A geographic source: pyproj's transform_bounds knows a box that wraps the antimeridian, and
+    # gives it with left > right.
+    try:
+        box = transformer(dst_crs, src.crs).transform_bounds(left, bottom, right, top, densify_pts=21)
+    except Exception:
+        return None
+    if not all(math.isfinite(v) for v in box) or box[0] > box[2]:
         return None
     return box
 
@@ -292,24 +345,32 @@ def _contains(outer, inner) -> bool:
     return outer[0] <= inner[0] and inner[2] <= outer[2] and outer[1] <= inner[1] and inner[3] <= outer[3]
 
 
-def _output_pixel_in_source(src, dst_crs: CRS, dst_bounds, width: int, height: int) -> float | None:
-    """The size of one output pixel in source CRS units: the centre pixel's footprint transformed
-    (its finer side, so the chosen overview is never coarser than the output in either direction),
-    falling back to the whole bounds when the centre is outside the source CRS's domain."""
-    left, bottom, right, top = dst_bounds
+def pixel_size_in(crs: CRS, dst_crs: CRS, dst_bounds, width: int, height: int) -> float | None:
+    """The size of one pixel of a map (`dst_bounds` in `dst_crs`, width x height) in `crs` units:
+    its centre pixel's footprint transformed, the finer side (so an overview chosen by it is never
+    coarser than the map in either direction); None where the centre has no place in `crs`."""
+    left, bottom, right, top = (float(v) for v in dst_bounds)
     rx, ry = (right - left) / width, (top - bottom) / height
-    if dst_crs == src.crs:
+    if dst_crs == crs:
         return min(rx, ry)
     cx, cy = (left + right) / 2, (bottom + top) / 2
     try:
-        xs, ys = _transform_points(dst_crs, src.crs, [cx, cx + rx, cx], [cy, cy, cy + ry])
-        if all(math.isfinite(v) for v in (*xs, *ys)):
-            dx = math.hypot(xs[1] - xs[0], ys[1] - ys[0])
-            dy = math.hypot(xs[2] - xs[0], ys[2] - ys[0])
-            if dx > 0 and dy > 0:
-                return min(dx, dy)
+        xs, ys = _transform_points(dst_crs, crs, [cx, cx + rx, cx], [cy, cy, cy + ry])
     except Exception:
-        pass
+        return None
+    if not all(math.isfinite(v) for v in (*xs, *ys)):
+        return None
+    dx = math.hypot(xs[1] - xs[0], ys[1] - ys[0])
+    dy = math.hypot(xs[2] - xs[0], ys[2] - ys[0])
+    return min(dx, dy) if dx > 0 and dy > 0 else None
+
+
+def _output_pixel_in_source(src, dst_crs: CRS, dst_bounds, width: int, height: int) -> float | None:
+    """The size of one output pixel in source CRS units (`pixel_size_in`), falling back to the
+    whole bounds when the centre is outside the source CRS's domain."""
+    size = pixel_size_in(src.crs, dst_crs, dst_bounds, width, height)
+    if size is not None:
+        return size
     box = _bounds_in_source(src, dst_crs, dst_bounds)
     if box is None:
         return None

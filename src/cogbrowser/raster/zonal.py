@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -27,7 +26,7 @@ from rasterio.windows import Window
 
 from cogbrowser.raster.bbox import Bounds
 from cogbrowser.raster.budget import check_deadline
-from cogbrowser.raster.reader import GDAL_OPTIONS, dataset
+from cogbrowser.raster.reader import GDAL_OPTIONS, Source, dataset
 from cogbrowser.raster.region import OutsideImage, shapes_bounds
 from cogbrowser.raster.render_spec import RenderSpec
 from cogbrowser.raster.statistics import MAX_SAMPLE_PIXELS
@@ -57,7 +56,7 @@ class ZonalStatistics:
     all_touched: bool
 
 
-def zonal_statistics(path: Path, spec: RenderSpec, shapes: Sequence[dict] | None, *, what: str = "the area",
+def zonal_statistics(path: Source, spec: RenderSpec, shapes: Sequence[dict] | None, *, what: str = "the area",
                      bins: int = DEFAULT_BINS, value_range: tuple[float, float] | None = None,
                      max_pixels: int = MAX_SAMPLE_PIXELS) -> ZonalStatistics:
     """Statistics of each of `spec`'s outputs over `shapes` (polygons in the image's CRS, e.g. from
@@ -79,7 +78,7 @@ def zonal_statistics(path: Path, spec: RenderSpec, shapes: Sequence[dict] | None
     return ZonalStatistics(outputs, pixels, level, window, shape, resolution, all_touched)
 
 
-def zonal_pixels(path: Path, shapes: Sequence[dict] | None, max_pixels: int = MAX_SAMPLE_PIXELS) -> int:
+def zonal_pixels(path: Source, shapes: Sequence[dict] | None, max_pixels: int = MAX_SAMPLE_PIXELS) -> int:
     """How many pixels `zonal_statistics` reads for `shapes` (0 when the zone misses the image),
     from the file's metadata alone: what a render budget counts before any pixel is read."""
     try:
@@ -90,7 +89,7 @@ def zonal_pixels(path: Path, shapes: Sequence[dict] | None, max_pixels: int = MA
     return shape[0] * shape[1]
 
 
-def _plan(path: Path, shapes: Sequence[dict] | None, what: str,
+def _plan(path: Source, shapes: Sequence[dict] | None, what: str,
           max_pixels: int) -> tuple[rasterio.io.DatasetReader, int | None, Window, tuple[int, int]]:
     """Where statistics of `shapes` are read: the dataset (the overview `level`, None: full
     resolution), the window on it and the (height, width) read from it, at most `max_pixels`."""

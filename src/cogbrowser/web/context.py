@@ -17,9 +17,10 @@ from cogbrowser.basemap import Basemap
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.files import image_file
 from cogbrowser.catalog.records import ImageRecord
+from cogbrowser.collection_overviews import CollectionOverviews
 from cogbrowser.config import Settings
 from cogbrowser.jobs import JobQueue
-from cogbrowser.layers import LayerCache, OnDisk, images_on_disk
+from cogbrowser.layers import ImageT, LayerCache, OnDisk, images_on_disk
 from cogbrowser.web.cache import ResponseCache
 from cogbrowser.web.sessions import Sessions
 from cogbrowser.web.tokens import TokenChecker
@@ -40,19 +41,20 @@ class Services:
     cache: ResponseCache  # encoded pictures, shared by the server's threads
     jobs: JobQueue  # background work (uploads, large exports), in the catalog
     basemap: Basemap | None  # the user's own offline basemap (--basemap), if any
+    overviews: CollectionOverviews  # what a map of a layer draws: a collection's overview at small scales
     heavy_callbacks: set[str] = field(default_factory=set)  # ids of page outputs that render or read large
     #                                               areas: their callbacks run in the heavy lane (lanes.py)
 
-    def image_file(self, image: ImageRecord) -> Path:
+    def image_file(self, image: ImageRecord) -> Path | str:
         """The file of a catalog image; ImageFileRefused where its row points where the server must
         not read (catalog/files.py)."""
         return image_file(self.settings, image)
 
-    def image_files(self, images: Iterable[ImageRecord]) -> list[Path]:
+    def image_files(self, images: Iterable[ImageRecord]) -> list[Path | str]:
         """The files of catalog images, in their order: what drawing or reading them takes."""
         return [image_file(self.settings, image) for image in images]
 
-    def images_on_disk(self, images: Iterable[ImageRecord], mosaic: bool) -> OnDisk:
+    def images_on_disk(self, images: Iterable[ImageT], mosaic: bool) -> OnDisk[ImageT]:
         """The images whose file is there, and which are missing (layers.on_disk: ImageFileMissing
         for one image, or a mosaic with none left)."""
         return images_on_disk(self.settings, list(images), mosaic)

@@ -27,6 +27,7 @@ from cogbrowser.errors import (
     ImageFileRefused,
     InvalidInput,
     NotFound,
+    StoreUnavailable,
 )
 from cogbrowser.raster.budget import RenderDeadlineExceeded
 
@@ -110,6 +111,7 @@ _ANSWERS: tuple[_Answer, ...] = (
     _Answer(ImageFileRefused, "Forbidden", 403, None),  # a row pointing where the server must not read
     _Answer(ImageFileMissing, "Gone", 410, None),  # a catalog image whose file is gone
     _Answer(DatabaseUnavailable, "Service Unavailable", 503, RETRY_AFTER_OUTAGE),
+    _Answer(StoreUnavailable, "Service Unavailable", 503, RETRY_AFTER_OUTAGE),  # the COGs' object store
     _Answer(RenderDeadlineExceeded, "Service Unavailable", 503, RETRY_AFTER_DEADLINE),
     _Answer(DiskFull, "Insufficient Storage", 507, None),
 )

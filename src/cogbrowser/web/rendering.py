@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from flask import Flask, Response, request
 from rasterio.crs import CRS
 
-from cogbrowser.catalog.records import ImageRecord
-from cogbrowser.layers import render_layer
+from cogbrowser.layers import MapImage, render_layer
 from cogbrowser.raster.budget import enter_limits, leave_limits
 from cogbrowser.raster.render import FORMATS, encode
 from cogbrowser.raster.render_spec import RenderSpec
@@ -59,7 +58,7 @@ def limit_renders(app: Flask) -> None:
             leave_limits(token)
 
 
-def rendered_response(images: Sequence[ImageRecord], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
+def rendered_response(images: Sequence[MapImage], spec: RenderSpec, crs: CRS, bounds: Sequence[float],
                       width: int, height: int, fmt: str, headers: dict | None = None, *,
                       mosaic: bool = False) -> Response:
     """The encoded picture of `images` over `bounds` (in `crs`), or a 304 when the client has it.

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -731,29 +731,56 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_server(app: Flask, settings: Settings, *, host: str, port: int, threads: int,
-                  heavy_callbacks: Collection[str] = ()) -> FrontServer | MultiSocketServer:
-    """The front serving `app` on host:port (every address `host` resolves to): `threads` workers
-    for tiles, as many for cheap requests, and the settings' heavy lane (lanes.plan_lanes), which
-    also runs the page callbacks that write to `heavy_callbacks`."""
-    adj = Adjustments(host=host, port=port, threads=threads, **server_options(settings))
+                  heavy_callbacks: Collection[str] = (),
+                  sockets: Sequence[socket.socket] = ()) -> FrontServer | MultiSocketServer:
+    """The front serving `app` on host:port (every address `host` resolves to), or on `sockets`
+    already listening (`serve --processes`: the parent's, shared by its serving processes):
+    `threads` workers for tiles, as many for cheap requests, and the settings' heavy lane
+    (lanes.plan_lanes), which also runs the page callbacks that write to `heavy_callbacks`."""
+    where: dict[str, Any] = {"sockets": list(sockets)} if sockets else {"host": host, "port": port}
+    adj = Adjustments(threads=threads, **where, **server_options(settings))
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a request waiting in its lane is normal
     lanes = Lanes(plan_lanes(threads, settings.heavy_threads, settings.heavy_queue, settings.render_deadline))
     socket_map: dict = {}
     clients: Counter[str] = Counter()
+    bound = [(None, sockinfo) for sockinfo in adj.listen] if not sockets else [
+        (sock, (sock.family, sock.type, sock.proto, sock.getsockname())) for sock in sockets]
     servers = [FrontServer(app, decide=lambda environ: decide_before_body(app, environ),
                            max_client_connections=settings.max_client_connections, clients=clients, lanes=lanes,
                            heavy_callbacks=heavy_callbacks, map=socket_map, adj=adj,
-                           sockinfo=sockinfo)
-               for sockinfo in adj.listen]
+                           sockinfo=sockinfo, _sock=sock, bind_socket=sock is None)
+               for sock, sockinfo in bound]
     if len(servers) == 1:
         return servers[0]
     return MultiSocketServer(socket_map, adj, [(s.effective_host, s.effective_port) for s in servers],
                              lanes, servers[-1].log_info)
 
 
-def serve(app: Flask, settings: Settings, threads: int) -> None:
-    """Serve `app` on the settings' host and port until interrupted (KeyboardInterrupt stops it)."""
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on host:port (every address `host` resolves to), bound as waitress binds
+    them, for servers in other processes to accept on (`serve --processes`)."""
+    bound: list[socket.socket] = []
+    try:
+        for family, socktype, proto, address in Adjustments(host=host, port=port).listen:
+            sock = socket.socket(family, socktype, proto)
+            bound.append(sock)
+            if sys.platform != "win32":  # waitress's choice: a restarted server need not wait for TIME_WAIT
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(Adjustments.backlog)
+    except BaseException:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def serve(app: Flask, settings: Settings, threads: int, sockets: Sequence[socket.socket] = ()) -> None:
+    """Serve `app` on the settings' host and port, or on `sockets` already listening, until
+    interrupted (KeyboardInterrupt stops it)."""
     server = create_server(app, settings, host=settings.host, port=settings.port, threads=threads,
-                           heavy_callbacks=services_of(app).heavy_callbacks)
+                           heavy_callbacks=services_of(app).heavy_callbacks, sockets=sockets)
     log.info("serving on %s:%s (pid %s)", settings.host, settings.port, os.getpid())
     server.run()

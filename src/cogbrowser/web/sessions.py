@@ -7,8 +7,9 @@ callbacks), so the sign-in page (ui/signin.py) exchanges an API token for a sess
   another site makes the browser send it), Secure when the request came over HTTPS, for
   SESSION_LIFETIME;
 - its value is the token's hash signed (HMAC-SHA256, itsdangerous) with a random secret kept in
-  DATA_DIR/session-secret (0600), so every server process of the data dir checks it without a
-  query or a table of sessions; the token itself is never in it;
+  the catalog (`shared_secrets`, read once per process), so every server process of the catalog,
+  on any machine, checks it without a query or a table of sessions, and a load balancer needs no
+  sticky sessions; the token itself is never in it;
 - it is valid while the signature holds, it is younger than SESSION_LIFETIME and its token is
   active: revoking the token ends all its sessions at once (the token cache forgets on the
   catalog's notification). Sign-out deletes the cookie from the browser.
@@ -22,10 +23,8 @@ addition to what SameSite does: a page on another port of the same host is the s
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,11 +33,14 @@ from flask import request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from cogbrowser.catalog import queries
+from cogbrowser.catalog.database import Database
 from cogbrowser.web.tokens import TokenChecker, hash_token
 
 SESSION_COOKIE = "cogbrowser_session"
 SESSION_LIFETIME = timedelta(hours=12)
-SECRET_FILE = "session-secret"  # in the data dir
+SECRET_FILE = "session-secret"  # in the data dir: where earlier versions kept the secret
+SECRET_NAME = "session"  # the secret's name in the catalog (shared_secrets)
 SIGNIN_PATH = "/signin"
 SIGNOUT_PATH = "/signout"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -47,8 +49,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class Sessions:
     """Session cookies for valid tokens, and the token name behind a cookie."""
 
-    def __init__(self, secret_file: Path, tokens: TokenChecker) -> None:
-        self.secret_file = secret_file
+    def __init__(self, legacy_secret_file: Path, tokens: TokenChecker) -> None:
+        self.legacy_secret_file = legacy_secret_file  # where earlier versions kept the secret
         self.tokens = tokens
         self._serializer: URLSafeTimedSerializer | None = None
         self._lock = threading.Lock()
@@ -73,28 +75,23 @@ class Sessions:
         with self._lock:
             if self._serializer is None:
                 self._serializer = URLSafeTimedSerializer(
-                    session_secret(self.secret_file), salt="cogbrowser-session",
+                    session_secret(self.tokens.db, self.legacy_secret_file), salt="cogbrowser-session",
                     signer_kwargs={"digest_method": hashlib.sha256})
             return self._serializer
 
 
-def session_secret(path: Path) -> bytes:
-    """The secret that signs session cookies: read from `path`, or made there (256 random bits,
-    readable by its owner only). Several processes may start at once: the file is created
-    exclusively, and a reader waits for its writer to finish."""
+def session_secret(db: Database, legacy_file: Path) -> bytes:
+    """The secret that signs session cookies, the catalog's (made by the first process that asks:
+    256 random bits). A data dir of an earlier version kept it in `legacy_file`: that one becomes
+    the catalog's, so the sessions of an upgraded server stay valid."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    except FileExistsError:
-        for _ in range(50):
-            secret = path.read_bytes().strip()
-            if len(secret) >= 64:
-                return secret
-            time.sleep(0.02)
-        raise RuntimeError(f"{path} does not hold a session secret; delete it to make a new one") from None
-    secret = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as file:
-        file.write(secret + b"\n")
-    return secret
+        candidate = legacy_file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        candidate = ""
+    if len(candidate) < 64:
+        candidate = secrets.token_hex(32)
+    with db.connection() as conn:
+        return queries.shared_secret(conn, SECRET_NAME, candidate).encode()
 
 
 def set_session_cookie(response: Response, value: str) -> None:

@@ -1,0 +1,150 @@
+"""WMS GetMap against MapServer (issue 16's peer): the same COGs, the same maps, 8 clients with wrk.
+
+    python bench/mapserver_bench.py [--size 10980] [--seconds 10] [--workdir DIR] [--quick]
+
+The two Sentinel-2-sized scenes of tile_bench.py (uint8 RGB, and 4-band uint16 drawn with bands
+3,2,1 and a 0-3000 stretch) are ingested into a throw-away data dir and served by the real
+`cogbrowser serve`; MapServer 8 (Debian's `mapserv`, 2 FastCGI processes under lighttpd,
+tools/mapserver_peer.py; installed from Debian's packages here if missing) serves the same COGs.
+Each row asks WMS 1.3.0 GetMap in EPSG:3857, PNG, transparent, at the scene's centre: 256 px maps at
+z8, z11 and z14 (native) boxes and 1024 x 768 at z11. Every request of a run is distinct (the box
+moves by a fraction of a pixel), so no cache answers. wrk (2 threads, 8 connections) runs each for
+--seconds; its requests/s and p99 are printed side by side, with the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+from _common import default_workdir, run_wrk, say, scratch_dir  # noqa: E402
+
+WORLD = 40075016.685578488  # metres across EPSG:3857
+ROWS = [(z, 256, 256) for z in (8, 11, 14)] + [(11, 1024, 768)]
+
+
+def ensure_peer_installed() -> None:
+    from mapserver_peer import DEBIAN_PACKAGES, missing_programs
+
+    if missing_programs() or shutil.which("wrk") is None:
+        say(f"installing Debian's {DEBIAN_PACKAGES} wrk")
+        subprocess.run(["apt-get", "install", "-y", "-qq", *DEBIAN_PACKAGES.split(), "wrk"], check=True,
+                       stdout=subprocess.DEVNULL, env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/bin:/bin"})
+
+
+def boxes(centre: tuple[float, float], zoom: int, width: int, height: int, count: int) -> list[tuple]:
+    """`count` boxes of width x height pixels at `zoom`, each moved by 0.37 pixel from the last."""
+    pixel = WORLD / 256 / 2**zoom
+    x, y = centre
+    return [(x - width * pixel / 2 + k * 0.37 * pixel, y - height * pixel / 2,
+             x + width * pixel / 2 + k * 0.37 * pixel, y + height * pixel / 2) for k in range(count)]
+
+
+def wrk(base: str, paths: list[str], seconds: int, folder: Path,
+        headers: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(requests/s, p99 ms, answers other than 2xx/3xx and socket errors) of `_common.run_wrk` over
+    `paths`, each sent with `headers`; the first answer must be a PNG (a WMS exception comes as XML
+    with a 200)."""
+    with urllib.request.urlopen(base + paths[0], timeout=60) as answer:
+        if answer.headers.get_content_type() != "image/png":
+            raise SystemExit(f"{base + paths[0]} answered {answer.headers.get_content_type()}: {answer.read()[:300]!r}")
+    load = run_wrk(base, paths, seconds, folder, headers)
+    return load.requests / load.seconds if load.seconds else 0.0, load.p99, load.non2xx + load.socket_errors
+
+
+def xyz_paths(layer: str, name: str, centre: tuple[float, float], zoom: int, count: int) -> list[str]:
+    """`count` distinct XYZ tiles of `layer`: the 5 x 5 tiles around `centre` at `zoom`, each asked
+    with its own rescale upper bound (our tile cache must not answer)."""
+    span = WORLD / 2**zoom
+    col, row = int((centre[0] + WORLD / 2) // span), int((WORLD / 2 - centre[1]) // span)
+    tiles = [(col + dx, row + dy) for dy in range(-2, 3) for dx in range(-2, 3)]
+    paths = []
+    for k in range(count):
+        x, y = tiles[k % len(tiles)]
+        render = f"bands=3,2,1&rescale=0,{3000 + k}" if name == "uint16" else f"rescale=0,{255 + k / 1000:.3f}"
+        paths.append(f"/tiles/{layer}/WebMercatorQuad/{zoom}/{x}/{y}.png?{render}")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10980)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=default_workdir())
+    parser.add_argument("--quick", action="store_true", help="2048 x 2048 scenes, 3 s a row")
+    parser.add_argument("--server-processes", default="1,2",
+                        help="cogbrowser serve --processes, one run each (default 1,2; MapServer runs 2)")
+    args = parser.parse_args(argv)
+    size, seconds = (2048, 3) if args.quick else (args.size, args.seconds)
+    workdir = args.workdir.expanduser().resolve()
+    ensure_peer_installed()
+    import rasterio
+    from rasterio.warp import transform
+
+    from mapserver_peer import Layer, running
+    from tile_bench import free_port, ingest_sources, scene_sources, start_server, stop_server
+
+    sources = scene_sources(workdir, size)
+    processes = [int(n) for n in args.server_processes.split(",")]
+    plans = []  # (label, MapServer's paths, our WMS paths, our XYZ paths or None)
+    results: dict[str, dict] = {}
+    with scratch_dir(workdir, "mapserver-") as scratch:
+        rows = ingest_sources(sources, scratch / "data")
+        layers = [Layer("uint8", Path(rows["uint8"].file), (1, 2, 3)),
+                  Layer("uint16", Path(rows["uint16"].file), (3, 2, 1), (0, 3000))]
+        with running(scratch / "peer", layers) as peer:
+            for name, row in rows.items():
+                with rasterio.open(row.file) as src:
+                    xs, ys = transform(src.crs, "EPSG:3857", [(src.bounds.left + src.bounds.right) / 2],
+                                       [(src.bounds.bottom + src.bounds.top) / 2])
+                centre = (xs[0], ys[0])
+                render = "bands=3,2,1&rescale=0,3000" if name == "uint16" else "rescale=0,255"
+                for zoom, width, height in ROWS:
+                    count = 6000 if width == 256 else 1500
+                    theirs = ["/" + peer.getmap(name, box, width, height).split("127.0.0.1", 1)[1].split("/", 1)[1]
+                              for box in boxes(centre, zoom, width, height, count)]
+                    mine = [p.replace("mapserv?", "wms?").replace(f"LAYERS={name}", f"LAYERS=bench-{name}&{render}")
+                            for p in theirs]
+                    label = f"{name} {width}x{height} z{zoom}"
+                    plans.append((label, theirs, mine, xyz_paths(f"bench-{name}", name, centre, zoom, count)
+                                  if width == 256 else None))
+                    say(f"MapServer: {label}")
+                    results[label] = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch)}
+        for count in processes:
+            port = free_port()
+            server = start_server(scratch / "data", port, processes=count)
+            try:
+                for label, _, mine, xyz in plans:
+                    say(f"cogbrowser, {count} process(es): {label}")
+                    results[label][f"wms {count}"] = wrk(f"http://127.0.0.1:{port}", mine, seconds, scratch)
+                    if xyz is not None:
+                        results[label][f"xyz {count}"] = wrk(f"http://127.0.0.1:{port}", xyz, seconds, scratch)
+            finally:
+                stop_server(server)
+    print(f"\n{size} x {size} scenes, 8 connections (wrk), {seconds} s a row, every request distinct. MapServer: "
+          f"WMS 1.3.0 GetMap, EPSG:3857, PNG, 2 FastCGI processes. cogbrowser (serve --processes N): the same "
+          f"GetMap (wms N), and the XYZ tiles of that zoom around the same place (xyz N)")
+    columns = ["MapServer", *(f"{kind} {n}" for n in processes for kind in ("wms", "xyz"))]
+    print(f"{'request':22}" + "".join(f"{c + ' /s':>12}{'p99':>7}" for c in columns) + "   best/MapServer")
+    for label, _, _, _ in plans:
+        found = results[label]
+        line = f"{label:22}"
+        for column in columns:
+            rate, p99, bad = found.get(column, (0.0, 0.0, 0))
+            line += f"{rate:12.1f}{p99:7.0f}" + ("!" if bad else "") if column in found else f"{'-':>12}{'-':>7}"
+        best = max(found[c][0] for c in columns[1:] if c in found and c.startswith("wms"))
+        line += f"   {best / found['MapServer'][0]:.2f}"
+        print(line)
+    print("(p99 in ms; ! marks a row with answers other than 2xx/3xx)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
