@@ -41,6 +41,21 @@ def real_rasters() -> list[Path]:
     return sorted(p for p in REAL_DATA.rglob("*") if p.suffix.lower() in suffixes)
 
 
+def noise_tiff(seed: int, size: int) -> bytes:
+    """A georeferenced GeoTIFF in strips (so it is converted) of random pixels: new bytes each seed."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    with rasterio.MemoryFile() as memory:
+        with memory.open(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs="EPSG:32633",
+                         transform=from_origin(500000 + 100 * seed, 5400000, 10, 10)) as dst:
+            dst.write(rng.integers(0, 255, (3, size, size), dtype="uint8"))
+        buffer.write(memory.read())
+    return buffer.getvalue()
+
+
 # ---------------------------------------------------------------- catalogs and the served app
 
 @contextmanager
@@ -114,6 +129,7 @@ def serving(settings: Settings, db: Database, inject: Callable[[Flask], None] | 
         thread.join()
         server.task_dispatcher.shutdown()
         server.asyncore.close_all(server._map)
+        app.extensions["cogbrowser"].overviews.close()  # its collection overviews' builder, if one started
         app.extensions["cogbrowser"].jobs.stop()  # its jobs worker, if an upload started it
 
 
@@ -209,11 +225,13 @@ def browser_page(chromium, base_url: str, width: int = 1280, height: int = 800):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    closing: list[bool] = []  # fetches the closing of the page cuts off reject with "Failed to fetch": not the page's
+    page.on("pageerror", lambda error: None if closing else errors.append(str(error)))
     own = urlsplit(base_url).netloc
     try:
         yield page
     finally:
+        closing.append(True)
         context.close()
     foreign = sorted({url for url in requested
                       if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != own})
@@ -236,6 +254,16 @@ def query(page) -> dict[str, list[str]]:
 def open_browse(page, base: str, search: str = "") -> None:
     page.goto(base + "/" + search, wait_until="networkidle")
     page.wait_for_selector(".leaflet-container")
+
+
+def open_tab_of_shown_image(page, name: str) -> None:
+    """Click a tab of the panel of a page opened on an image. The page first applies its URL,
+    which opens the Visualize tab and would take back a click made before it (a person's click
+    comes later): the click waits for that."""
+    selected = page.locator(".browse-tab--selected")
+    selected.filter(has_text="Visualize").wait_for(timeout=30_000)
+    page.locator(".browse-tab", has_text=name).click()
+    selected.filter(has_text=name).wait_for(timeout=30_000)
 
 
 def map_pixels(page) -> np.ndarray:

@@ -20,7 +20,7 @@ from cogbrowser.ui.analytics_charts import bar_figure, box_shapes
 from cogbrowser.ui.analytics_chips import bar_chip, scatter_chip
 from cogbrowser.ui.analytics_state import Chip, View, read_search, view_filters, write_search
 from cogbrowser.ui.detection_filters import Filters
-from helpers import browser_page
+from helpers import browser_page, open_tab_of_shown_image
 
 TIMEOUT = 20  # seconds a callback round may take on a busy two-core machine
 
@@ -555,7 +555,7 @@ def test_the_name_view_may_leave_the_unnamed_out_and_it_is_in_the_link(page, bas
 def test_filters_and_the_view_go_from_browse_to_analytics_and_back(page, base):
     image = "S2_demo_20240601"
     page.goto(f"{base}/?image={image}&det_class=ship&det_score=0.5&lat=45.7716&lon=13.5905&zoom=14")
-    page.locator(".browse-tab", has_text="Detections").click()
+    open_tab_of_shown_image(page, "Detections")
     link = page.locator("#browse-open-analytics")
     link.wait_for(timeout=TIMEOUT * 1000)
     link.click()

@@ -17,7 +17,7 @@ from cogbrowser.ui import api
 from cogbrowser.ui.analytics_queries import COUNTS, DETECTIONS, report_answers
 from cogbrowser.ui.detection_filters import Filters
 from cogbrowser.ui.map_state import BrowseState, OverlayFilters
-from helpers import browser_page, ingest_images, serving, shared_catalog
+from helpers import browser_page, ingest_images, open_tab_of_shown_image, serving, shared_catalog
 
 IMAGE = "cog1"
 # (class, name, how many): the names that share a part with "Smith, John" must stay apart from it
@@ -112,7 +112,7 @@ def test_the_map_draws_only_the_detections_of_that_name(chromium, names_catalog)
     state = BrowseState(image=IMAGE, overlay=OverlayFilters(names=("Smith, John",)))
     with browser_page(chromium, base) as page:
         page.goto(base + "/" + state.query_string(), wait_until="networkidle")
-        page.locator(".browse-tab", has_text="Detections").click()
+        open_tab_of_shown_image(page, "Detections")
         summary = page.locator(".det-summary")
         summary.wait_for(timeout=TIMEOUT)
         total = sum(count for *_, count in TARGETS)
