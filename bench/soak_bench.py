@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import default_workdir, make_demo_data, mib, postmaster_pid, print_table, say, scratch_dir  # noqa: E402
-from tile_bench import free_port, start_server, stop_server  # noqa: E402
+from tile_bench import free_port, rss, start_server, stop_server  # noqa: E402
 from upload_bench import make_token  # noqa: E402
 
 WINDOW_S = 30.0
@@ -270,15 +270,6 @@ def read_catalog(port: int, token: str) -> Catalog:
     status, body, _ = request(port, "GET", "/api/v1/collections")
     collections = [c["id"] for c in json.loads(body).get("collections", [])] if status == 200 else []
     return Catalog(images, collections, token)
-
-
-def rss(pid: int) -> int:
-    import psutil
-
-    try:
-        return psutil.Process(pid).memory_info().rss
-    except psutil.Error:
-        return 0
 
 
 def report(run: Run, faults: list[Fault], rss_by_window: list[tuple[float, int]], minutes: float) -> bool:

@@ -20,6 +20,7 @@ taken after 1,000 requests and again after --memory-requests in all (the issue's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import socket
@@ -405,9 +406,21 @@ def profile_case(row: Ingested, tms, case: Case, limit: int = 18) -> None:
 
 # -- main ---------------------------------------------------------------------------------------------
 def rss(proc_pid: int) -> int:
+    """The server's resident memory: its own process and its serving processes (`--processes`),
+    not a PostgreSQL it started; 0 once it is gone."""
     import psutil
 
-    return psutil.Process(proc_pid).memory_info().rss
+    try:
+        server = psutil.Process(proc_pid)
+        processes = [server, *(child for child in server.children(recursive=True)
+                               if "postgres" not in child.name())]
+    except psutil.Error:
+        return 0
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):  # it stopped meanwhile
+            total += process.memory_info().rss
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -558,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         growth = (rss_end - rss_1000) / rss_1000
         print_table(
-            "Server resident memory (the Python server process; the embedded PostgreSQL excluded)",
+            "Server resident memory (the Python server processes; the embedded PostgreSQL excluded)",
             ["point", "requests (this phase)", "requests (since start)", "RSS"],
             [["start of the memory phase", 0, served_before, mib(rss_start)],
              [f"after {first.n:,} more", first.n, served_before + first.n, mib(rss_1000)],

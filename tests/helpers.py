@@ -218,8 +218,6 @@ def make_pmtiles(path):
 def browser_page(chromium, base_url: str, width: int = 1280, height: int = 800):
     """A page of a fresh browser context that records every request it makes; on leaving, fails
     the test if any went to a host other than the app's (the pages must work offline)."""
-    from urllib.parse import urlsplit
-
     context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = context.new_page()
     requested: list[str] = []
@@ -248,7 +246,9 @@ def api(base: str, path: str, **params) -> dict:
 
 
 def query(page) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(page.url).query)
+    """The page's query string as it is now: asked of the page, since `page.url` only learns of a
+    `history.replaceState` when Playwright next handles the page's events."""
+    return parse_qs(page.evaluate("location.search").lstrip("?"))
 
 
 def open_browse(page, base: str, search: str = "") -> None:

@@ -16,7 +16,16 @@ from pyproj import Transformer
 
 from cogbrowser.ui.map_state import BrowseState, OverlayFilters, SearchFilters, View, Visualization
 from cogbrowser.ui.visualization import legend_url, wms_layer
-from helpers import api, browser_page, changed_share, make_mbtiles, map_pixels, open_browse, query
+from helpers import (
+    api,
+    browser_page,
+    changed_share,
+    make_mbtiles,
+    map_pixels,
+    open_browse,
+    open_tab_of_shown_image,
+    query,
+)
 
 S2 = "S2_demo_20240601"
 OUTLINES = ".leaflet-browse-outlines-pane path"
@@ -249,6 +258,8 @@ def test_a_clicked_result_is_drawn_and_a_preset_redraws_it(chromium, demo_server
         image = api(base, f"/api/v1/images/{S2}")
         assert image["bbox"][0] < lon < image["bbox"][2] and image["bbox"][1] < lat < image["bbox"][3]
         true_colour = map_pixels(page)
+        # the image goes into the address first, its style when the style's panel has answered
+        page.wait_for_function("() => /[?&]style=/.test(location.search)")
         assert query(page)["image"] == [S2] and query(page)["style"] == ["true-color"]
         open_tab(page, "Search")
         assert "selected" in page.locator(".result", has_text=S2).get_attribute("class")
@@ -371,7 +382,7 @@ def test_detection_filters_draw_what_the_api_selects(ui_page, demo_server):
     selected = api(base, "/api/v1/detections", image_ids=S2, classes="ship", min_score=0.8, limit=10000)["count"]
     total = api(base, f"/api/v1/images/{S2}")["detection_count"]
     assert 0 < selected < total
-    open_tab(ui_page, "Detections")
+    open_tab_of_shown_image(ui_page, "Detections")
     ui_page.locator(".det-summary").wait_for()
     assert f"{selected:,} of {total:,} detections drawn" in ui_page.locator(".det-summary").inner_text()
     ui_page.wait_for_function(f"() => document.querySelectorAll('{BOXES}').length === {selected}")

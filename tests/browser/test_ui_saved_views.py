@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import requests
 
-from helpers import browser_page, open_browse, query
+from helpers import browser_page, open_browse, open_tab_of_shown_image, query
 
 VIEWS = "#browse-view-list .saved-view"
 
 
 def open_views_tab(page) -> None:
-    page.locator(".browse-tab", has_text="Views").click()
+    open_tab_of_shown_image(page, "Views")
     page.locator("#browse-view-name").wait_for()
 
 
