@@ -41,7 +41,7 @@ def test_a_collection_as_the_basemap_is_drawn_from_its_tiles_and_kept_in_the_lin
     # the countries are outlines over it now, not a fill hiding it
     assert ui_page.locator(".leaflet-browse-basemap-pane path[fill-opacity='0']").count() > 0
 
-    link = ui_page.url
+    link = ui_page.evaluate("location.href")
     ui_page.goto("about:blank")
     tiles.clear()
     open_browse(ui_page, base, "?" + urlsplit(link).query)

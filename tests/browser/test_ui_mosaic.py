@@ -61,7 +61,7 @@ def test_the_collection_as_a_least_cloudy_mosaic_within_the_searchs_clouds(chrom
         drawn = alone[..., 3] > 0
         assert drawn.mean() > 0.2 and np.array_equal(mosaic[drawn], alone[drawn])
 
-        link = page.url
+        link = page.evaluate("location.href")
     with browser_page(chromium, base) as page:
         open_browse(page, base, "?" + urlsplit(link).query)
         page.wait_for_function(MOSAIC_TILES)

@@ -129,7 +129,7 @@ def test_place_names_are_drawn_over_the_imagery_and_taken_away(ui_page, demo_ser
     assert (changed & ink).sum() > 20 and (changed & halo).sum() > 50, "dark names in a white halo, over the image"
     assert 0.0005 < changed_share(before, after) < 0.1, "a few names, not a veil over the image"
 
-    link = ui_page.url
+    link = ui_page.evaluate("location.href")
     ui_page.get_by_label("Place names").uncheck()
     ui_page.wait_for_function("() => !new URLSearchParams(location.search).has('labels')")
     ui_page.wait_for_timeout(300)

@@ -6,11 +6,10 @@ index default -1..1 was saturated). The histogram's markers can be dragged to se
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from helpers import api, open_browse
+from helpers import api, open_browse, query
 
 S2 = "S2_demo_20240601"
 ROW = "#browse-rescale-{end}-{index}"
@@ -23,10 +22,6 @@ def rows(page) -> list[str]:
 def placeholders(page) -> list[str]:
     return [page.locator(ROW.format(end=end, index=i)).get_attribute("placeholder")
             for i in range(3) for end in ("min", "max")]
-
-
-def url_params(page) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(page.url).query)
 
 
 def drawn(page) -> np.ndarray:
@@ -56,8 +51,8 @@ def test_a_composite_after_an_index_takes_each_bands_own_range(ui_page, demo_ser
     ui_page.wait_for_function("() => new URLSearchParams(location.search).get('style') === 'ndwi'")
     ui_page.locator("#browse-style label", has_text="Custom composite").click()
     ui_page.wait_for_function("() => new URLSearchParams(location.search).has('bands')")
-    chosen = url_params(ui_page)["bands"][0].split(",")
-    assert "rescale" not in url_params(ui_page), "the index's range went with it"
+    chosen = query(ui_page)["bands"][0].split(",")
+    assert "rescale" not in query(ui_page), "the index's range went with it"
     assert rows(ui_page) == [""] * 6
     ui_page.wait_for_function(f"() => document.querySelector('#browse-rescale-max-0').placeholder === "
                               f"'{bands[chosen[0]]['p98']:.4g}'")
@@ -96,7 +91,7 @@ def test_new_band_math_is_stretched_over_its_own_values(ui_page, demo_server):
     assert [low, high] == expected
     ui_page.wait_for_function("() => new URLSearchParams(location.search).get('expression') === 'B08/B04'")
     ui_page.wait_for_function("() => (new URLSearchParams(location.search).get('rescale') || '').includes(',')")
-    assert [float(v) for v in url_params(ui_page)["rescale"][0].split(",")] == expected
+    assert [float(v) for v in query(ui_page)["rescale"][0].split(",")] == expected
 
 
 def test_dragging_a_histogram_marker_sets_the_stretch(ui_page, demo_server):
