@@ -20,7 +20,7 @@ from cogbrowser.ui.analytics_charts import bar_figure, box_shapes
 from cogbrowser.ui.analytics_chips import bar_chip, scatter_chip
 from cogbrowser.ui.analytics_state import Chip, View, read_search, view_filters, write_search
 from cogbrowser.ui.detection_filters import Filters
-from helpers import browser_page, open_tab_of_shown_image
+from helpers import browser_page, open_tab_of_shown_image, query
 
 TIMEOUT = 20  # seconds a callback round may take on a busy two-core machine
 
@@ -119,12 +119,6 @@ def open_dashboard(page, base: str, query: str = "") -> None:
     page.wait_for_selector("#an-kpis .kpi", timeout=TIMEOUT * 1000)
     eventually(lambda: traces(page, "an-bar") or page.locator("#an-bar-message .message").count())
     settle(page)
-
-
-def url_filters(page) -> dict[str, list[str]]:
-    """The page's query string as it is now (asked of the page: `page.url` only learns of a
-    history.pushState when Playwright next handles the page's events)."""
-    return parse_qs(page.evaluate("location.search").lstrip("?"))
 
 
 def click_on(page, locator) -> None:
@@ -322,13 +316,13 @@ def test_a_class_and_a_score_threshold_change_every_view_and_the_url(page, base)
     page.locator("#an-classes").click()
     page.get_by_role("option", name=re.compile(r"^ship \(")).click()
     page.keyboard.press("Escape")
-    eventually(lambda: url_filters(page).get("class") == ["ship"])
+    eventually(lambda: query(page).get("class") == ["ship"])
     handle = page.locator("#an-score [role=slider]").first
     handle.focus()
     for _ in range(5):
         page.keyboard.press("PageUp")
-    eventually(lambda: url_filters(page).get("min_score") == [handle.get_attribute("aria-valuenow")])
-    threshold = float(url_filters(page)["min_score"][0])
+    eventually(lambda: query(page).get("min_score") == [handle.get_attribute("aria-valuenow")])
+    threshold = float(query(page)["min_score"][0])
     assert 0.3 <= threshold <= 0.6
     params = {"classes": "ship", "min_score": threshold}
     summary = api(base, "/summary", **params)
@@ -349,7 +343,7 @@ def test_a_class_and_a_score_threshold_change_every_view_and_the_url(page, base)
     assert handle.get_attribute("aria-valuenow") == f"{threshold:g}"
 
     page.get_by_role("link", name="Reset filters").click()
-    eventually(lambda: url_filters(page) == {})
+    eventually(lambda: query(page) == {})
     eventually(lambda: shown_summary(page, api(base, "/summary")))
     assert handle.get_attribute("aria-valuenow") == "0" and "ship" not in page.locator("#an-classes").inner_text()
 
@@ -405,20 +399,20 @@ def test_clicking_a_bar_filters_the_other_views_until_its_chip_is_removed(page, 
     bars = traces(page, "an-bar")[0]
     assert len(bars["x"]) == everything["classes"], "the class bars still show every class"
     assert bars["selectedpoints"] == [bars["x"].index("ship")], "the picked bar is highlighted"
-    assert any(v.startswith("bar:class~") for v in url_filters(page)["sel"])
+    assert any(v.startswith("bar:class~") for v in query(page)["sel"])
 
     page.get_by_role("button", name="Remove class: ship").click()
     eventually(lambda: chip.count() == 0)
     eventually(lambda: shown_summary(page, everything))
     eventually(lambda: len(traces(page, "an-scatter")) == everything["classes"])
-    assert "sel" not in url_filters(page)
+    assert "sel" not in query(page)
 
 
 def test_a_box_on_the_scatter_filters_the_bars_by_both_its_ranges(page, base):
     open_dashboard(page, base)
     eventually(lambda: traces(page, "an-scatter"))
     drag_box(page, "an-scatter", 0.45, 0.1, 0.99, 0.45)  # x: the larger footprints; y: the higher scores
-    chip = eventually(lambda: [v for v in url_filters(page).get("sel", []) if v.startswith("scatter~")])
+    chip = eventually(lambda: [v for v in query(page).get("sel", []) if v.startswith("scatter~")])
     picked = parse_qs(chip[0].split("~", 1)[1])
     low, high = float(picked["min_score"][0]), float(picked["max_score"][0])
     smallest, largest = float(picked["min_area"][0]), float(picked["max_area"][0])
@@ -435,7 +429,7 @@ def test_a_box_on_the_scatter_filters_the_bars_by_both_its_ranges(page, base):
     assert box.count() == 1, "the box stays drawn"
 
     click_on(page, bar_of(page, "building"))  # both cross-filters at once: the scatter keeps its box
-    eventually(lambda: len(url_filters(page).get("sel", [])) == 2)
+    eventually(lambda: len(query(page).get("sel", [])) == 2)
     both = api(base, "/summary", classes="building", **ranges)
     eventually(lambda: shown_summary(page, both))
     eventually(lambda: [t["name"] for t in traces(page, "an-scatter")] == ["building"])
@@ -445,7 +439,7 @@ def test_a_box_on_the_scatter_filters_the_bars_by_both_its_ranges(page, base):
     page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] * 0.8, steps=4)
     page.wait_for_timeout(300)
     page.mouse.dblclick(area["x"] + area["width"] / 2, area["y"] + area["height"] * 0.8)
-    eventually(lambda: [v.split("~")[0] for v in url_filters(page).get("sel", [])] == ["bar:class"])
+    eventually(lambda: [v.split("~")[0] for v in query(page).get("sel", [])] == ["bar:class"])
     eventually(lambda: shown_summary(page, api(base, "/summary", classes="building")))
     assert box.count() == 0
 
@@ -542,7 +536,7 @@ def test_the_name_view_may_leave_the_unnamed_out_and_it_is_in_the_link(page, bas
     assert any(row["key"] is None for row in by_name["counts"]), "the demo has unnamed detections"
     eventually(lambda: None in {key for key, _ in bar_counts(page)})  # the "(no name)" bar
     page.get_by_text("Leave out detections without a name").click()
-    eventually(lambda: url_filters(page).get("unnamed") == ["hide"])
+    eventually(lambda: query(page).get("unnamed") == ["hide"])
     eventually(lambda: bar_counts(page) and None not in {key for key, _ in bar_counts(page)})
     named = {(row["key"], row["split"]): row["count"]
              for row in api(base, "/counts", by="name", split="class")["counts"] if row["key"] is not None}
@@ -560,7 +554,7 @@ def test_filters_and_the_view_go_from_browse_to_analytics_and_back(page, base):
     link.wait_for(timeout=TIMEOUT * 1000)
     link.click()
     page.wait_for_url("**/analytics?**")
-    opened = url_filters(page)
+    opened = query(page)
     assert opened["image"] == [image] and opened["class"] == ["ship"] and opened["min_score"] == ["0.5"]
     west, south, east, north = (float(v) for v in opened["bbox"][0].split(","))
     assert west < 13.5905 < east and south < 45.7716 < north and east - west < 0.2, "the map's view came along"
