@@ -27,7 +27,7 @@ from werkzeug.http import http_date, parse_date, parse_range_header, quote_etag
 from werkzeug.wsgi import wrap_file
 
 from cogbrowser.catalog import queries
-from cogbrowser.catalog.files import image_object
+from cogbrowser.catalog.files import image_source
 from cogbrowser.catalog.records import ImageRecord
 from cogbrowser.errors import ImageFileMissing, NotFound
 from cogbrowser.storage.stores import ObjectInfo, ObjectStore
@@ -168,8 +168,7 @@ def _source(row: ImageRecord) -> _File | _Object | str:
     """Where the bytes come from: a file, an object streamed through, or the URL to redirect to
     (a signed URL of the store in redirect mode; the URL of an image registered in place by URL)."""
     settings = services().settings
-    path = services().image_file(row)
-    found = image_object(settings, row) if isinstance(path, str) else None
+    path, found = image_source(settings, row)
     if found is None and isinstance(path, str):
         return row.path  # registered in place at an http(s) URL: its server serves its ranges
     if found is not None:

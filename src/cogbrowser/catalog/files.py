@@ -79,16 +79,16 @@ def image_file(settings: Settings, image: StoredImage) -> Path | str:
     return _refuse(image, "it was not registered in place by an administrator")
 
 
-def image_object(settings: Settings, image: StoredImage) -> tuple[ObjectStore, str] | None:
-    """The store and key of an image kept as a Swift or S3 object (None for a file or an HTTP URL),
-    checked as `image_file` checks it."""
-    image_file(settings, image)  # ImageFileRefused for a row pointing where it must not
-    found = split_object_url(image.path)
+def image_source(settings: Settings, image: StoredImage) -> tuple[Path | str, tuple[ObjectStore, str] | None]:
+    """`image_file`'s answer for an image (ImageFileRefused as there), with the store and key of an
+    image kept as a Swift or S3 object (None for a file or an HTTP URL): one check for both."""
+    name = image_file(settings, image)
+    found = split_object_url(image.path) if isinstance(name, str) else None
     if found is None:
-        return None
+        return name, None
     scheme, container, key = found
     managed = settings.storage if image.managed else None
-    return open_store(managed or StoreLocation(scheme, container, "")), key
+    return name, (open_store(managed or StoreLocation(scheme, container, "")), key)
 
 
 def _in_managed_store(storage: StoreLocation | None, image: StoredImage) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
-from cogbrowser.catalog.files import image_file, image_object
+from cogbrowser.catalog.files import image_file, image_source
 from cogbrowser.config import Settings
 from cogbrowser.errors import CogbrowserError, ImageFileRefused, StoreUnavailable
 from cogbrowser.storage.stores import ObjectStore
@@ -54,10 +54,9 @@ def delete_images(db: Database, settings: Settings, image_ids: Sequence[str],
                 deleted.append(row.id)
                 if row.managed:
                     try:
-                        source = image_file(settings, row)
+                        source, found = image_source(settings, row)
                     except ImageFileRefused:  # a row pointed outside the storage: its target is not ours
                         continue
-                    found = image_object(settings, row) if isinstance(source, str) else None
                     if found is not None:
                         found[0].head(found[1])  # StoreUnavailable now, before anything is deleted
                         objects.append(found)
