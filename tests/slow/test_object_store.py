@@ -67,3 +67,23 @@ def test_a_tempurl_lets_vsicurl_read_the_cog_without_credentials(stored):
     wrong = url.replace(signature, "0" * len(signature))
     with pytest.raises(rasterio.errors.RasterioIOError):
         rasterio.open(f"/vsicurl/{wrong}")
+
+
+def test_the_reader_reads_an_object_with_the_swift_clients_own_variables(stored, tmp_path):
+    """docs/storage.md accepts python-swiftclient's ST_AUTH, ST_USER and ST_KEY for GDAL's
+    SWIFT_* names: a server whose first read is a tile of an object (no store opened yet, as for
+    an image registered in place by swift:// without --storage) reads it with those alone."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SWIFT_", "ST_"))}
+    given = stored.environment
+    environment.update(ST_AUTH=given["SWIFT_AUTH_V1_URL"], ST_USER=given["SWIFT_USER"], ST_KEY=given["SWIFT_KEY"])
+    script = ("from cogbrowser.raster import reader; import numpy as np; "
+              "print(int(reader.dataset('/vsiswift/cogs/cog1.tif').read(1).astype(np.int64).sum()))")
+    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with rasterio.open(COG) as src:
+        assert int(done.stdout) == int(src.read(1).astype(np.int64).sum())

@@ -29,6 +29,7 @@ from rasterio.windows import Window
 
 from cogbrowser.errors import StoreUnavailable, first_line
 from cogbrowser.raster.remote import REMOTE_GDAL_OPTIONS, is_remote
+from cogbrowser.storage.stores import configure_gdal
 
 __all__ = ["Area", "RESAMPLINGS", "read_area", "read_point", "dataset", "transformer", "pixel_size_in",
            "clear_handles",
@@ -199,8 +200,10 @@ _remote_configured = threading.Event()
 def _configure_remote_reads() -> None:
     """raster/remote.py's options, for the whole process, before its first remote COG is opened
     (GDAL reads most of them per request, after the open, and its range cache's size once: an Env
-    around the open would not do)."""
+    around the open would not do); and the store credentials GDAL names differently from the
+    clients, which opening a store would give it only if a store was opened first."""
     if not _remote_configured.is_set():
+        configure_gdal()
         for name, value in REMOTE_GDAL_OPTIONS.items():
             rasterio.env.set_gdal_config(name, value)
         _remote_configured.set()
