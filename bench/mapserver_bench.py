@@ -28,6 +28,7 @@ from _common import default_workdir, run_wrk, say, scratch_dir  # noqa: E402
 
 WORLD = 40075016.685578488  # metres across EPSG:3857
 ROWS = [(z, 256, 256) for z in (8, 11, 14)] + [(11, 1024, 768)]
+WANDER = 64  # pixels: how far a row's boxes stray from the scene's centre
 
 
 def ensure_peer_installed() -> None:
@@ -40,11 +41,18 @@ def ensure_peer_installed() -> None:
 
 
 def boxes(centre: tuple[float, float], zoom: int, width: int, height: int, count: int) -> list[tuple]:
-    """`count` boxes of width x height pixels at `zoom`, each moved by 0.37 pixel from the last."""
+    """`count` distinct boxes of width x height pixels at `zoom` about `centre`, each moved from the
+    last by 0.37 pixel across and 0.23 down, wrapping within WANDER pixels: every box stays over the
+    scene. (Boxes that drifted on and on left it after a few hundred requests at z8 and a few
+    thousand at z11: empty maps, cheap for both servers, were most of those rows until 2026-12-04.)"""
     pixel = WORLD / 256 / 2**zoom
     x, y = centre
-    return [(x - width * pixel / 2 + k * 0.37 * pixel, y - height * pixel / 2,
-             x + width * pixel / 2 + k * 0.37 * pixel, y + height * pixel / 2) for k in range(count)]
+    found = []
+    for k in range(count):
+        dx, dy = (k * 0.37) % WANDER * pixel, (k * 0.23) % WANDER * pixel
+        found.append((x - width * pixel / 2 + dx, y - height * pixel / 2 - dy,
+                      x + width * pixel / 2 + dx, y + height * pixel / 2 - dy))
+    return found
 
 
 def wrk(base: str, paths: list[str], seconds: int, folder: Path,
@@ -59,12 +67,15 @@ def wrk(base: str, paths: list[str], seconds: int, folder: Path,
     return load.requests / load.seconds if load.seconds else 0.0, load.p99, load.non2xx + load.socket_errors
 
 
-def xyz_paths(layer: str, name: str, centre: tuple[float, float], zoom: int, count: int) -> list[str]:
-    """`count` distinct XYZ tiles of `layer`: the 5 x 5 tiles around `centre` at `zoom`, each asked
-    with its own rescale upper bound (our tile cache must not answer)."""
+def xyz_paths(layer: str, name: str, centre: tuple[float, float], scene_width: float, zoom: int,
+              count: int) -> list[str]:
+    """`count` distinct XYZ tiles of `layer`: the 5 x 5 tiles around `centre` at `zoom` (fewer where
+    the scene, `scene_width` metres across, is narrower: every tile over it), each asked with its
+    own rescale upper bound (our tile cache must not answer)."""
     span = WORLD / 2**zoom
     col, row = int((centre[0] + WORLD / 2) // span), int((WORLD / 2 - centre[1]) // span)
-    tiles = [(col + dx, row + dy) for dy in range(-2, 3) for dx in range(-2, 3)]
+    reach = max(0, min(2, int(scene_width / span / 2) - 1))
+    tiles = [(col + dx, row + dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
     paths = []
     for k in range(count):
         x, y = tiles[k % len(tiles)]
@@ -86,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir.expanduser().resolve()
     ensure_peer_installed()
     import rasterio
-    from rasterio.warp import transform
+    from rasterio.warp import transform, transform_bounds
 
     from mapserver_peer import Layer, running
     from tile_bench import free_port, ingest_sources, scene_sources, start_server, stop_server
@@ -104,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 with rasterio.open(row.file) as src:
                     xs, ys = transform(src.crs, "EPSG:3857", [(src.bounds.left + src.bounds.right) / 2],
                                        [(src.bounds.bottom + src.bounds.top) / 2])
-                centre = (xs[0], ys[0])
+                    scene_width = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
+                centre, scene_width = (xs[0], ys[0]), scene_width[2] - scene_width[0]
                 render = "bands=3,2,1&rescale=0,3000" if name == "uint16" else "rescale=0,255"
                 for zoom, width, height in ROWS:
                     count = 6000 if width == 256 else 1500
@@ -113,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                     mine = [p.replace("mapserv?", "wms?").replace(f"LAYERS={name}", f"LAYERS=bench-{name}&{render}")
                             for p in theirs]
                     label = f"{name} {width}x{height} z{zoom}"
-                    plans.append((label, theirs, mine, xyz_paths(f"bench-{name}", name, centre, zoom, count)
-                                  if width == 256 else None))
+                    xyz = xyz_paths(f"bench-{name}", name, centre, scene_width, zoom, count) if width == 256 else None
+                    plans.append((label, theirs, mine, xyz))
                     say(f"MapServer: {label}")
                     results[label] = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch)}
         for count in processes:

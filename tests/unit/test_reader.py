@@ -1,9 +1,11 @@
 """The area reader against real rasters, with GDAL's own warper on full-resolution data as the oracle.
 
 Tolerances (why):
-- native zoom, nearest: where both are valid, at most 1 % of pixels may differ from the reference
-  (a pixel centre falling exactly on a source pixel edge may round either way between a WarpedVRT
-  and a plain reproject); valid masks must agree on >= 98 % of pixels (edge pixels of the mask).
+- native zoom, nearest: where both are valid, no pixel may differ from the reference unless its
+  centre falls within 1/8 source pixel of a source pixel edge (GDAL's warper approximates the
+  transform to within 1/8 pixel, so either neighbour is a right pick there: 3.3 % of a cog1.tif
+  tile's pixels differ from the exact picks in GDAL's own reference); valid masks must agree on
+  >= 98 % of pixels (edge pixels of the mask).
 - zoomed out: the read must come from an overview (overview_level > 0 where the file has several),
   values must lie within the source's value range, the tile mean must be within 10 % of the source
   range of a reference *averaged* from full resolution (overviews may be built with another
@@ -22,6 +24,7 @@ import morecantile
 import numpy as np
 import pytest
 import rasterio
+from pyproj import Transformer
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.warp import reproject
@@ -97,9 +100,20 @@ def _check_native(path, crs, bounds, bands, w=256, h=256):
     assert area.valid.any(), "test tile should show data"
     assert (area.valid == ref_valid).mean() >= 0.98
     both = area.valid & ref_valid
-    differing = np.any(area.data != ref, axis=0)[both].mean()
-    assert differing < 0.01, f"{differing:.2%} of pixels differ"
+    differing = np.any(area.data != ref, axis=0) & both & ~_near_an_edge(path, crs, bounds, w, h)
+    assert not differing.any(), f"{differing.sum()} pixels away from source pixel edges differ"
     return area
+
+
+def _near_an_edge(path: Path, crs, bounds, w: int, h: int) -> np.ndarray:
+    """The output pixels whose centre maps within 1/8 source pixel of a source pixel edge (exact
+    transform, pyproj), where either neighbour is a right nearest pick."""
+    rows, cols = np.mgrid[0:h, 0:w] + 0.5
+    xs, ys = from_bounds(*bounds, w, h) * (cols, rows)
+    with rasterio.open(path) as src:
+        sx, sy = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
+        col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
+    return (np.abs(col - np.round(col)) < 1 / 8) | (np.abs(row - np.round(row)) < 1 / 8)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -406,10 +406,12 @@ def _choose_overview(src, dst_crs: CRS, dst_bounds, width: int, height: int) -> 
 def _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata, src_box, out_dtype):
     """Warp data with the source's validity honoured by the warper, and the validity itself.
 
-    Data: a WarpedVRT (the warper itself skips nodata, masked and alpha-transparent source pixels
-    when resampling). Validity: the source's dataset mask over the needed window, warped with
-    nearest — the VRT's own mask/alpha cannot be trusted (add_alpha ignored NaN nodata in our
-    tests and fails on files that already have an alpha band).
+    Nearest picks its source pixels itself where a quadratic stands in for the transform
+    (_pick_nearest: every map but world-sized ones). Otherwise, data: a WarpedVRT (the warper
+    itself skips nodata, masked and alpha-transparent source pixels when resampling); validity: the
+    source's dataset mask over the needed window, warped with nearest — the VRT's own mask/alpha
+    cannot be trusted (add_alpha ignored NaN nodata in our tests and fails on files that already
+    have an alpha band).
     """
     method = RESAMPLINGS[resampling]
     is_float = np.dtype(src.dtypes[0]).kind == "f"
@@ -428,28 +430,14 @@ def _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata,
     elif is_float and not has_mask:
         # Untagged NaNs (e.g. sea-ice grids): let the warper skip them instead of smearing them.
         vrt_kwargs.update(src_nodata=float("nan"), nodata=float("nan"))
-    inside = src_box is not None and src.transform.is_rectilinear and _contains(src.bounds, src_box)
-    # Nothing marks missing pixels but the area reaches past the image (a zoomed-out tile): the
-    # warper's own alpha says which output pixels the image covers, in the same pass (a second
-    # warp of the mask cost 3-5 ms of a ~9 ms tile). Not for masks/alpha/nodata: see the docstring.
-    warper_alpha = not has_mask and src_nodata is None and not is_float and not inside
-    with WarpedVRT(src, add_alpha=warper_alpha, **vrt_kwargs) as vrt:
-        read = vrt.read(indexes=[*bands, vrt.count] if warper_alpha else bands, out_dtype=out_dtype)
-    data = read[:len(bands)]
-
-    if warper_alpha:
-        valid = read[len(bands)] > np.iinfo(out_dtype).max // 2
-    elif "src_nodata" in vrt_kwargs and not has_mask:
-        # The warper filled everything it could not compute (outside the image, nodata sources)
-        # with the nodata value, so the nodata test below is the whole validity: no second warp
-        # (that would cost ~6 ms of a ~10 ms tile).
-        valid = np.ones((height, width), bool)
-    elif not has_mask and inside:
-        # Nothing marks missing pixels and the area lies wholly inside the image: all valid. (Not
-        # for a rotated geotransform: its bounds hold corners outside the image, e.g. Umbra SAR.)
-        valid = np.ones((height, width), bool)
+    picked = None
+    if method == Resampling.nearest and src_box is not None and src.transform.is_rectilinear:
+        # Nearest needs no warper: every output pixel is a source pixel (or none).
+        picked = _pick_nearest(src, dst_crs, dst_transform, width, height, bands, out_dtype, has_mask)
+    if picked is not None:
+        data, valid = picked
     else:
-        valid = _warped_validity(src, dst_crs, dst_transform, width, height, src_box, nodata)
+        data, valid = _warp_with_gdal(src, vrt_kwargs, bands, out_dtype, has_mask, src_nodata, src_box, nodata)
     if src_nodata is not None and not (isinstance(src_nodata, float) and math.isnan(src_nodata)):  # NaN: handled below
         # A pixel is missing where every band holds the nodata value (GDAL's unified source
         # nodata, as in its dataset mask): a dark-water pixel with one band at 0 is data.
@@ -457,6 +445,109 @@ def _warp(src, dst_crs, dst_transform, width, height, bands, resampling, nodata,
     if is_float:
         valid &= ~np.any(np.isnan(data), axis=0)
     return data, valid
+
+
+def _warp_with_gdal(src, vrt_kwargs, bands, out_dtype, has_mask, src_nodata, src_box, nodata):
+    """Data and validity warped by GDAL's warper (a WarpedVRT), validity as cheaply as is right."""
+    is_float = np.dtype(out_dtype).kind == "f"
+    width, height = vrt_kwargs["width"], vrt_kwargs["height"]
+    inside = src_box is not None and src.transform.is_rectilinear and _contains(src.bounds, src_box)
+    # Nothing marks missing pixels but the area reaches past the image (a zoomed-out tile): the
+    # warper's own alpha says which output pixels the image covers, in the same pass (a second
+    # warp of the mask cost 3-5 ms of a ~9 ms tile). Not for masks/alpha/nodata: see _warp.
+    warper_alpha = not has_mask and src_nodata is None and not is_float and not inside
+    with WarpedVRT(src, add_alpha=warper_alpha, **vrt_kwargs) as vrt:
+        read = vrt.read(indexes=[*bands, vrt.count] if warper_alpha else bands, out_dtype=out_dtype)
+    data = read[:len(bands)]
+    if warper_alpha:
+        valid = read[len(bands)] > np.iinfo(out_dtype).max // 2
+    elif "src_nodata" in vrt_kwargs and not has_mask:
+        # The warper filled everything it could not compute (outside the image, nodata sources)
+        # with the nodata value, so the nodata test is the whole validity: no second warp
+        # (that would cost ~6 ms of a ~10 ms tile).
+        valid = np.ones((height, width), bool)
+    elif not has_mask and inside:
+        # Nothing marks missing pixels and the area lies wholly inside the image: all valid. (Not
+        # for a rotated geotransform: its bounds hold corners outside the image, e.g. Umbra SAR.)
+        valid = np.ones((height, width), bool)
+    else:
+        valid = _warped_validity(src, vrt_kwargs["crs"], vrt_kwargs["transform"], width, height, src_box, nodata)
+    return data, valid
+
+
+# Where the stand-in for a map's transform is checked (fractions of its width and height), and how
+# far from the exact source position it may put a pixel centre (source pixels): GDAL's own warper
+# approximates to within 1/8, and a pick within 1/8 of a pixel edge may be either neighbour.
+_FIT_TOLERANCE = 1 / 16
+_FIT_U, _FIT_V = (grid.ravel() for grid in np.meshgrid(np.linspace(0.0, 1.0, 9), np.linspace(0.0, 1.0, 9)))
+# The quadratic's terms at those points, and the least-squares fit of its six coefficients to values
+# there: one matrix product.
+_FIT_TERMS = np.column_stack((np.ones(_FIT_U.size), _FIT_U, _FIT_V, _FIT_U**2, _FIT_U * _FIT_V, _FIT_V**2))
+_FIT = np.linalg.pinv(_FIT_TERMS)
+_EXACT_FLOAT32 = 2**24  # whole numbers up to this are exact in float32
+
+
+def _pick_nearest(src, dst_crs, dst_transform, width, height, bands, out_dtype, has_mask: bool
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Data and validity of a nearest-neighbour warp without GDAL's warper, or None where it does
+    not apply (GDAL's warper then draws the area).
+
+    Over a map's extent, where a map pixel falls in the source is a quadratic of its position to
+    within a thousandth of a pixel (a 1024 x 768 map at z11; a 256 px tile down to z6). The
+    quadratic is fitted to the exact transform of a 9 x 9 grid of the map's points (one PROJ call)
+    and checked on them; each output pixel centre then takes the source pixel under it, from the
+    window's blocks read as they are (GDAL's block cache holds them), and its validity: inside the
+    image, and the mask's (internal mask or alpha band) there. A warped VRT instead builds a PROJ
+    operation and a transformer for each map, and its kernel is generic: a whole 256 px read at
+    native zoom took 1.7 ms with it, 0.6 without.
+    """
+    xs, ys = dst_transform * (_FIT_U * width, _FIT_V * height)
+    if dst_crs != src.crs:
+        xs, ys = _transform_points(dst_crs, src.crs, xs, ys)
+        if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+            return None
+    exact = np.column_stack(~src.transform * (np.asarray(xs), np.asarray(ys)))
+    fit = _FIT @ exact  # (6, 2): the quadratics of the source column and row
+    if not np.abs(_FIT_TERMS @ fit - exact).max() <= _FIT_TOLERANCE:  # also refuses NaN
+        return None
+    centres_u = ((np.arange(width) + 0.5) / width).astype(np.float32)
+    centres_v = (np.arange(height) + 0.5) / height
+
+    def picks(one, u, v, uu, uv, vv) -> np.ndarray:
+        # one + u*x + v*y + uu*x² + uv*x*y + vv*y², as (the row's slope) * x + (its offset) + uu*x²
+        grid = np.multiply.outer((u + uv * centres_v).astype(np.float32), centres_u)
+        grid += (one + v * centres_v + vv * centres_v**2).astype(np.float32)[:, None]
+        grid += (uu * centres_u**2).astype(np.float32)
+        return np.floor(grid, out=grid)
+
+    cols, rows = picks(*fit[:, 0]), picks(*fit[:, 1])
+    col0, col1 = max(int(cols.min()), 0), min(int(cols.max()) + 1, src.width)
+    row0, row1 = max(int(rows.min()), 0), min(int(rows.max()) + 1, src.height)
+    if col0 >= col1 or row0 >= row1:  # not on the image at all
+        return np.zeros((len(bands), height, width), out_dtype), np.zeros((height, width), bool)
+    stride = col1 - col0
+    if stride * (row1 - row0) > min(16 * width * height, _EXACT_FLOAT32):  # far coarser than the map
+        return None
+    valid = None
+    if col0 > cols.min() or col1 <= cols.max() or row0 > rows.min() or row1 <= rows.max():
+        valid = (cols >= col0) & (cols < col1) & (rows >= row0) & (rows < row1)
+        np.clip(cols, col0, col1 - 1, out=cols)
+        np.clip(rows, row0, row1 - 1, out=rows)
+    # Each pixel's index in the window, (row - row0) * stride + col - col0: exact in float32.
+    rows -= row0
+    rows *= stride
+    rows += cols
+    rows -= col0
+    index = rows.astype(np.intp).ravel()
+    window = Window(col0, row0, stride, row1 - row0)
+    block = src.read(indexes=list(bands), window=window, out_dtype=out_dtype)
+    data = np.empty((len(bands), height, width), out_dtype)
+    for k in range(len(bands)):
+        np.take(block[k].ravel(), index, out=data[k].reshape(-1))
+    if has_mask:
+        mask = np.take(src.dataset_mask(window=window).ravel(), index).reshape(height, width) > 0
+        valid = mask if valid is None else valid & mask
+    return data, np.ones((height, width), bool) if valid is None else valid
 
 
 def _warped_validity(src, dst_crs, dst_transform, width, height, src_box, nodata) -> np.ndarray:
