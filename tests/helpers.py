@@ -35,6 +35,22 @@ if not REAL_DATA.is_dir():  # CI clones main with shared/ beside it; a developer
     REAL_DATA = Path(os.environ.get("COGBROWSER_REAL_DATA", REAL_DATA))
 
 
+def near_pixel_edges(path: Path, crs, transform, width: int, height: int) -> np.ndarray:
+    """The pixels of a grid (`transform`, width x height in `crs`) whose centre falls within 1/8
+    pixel of an edge of the source's pixels, exact transform (pyproj). There either neighbour is a
+    right nearest pick: GDAL's warper approximates the transform to within 1/8 pixel, and picks
+    either (3-9 % of a grid's pixels differ from the exact picks in GDAL's own warps of cog1.tif)."""
+    import rasterio
+    from pyproj import Transformer
+
+    rows, cols = np.mgrid[0:height, 0:width] + 0.5
+    xs, ys = transform * (cols, rows)
+    with rasterio.open(path) as src:
+        sx, sy = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
+        col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
+    return (np.abs(col - np.round(col)) < 1 / 8) | (np.abs(row - np.round(row)) < 1 / 8)
+
+
 def real_rasters() -> list[Path]:
     """Every raster file of the shared real data set."""
     suffixes = {".tif", ".tiff", ".cog"}

@@ -36,6 +36,9 @@ SYNC_PIXELS = 100_000  # these tests' sync limit: a 300 x 300 export is made at 
 ASYNC = {"Prefer": "respond-async"}
 # ~500 expression nodes on 4096 x 4096: seconds of band math, with the cancel checked between chunks
 HEAVY = {"expression": "+".join(["b1", "b2", "b3"] * 83), "width": "4096", "height": "4096"}
+# ~500 nodes again, each power ~10x an addition: surely past a 1 s time limit (HEAVY on cog1's
+# 770 x 781 pixels took about 1 s once reads were faster, and sometimes finished within it)
+HEAVIER = {"expression": "+".join(["b1**1.5", "b2**1.5", "b3**1.5"] * 41), "width": "4096", "height": "4096"}
 TOKEN = "cgb_export-jobs-tests-0123456789abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -180,7 +183,7 @@ def test_cancelled_and_failed_export_jobs_have_no_file(landsat, db):
         assert requests.get(f"{url}/api/v1/jobs/{'0' * 32}/result", timeout=30).status_code == 404
 
     with serving(replace(heavy, job_time_limit=1), db) as url:  # the job's deadline is its time limit
-        late = requests.get(f"{url}/api/v1/images/cog1/export", params=HEAVY, timeout=30)
+        late = requests.get(f"{url}/api/v1/images/cog1/export", params=HEAVIER, timeout=30)
         failed = until_finished(late.headers["Location"], timeout=20)
         assert failed["state"] == "failed" and "COGBROWSER_JOB_TIME_LIMIT" in failed["error"]["detail"], failed
         result = requests.get(failed["links"][0]["href"] + "/result", timeout=30)

@@ -24,7 +24,6 @@ import morecantile
 import numpy as np
 import pytest
 import rasterio
-from pyproj import Transformer
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.warp import reproject
@@ -32,7 +31,7 @@ from rasterio.warp import transform as transform_points
 
 from cogbrowser.raster import reader
 from cogbrowser.raster.reader import Area, read_area
-from helpers import REAL_DATA
+from helpers import REAL_DATA, near_pixel_edges
 
 WEB = morecantile.tms.get("WebMercatorQuad")
 WGS = morecantile.tms.get("WorldCRS84Quad")
@@ -100,20 +99,9 @@ def _check_native(path, crs, bounds, bands, w=256, h=256):
     assert area.valid.any(), "test tile should show data"
     assert (area.valid == ref_valid).mean() >= 0.98
     both = area.valid & ref_valid
-    differing = np.any(area.data != ref, axis=0) & both & ~_near_an_edge(path, crs, bounds, w, h)
+    differing = np.any(area.data != ref, axis=0) & both & ~near_pixel_edges(path, crs, from_bounds(*bounds, w, h), w, h)
     assert not differing.any(), f"{differing.sum()} pixels away from source pixel edges differ"
     return area
-
-
-def _near_an_edge(path: Path, crs, bounds, w: int, h: int) -> np.ndarray:
-    """The output pixels whose centre maps within 1/8 source pixel of a source pixel edge (exact
-    transform, pyproj), where either neighbour is a right nearest pick."""
-    rows, cols = np.mgrid[0:h, 0:w] + 0.5
-    xs, ys = from_bounds(*bounds, w, h) * (cols, rows)
-    with rasterio.open(path) as src:
-        sx, sy = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
-        col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
-    return (np.abs(col - np.round(col)) < 1 / 8) | (np.abs(row - np.round(row)) < 1 / 8)
 
 
 @pytest.mark.parametrize("name", list(CASES))
