@@ -85,9 +85,8 @@ def stage_times(app, layer_name: str, params: dict, boxes: list[tuple], width: i
             with clock("read"):
                 src.read(spec.source_bands, window=window, boundless=False)
             with clock("warp"):
-                data, valid = reader._warp(src, crs, from_bounds(*box, width, height), width, height,
-                                           spec.source_bands, spec.resampling, None, source_box,
-                                           np.dtype(src.dtypes[0]))
+                data, valid = reader._warp(src, crs, box, from_bounds(*box, width, height), width, height,
+                                           spec.source_bands, spec.resampling, None, np.dtype(src.dtypes[0]))
             with clock("render"):
                 rgba = render(data, valid, spec, layer.image.bands)
             with clock("encode"):
