@@ -6,6 +6,7 @@ Tests import these (`from helpers import ...`); the fixtures built on them are i
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import signal
@@ -22,9 +23,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import rasterio
 import requests
+from affine import Affine
 from flask import Flask
 from PIL import Image
+from pyproj import Transformer
+from rasterio.crs import CRS
+from rasterio.transform import from_bounds
 
 from cogbrowser.catalog.database import Database
 from cogbrowser.catalog.embedded import EmbeddedPostgres
@@ -35,20 +41,40 @@ if not REAL_DATA.is_dir():  # CI clones main with shared/ beside it; a developer
     REAL_DATA = Path(os.environ.get("COGBROWSER_REAL_DATA", REAL_DATA))
 
 
-def near_pixel_edges(path: Path, crs, transform, width: int, height: int) -> np.ndarray:
-    """The pixels of a grid (`transform`, width x height in `crs`) whose centre falls within 1/8
-    pixel of an edge of the source's pixels, exact transform (pyproj). There either neighbour is a
-    right nearest pick: GDAL's warper approximates the transform to within 1/8 pixel, and picks
-    either (3-9 % of a grid's pixels differ from the exact picks in GDAL's own warps of cog1.tif)."""
-    import rasterio
-    from pyproj import Transformer
+# GDAL's default error threshold of its approximate transformer, in source pixels: within it of a
+# source pixel edge, either neighbour is a right nearest pick.
+WARP_ERROR = 0.125
+OFF_PROJECTION = -1e9  # source_position's column and row of a point with no place in the source's CRS
 
-    rows, cols = np.mgrid[0:height, 0:width] + 0.5
-    xs, ys = transform * (cols, rows)
+
+@functools.lru_cache(maxsize=64)
+def transformer(src_wkt: str, dst_wkt: str) -> Transformer:
+    """A pyproj transformer (x/y order), kept: building one costs milliseconds of PROJ's database."""
+    return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
+
+
+def source_position(src_transform: Affine, src_crs: CRS, crs: CRS, bounds, width: int,
+                    height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact source (col, row) of every output pixel centre of a grid (`bounds` in `crs`,
+    width x height), by pyproj; OFF_PROJECTION where a centre has no place in the source's CRS
+    (e.g. space beside a geostationary disk)."""
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    xs, ys = from_bounds(*bounds, width, height) * (cols, rows)
+    sx, sy = transformer(crs.to_wkt(), src_crs.to_wkt()).transform(xs, ys, errcheck=False)
+    col, row = ~src_transform * (np.asarray(sx), np.asarray(sy))
+    finite = np.isfinite(col) & np.isfinite(row)
+    return np.where(finite, col, OFF_PROJECTION), np.where(finite, row, OFF_PROJECTION)
+
+
+def near_pixel_edges(path: Path, crs, bounds, width: int, height: int) -> np.ndarray:
+    """The pixels of a grid (`bounds` in `crs`, width x height) whose centre falls within WARP_ERROR
+    of an edge of the source's pixels: there either neighbour is a right nearest pick, and GDAL's
+    warper, approximating the transform, picks either (3-9 % of a grid's pixels differ from the
+    exact picks in GDAL's own warps of cog1.tif)."""
     with rasterio.open(path) as src:
-        sx, sy = Transformer.from_crs(crs, src.crs, always_xy=True).transform(xs, ys)
-        col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
-    return (np.abs(col - np.round(col)) < 1 / 8) | (np.abs(row - np.round(row)) < 1 / 8)
+        col, row = source_position(src.transform, src.crs, CRS.from_user_input(crs), bounds, width, height)
+    near = (np.abs(col - np.round(col)) < WARP_ERROR) | (np.abs(row - np.round(row)) < WARP_ERROR)
+    return near & (col != OFF_PROJECTION)
 
 
 def real_rasters() -> list[Path]:

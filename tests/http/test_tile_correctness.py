@@ -53,7 +53,6 @@ import rasterio
 import requests
 from affine import Affine
 from PIL import Image
-from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
@@ -69,7 +68,7 @@ from cogbrowser.layers import Layer, find_layer, read_image_area, render_layer
 from cogbrowser.raster.reader import Area
 from cogbrowser.raster.render import render
 from cogbrowser.tile_grid import native_zoom as _native_zoom
-from helpers import REAL_DATA, real_rasters, serving, shared_catalog
+from helpers import REAL_DATA, WARP_ERROR, real_rasters, serving, shared_catalog, source_position, transformer
 
 WEB = morecantile.tms.get("WebMercatorQuad")
 WGS = morecantile.tms.get("WorldCRS84Quad")
@@ -77,8 +76,6 @@ TMSS = {"WebMercatorQuad": WEB, "WorldCRS84Quad": WGS}
 WEB_MERCATOR_MAX_LAT = 85.0511287798066  # WebMercatorQuad covers no more than this
 TILE = 256
 
-# GDAL's default error threshold of its approximate transformer, in source pixels.
-WARP_ERROR = 0.125
 # An overview counts as "as fine as the output pixel" up to rounding of overview sizes (TCI's
 # 1098 px / 31 level): the same 1 % the reader allows, plus 1 % for measuring the output pixel
 # on a pixel grid here rather than with the reader's CRS step.
@@ -172,11 +169,6 @@ def load_level(path: Path, level: int | None, bands: tuple[int, ...], nodata: fl
         return Level(data, valid, src.transform, src.crs)
 
 
-@functools.lru_cache(maxsize=64)
-def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
-    return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
-
-
 @dataclass(frozen=True)
 class Reference:
     """GDAL's warp of an area, and every answer a correct nearest pick may give there."""
@@ -186,18 +178,6 @@ class Reference:
     candidates: list[tuple[np.ndarray, np.ndarray]]  # (data, valid) of each correct nearest pick
     ambiguous: np.ndarray  # pixels whose candidates differ
     nearest: tuple[np.ndarray, np.ndarray]  # (row, col) of the source pixel under each centre; -1: none
-
-
-def source_position(src_transform: Affine, src_crs: CRS, crs: CRS, bounds, width: int,
-                    height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The exact source (col, row) of every output pixel centre (pyproj; huge where off the
-    source projection, e.g. space beside a geostationary disk)."""
-    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    xs, ys = from_bounds(*bounds, width, height) * (cols, rows)
-    sx, sy = _transformer(crs.to_wkt(), src_crs.to_wkt()).transform(xs, ys, errcheck=False)
-    col, row = ~src_transform * (np.asarray(sx), np.asarray(sy))
-    finite = np.isfinite(col) & np.isfinite(row)
-    return np.where(finite, col, -1e9), np.where(finite, row, -1e9)
 
 
 def reference(level: Level, crs: CRS, bounds, width: int, height: int) -> Reference:
@@ -282,7 +262,7 @@ def output_pixel_in_source_pixels(path: Path, crs: CRS, bounds) -> float | None:
     left, bottom, right, top = bounds
     x, y, step_x, step_y = (left + right) / 2, (bottom + top) / 2, (right - left) / TILE, (top - bottom) / TILE
     with rasterio.open(path) as src:
-        sx, sy = _transformer(crs.to_wkt(), src.crs.to_wkt()).transform(
+        sx, sy = transformer(crs.to_wkt(), src.crs.to_wkt()).transform(
             [x, x + step_x, x], [y, y, y - step_y], errcheck=False)
         col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
     if not (np.isfinite(col).all() and np.isfinite(row).all()):
@@ -321,7 +301,7 @@ def anchor(path: Path, tms_name: str) -> tuple[float, float] | None:
     level = load_level(path, coarsest, (1,), nodata)
     rows, cols = np.nonzero(level.valid)
     xs, ys = level.transform * (cols + 0.5, rows + 0.5)
-    lon, lat = _transformer(level.crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
+    lon, lat = transformer(level.crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
     lon, lat = np.asarray(lon), np.asarray(lat)
     usable = np.isfinite(lon) & np.isfinite(lat)
     if tms_name == "WebMercatorQuad":
@@ -364,7 +344,7 @@ def corner(path: Path, tms_name: str) -> tuple[float, float] | None:
               (0.03, 0.5), (0.97, 0.5), (0.5, 0.03), (0.5, 0.97)]
     xs = [left + fx * (right - left) for fx, _ in inside]
     ys = [top - fy * (top - bottom) for _, fy in inside]
-    lons, lats = _transformer(crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
+    lons, lats = transformer(crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
     for lon, lat in zip(lons, lats):
         if math.isfinite(lon) and math.isfinite(lat) and (
                 tms_name != "WebMercatorQuad" or abs(lat) < WEB_MERCATOR_MAX_LAT):
@@ -620,7 +600,7 @@ def test_missing_pixels_are_transparent_over_http(catalog, server, name, kind, t
         rows, cols = np.nonzero(edge if edge.any() else gone)
         order = np.argsort((rows + 0.5 - src.height / 2) ** 2 + (cols + 0.5 - src.width / 2) ** 2)[:2000]
         xs, ys = src.transform * (cols[order] + 0.5, rows[order] + 0.5)
-        lons, lats = _transformer(src.crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
+        lons, lats = transformer(src.crs.to_wkt(), "EPSG:4326").transform(xs, ys, errcheck=False)
     usable = np.isfinite(lons) & (np.abs(lats) < (WEB_MERCATOR_MAX_LAT if tms is WEB else 90))
     assert usable.any(), f"the file has {kind} pixels"
     i = int(np.argmax(usable))

@@ -99,7 +99,7 @@ def _check_native(path, crs, bounds, bands, w=256, h=256):
     assert area.valid.any(), "test tile should show data"
     assert (area.valid == ref_valid).mean() >= 0.98
     both = area.valid & ref_valid
-    differing = np.any(area.data != ref, axis=0) & both & ~near_pixel_edges(path, crs, from_bounds(*bounds, w, h), w, h)
+    differing = np.any(area.data != ref, axis=0) & both & ~near_pixel_edges(path, crs, bounds, w, h)
     assert not differing.any(), f"{differing.sum()} pixels away from source pixel edges differ"
     return area
 
