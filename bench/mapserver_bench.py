@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 with rasterio.open(row.file) as src:
                     xs, ys = transform(src.crs, "EPSG:3857", [(src.bounds.left + src.bounds.right) / 2],
                                        [(src.bounds.bottom + src.bounds.top) / 2])
-                    scene_width = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
-                centre, scene_width = (xs[0], ys[0]), scene_width[2] - scene_width[0]
+                    west, _, east, _ = transform_bounds(src.crs, "EPSG:3857", *src.bounds)
+                centre, scene_width = (xs[0], ys[0]), east - west
                 render = "bands=3,2,1&rescale=0,3000" if name == "uint16" else "rescale=0,255"
                 for zoom, width, height in ROWS:
                     count = 6000 if width == 256 else 1500
