@@ -61,7 +61,8 @@ def source_position(src_transform: Affine, src_crs: CRS, crs: CRS, bounds, width
     cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
     xs, ys = from_bounds(*bounds, width, height) * (cols, rows)
     sx, sy = transformer(crs.to_wkt(), src_crs.to_wkt()).transform(xs, ys, errcheck=False)
-    col, row = ~src_transform * (np.asarray(sx), np.asarray(sy))
+    with np.errstate(invalid="ignore"):  # inf (off the projection) times a zero term of the transform
+        col, row = ~src_transform * (np.asarray(sx), np.asarray(sy))
     finite = np.isfinite(col) & np.isfinite(row)
     return np.where(finite, col, OFF_PROJECTION), np.where(finite, row, OFF_PROJECTION)
 
