@@ -1,6 +1,7 @@
 """WMS GetMap against MapServer (issue 16's peer): the same COGs, the same maps, 8 clients with wrk.
 
-    python bench/mapserver_bench.py [--size 10980] [--seconds 10] [--workdir DIR] [--quick]
+    python bench/mapserver_bench.py [--size 10980] [--seconds 5] [--rounds 3] [--server-processes 1,2]
+                                    [--workdir DIR] [--quick]
 
 The two Sentinel-2-sized scenes of tile_bench.py (uint8 RGB, and 4-band uint16 drawn with bands
 3,2,1 and a 0-3000 stretch) are ingested into a throw-away data dir and served by the real
@@ -8,14 +9,18 @@ The two Sentinel-2-sized scenes of tile_bench.py (uint8 RGB, and 4-band uint16 d
 tools/mapserver_peer.py; installed from Debian's packages here if missing) serves the same COGs.
 Each row asks WMS 1.3.0 GetMap in EPSG:3857, PNG, transparent, at the scene's centre: 256 px maps at
 z8, z11 and z14 (native) boxes and 1024 x 768 at z11. Every request of a run is distinct (the box
-moves by a fraction of a pixel), so no cache answers. wrk (2 threads, 8 connections) runs each for
---seconds; its requests/s and p99 are printed side by side, with the ratio.
+moves by a fraction of a pixel), so no cache answers; our XYZ tiles of the same zoom are asked with
+a new stretch each (no tile cache, no lookup table made before). wrk (2 threads, 8 connections) runs
+each for --seconds. A round runs every row, MapServer's run and ours back to back; the host's speed
+drifts by up to 2x within minutes, so each ratio is taken within a round, and the table gives the
+median of the rounds (and the lowest) with the medians of the requests/s and p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import urllib.request
@@ -87,13 +92,14 @@ def xyz_paths(layer: str, name: str, centre: tuple[float, float], scene_width: f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10980)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="a row's run, each round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every row, MapServer's and ours in turn")
     parser.add_argument("--workdir", type=Path, default=default_workdir())
-    parser.add_argument("--quick", action="store_true", help="2048 x 2048 scenes, 3 s a row")
+    parser.add_argument("--quick", action="store_true", help="2048 x 2048 scenes, 1 round, 3 s a row")
     parser.add_argument("--server-processes", default="1,2",
                         help="cogbrowser serve --processes, one run each (default 1,2; MapServer runs 2)")
     args = parser.parse_args(argv)
-    size, seconds = (2048, 3) if args.quick else (args.size, args.seconds)
+    size, seconds, rounds = (2048, 3, 1) if args.quick else (args.size, args.seconds, args.rounds)
     workdir = args.workdir.expanduser().resolve()
     ensure_peer_installed()
     import rasterio
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = scene_sources(workdir, size)
     processes = [int(n) for n in args.server_processes.split(",")]
     plans = []  # (label, MapServer's paths, our WMS paths, our XYZ paths or None)
-    results: dict[str, dict] = {}
+    runs: dict[tuple[int, str], list[dict]] = {}  # (processes, row) -> each round's figures by column
     with scratch_dir(workdir, "mapserver-") as scratch:
         rows = ingest_sources(sources, scratch / "data")
         layers = [Layer("uint8", Path(rows["uint8"].file), (1, 2, 3)),
@@ -127,33 +133,48 @@ def main(argv: list[str] | None = None) -> int:
                     label = f"{name} {width}x{height} z{zoom}"
                     xyz = xyz_paths(f"bench-{name}", name, centre, scene_width, zoom, count) if width == 256 else None
                     plans.append((label, theirs, mine, xyz))
-                    say(f"MapServer: {label}")
-                    results[label] = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch)}
-        for count in processes:
-            port = free_port()
-            server = start_server(scratch / "data", port, processes=count)
-            try:
-                for label, _, mine, xyz in plans:
-                    say(f"cogbrowser, {count} process(es): {label}")
-                    results[label][f"wms {count}"] = wrk(f"http://127.0.0.1:{port}", mine, seconds, scratch)
-                    if xyz is not None:
-                        results[label][f"xyz {count}"] = wrk(f"http://127.0.0.1:{port}", xyz, seconds, scratch)
-            finally:
-                stop_server(server)
-    print(f"\n{size} x {size} scenes, 8 connections (wrk), {seconds} s a row, every request distinct. MapServer: "
-          f"WMS 1.3.0 GetMap, EPSG:3857, PNG, 2 FastCGI processes. cogbrowser (serve --processes N): the same "
-          f"GetMap (wms N), and the XYZ tiles of that zoom around the same place (xyz N)")
-    columns = ["MapServer", *(f"{kind} {n}" for n in processes for kind in ("wms", "xyz"))]
-    print(f"{'request':22}" + "".join(f"{c + ' /s':>12}{'p99':>7}" for c in columns) + "   best/MapServer")
-    for label, _, _, _ in plans:
-        found = results[label]
-        line = f"{label:22}"
-        for column in columns:
-            rate, p99, bad = found.get(column, (0.0, 0.0, 0))
-            line += f"{rate:12.1f}{p99:7.0f}" + ("!" if bad else "") if column in found else f"{'-':>12}{'-':>7}"
-        best = max(found[c][0] for c in columns[1:] if c in found and c.startswith("wms"))
-        line += f"   {best / found['MapServer'][0]:.2f}"
-        print(line)
+            for count in processes:
+                port = free_port()
+                server = start_server(scratch / "data", port, processes=count)
+                try:
+                    for round_ in range(1, rounds + 1):
+                        for label, theirs, mine, xyz in plans:
+                            # MapServer's run and ours back to back: the host's speed drifts by up
+                            # to 2x within minutes, and a ratio is only fair within one round.
+                            say(f"round {round_}/{rounds}, cogbrowser with {count} process(es): {label}")
+                            found = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch),
+                                     "wms": wrk(f"http://127.0.0.1:{port}", mine, seconds, scratch)}
+                            if xyz is not None:
+                                found["xyz"] = wrk(f"http://127.0.0.1:{port}", xyz, seconds, scratch)
+                            runs.setdefault((count, label), []).append(found)
+                finally:
+                    stop_server(server)
+    print(f"\n{size} x {size} scenes, 8 connections (wrk), every request distinct; {rounds} round(s) of {seconds} s "
+          f"a run, MapServer's run of a row and ours back to back. MapServer: WMS 1.3.0 GetMap, EPSG:3857, PNG, 2 "
+          f"FastCGI processes. cogbrowser (serve --processes N): the same GetMap (wms), and the XYZ tiles of that "
+          f"zoom around the same place (xyz). Requests/s and p99 are medians of the rounds; the ratios are "
+          f"ours over MapServer's in the same round, as the median of the rounds (and the lowest)")
+    for count in processes:
+        print(f"\ncogbrowser serve --processes {count}")
+        print(f"{'request':22}{'MapServer /s':>14}{'p99':>7}{'wms /s':>10}{'p99':>7}{'xyz /s':>10}{'p99':>7}"
+              f"{'wms/MapServer':>20}{'xyz/MapServer':>20}")
+        for label, *_ in plans:
+            found = runs[(count, label)]
+            line = f"{label:22}"
+            for column, width in (("MapServer", 14), ("wms", 10), ("xyz", 10)):
+                if column in found[0]:
+                    bad = any(run[column][2] for run in found)
+                    line += (f"{statistics.median(run[column][0] for run in found):{width}.1f}"
+                             f"{statistics.median(run[column][1] for run in found):7.0f}" + ("!" if bad else ""))
+                else:
+                    line += f"{'-':>{width}}{'-':>7}"
+            for column in ("wms", "xyz"):
+                if column in found[0]:
+                    ratios = [run[column][0] / run["MapServer"][0] for run in found]
+                    line += f"{statistics.median(ratios):13.2f} ({min(ratios):.2f})"
+                else:
+                    line += f"{'-':>20}"
+            print(line)
     print("(p99 in ms; ! marks a row with answers other than 2xx/3xx)")
     return 0
 
