@@ -58,7 +58,7 @@ from cogbrowser.errors import CogbrowserError
 from cogbrowser.places.labels import warm_up as warm_up_places
 from cogbrowser.raster.reader import configure_block_cache
 from cogbrowser.web.context import services_of
-from cogbrowser.web.server import serve
+from cogbrowser.web.server import ConnectionShares, serve
 
 STARTUP_SECONDS = 180.0  # a child must be serving within this (it opens the catalog, builds the app)
 STOP_SECONDS = 20.0  # a child asked to stop has this long before it is killed
@@ -112,6 +112,7 @@ def serve_processes(settings: Settings, threads: int, count: int, sockets: Seque
     keep dying. The children run no job worker (`Settings.run_jobs` off): the caller's does."""
     pool = pool_size(settings, count)
     context = multiprocessing.get_context("spawn")
+    connections = context.RawArray("i", [ConnectionShares.NOT_SERVING] * count)  # web/server.ConnectionShares
     child_settings = replace(settings, run_jobs=False)
     level = logging.getLogger().level
     children: list[_Child] = []
@@ -119,8 +120,10 @@ def serve_processes(settings: Settings, threads: int, count: int, sockets: Seque
 
     def spawn(number: int) -> _Child:
         reader, writer = context.Pipe(duplex=False)
+        connections[number - 1] = ConnectionShares.NOT_SERVING
         process = context.Process(target=_serve_child, name=f"cogbrowser-serve-{number}", daemon=True,
-                                  args=(child_settings, list(sockets), threads, pool, writer, level))
+                                  args=(child_settings, list(sockets), threads, pool, writer, level,
+                                        connections, number - 1))
         process.start()
         writer.close()  # the child holds the writing end: a child that dies unheard makes the reader see EOF
         return _Child(number, process, reader)
@@ -150,6 +153,7 @@ def serve_processes(settings: Settings, threads: int, count: int, sockets: Seque
                 echo(f"serving process {dead.number} (pid {dead.process.pid}) stopped: {_exit(dead.process)}; "
                      "starting another")
                 children.remove(dead)
+                connections[dead.number - 1] = ConnectionShares.NOT_SERVING  # its connections died with it
                 waiting.append(dead.number)
             for number in list(waiting):
                 again = spawn(number)
@@ -213,9 +217,10 @@ def _exit(process: BaseProcess) -> str:
 # ---------------------------------------------------------------- in a child
 
 def _serve_child(settings: Settings, sockets: list[socket.socket], threads: int, pool: int, ready: Connection,
-                 level: int) -> None:
-    """One serving process (spawned): the app on the parent's sockets until told to stop. Its first
-    message on `ready` is "" once it serves, or the one line that says why it could not."""
+                 level: int, connections: Any, slot: int) -> None:
+    """One serving process (spawned): the app on the parent's sockets until told to stop, its open
+    connections in `connections[slot]`. Its first message on `ready` is "" once it serves, or the
+    one line that says why it could not."""
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if level > logging.INFO:  # as the CLI: GDAL's warnings about odd but readable files are noise
         logging.getLogger("rasterio").setLevel(logging.ERROR)
@@ -232,7 +237,7 @@ def _serve_child(settings: Settings, sockets: list[socket.socket], threads: int,
             _tell(ready, f"a serving process could not start: {said}")
             return
         _tell(ready, "")
-        serve(app, settings, threads, sockets=sockets)
+        serve(app, settings, threads, sockets=sockets, shares=ConnectionShares(connections, slot))
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,6 +7,7 @@ a user starts it, with a data dir of its own (as on machines of their own), on r
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -216,6 +217,55 @@ def empty(folder: Path) -> bool:
 
 
 # ---------------------------------------------------------------- serve --processes
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP holds one process so that the other accepts")
+def test_serve_with_two_processes_evens_out_kept_alive_connections(tmp_path):
+    """Eight kept-alive connections that all landed in one serving process (the other one stopped
+    with SIGSTOP while they were opened) end up four and four, or five and three, once both run:
+    the crowded process closes connections after their answers until the two hold about as many.
+    Every request is answered meanwhile, and once even, the connections stay open."""
+    data_dir = tmp_path / "data dir"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    server = start(["serve", "--processes", "2", "--port", str(port)], data_dir, log=log)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health", server, timeout=120)
+        until(lambda: "2 serving processes" in log.read_text(), 60, log.read_text)
+        first, second = map(int, re.search(r"pids (\d+), (\d+)", log.read_text()).groups())
+
+        def held() -> list[int]:
+            return [sum(1 for c in psutil.Process(pid).net_connections("tcp")
+                        if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port) for pid in (first, second)]
+
+        def ask_on_each() -> None:
+            for connection in clients:
+                connection.request("GET", "/api/v1/health")  # opens the connection again if the server closed it
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200
+
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+        os.kill(second, signal.SIGSTOP)
+        try:
+            for connection in clients:
+                connection.connect()
+            until(lambda: held() == [8, 0], 30, lambda: f"connections held: {held()}")
+        finally:
+            os.kill(second, signal.SIGCONT)
+        for _ in range(40):
+            ask_on_each()
+        ask_on_each()
+        counts = held()
+        assert sum(counts) == 8 and min(counts) >= 3, f"connections held by the two processes: {counts}"
+        ask_on_each()
+        assert held() == counts, "even connections are kept alive"
+        for connection in clients:
+            connection.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    assert server.returncode == 0 and "Traceback" not in log.read_text(), log.read_text()
+
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP holds one process so that the other answers")
 def test_serve_with_two_processes_on_one_port(tmp_path):

@@ -33,7 +33,8 @@ _SUB = 1
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    # ISA-L's CRC where it is there: 10x the standard library's (17 µs of a tile's ~70 KB of pixels)
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", _deflate.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

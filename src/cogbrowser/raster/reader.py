@@ -257,14 +257,12 @@ def read_area(
     if not bands or min(bands) < 1 or max(bands) > base.count:
         raise ValueError(f"bands must be in 1..{base.count}, got {bands}")
     out_dtype = np.dtype("float32") if np.dtype(base.dtypes[0]).kind == "f" else np.dtype(base.dtypes[0])
-    invalid = Area(
-        np.zeros((len(bands), height, width), out_dtype), np.zeros((height, width), bool), None
-    )
-
     level = _choose_overview(base, dst_crs, dst_bounds, width, height)
     src = base if level is None else dataset(path, level)
     area = _warp(src, dst_crs, dst_bounds, dst_transform, width, height, bands, resampling, nodata, out_dtype)
-    return invalid if area is None else Area(area[0], area[1], level)
+    if area is None:  # wholly off the image
+        return Area(np.zeros((len(bands), height, width), out_dtype), np.zeros((height, width), bool), None)
+    return Area(area[0], area[1], level)
 
 
 def read_point(path: Source, crs: CRS | str, x: float, y: float,
