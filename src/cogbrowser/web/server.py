@@ -438,7 +438,7 @@ class ConnectionShares:
     they share), and whether this one (`slot`) holds more than its share.
 
     The kernel gives each new connection to whichever process accepts it first, and a kept-alive
-    connection stays there: 8 clients came out 7 and 1 as often as 4 and 4. The process with 7
+    connection stays there: 8 clients came out 7 and 1 in two runs of four. The process with 7
     then queued their requests while the other idled between its one client's requests (1024 x
     768 maps: p99 183-195 ms split 7/1, 87-94 ms split 4/4, and a tenth fewer maps a second). A
     process holding more than one connection over the fewest another holds closes a connection
