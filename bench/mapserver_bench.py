@@ -11,9 +11,10 @@ Each row asks WMS 1.3.0 GetMap in EPSG:3857, PNG, transparent, at the scene's ce
 z8, z11 and z14 (native) boxes and 1024 x 768 at z11. Every request of a run is distinct (the box
 moves by a fraction of a pixel), so no cache answers; our XYZ tiles of the same zoom are asked with
 a new stretch each (no tile cache, no lookup table made before). wrk (2 threads, 8 connections) runs
-each for --seconds. A round runs every row, MapServer's run and ours back to back; the host's speed
-drifts by up to 2x within minutes, so each ratio is taken within a round, and the table gives the
-median of the rounds (and the lowest) with the medians of the requests/s and p99.
+each for --seconds, once the machine idles again (`settle`). A round runs every row, MapServer's
+run and ours back to back; the host's speed drifts by up to 2x within minutes, so each ratio is
+taken within a round, and the table gives the median of the rounds (and the lowest) with the
+medians of the requests/s and p99.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -70,6 +72,18 @@ def wrk(base: str, paths: list[str], seconds: int, folder: Path,
             raise SystemExit(f"{base + paths[0]} answered {answer.headers.get_content_type()}: {answer.read()[:300]!r}")
     load = run_wrk(base, paths, seconds, folder, headers)
     return load.requests / load.seconds if load.seconds else 0.0, load.p99, load.non2xx + load.socket_errors
+
+
+def settle(limit: float = 10.0) -> None:
+    """Wait until the machine idles (under a fifth of its CPU busy over a quarter second), at most
+    `limit` seconds: a server keeps drawing the maps it was asked for after wrk stops (MapServer's
+    1024 x 768 maps: up to a second of both cores), and the next run must not pay for them (our
+    p99 of those maps: 210-250 ms right after MapServer's run, 87-128 ms after a pause)."""
+    import psutil
+
+    deadline = time.monotonic() + limit
+    while psutil.cpu_percent(interval=0.25) > 20 and time.monotonic() < deadline:
+        pass
 
 
 def xyz_paths(layer: str, name: str, centre: tuple[float, float], scene_width: float, zoom: int,
@@ -142,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                             # MapServer's run and ours back to back: the host's speed drifts by up
                             # to 2x within minutes, and a ratio is only fair within one round.
                             say(f"round {round_}/{rounds}, cogbrowser with {count} process(es): {label}")
-                            found = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch),
-                                     "wms": wrk(f"http://127.0.0.1:{port}", mine, seconds, scratch)}
+                            settle()
+                            found = {"MapServer": wrk(peer.url.rsplit("/", 1)[0], theirs, seconds, scratch)}
+                            settle()
+                            found["wms"] = wrk(f"http://127.0.0.1:{port}", mine, seconds, scratch)
                             if xyz is not None:
+                                settle()
                                 found["xyz"] = wrk(f"http://127.0.0.1:{port}", xyz, seconds, scratch)
                             runs.setdefault((count, label), []).append(found)
                 finally:
