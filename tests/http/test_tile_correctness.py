@@ -264,7 +264,8 @@ def output_pixel_in_source_pixels(path: Path, crs: CRS, bounds) -> float | None:
     with rasterio.open(path) as src:
         sx, sy = transformer(crs.to_wkt(), src.crs.to_wkt()).transform(
             [x, x + step_x, x], [y, y, y - step_y], errcheck=False)
-        col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
+        with np.errstate(invalid="ignore"):  # inf (off the projection) times a zero term of the transform
+            col, row = ~src.transform * (np.asarray(sx), np.asarray(sy))
     if not (np.isfinite(col).all() and np.isfinite(row).all()):
         return None
     return float(min(math.hypot(col[1] - col[0], row[1] - row[0]), math.hypot(col[2] - col[0], row[2] - row[0])))
