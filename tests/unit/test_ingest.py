@@ -352,6 +352,39 @@ def test_a_sentinel2_sized_scene_passes_the_limits(settings, tmp_path):
         assert (scene.width, scene.height, scene.count) == (10980, 10980, 13)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux derives the boot time from the wall clock")
+def test_a_stepped_clock_does_not_make_live_work_look_dead(settings, monkeypatch):
+    """The wall clock stepped 10 s forward (the fault, injected: psutil's boot time, which Linux
+    computes as the wall clock less the uptime, read after the step): this process's work file, and
+    a live child's, still belong to live processes, and the sweep leaves them; a dead child's goes.
+    (A CI run lost a live server's upload folder and an ingest's COG that way.)"""
+    import psutil
+    import psutil._pslinux
+
+    ours = workfiles.work_path(settings, ".tif")
+    ours.write_bytes(b"an ingest of this process, in progress")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        theirs = settings.tmp_dir / f"{workfiles._tag(child.pid)}-upload-x"
+        theirs.mkdir()
+        gone = settings.tmp_dir / f"{workfiles._tag(dead.pid)}-work-x.tif"
+        gone.write_bytes(b"left by a process that died")
+        dead.wait()
+        before = psutil.Process(child.pid).create_time()
+        stepped = psutil.boot_time() + 10
+        monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)
+        assert psutil.Process(child.pid).create_time() - before > 9, "the step is seen by psutil"
+        removed = workfiles.sweep_dead_work_files(settings)
+        assert removed == [gone]
+        assert ours.is_file() and theirs.is_dir()
+    finally:
+        child.kill()
+        child.wait()
+        ours.unlink(missing_ok=True)
+        shutil.rmtree(theirs, ignore_errors=True)
+
+
 def test_a_killed_cli_ingest_leaves_nothing_past_the_next_start(db, settings, tmp_path):
     """`kill -9` of `cogbrowser ingest` mid-conversion leaves its work COG and GDAL's *.ovr.tmp in
     DATA_DIR/tmp; the next start (here `sweep_orphans`, as `serve` runs it) removes them at once,

@@ -6,6 +6,13 @@ may be another live process's work. Each name starts with its owner's tag, `p<pi
 start time tells a reused pid apart), so a start-up sweep removes the files of dead processes at once
 and leaves the rest alone: no age to wait for, nothing of a killed `cogbrowser ingest` survives the
 next start.
+
+On Linux the start is the process's own in /proc (milliseconds since boot), not psutil's
+`create_time`: that adds the boot time, which Linux derives from the wall clock, so a clock stepped
+by a few seconds (NTP, a virtual machine's clock catching up) made a live process's files look dead
+to a process that read the boot time after the step, and its sweep removed them (seen in CI: a
+server's upload folder, a CLI ingest's COG in the making). Windows and macOS record the creation
+time once, at the start.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,7 +31,7 @@ import psutil
 from cogbrowser.config import Settings
 
 _TAG = re.compile(r"^p(?P<pid>\d+)t(?P<started>\d+)-")
-_SAME_START_MS = 2000  # start times read twice may differ by rounding of the boot time
+_SAME_START_MS = 2000  # outside Linux, start times read twice may differ by the rounding of the clock
 
 
 @functools.cache
@@ -33,7 +41,17 @@ def owner_tag() -> str:
 
 
 def _tag(pid: int) -> str:
-    return f"p{pid}t{int(psutil.Process(pid).create_time() * 1000)}"
+    return f"p{pid}t{_started(pid)}"
+
+
+def _started(pid: int) -> int:
+    """When process `pid` started, in ms: since boot on Linux (its stat's starttime, which no clock
+    change moves), since the epoch elsewhere. OSError or psutil's errors when there is no such process."""
+    if sys.platform.startswith("linux"):
+        with open(f"/proc/{pid}/stat", "rb") as stat:  # noqa: PTH123 - a /proc entry, read whole
+            fields = stat.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
+        return int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")  # field 22: starttime, in clock ticks
+    return int(psutil.Process(pid).create_time() * 1000)
 
 
 def work_path(settings: Settings, suffix: str = "", kind: str = "work") -> Path:
@@ -58,8 +76,8 @@ def owner_alive(name: str) -> bool | None:
         return None
     pid = int(match["pid"])
     try:
-        started = int(psutil.Process(pid).create_time() * 1000)
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, ValueError):
+        started = _started(pid)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, OSError, ValueError, IndexError):
         return False
     return abs(started - int(match["started"])) <= _SAME_START_MS
 
