@@ -48,8 +48,8 @@ def _started(pid: int) -> int:
     """When process `pid` started, in ms: since boot on Linux (its stat's starttime, which no clock
     change moves), since the epoch elsewhere. OSError or psutil's errors when there is no such process."""
     if sys.platform.startswith("linux"):
-        with open(f"/proc/{pid}/stat", "rb") as stat:  # noqa: PTH123 - a /proc entry, read whole
-            fields = stat.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        fields = stat.rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
         return int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")  # field 22: starttime, in clock ticks
     return int(psutil.Process(pid).create_time() * 1000)
 
