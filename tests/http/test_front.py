@@ -72,6 +72,9 @@ def front(postgres, tmp_path_factory) -> Iterator[Front]:
                        COGBROWSER_DATABASE_URL=settings.database_url or "")
         try:
             wait_for(f"http://127.0.0.1:{port}/api/v1/health", server, timeout=120)
+            # the start-up's warm-up reads the gazetteer in the background (tens of MB): the first label
+            # tile waits for it, so that the tests measuring the server's memory see only their requests
+            assert requests.get(f"http://127.0.0.1:{port}/ui/basemap/labels/0/0/0.png", timeout=60).ok
             yield Front(f"http://127.0.0.1:{port}", port, psutil.Process(server.pid), settings.tmp_dir)
         finally:
             interrupt(server)
