@@ -411,14 +411,14 @@ def detections_import(obj: Context, file: Path, skip_invalid: bool, image_id: st
         report = import_detections(db, file, skip_invalid=skip_invalid, default_image_id=image_id)
     for problem in report.problems[:200]:
         click.echo(f"{file.name}:{problem.where}: {problem.message}", err=True)
-    if len(report.problems) > 200:
-        click.echo(f"... and {len(report.problems) - 200} more invalid rows", err=True)
-    if report.problems and not skip_invalid:
-        click.echo(f"Nothing imported: {len(report.problems)} invalid row(s) of {report.rows_read} "
+    if report.invalid > 200:
+        click.echo(f"... and {report.invalid - 200} more invalid rows", err=True)
+    if report.invalid and not skip_invalid:
+        click.echo(f"Nothing imported: {report.invalid} invalid row(s) of {report.rows_read} "
                    f"(fix them, or use --skip-invalid).", err=True)
         sys.exit(1)
     click.echo(f"Imported {report.imported} detection(s) from {file}"
-               + (f"; skipped {len(report.problems)} invalid row(s)" if report.problems else "") + ".", err=True)
+               + (f"; skipped {report.invalid} invalid row(s)" if report.invalid else "") + ".", err=True)
 
 
 @cli.group()

@@ -447,7 +447,8 @@ def test_create_and_import_detections(one_image, db, tmp_path):
     imported = requests.post(f"{url}/import", params={"skip_invalid": "true"}, headers=AUTH,
                              files={"file": ("tanks.csv", text.encode(), "text/csv")})
     assert imported.status_code == 200, imported.text
-    assert (imported.json()["imported"], imported.json()["rows_read"]) == (1, 2)
+    assert (imported.json()["imported"], imported.json()["rows_read"], imported.json()["invalid"]) == (1, 2, 1)
+    assert imported.json()["problems"] == [{"where": "line 3", "message": "score 1.7 is outside 0..1"}]
     assert requests.get(f"{url}/counts", params={"by": "class"}).json()["total"] == 4
     one = made.json()["ids"][0]
     assert requests.delete(f"{url}/{one}", headers=AUTH).status_code == 204

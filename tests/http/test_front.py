@@ -25,10 +25,11 @@ from flask import Flask, Response
 
 from cogbrowser.catalog import queries
 from cogbrowser.config import Settings
+from cogbrowser.json_budget import MAX_JSON_VALUES, json_values
 from cogbrowser.web.endpoints import MAX_JSON_BYTES
 from cogbrowser.web.server import HEADER_TIMEOUT, FrontServer, create_server
 from cogbrowser.web.tokens import hash_token
-from helpers import free_port, interrupt, serving, shared_catalog, start, wait_for
+from helpers import free_port, interrupt, peak_rss, serving, shared_catalog, start, wait_for
 
 TOKEN = "cgb_front-tests-0123456789abcdefghijklmnopqrstuvw"
 CAP = 32  # Settings' default max_client_connections: the server runs with its defaults
@@ -238,6 +239,22 @@ def test_a_chunked_json_body_is_cut_at_16_mib(front):
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert f"at most {MAX_JSON_BYTES:,}" in answer.json()["detail"]
     assert front.rss() - rss_before < 50 * 2**20
+
+
+@pytest.mark.parametrize("path", ["/api/v1/collections", "/_dash-update-component"])
+def test_a_json_body_that_would_parse_into_hundreds_of_mb_is_413_before_it_is_parsed(front, path):
+    """12 MiB of `[],` is within the byte limit, but parsed it would be 4 million lists (250 MB):
+    the values are counted first, and the answer names their number."""
+    body = b"[" + b"[]," * (4 * 2**20) + b"[]]"
+    with peak_rss(front.process) as rss:
+        answer = requests.post(f"{front.url}{path}", data=body, timeout=60, headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 413, answer.text
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert f"holds about {json_values(body):,} values" in answer.json()["detail"]
+    assert f"at most {MAX_JSON_VALUES:,}" in answer.json()["detail"]
+    grown = rss["peak"] - rss["before"]
+    assert grown < 50 * 2**20, f"the server grew by {grown / 2**20:.0f} MiB"
 
 
 @pytest.mark.parametrize("method, path", [("POST", "/api/v1/collections"), ("GET", "/api/v1/health"),

@@ -15,20 +15,17 @@ process's resident memory is the server's.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import psutil
 import pytest
 import requests
 from lxml import etree
 
 from cogbrowser.catalog import queries
 from cogbrowser.config import DEFAULT_RENDER_BUDGET
-from helpers import ingest_images, serving, shared_catalog
+from helpers import ingest_images, peak_rss, serving, shared_catalog
 
 UTC = timezone.utc
 SCENE = "rio-pansharpen/LC81070352015122LGN00"
@@ -57,27 +54,6 @@ def servers(postgres, tmp_path_factory) -> Iterator[tuple[str, str, tuple[float,
         hurried = dataclasses.replace(settings, render_deadline=1e-9)
         with serving(settings, db) as url, serving(hurried, db) as hurried_url:
             yield url, hurried_url, bbox
-
-
-@contextmanager
-def peak_rss() -> Iterator[dict[str, int]]:
-    """The process's resident memory before, and its peak during, the block (sampled every 2 ms)."""
-    process = psutil.Process()
-    found = {"before": process.memory_info().rss, "peak": 0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            found["peak"] = max(found["peak"], process.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield found
-    finally:
-        stop.set()
-        sampler.join()
 
 
 def refused_quickly(method, *args, **kwargs) -> tuple[requests.Response, float, int]:

@@ -92,6 +92,19 @@ def test_detections_import_lists_bad_rows_then_imports_with_skip_invalid(setting
     assert "Imported 1 detection(s)" in imported.stderr and "skipped 2 invalid row(s)" in imported.stderr
 
 
+def test_detections_import_counts_every_bad_row_past_those_it_lists(settings, tmp_path):
+    """The report keeps the first 1,000 problems; the counts still cover all 2,500 bad rows."""
+    assert run(["ingest", "--id", "tci", str(REAL_DATA / "titiler/TCI.tif")], settings).returncode == 0
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("image_id,target_class,score,px_min,py_min,px_max,py_max\n"
+                        + "tci,ship,2.5,10,10,20,14\n" * 2500)
+    refused = run(["detections", "import", str(csv_file)], settings)
+    assert refused.returncode == 1
+    assert refused.stderr.count("score 2.5 is outside 0..1") == 200
+    assert "... and 2300 more invalid rows" in refused.stderr
+    assert "Nothing imported: 2500 invalid row(s) of 2500" in refused.stderr
+
+
 def test_detections_import_of_a_missing_file(settings, tmp_path):
     result = run(["detections", "import", str(tmp_path / "nothing.csv")], settings)
     assert result.returncode == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -178,6 +179,64 @@ def test_not_a_feature_collection(db, tmp_path):
     path.write_text('{"type": "Feature"}')
     with pytest.raises(InvalidInput, match="not a GeoJSON FeatureCollection"):
         import_detections(db, path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"type": "Feature"}]', "x.geojson is not a GeoJSON FeatureCollection"),
+    ('{"features": [], "type": "Point"}', "x.geojson is not a GeoJSON FeatureCollection"),
+    ('{"features": []}', "x.geojson is not a GeoJSON FeatureCollection"),
+    ('{"type": "FeatureCollection", "features": {}}', "x.geojson has no 'features' list"),
+    ('{"type": "FeatureCollection"}', "x.geojson has no 'features' list"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature",', "x.geojson is not valid JSON: parse error"),
+    ('{"type": "FeatureCollection", "features": [NaN]}', "x.geojson is not valid JSON: lexical error"),
+    ("", "x.geojson is not valid JSON"),
+])
+def test_a_file_that_is_not_a_feature_collection_says_what_it_is_in_one_line(db, tmp_path, text, message):
+    path = tmp_path / "x.geojson"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput, match=f"^{message}") as raised:
+        import_detections(db, path)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_feature_collection_reads_whatever_the_order_of_its_members_and_with_a_bom(db, tci, tmp_path):
+    """"type" after "features" (json.dumps of a dict built so), and Windows tools' byte order mark."""
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [23.6, 31.95]},
+               "properties": {"image_id": tci, "target_class": "vehicle", "score": 0.4}}
+    path = tmp_path / "late type.geojson"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"features": [feature] * 3, "type": "FeatureCollection"}).encode())
+    report = import_detections(db, path)
+    assert (report.rows_read, report.imported, report.invalid) == (3, 3, 0)
+
+
+def test_a_feature_collection_of_10_000_detections_is_read_feature_by_feature(db, tci, tmp_path):
+    """json.loads would hold the whole 2 MB file parsed (its import peaked at 19 MiB); read as it streams,
+    the import's Python memory peaks under 2 MiB."""
+    features = ",".join(json.dumps({
+        "type": "Feature", "properties": {"image_id": tci, "target_class": "ship", "score": 0.5, "n": i},
+        "geometry": {"type": "Polygon", "coordinates": [[[23.5, 31.9], [23.51, 31.9], [23.51, 31.91],
+                                                         [23.5, 31.91], [23.5, 31.9]]]}}) for i in range(10_000))
+    path = tmp_path / "many.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [' + features + "]}", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        report = import_detections(db, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (report.rows_read, report.imported) == (10_000, 10_000)
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB at the peak for a {path.stat().st_size / 2**20:.0f} MiB file"
+    with db.connection() as conn:
+        counted = conn.execute("SELECT count(*) AS n, max((properties->>'n')::int) AS last FROM detections").fetchone()
+    assert (counted["n"], counted["last"]) == (10_000, 9_999)
+
+
+def test_a_file_of_a_million_bad_rows_counts_them_and_keeps_the_first_thousand(db, tci, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", ["image_id,target_class,score,px_min,py_min,px_max,py_max"]
+                     + [f"{tci},ship,high,1,1,2,2"] * 1_000_000)
+    report = import_detections(db, path, skip_invalid=True)
+    assert (report.rows_read, report.imported, report.invalid, len(report.problems)) == (1_000_000, 0, 1_000_000, 1000)
+    assert report.problems[-1].where == "line 1001" and "score 'high' is not a number" in report.problems[-1].message
 
 
 def test_detections_go_with_their_image(db, tci, tmp_path):

@@ -244,10 +244,11 @@ class ImportProblem(BodyModel):
 
 
 class ImportReport(BodyModel):
-    """What an import did: rows read, imported, and every invalid row with where it is."""
+    """What an import did: rows read, imported, refused, and where the first 1,000 refused rows are."""
 
     rows_read: int
     imported: int
+    invalid: int
     problems: list[ImportProblem]
 
 
@@ -336,12 +337,12 @@ def import_file(query: ImportQuery) -> Response:
             raise ApiError(400, "Bad Request", str(exc).replace(work.name, "the file")) from None
     finally:
         work.unlink(missing_ok=True)
-    answer = ImportReport(rows_read=report.rows_read, imported=report.imported,
+    answer = ImportReport(rows_read=report.rows_read, imported=report.imported, invalid=report.invalid,
                           problems=[ImportProblem(where=p.where, message=p.message) for p in report.problems])
-    if report.problems and not query.skip_invalid:
-        raise ApiError(400, "Bad Request", f"nothing imported: {len(report.problems)} invalid row(s) of "
+    if report.invalid and not query.skip_invalid:
+        raise ApiError(400, "Bad Request", f"nothing imported: {report.invalid} invalid row(s) of "
                        f"{report.rows_read} (fix them, or repeat with skip_invalid=true)",
-                       errors=[{"field": p.where, "message": p.message} for p in report.problems[:1000]],
+                       errors=[{"field": p.where, "message": p.message} for p in report.problems],
                        rows_read=report.rows_read)
     return json_response(answer)
 

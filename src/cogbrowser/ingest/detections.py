@@ -1,20 +1,22 @@
 """Detections import from CSV or GeoJSON: validated row by row, written in one transaction.
 
-Rows are streamed: each valid row goes straight into a COPY, so a million-row file never sits in
-memory. Problems are collected with their line (CSV) or feature number (GeoJSON). Unless the caller
-asks to skip invalid rows, one problem rolls the whole import back.
+Rows are streamed: a CSV line or a GeoJSON feature is read, checked and written into a COPY one at a
+time, so a million-row file never sits in memory. Problems are counted, and the first thousand kept
+with their line (CSV) or feature number (GeoJSON). Unless the caller asks to skip invalid rows, one
+problem rolls the whole import back.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import ijson
 import numpy as np
 import psycopg
 from affine import Affine
@@ -42,11 +44,20 @@ class Problem:
     message: str
 
 
+MAX_PROBLEMS_KEPT = 1000  # invalid rows a report lists; the others are counted (a file may hold millions)
+
+
 @dataclass
 class ImportReport:
     rows_read: int = 0
     imported: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    invalid: int = 0  # rows refused
+    problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS_KEPT of them
+
+    def add_problem(self, problem: Problem) -> None:
+        self.invalid += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(problem)
 
 
 class _RowError(Exception):
@@ -66,7 +77,7 @@ def import_detections(db: Database, path: Path, *, skip_invalid: bool = False,
         try:
             with conn.transaction():
                 count = queries.insert_detections(conn, records)
-                if report.problems and not skip_invalid:
+                if report.invalid and not skip_invalid:
                     raise psycopg.Rollback()
                 report.imported = count
         finally:
@@ -118,7 +129,7 @@ def _records(path: Path, report: ImportReport, images: _ImageCache, default_imag
         try:
             yield _validate(row, images, default_image_id)
         except _RowError as exc:
-            report.problems.append(Problem(where, str(exc)))
+            report.add_problem(Problem(where, str(exc)))
 
 
 # -- readers: (where, row dict) -----------------------------------------------------------
@@ -165,26 +176,70 @@ def _check_header(path: Path, columns: list[str]) -> None:
 
 
 def _geojson_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{path.name} is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise InvalidInput(f"{path.name} is not a GeoJSON FeatureCollection")
-    features = document.get("features")
-    if not isinstance(features, list):
-        raise InvalidInput(f"{path.name} has no 'features' list")
-    for number, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            yield f"feature {number}", {"__error__": "is not a GeoJSON Feature"}
-            continue
-        properties = feature.get("properties") or {}
-        if not isinstance(properties, dict):
-            yield f"feature {number}", {"__error__": "properties is not an object"}
-            continue
-        row = {_ALIASES.get(str(k).lower(), str(k).lower()): v for k, v in properties.items()}
-        row["__geometry__"] = feature.get("geometry")
-        yield f"feature {number}", row
+    """The features of a FeatureCollection, one at a time as the file is read (ijson, in C):
+    `json.loads` would hold the whole collection, 10-20 times the file's size in memory."""
+    with path.open("rb") as file:
+        try:
+            _check_collection(file, path.name)
+            _skip_bom(file)
+            for number, feature in enumerate(ijson.items(file, "features.item", use_float=True), start=1):
+                yield f"feature {number}", _feature_row(feature)
+        except ijson.JSONError as exc:
+            raise InvalidInput(f"{path.name} is not valid JSON: {_first_line(exc)}") from None
+
+
+def _check_collection(file: BinaryIO, name: str) -> None:
+    """Raise InvalidInput unless the file is an object whose "type" is FeatureCollection and whose
+    "features" is a list. Reads its top level only as far as both are found (GeoJSON writers put
+    "type" first), then rewinds."""
+    _skip_bom(file)
+    kind: Any = None
+    features_event = None
+    for prefix, event, value in ijson.parse(file, use_float=True):
+        if prefix == "" and event not in ("start_map", "map_key", "end_map"):
+            raise InvalidInput(f"{name} is not a GeoJSON FeatureCollection")
+        if prefix == "type" and kind is None:
+            kind = value if event == "string" else event
+            if kind != "FeatureCollection":
+                raise InvalidInput(f"{name} is not a GeoJSON FeatureCollection")
+        elif prefix == "features" and features_event is None:
+            features_event = event
+            if event != "start_array":
+                raise InvalidInput(f"{name} has no 'features' list")
+        if kind is not None and features_event is not None:
+            break
+    else:
+        if kind is None:
+            raise InvalidInput(f"{name} is not a GeoJSON FeatureCollection")
+        raise InvalidInput(f"{name} has no 'features' list")
+    file.seek(0)
+
+
+def _skip_bom(file: BinaryIO) -> None:
+    """Past a UTF-8 byte order mark at the start (Windows tools write one), which JSON parsers refuse."""
+    file.seek(0)
+    if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        file.seek(0)
+
+
+def _first_line(error: Exception) -> str:
+    """yajl's message without its picture of the place (a second and third line)."""
+    message = error.args[0] if error.args else str(error)
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
+
+
+def _feature_row(feature: Any) -> dict:
+    """A feature's properties (names as the CSV columns) and its geometry, or the row's error."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        return {"__error__": "is not a GeoJSON Feature"}
+    properties = feature.get("properties") or {}
+    if not isinstance(properties, dict):
+        return {"__error__": "properties is not an object"}
+    row = {_ALIASES.get(str(k).lower(), str(k).lower()): v for k, v in properties.items()}
+    row["__geometry__"] = feature.get("geometry")
+    return row
 
 
 # -- validation ---------------------------------------------------------------------------

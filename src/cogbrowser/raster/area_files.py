@@ -26,6 +26,8 @@ from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from cogbrowser.json_budget import check_json_values
+
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # what a zip may unpack to (a KMZ, a zipped Shapefile)
 ACCEPTED = ("GeoJSON (.geojson, .json), KML (.kml), KMZ (.kmz), a zipped Shapefile (.zip holding .shp, .shx, .dbf "
             "and .prj) or WKT (.wkt, .txt)")
@@ -86,6 +88,7 @@ def _text(data: bytes) -> str:
 
 
 def _geojson(data: bytes) -> BaseGeometry:
+    check_json_values(data, "the GeoJSON file")  # parsed, it would cost 10-20 times its size
     try:
         document = json.loads(_text(data))
     except ValueError:

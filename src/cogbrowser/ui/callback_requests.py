@@ -3,7 +3,8 @@
 Dash's dispatcher takes the body of `POST /_dash-update-component` on trust: an output that names no
 callback is a KeyError, a body that is not an object a TypeError, and both surfaced as 500s. A
 client that sends such a request made the mistake, so it is answered 400 with a problem naming what
-is wrong, before Dash sees it; a well-formed request goes on to Dash untouched.
+is wrong, before Dash sees it; a well-formed request goes on to Dash untouched. A body holding more
+values than json_budget allows is answered 413 before it is parsed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import dash
 from flask import Flask, Response, request
 
+from cogbrowser.json_budget import JsonTooLarge, check_json_values
 from cogbrowser.web.problems import problem
 
 CALLBACK_ROUTE = "_dash-update-component"
@@ -27,6 +29,10 @@ def refuse_malformed_callbacks(app: dash.Dash, server: Flask) -> None:
     def check_callback_request() -> Response | None:
         if request.path != path or request.method != "POST":
             return None
+        try:
+            check_json_values(request.get_data(cache=True), "the callback request")
+        except JsonTooLarge as exc:
+            return problem(413, "Content Too Large", str(exc))
         fault = callback_fault(request.get_json(silent=True), app.callback_map)
         return None if fault is None else problem(400, "Bad Request", fault)
 

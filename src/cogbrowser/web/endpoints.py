@@ -42,6 +42,7 @@ from pydantic import BaseModel, ValidationError
 
 from cogbrowser.config import Settings
 from cogbrowser.errors import NotFound
+from cogbrowser.json_budget import JsonTooLarge, check_json_values
 from cogbrowser.web.problems import ApiError
 from cogbrowser.web.tokens import TOKEN_PARAMETER
 
@@ -316,7 +317,8 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
 
 def read_json_body(*, any_media_type: bool = False) -> Any:
     """The request's body parsed as JSON (None for an empty body), for views that validate it
-    themselves (a raw body): 413 when larger than MAX_JSON_BYTES, 400 when not JSON, and 415 for a
+    themselves (a raw body): 413 when larger than MAX_JSON_BYTES or holding more values than
+    json_budget allows (parsed, they would cost 10-20 times the text), 400 when not JSON, and 415 for a
     media type other than JSON unless `any_media_type` (a GeoJSON file posted as it comes)."""
     if not any_media_type and request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
         raise ApiError(415, "Unsupported Media Type", f"send the body as application/json, not "
@@ -330,6 +332,10 @@ def read_json_body(*, any_media_type: bool = False) -> Any:
         raise ApiError(413, "Content Too Large", f"the JSON body is over {limit} bytes")
     if not raw.strip():
         return None
+    try:
+        check_json_values(raw, "the JSON body")
+    except JsonTooLarge as exc:
+        raise ApiError(413, "Content Too Large", str(exc)) from None
     try:
         return current_app.json.loads(raw)
     except ValueError as exc:
