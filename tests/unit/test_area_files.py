@@ -57,6 +57,21 @@ def test_kml_and_kmz_from_google_earth(tmp_path):
     assert read_area(kmz, "area.kmz").symmetric_difference(TRIANGLE.union(SQUARE)).area < 1e-12
 
 
+RING = "13.6,45.7 13.8,45.7 13.8,45.9 13.6,45.7"
+PLACEMARK = (f"<Placemark><Polygon><outerBoundaryIs><LinearRing><coordinates>{RING}</coordinates></LinearRing>"
+             "</outerBoundaryIs></Polygon></Placemark>")
+
+
+@pytest.mark.parametrize("body", [PLACEMARK, f"<Document>{PLACEMARK}</Document>",
+                                  f"<Document><name>Fields</name>{PLACEMARK}</Document>"])
+def test_a_kml_written_by_hand_without_a_folder_is_read(body):
+    """GDAL names the layer of a KML without a folder after its file: the file read is the file listed."""
+    kml = f'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">{body}</kml>'
+    area = read_area(kml.encode(), "field.kml")
+    assert area.symmetric_difference(shapely.Polygon([(13.6, 45.7), (13.8, 45.7), (13.8, 45.9)])).area < 1e-12
+    assert read_area(zipped({"doc.kml": kml.encode()}), "field.kmz").equals(area)
+
+
 def test_a_zipped_shapefile_in_utm_comes_back_to_wgs84(tmp_path):
     to_utm = Transformer.from_crs(4326, 32633, always_xy=True)
     utm = shapely.transform(TRIANGLE, lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])))
@@ -74,6 +89,8 @@ def test_a_zipped_shapefile_in_utm_comes_back_to_wgs84(tmp_path):
     ("fields.zip", b"not a zip", "not a zip file (it is not a zip archive)"),
     ("area.kmz", zipped({"image.png": b"x"}), "the KMZ holds no .kml document"),
     ("area.kml", b"<kml><broken", "not a readable KML file"),
+    ("fields.zip", zipped({"f.shp": b"\0" * 50, "f.shx": b"\0" * 50, "f.dbf": b"\0" * 50}),
+     "not a readable ESRI Shapefile file (the file not recognized as being in a supported file format"),
     ("area.geojson", b"{", "not a GeoJSON file"),
     ("area.wkt", b"POLYGON ((1 2, 3", "not WKT"),
     ("area.wkt", b"LINESTRING (13 45, 14 46)", "the area must be polygons, not LineString"),
@@ -87,6 +104,7 @@ def test_bad_files_are_named_in_the_message(name, data, words):
     with pytest.raises(ValueError) as refused:
         read_area(data, name)
     assert words in str(refused.value)
+    assert "cogbrowser-area-" not in str(refused.value) and "/tmp" not in str(refused.value)
 
 
 def test_points_in_a_kml_are_not_an_area(tmp_path):

@@ -169,24 +169,32 @@ def _sniffed(data: bytes, filename: str) -> BaseGeometry:
 # ---------------------------------------------------------------- reading with GDAL's OGR
 
 def _ogr(data: bytes, driver: str, path: Path | None = None, has_crs: bool = True) -> BaseGeometry:
-    """The union of the polygons of every layer of a vector file, in WGS 84."""
+    """The union of the polygons of every layer of a vector file, in WGS 84: the file at `path`, or
+    `data` written to a temporary file first. (Given bytes, pyogrio copies them to a new in-memory
+    file on each call, and GDAL names a KML's layer without a folder after that file: the name
+    listed then matched no layer of the next copy.)"""
+    if path is None:
+        with tempfile.TemporaryDirectory(prefix="cogbrowser-area-") as folder:
+            written = Path(folder) / f"area.{driver.lower()}"
+            written.write_bytes(data)
+            return _ogr(b"", driver, written, has_crs)
     from pyogrio import list_layers, raw
-    from pyogrio.errors import DataSourceError
+    from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 
-    source: bytes | str = str(path) if path is not None else data
     try:
-        layers = [str(row[0]) for row in list_layers(source)]
+        layers = [str(row[0]) for row in list_layers(str(path))]
         geometries = []
         for layer in layers:
-            meta, _, wkb, _ = raw.read(source, layer=layer, read_geometry=True, columns=[])
+            meta, _, wkb, _ = raw.read(str(path), layer=layer, read_geometry=True, columns=[])
             if wkb is None:
                 continue
             found = [g for g in shapely.from_wkb([w for w in wkb if w is not None]) if not g.is_empty]
             geometries += list(_to_wgs84(found, meta.get("crs") if has_crs else None))
-    except DataSourceError as exc:
-        raise ValueError(f"not a readable {'KML' if driver == 'KML' else driver} file ({_first_line(exc)})") from None
+    except (DataSourceError, DataLayerError, GeometryError) as exc:
+        reason = _first_line(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")  # not our folders
+        raise ValueError(f"not a readable {driver} file ({reason})") from None
     if not geometries:
-        raise ValueError(f"the {'KML' if driver == 'KML' else driver} holds no shapes")
+        raise ValueError(f"the {driver} holds no shapes")
     return shapely.union_all(geometries)
 
 
