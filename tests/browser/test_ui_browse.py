@@ -201,6 +201,16 @@ def test_a_kmz_from_google_earth_is_an_area_the_map_flies_to_and_a_gpx_is_refuse
     assert error.inner_text().startswith("track.gpx: ") and "KML (.kml), KMZ (.kmz)" in error.inner_text()
     assert ui_page.locator(".result .title").all_inner_texts() == ["dem_demo_30m"], "the area stays"
 
+    handwritten = tmp_path / "field.kml"  # a Placemark as a person writes it: no Document, no Folder
+    ring = " ".join(f"{x},{y}" for x, y in polygon.exterior.coords)
+    handwritten.write_text('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+                           "<Placemark><Polygon><outerBoundaryIs><LinearRing><coordinates>" + ring +
+                           "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")
+    ui_page.locator("#browse-aoi-upload input[type=file]").set_input_files(str(handwritten))
+    ui_page.wait_for_function("() => document.querySelector('#browse-aoi-message').innerText.includes('field.kml')")
+    assert "Area: a polygon with 4 vertices (field.kml)" in ui_page.locator("#browse-aoi-message").inner_text()
+    assert ui_page.locator(".result .title").all_inner_texts() == ["dem_demo_30m"]
+
 
 def test_a_drawn_area_and_the_view_filter_the_results(ui_page, demo_server):
     base = demo_server[0]
