@@ -332,6 +332,25 @@ def open_tab_of_shown_image(page, name: str) -> None:
     selected.filter(has_text=name).wait_for(timeout=30_000)
 
 
+IMAGERY_SETTLED = """() => {
+    const tiles = [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')];
+    const ready = tiles.length > 0 && !document.querySelector('.tiles-loading, .leaflet-zoom-anim')
+        && tiles.every(t => t.complete && t.naturalWidth > 0 && getComputedStyle(t).opacity === '1');
+    const where = tiles.map(t => { const r = t.getBoundingClientRect(); return `${t.src}@${r.left},${r.top}`; });
+    const key = ready ? where.join('|') : null;
+    const settled = key !== null && key === window.__imagerySeen;
+    window.__imagerySeen = key;
+    return settled;
+}"""
+
+
+def wait_for_imagery(page, timeout: float = 30_000) -> None:
+    """Until the imagery's tiles are all in, faded in, and unmoved between two looks 400 ms apart: a
+    map still flying to an image, or tiles still fading in, would be photographed half drawn."""
+    page.wait_for_selector(".leaflet-browse-imagery-pane img.leaflet-tile", state="attached", timeout=timeout)
+    page.wait_for_function(IMAGERY_SETTLED, polling=400, timeout=timeout)
+
+
 def map_pixels(page) -> np.ndarray:
     """The centre of the map (where the images are, away from the overlays) as RGB values."""
     picture = np.asarray(Image.open(io.BytesIO(page.locator("#browse-map").screenshot())).convert("RGB"), dtype=float)

@@ -25,27 +25,16 @@ from helpers import (
     open_browse,
     open_tab_of_shown_image,
     query,
+    wait_for_imagery,
 )
 
 S2 = "S2_demo_20240601"
 OUTLINES = ".leaflet-browse-outlines-pane path"
 BOXES = ".leaflet-browse-detections-pane path"
-LOADED_TILES = ("() => { const tiles = document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile');"
-                " return tiles.length > 0 && [...tiles].every(t => t.complete && t.naturalWidth > 0)"
-                " && !document.querySelector('.tiles-loading'); }")
-
-
 # ---------------------------------------------------------------- helpers
 
 def open_tab(page, name: str) -> None:
     page.locator(".browse-tab", has_text=name).click()
-
-
-def wait_for_image(page) -> None:
-    """Until the shown image's tiles are all in (and none is loading)."""
-    page.wait_for_selector(".leaflet-browse-imagery-pane img.leaflet-tile", state="attached", timeout=30_000)
-    page.wait_for_function(LOADED_TILES, timeout=30_000)
-    page.wait_for_timeout(300)  # the last tiles fade in
 
 
 def view_of(page) -> tuple[float, float, float]:
@@ -261,7 +250,7 @@ def test_a_clicked_result_is_drawn_and_a_preset_redraws_it(chromium, demo_server
         page.on("response", lambda r: "/wms" in r.url and "GetMap" in r.url and answers.append((r.url, r.status)))
         open_browse(page, base, "?detections=off")
         page.locator(".result", has_text=S2).click()
-        wait_for_image(page)
+        wait_for_imagery(page)
         assert answers and all(status == 200 for _, status in answers)
         assert all(f"layers={S2}" in url and "styles=true-color" in url for url, _ in answers)
         lat, lon, zoom = view_of(page)
@@ -278,7 +267,7 @@ def test_a_clicked_result_is_drawn_and_a_preset_redraws_it(chromium, demo_server
         open_tab(page, "Visualize")
         page.locator("#browse-style label", has_text="NDVI").click()
         page.wait_for_function("() => /[?&]style=ndvi/.test(location.search)")
-        wait_for_image(page)
+        wait_for_imagery(page)
         assert answers and all("styles=ndvi" in url and status == 200 for url, status in answers)
         ndvi = map_pixels(page)
         legend = page.locator("#browse-legend img")
@@ -296,14 +285,14 @@ def test_a_clicked_result_is_drawn_and_a_preset_redraws_it(chromium, demo_server
 def test_a_custom_composite_and_a_bad_expression(ui_page, demo_server):
     base = demo_server[0]
     open_browse(ui_page, base, f"?image={S2}&detections=off")
-    wait_for_image(ui_page)
+    wait_for_imagery(ui_page)
     before = map_pixels(ui_page)
     open_tab(ui_page, "Visualize")
     ui_page.locator("#browse-style label", has_text="Custom composite").click()
     ui_page.locator("#browse-band-r").click()
     ui_page.get_by_role("option", name=re.compile(r"^B08")).click()
     ui_page.wait_for_function("() => /[?&]bands=B08%2CB03%2CB02|[?&]bands=B08,B03,B02/.test(location.search)")
-    wait_for_image(ui_page)
+    wait_for_imagery(ui_page)
     assert changed_share(map_pixels(ui_page), before) > 0.3
 
     ui_page.locator("#browse-style label", has_text="Index / band math").click()
@@ -329,7 +318,7 @@ def test_clicking_the_map_reads_the_pixel_as_the_api_does(ui_page, demo_server):
     x, y = c + a * (col + 0.5) + b * (row + 0.5), f + d * (col + 0.5) + e * (row + 0.5)
     lon, lat = Transformer.from_crs(image["epsg"], 4326, always_xy=True).transform(x, y)
     open_browse(ui_page, base, f"?lat={lat:.7f}&lon={lon:.7f}&zoom=17&image={S2}&style=ndvi&detections=off")
-    wait_for_image(ui_page)
+    wait_for_imagery(ui_page)
     box = ui_page.locator("#browse-map").bounding_box()
     ui_page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     card = ui_page.locator("#browse-inspect")
@@ -352,7 +341,7 @@ def test_a_page_opened_without_state_opens_on_the_newest_clear_image(ui_page, de
     assert images[0]["id"] != clear["id"], "the demo's newest image is cloudy: the choice is tested"
     before = ui_page.goto(base + "/", wait_until="networkidle")
     assert before and before.ok
-    wait_for_image(ui_page)
+    wait_for_imagery(ui_page)
     assert query(ui_page)["image"] == [clear["id"]]
     lat, lon, zoom = view_of(ui_page)
     west, south, east, north = clear["bbox"]
@@ -372,7 +361,7 @@ def test_a_detection_link_opens_its_image_zoomed_and_highlighted(ui_page, demo_s
     detection = api(base, "/api/v1/detections", classes="ship", image_ids="aerial_port_20240618",
                     limit=1)["detections"][0]
     open_browse(ui_page, base, f"?detection={detection['id']}")
-    wait_for_image(ui_page)
+    wait_for_imagery(ui_page)
     lat, lon, zoom = view_of(ui_page)
     west, south, east, north = detection["bbox"]
     assert west <= lon <= east and south <= lat <= north and zoom >= 15
@@ -409,7 +398,7 @@ def test_a_link_reopens_the_same_view(chromium, demo_server):
              "&from=2024-05-01&cloud=40&det_class=ship")
     with browser_page(chromium, base) as page:
         open_browse(page, base, start)
-        wait_for_image(page)
+        wait_for_imagery(page)
         view_of(page)
         page.wait_for_timeout(500)
         link = page.evaluate("location.href")
@@ -425,7 +414,7 @@ def test_a_link_reopens_the_same_view(chromium, demo_server):
     assert state.opacity == 0.7 and state.search.start == "2024-05-01" and state.overlay.classes == ("ship",)
     with browser_page(chromium, base) as page:
         page.goto(link, wait_until="networkidle")
-        wait_for_image(page)
+        wait_for_imagery(page)
         page.wait_for_timeout(500)
         assert page.evaluate("location.href") == link
         assert changed_share(map_pixels(page), first) < 0.02
@@ -512,7 +501,7 @@ def test_panel_and_map_fit_the_screen(chromium, demo_server, width, height):
     base = demo_server[0]
     with browser_page(chromium, base, width, height) as page:
         open_browse(page, base, f"?image={S2}")
-        wait_for_image(page)
+        wait_for_imagery(page)
         panel, map_box = page.locator(".browse-panel").bounding_box(), page.locator("#browse-map").bounding_box()
         assert panel["width"] <= 420 and map_box["width"] >= width - 420 - 2
         assert panel["y"] + panel["height"] <= height + 1 and map_box["y"] + map_box["height"] <= height + 1

@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 import signal
 
-from helpers import browser_page, free_port, interrupt, open_browse, start, wait_for
+from helpers import browser_page, free_port, interrupt, open_browse, start, wait_for, wait_for_imagery
 
 S2 = "S2_demo_20240601"
 NOTICE = "#cogbrowser-busy"
-LOADED_TILES = ("() => { const tiles = document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile');"
-                " return tiles.length > 0 && [...tiles].every(t => t.complete && t.naturalWidth > 0)"
-                " && !document.querySelector('.tiles-loading'); }")
 
 
 def serve(settings, port: int, log):
@@ -38,7 +35,7 @@ def test_a_restarted_server_is_said_and_the_touched_control_takes_effect(chromiu
             tiles: list[tuple[str, int]] = []
             page.on("response", lambda r: "/wms" in r.url and "GetMap" in r.url and tiles.append((r.url, r.status)))
             open_browse(page, base, f"?image={S2}&detections=off")
-            page.wait_for_function(LOADED_TILES, timeout=30_000)
+            wait_for_imagery(page)
             page.locator(".browse-tab", has_text="Visualize").click()
             page.wait_for_load_state("networkidle")
 
@@ -60,7 +57,7 @@ def test_a_restarted_server_is_said_and_the_touched_control_takes_effect(chromiu
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile')]"
                 ".some(t => t.src.includes('styles=ndvi'))", timeout=15_000)
-            page.wait_for_function(LOADED_TILES, timeout=30_000)
+            wait_for_imagery(page)
             drawn = [url for url, status in tiles if status == 200]
             assert any("styles=ndvi" in url for url in drawn), tiles
             notice.wait_for(state="hidden", timeout=10_000)  # "Reconnected" goes after a few seconds

@@ -15,13 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import browser_page, serving
+from helpers import browser_page, serving, wait_for_imagery
 
 S2 = "S2_demo_20240601"
 TIMEOUT = 60_000  # ms: a callback round or a map's tiles on a busy two-core machine (load 8 seen)
-LOADED_TILES = ("() => { const tiles = document.querySelectorAll('.leaflet-browse-imagery-pane img.leaflet-tile');"
-                " return tiles.length > 0 && [...tiles].every(t => t.complete && t.naturalWidth > 0)"
-                " && !document.querySelector('.tiles-loading'); }")
 ROUTE_CALLBACK = {"output": "..page.children...nav.children..",
                   "outputs": [{"id": "page", "property": "children"}, {"id": "nav", "property": "children"}],
                   "inputs": [{"id": "url", "property": "pathname", "value": "/analytics"}],
@@ -78,8 +75,7 @@ def test_the_pages_sign_in_with_a_token_and_then_work(chromium, token_server):
         cookie, = [c for c in page.context.cookies() if c["name"] == "cogbrowser_session"]
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and token not in cookie["value"]
         assert page.evaluate("document.cookie") == "", "no script of the page can read the session"
-        page.wait_for_selector(".leaflet-browse-imagery-pane img.leaflet-tile", state="attached", timeout=TIMEOUT)
-        page.wait_for_function(LOADED_TILES, timeout=TIMEOUT)
+        wait_for_imagery(page, TIMEOUT)
         assert tiles and all(status == 200 for _, status in tiles), tiles
         assert all(f"layers={S2}" in url and "access_token" not in url for url, _ in tiles)
         page.locator(".browse-tab", has_text="Search").click()
