@@ -348,6 +348,7 @@ def wait_for_imagery(page, timeout: float = 30_000) -> None:
     """Until the imagery's tiles are all in, faded in, and unmoved between two looks 400 ms apart: a
     map still flying to an image, or tiles still fading in, would be photographed half drawn."""
     page.wait_for_selector(".leaflet-browse-imagery-pane img.leaflet-tile", state="attached", timeout=timeout)
+    page.evaluate("window.__imagerySeen = null")  # what an earlier wait saw does not count as a first look
     page.wait_for_function(IMAGERY_SETTLED, polling=400, timeout=timeout)
 
 
