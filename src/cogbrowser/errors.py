@@ -54,7 +54,9 @@ class DiskFull(CogbrowserError):
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an exception's message, shortened: GDAL and PROJ messages can be long."""
-    text = str(exc).strip()
+    """The first line of an exception's message, shortened: GDAL and PROJ messages can be long, and
+    yajl's (ijson) add a picture of the place on further lines, its message sometimes in bytes."""
+    message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], bytes) else None
+    text = (message.decode("utf-8", "replace") if message is not None else str(exc)).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if len(line) <= limit else line[: limit - 3] + "..."

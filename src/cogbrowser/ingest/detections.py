@@ -25,7 +25,7 @@ from pyproj import CRS, Geod, Transformer
 from cogbrowser.catalog import queries
 from cogbrowser.catalog.database import Connection, Database
 from cogbrowser.catalog.records import ImageGeoRef
-from cogbrowser.errors import InvalidInput
+from cogbrowser.errors import InvalidInput, first_line
 from cogbrowser.raster.footprint import bbox_polygon, ring_bbox, to_wgs84_transformer
 from cogbrowser.raster.metadata import parse_datetime
 
@@ -181,17 +181,16 @@ def _geojson_rows(path: Path) -> Iterator[tuple[str, dict]]:
     with path.open("rb") as file:
         try:
             _check_collection(file, path.name)
-            _skip_bom(file)
             for number, feature in enumerate(ijson.items(file, "features.item", use_float=True), start=1):
                 yield f"feature {number}", _feature_row(feature)
         except ijson.JSONError as exc:
-            raise InvalidInput(f"{path.name} is not valid JSON: {_first_line(exc)}") from None
+            raise InvalidInput(f"{path.name} is not valid JSON: {first_line(exc)}") from None
 
 
 def _check_collection(file: BinaryIO, name: str) -> None:
     """Raise InvalidInput unless the file is an object whose "type" is FeatureCollection and whose
     "features" is a list. Reads its top level only as far as both are found (GeoJSON writers put
-    "type" first), then rewinds."""
+    "type" first), then rewinds past the byte order mark."""
     _skip_bom(file)
     kind: Any = None
     features_event = None
@@ -212,7 +211,7 @@ def _check_collection(file: BinaryIO, name: str) -> None:
         if kind is None:
             raise InvalidInput(f"{name} is not a GeoJSON FeatureCollection")
         raise InvalidInput(f"{name} has no 'features' list")
-    file.seek(0)
+    _skip_bom(file)  # rewound for the features' reader
 
 
 def _skip_bom(file: BinaryIO) -> None:
@@ -220,14 +219,6 @@ def _skip_bom(file: BinaryIO) -> None:
     file.seek(0)
     if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
         file.seek(0)
-
-
-def _first_line(error: Exception) -> str:
-    """yajl's message without its picture of the place (a second and third line)."""
-    message = error.args[0] if error.args else str(error)
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    return str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
 
 
 def _feature_row(feature: Any) -> dict:
